@@ -1,0 +1,11 @@
+"""real_backend: real two-party FSS on secret shares (CuPy on a GPU, NumPy otherwise).
+
+Layers (CrypTen-style, each with a narrow interface):
+- ``ring``, ``chacha``, ``rng``: arithmetic in Z_2^n, the ChaCha PRG, the dealer's random streams;
+- ``dpf``, ``dcf``, ``kernels``: FSS schemes (array code plus fused CUDA kernels for evaluation);
+- ``gates``: masked-wire gates, each ``keygen(dealer, n, ...)`` + ``eval(party, key, hatx) -> share``;
+- ``beaver``: Beaver triples and masked openings; ``dealer``: all correlated randomness from one seed;
+- ``channel``, ``wire``: framed two-party transport with counters; ``selftest``: a two-process run.
+
+This package never imports ``simflush.sim`` (DESIGN.md §3).
+"""

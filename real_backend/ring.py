@@ -1,0 +1,111 @@
+"""The ring Z_2^n (1 <= n <= 64) on uint64 arrays, fixed-point encoding and signed views.
+
+Elements are stored in uint64 words whose bits above n are zero. Every operation reduces its result with the
+ring's mask, so uint64 wrap-around (mod 2^64) followed by the mask gives arithmetic mod 2^n.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .xp import get_xp
+
+U64 = np.uint64
+
+
+def check_bits(name: str, value: int, lo: int, hi: int) -> int:
+    """Return ``value`` if ``lo <= value <= hi`` (an int), else raise ValueError naming the parameter."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
+        raise ValueError(f"{name}={value!r} is out of range; allowed: integers {lo}..{hi}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Ring:
+    """Z_2^n. ``n`` is the bit width (1..64)."""
+
+    n: int
+
+    def __post_init__(self) -> None:
+        check_bits("n_bits", self.n, 1, 64)
+
+    @property
+    def mask(self) -> np.uint64:
+        """2^n - 1 as a uint64 scalar."""
+        return U64((1 << self.n) - 1)
+
+    @property
+    def wire_bytes_per_word(self) -> float:
+        """Bytes one element costs on the wire when packed to n bits."""
+        return self.n / 8
+
+    def const(self, c: int) -> np.uint64:
+        """The Python integer ``c`` (any sign) reduced mod 2^n, as a uint64 scalar."""
+        return U64(int(c) % (1 << self.n))
+
+    def reduce(self, a: Any) -> Any:
+        """a mod 2^n for a uint64 array ``a``."""
+        return a & self.mask
+
+    def add(self, a: Any, b: Any) -> Any:
+        return (a + b) & self.mask
+
+    def sub(self, a: Any, b: Any) -> Any:
+        return (a - b) & self.mask
+
+    def mul(self, a: Any, b: Any) -> Any:
+        return (a * b) & self.mask
+
+    def neg(self, a: Any) -> Any:
+        return (~a + U64(1)) & self.mask
+
+    def msb(self, a: Any) -> Any:
+        """Bit n-1 of each element (0 or 1, uint64)."""
+        return (a >> U64(self.n - 1)) & U64(1)
+
+    def random(self, xp_or_words: Any) -> Any:
+        """Reduce a uint64 array of uniform words to uniform ring elements."""
+        return xp_or_words & self.mask
+
+    def from_signed(self, a: Any) -> Any:
+        """Signed integers (int64 array or Python ints) to ring elements (two's complement mod 2^n)."""
+        xp = get_xp(a)
+        arr = xp.asarray(a)
+        if arr.dtype == xp.uint64:
+            return arr & self.mask
+        return arr.astype(xp.int64).view(xp.uint64) & self.mask
+
+    def to_signed(self, a: Any) -> Any:
+        """Ring elements to int64 in [-2^(n-1), 2^(n-1))."""
+        xp = get_xp(a)
+        a = xp.asarray(a, dtype=xp.uint64) & self.mask
+        if self.n == 64:
+            return a.view(xp.int64)
+        sign = (a >> U64(self.n - 1)) & U64(1)
+        return (a | (sign * ~self.mask)).view(xp.int64)
+
+
+@dataclass(frozen=True)
+class FixedPoint:
+    """Fixed-point numbers with ``f`` fractional bits in ``ring``: value v is stored as round(v * 2^f) mod 2^n."""
+
+    ring: Ring
+    f: int
+
+    def __post_init__(self) -> None:
+        check_bits("frac_bits", self.f, 0, self.ring.n - 1)
+
+    def encode(self, v: Any) -> Any:
+        """Floats (array) to ring elements; values must fit in the signed range of n bits after scaling."""
+        xp = get_xp(v)
+        scaled = xp.rint(xp.asarray(v, dtype=xp.float64) * float(1 << self.f))
+        lim = float(1 << (self.ring.n - 1))
+        if bool(xp.any(scaled >= lim)) or bool(xp.any(scaled < -lim)):
+            raise ValueError(f"fixed-point encode: a value is outside [-2^{self.ring.n - 1 - self.f}, 2^{self.ring.n - 1 - self.f}) for n={self.ring.n}, f={self.f}")
+        return self.ring.from_signed(scaled.astype(xp.int64))
+
+    def decode(self, a: Any) -> Any:
+        """Ring elements to float64 (signed view divided by 2^f)."""
+        return self.ring.to_signed(a).astype(get_xp(a).float64) / float(1 << self.f)
