@@ -1,0 +1,10 @@
+"""Masked-wire FSS gates (see ``base`` for the interface)."""
+from .base import Gate, GateKey, GateKeys, KeyReuseError, PfssJob
+from .compare import DReLU, ReLU
+from .linear import B2A, MaskedMul, Select
+from .lut import LUT
+from .poly import PiecewisePoly
+from .trunc import GapARS, TrFloor
+
+__all__ = ["Gate", "GateKey", "GateKeys", "KeyReuseError", "PfssJob", "DReLU", "ReLU", "B2A", "MaskedMul", "Select",
+           "LUT", "PiecewisePoly", "GapARS", "TrFloor"]

@@ -1,0 +1,145 @@
+"""Gate interface of the masked-wire model (BGI19): every wire carries a public masked value hatx = x + r_in.
+
+A gate is a *PFSS job*: the dealer makes a key pair for N elements (``keygen``), and each party turns its key and
+the public masked input into its share of the masked output (``eval``), with no communication. Opening that
+output (one exchange) gives the next gate its public masked input.
+
+Keys are one-time: evaluating a key a second time raises :class:`KeyReuseError`.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..dealer import Dealer
+from ..ring import Ring
+from ..xp import get_xp
+
+
+class KeyReuseError(RuntimeError):
+    """An FSS key was evaluated twice (keys are one-time)."""
+
+
+@dataclass
+class GateKey:
+    """One party's key batch: gate ``kind``, ``party`` (0/1), ``n_elems`` and named arrays or FSS keys."""
+
+    kind: str
+    party: int
+    n_elems: int
+    parts: dict[str, Any]
+    used: bool = field(default=False)
+
+    def consume(self) -> dict[str, Any]:
+        """Mark the key used and return its parts; a second call raises KeyReuseError."""
+        if self.used:
+            raise KeyReuseError(f"{self.kind} key of party {self.party} ({self.n_elems} elements) was already used; FSS keys are one-time")
+        self.used = True
+        return self.parts
+
+
+@dataclass
+class GateKeys:
+    """What the dealer makes: both parties' keys, and the masks it keeps (input mask, output mask)."""
+
+    key0: GateKey
+    key1: GateKey
+    r_in: Any
+    r_out: Any
+
+    def __iter__(self) -> Iterator[GateKey]:
+        return iter((self.key0, self.key1))
+
+
+class Gate(ABC):
+    """A masked-wire FSS gate. Subclasses set ``kind`` and implement ``_keygen`` and ``_eval``."""
+
+    kind: str = ""
+
+    def keygen(self, dealer: Dealer, n: int, r_in: Any = None) -> GateKeys:
+        """Keys for ``n`` elements. ``r_in``: the input mask (drawn by the dealer when None)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n={n!r} elements: must be a positive integer")
+        stream = dealer.stream()
+        with dealer.timed() as t:
+            keys = self._keygen(dealer, stream, int(n), r_in)
+        dealer.record(self.kind, int(n), self.key_bytes_per_elem(), t.seconds)
+        return keys
+
+    def eval(self, party: int, key: GateKey, hatx: Any) -> Any:
+        """Party ``party``'s share of the masked output for public masked input ``hatx``."""
+        if party not in (0, 1):
+            raise ValueError(f"party={party!r}; allowed: 0, 1")
+        if key.kind != self.kind:
+            raise ValueError(f"key of kind {key.kind!r} given to a {self.kind!r} gate")
+        if key.party != party:
+            raise ValueError(f"key of party {key.party} evaluated by party {party}")
+        return self._eval(party, key, hatx, key.consume())
+
+    @abstractmethod
+    def _keygen(self, dealer: Dealer, stream: Any, n: int, r_in: Any) -> GateKeys: ...
+
+    @abstractmethod
+    def _eval(self, party: int, key: GateKey, hatx: Any, parts: dict[str, Any]) -> Any: ...
+
+    @abstractmethod
+    def key_bytes_per_elem(self) -> float:
+        """Bytes of one party's key per element (FSS keys with t bits packed; ring words as 8-byte u64)."""
+
+    @abstractmethod
+    def prg_calls_per_elem(self) -> int:
+        """ChaCha block calls per element in one party's evaluation."""
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_") and np.ndim(v) == 0)
+        return f"{type(self).__name__}({fields})"
+
+
+@dataclass
+class PfssJob:
+    """One PFSS job: a gate, one party's key batch and the public masked input."""
+
+    gate: Gate
+    key: GateKey
+    hatx: Any
+
+    def run(self, party: int) -> Any:
+        """Evaluate the job for ``party``; returns that party's output share."""
+        return self.gate.eval(party, self.key, self.hatx)
+
+
+def check_hatx(hatx: Any, bits: int, n_elems: int, what: str = "hatx") -> Any:
+    """Validate a public masked input: uint64, shape (n_elems,), values below 2^bits."""
+    xp = get_xp(hatx)
+    if not hasattr(hatx, "dtype") or hatx.dtype != xp.uint64:
+        raise TypeError(f"{what} must be a uint64 array, got {getattr(hatx, 'dtype', type(hatx).__name__)}")
+    if hatx.shape != (n_elems,):
+        raise ValueError(f"{what} has shape {hatx.shape}; the key batch has {n_elems} elements")
+    if bits < 64 and bool(xp.any(hatx >> np.uint64(bits))):
+        raise ValueError(f"{what} has values >= 2^{bits}; this gate's input is {bits}-bit")
+    return hatx
+
+
+def draw_mask(stream: Any, ring: Ring, n: int, r_in: Any, what: str = "r_in") -> Any:
+    """The input mask: ``r_in`` if given (checked), else uniform in ``ring``."""
+    if r_in is None:
+        return stream.ring(n, ring.n)
+    return check_hatx(stream.xp.asarray(r_in), ring.n, n, what)
+
+
+def pair(kind: str, n: int, parts0: dict[str, Any], parts1: dict[str, Any], r_in: Any, r_out: Any) -> GateKeys:
+    """Assemble a GateKeys from both parties' parts."""
+    return GateKeys(GateKey(kind, 0, n, parts0), GateKey(kind, 1, n, parts1), r_in, r_out)
+
+
+def pick(party: int, value: Any) -> Any:
+    """``value`` for party 0, zero for party 1 (public terms are added by one party only)."""
+    return value if party == 0 else value * np.uint64(0)
+
+
+def sign_of_bit(ring: Ring, bit: Any) -> Any:
+    """1 - 2*bit in the ring (1 or -1), for a 0/1 uint64 array."""
+    return ring.sub(np.uint64(1), ring.mul(np.uint64(2), bit))

@@ -1,0 +1,95 @@
+"""Lookup table T: Z_2^b -> Z_2^l (b <= 13), SIGMA's construction (1-bit DPF, full-domain evaluation).
+
+PFSS job (``eval``): with the DPF key for alpha = r_in, party p expands all 2^b bits t_j and computes
+u_p = (-1)^p sum_j t_j and v_p = (-1)^p sum_j t_j T[(hatx - j) mod 2^b]; then u = sigma and v = sigma*T[x] for one
+hidden sign sigma = +-1. The job outputs shares of (u + r_u, v + r_v). After those two words are opened, ``finish``
+(a masked multiply, local) gives shares of u*v + r_out = T[x] + r_out. So a LUT costs one PFSS job, one open of
+2 words and one local step.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import dpf
+from ..ring import Ring, check_bits
+from ..xp import get_xp, is_cupy
+from .base import Gate, GateKey, GateKeys, check_hatx, draw_mask, pair
+from .linear import MaskedMul
+
+_CHUNK = 256  # elements per full-domain block on the array path (bounds memory at 2^b * 8 B per element)
+
+
+def dot_rotated(bits: Any, table: Any, hatx: Any, ring: Ring) -> tuple[Any, Any]:
+    """Per element: sum_j bits[j] and sum_j bits[j] * table[(hatx - j) mod 2^b], in ``ring``."""
+    xp = get_xp(bits)
+    size = table.shape[0]
+    j = xp.arange(size, dtype=np.uint64)
+    idx = (hatx[:, None] - j[None, :]) & np.uint64(size - 1)
+    b64 = bits.astype(np.uint64)
+    return ring.reduce(b64.sum(axis=1, dtype=np.uint64)), ring.reduce((b64 * table[idx]).sum(axis=1, dtype=np.uint64))
+
+
+class LUT(Gate):
+    """Masked b-bit input -> shares of (u + r_u, v + r_v); ``finish`` turns the opened pair into T[x] + r_out."""
+
+    kind = "lut"
+
+    def __init__(self, in_bits: int, out_bits: int, table: Any, rounds: int = 12) -> None:
+        self.in_bits = check_bits("in_bits", in_bits, 1, 13)
+        self.out_bits = check_bits("out_bits", out_bits, 1, 64)
+        tab = np.asarray(table)
+        if tab.shape != (1 << self.in_bits,):
+            raise ValueError(f"LUT table has shape {tab.shape}; a {self.in_bits}-bit domain needs ({1 << self.in_bits},)")
+        self.table = Ring(self.out_bits).from_signed(tab.astype(np.int64)) if tab.dtype != np.uint64 else Ring(self.out_bits).reduce(tab)
+        self.rounds = rounds
+        self._finisher = MaskedMul(self.out_bits)
+
+    def _keygen(self, dealer, stream, n, r_in) -> GateKeys:
+        ring = Ring(self.out_bits)
+        r = draw_mask(stream, Ring(self.in_bits), n, r_in)
+        k0, k1 = dpf.keygen(r, self.in_bits, stream, self.rounds)
+        ru, rv = stream.ring(n, self.out_bits), stream.ring(n, self.out_bits)
+        fin = self._finisher._keygen(dealer, stream, n, (ru, rv))
+        (u0, u1), (v0, v1) = dealer.share(ru, ring, stream), dealer.share(rv, ring, stream)
+        return pair(self.kind, n, {"dpf": k0, "ru": u0, "rv": v0, "finish": fin.key0}, {"dpf": k1, "ru": u1, "rv": v1, "finish": fin.key1}, r, fin.r_out)
+
+    def _eval(self, party, key, hatx, parts) -> Any:
+        ring = Ring(self.out_bits)
+        hatx = check_hatx(hatx, self.in_bits, key.n_elems)
+        xp = get_xp(hatx)
+        table = xp.asarray(self.table)
+        dk = parts["dpf"]
+        if is_cupy(xp):
+            from ..kernels import lut_eval
+
+            u, v = lut_eval(dk, hatx, table, self.out_bits)
+        else:
+            u, v = self._eval_arrays(dk, hatx, table, ring)
+        if party:
+            u, v = ring.neg(u), ring.neg(v)
+        return xp.stack([ring.add(u, parts["ru"]), ring.add(v, parts["rv"])])
+
+    @staticmethod
+    def _eval_arrays(dk: dpf.DpfKey, hatx: Any, table: Any, ring: Ring) -> tuple[Any, Any]:
+        xp = get_xp(hatx)
+        us, vs = [], []
+        for lo in range(0, dk.n_elems, _CHUNK):
+            sl = slice(lo, lo + _CHUNK)
+            sub = dpf.DpfKey(dk.party, dk.n_bits, dk.rounds, dk.root[sl], dk.scw[:, sl], dk.tr[:, sl], dk.leaf[:, sl])
+            u, v = dot_rotated(dpf.eval_all(sub), table, hatx[sl], ring)
+            us.append(u)
+            vs.append(v)
+        return xp.concatenate(us), xp.concatenate(vs)
+
+    def finish(self, party: int, key: GateKey, uv_hat: Any) -> Any:
+        """Local step after the open: public (hat u, hat v) (shape (2, N)) -> share of T[x] + r_out."""
+        fin = key.parts["finish"]
+        return self._finisher.eval(party, fin, (uv_hat[0], uv_hat[1]))
+
+    def key_bytes_per_elem(self) -> float:
+        return dpf.key_bytes(self.in_bits) + 2 * 8 + self._finisher.key_bytes_per_elem()
+
+    def prg_calls_per_elem(self) -> int:
+        return (1 << dpf.tree_depth(self.in_bits)) - 1

@@ -1,0 +1,80 @@
+"""Piecewise-polynomial coefficient selection: m intervals of the signed n-bit line -> r public coefficients.
+
+Intervals: [-2^(n-1), p_1), [p_1, p_2), ..., [p_{m-1}, 2^(n-1)) for sorted signed breakpoints p_i.
+Output: shares of the coefficient vector c_j of x's interval, plus r_out (shape (r, N), in Z_2^l).
+Used for nExp, reciprocal and rsqrt initial values, SiLU/GeLU splines and GeLU-const.
+
+One DCF key (alpha = r_in on the shifted line, payload 1) evaluated at m points: with y = hatx + 2^(n-1) and
+q_i = p_i + 2^(n-1), [x < p_i] = DCF(y - q_i) - DCF(y) + [y < q_i] (an identity over the integers), and
+c(x) = c_{m-1} - sum_i [x < p_i] (c_i - c_{i-1}).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import dcf
+from ..ring import Ring, check_bits
+from ..xp import get_xp
+from .base import Gate, GateKeys, check_hatx, draw_mask, pair, pick
+
+
+class PiecewisePoly(Gate):
+    """Select the coefficient row of x's interval. ``breakpoints``: m-1 sorted signed ints; ``coeffs``: (m, r) ints."""
+
+    kind = "poly"
+
+    def __init__(self, n_bits: int, breakpoints: Sequence[int], coeffs: Any, out_bits: int, rounds: int = 12) -> None:
+        self.n_bits = check_bits("n_bits", n_bits, 1, 64)
+        self.out_bits = check_bits("out_bits", out_bits, 1, 64)
+        bp = [int(p) for p in breakpoints]
+        half = 1 << (self.n_bits - 1)
+        if any(not -half <= p < half for p in bp):
+            raise ValueError(f"breakpoints must lie in [-2^{self.n_bits - 1}, 2^{self.n_bits - 1}), got {bp}")
+        if any(a >= b for a, b in zip(bp, bp[1:])):
+            raise ValueError(f"breakpoints must be strictly increasing, got {bp}")
+        c = np.asarray(coeffs)
+        if c.ndim != 2 or c.shape[0] != len(bp) + 1:
+            raise ValueError(f"coeffs has shape {c.shape}; {len(bp) + 1} intervals need shape ({len(bp) + 1}, r)")
+        ring = Ring(self.out_bits)
+        self.coeffs = ring.from_signed(c.astype(np.int64)) if c.dtype != np.uint64 else ring.reduce(c)
+        self.shifted = [(p + half) % (1 << self.n_bits) for p in bp]
+        self.rounds = rounds
+
+    @property
+    def m(self) -> int:
+        """Number of intervals."""
+        return self.coeffs.shape[0]
+
+    def _keygen(self, dealer, stream, n, r_in) -> GateKeys:
+        ring = Ring(self.out_bits)
+        xp = stream.xp
+        r = draw_mask(stream, Ring(self.n_bits), n, r_in)
+        k0, k1 = dcf.keygen(r, xp.ones((1, n), dtype=np.uint64), self.n_bits, self.out_bits, stream, self.rounds)
+        r_out = stream.ring(self.coeffs.shape[1] * n, self.out_bits).reshape(self.coeffs.shape[1], n)
+        o0, o1 = dealer.share(r_out, ring, stream)
+        return pair(self.kind, n, {"dcf": k0, "rout": o0}, {"dcf": k1, "rout": o1}, r, r_out)
+
+    def _eval(self, party, key, hatx, parts) -> Any:
+        ring, nring = Ring(self.out_bits), Ring(self.n_bits)
+        hatx = check_hatx(hatx, self.n_bits, key.n_elems)
+        xp = get_xp(hatx)
+        coeffs = xp.asarray(self.coeffs)
+        y = nring.add(hatx, nring.const(1 << (self.n_bits - 1)))
+        acc = xp.broadcast_to(coeffs[-1][:, None], (coeffs.shape[1], key.n_elems)).copy()
+        acc = pick(party, acc)
+        if self.m > 1:
+            acc = ring.add(acc, ring.mul(ring.sub(coeffs[-1], coeffs[0])[:, None], dcf.eval_lt(parts["dcf"], y)[0][None, :]))
+        for i, q in enumerate(self.shifted, start=1):
+            delta = ring.sub(coeffs[i], coeffs[i - 1])[:, None]
+            below = pick(party, (y < np.uint64(q)).astype(np.uint64))
+            a = ring.add(dcf.eval_lt(parts["dcf"], nring.sub(y, np.uint64(q)))[0], below)
+            acc = ring.sub(acc, ring.mul(delta, a[None, :]))
+        return ring.add(acc, parts["rout"])
+
+    def key_bytes_per_elem(self) -> float:
+        return dcf.key_bytes(self.n_bits, 1) + 8 * self.coeffs.shape[1]
+
+    def prg_calls_per_elem(self) -> int:
+        return self.n_bits * self.m if self.m > 1 else 0
