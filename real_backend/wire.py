@@ -1,0 +1,102 @@
+"""Wire formats: n-bit packing of ring elements and the length-prefixed frame.
+
+Packing: W words of n bits become ceil(W*n/64) little-endian uint64 words (8*ceil(W*n/64) bytes); element i
+occupies bits [i*n, (i+1)*n) of the stream.
+
+Frame: header (magic 'SF', version 1, type, sequence number u64, payload length u32, CRC32 of the payload u32),
+then the payload. A receiver checks magic, version, sequence and CRC and names the first thing that is wrong.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Any
+
+import numpy as np
+
+from .ring import check_bits
+from .xp import get_xp
+
+HEADER = struct.Struct("<2sBBQII")
+MAGIC = b"SF"
+VERSION = 1
+HEADER_BYTES = HEADER.size
+MAX_PAYLOAD = 1 << 31
+
+
+class FrameError(ConnectionError):
+    """A frame was truncated, corrupted, out of sequence or of the wrong type."""
+
+
+def packed_words(count: int, n_bits: int) -> int:
+    """uint64 words that ``count`` n-bit values occupy on the wire."""
+    return -(-count * n_bits // 64)
+
+
+def pack(values: Any, n_bits: int) -> Any:
+    """Pack a flat uint64 array of n-bit values into ceil(len*n/64) uint64 words (same array module)."""
+    check_bits("n_bits", n_bits, 1, 64)
+    xp = get_xp(values)
+    v = xp.ascontiguousarray(values, dtype=xp.uint64).reshape(-1)
+    if n_bits == 64:
+        return v.copy()
+    v = v & np.uint64((1 << n_bits) - 1)
+    count = v.shape[0]
+    out = xp.zeros(packed_words(count, n_bits) + 1, dtype=xp.uint64)
+    bitpos = xp.arange(count, dtype=np.uint64) * np.uint64(n_bits)
+    word = (bitpos >> np.uint64(6)).astype(xp.int64)
+    off = bitpos & np.uint64(63)
+    lo = v << off
+    hi = xp.where(off == 0, np.uint64(0), v >> ((np.uint64(64) - off) & np.uint64(63)))
+    # Values sharing a word have disjoint bits, so adding the pieces equals OR-ing them.
+    if xp is np:
+        np.add.at(out, word, lo)
+        np.add.at(out, word + 1, hi)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(out, word, lo)
+        cupyx.scatter_add(out, word + 1, hi)
+    return out[:-1]
+
+
+def unpack(words: Any, count: int, n_bits: int) -> Any:
+    """Inverse of :func:`pack`: the first ``count`` n-bit values."""
+    check_bits("n_bits", n_bits, 1, 64)
+    xp = get_xp(words)
+    if words.shape[0] != packed_words(count, n_bits):
+        raise FrameError(f"packed payload has {words.shape[0]} words; {count} values of {n_bits} bits need {packed_words(count, n_bits)}")
+    if n_bits == 64:
+        return words.copy()
+    w = xp.concatenate([words, xp.zeros(1, dtype=xp.uint64)])
+    bitpos = xp.arange(count, dtype=np.uint64) * np.uint64(n_bits)
+    word = (bitpos >> np.uint64(6)).astype(xp.int64)
+    off = bitpos & np.uint64(63)
+    lo = w[word] >> off
+    hi = xp.where(off == 0, np.uint64(0), w[word + 1] << ((np.uint64(64) - off) & np.uint64(63)))
+    return (lo | hi) & np.uint64((1 << n_bits) - 1)
+
+
+def frame_header(ftype: int, seq: int, payload: bytes | memoryview) -> bytes:
+    """The header of a frame carrying ``payload``."""
+    if len(payload) >= MAX_PAYLOAD:
+        raise ValueError(f"payload of {len(payload)} bytes exceeds the frame limit of {MAX_PAYLOAD}")
+    return HEADER.pack(MAGIC, VERSION, ftype, seq, len(payload), zlib.crc32(payload))
+
+
+def parse_header(raw: bytes, expect_seq: int) -> tuple[int, int, int]:
+    """Check a header; return (type, payload length, crc). Raises FrameError naming the problem."""
+    magic, version, ftype, seq, length, crc = HEADER.unpack(raw)
+    if magic != MAGIC or version != VERSION:
+        raise FrameError(f"corrupted frame header (magic {magic!r}, version {version}); expected {MAGIC!r}, {VERSION}")
+    if seq != expect_seq:
+        raise FrameError(f"frame sequence number {seq}, expected {expect_seq} (lost, duplicated or corrupted frame)")
+    if length >= MAX_PAYLOAD:
+        raise FrameError(f"frame announces {length} payload bytes, over the limit {MAX_PAYLOAD}")
+    return ftype, length, crc
+
+
+def check_payload(payload: Any, crc: int, seq: int) -> None:
+    """Raise FrameError if the payload's CRC32 differs from the header's."""
+    if zlib.crc32(payload) != crc:
+        raise FrameError(f"frame {seq}: payload CRC mismatch (corrupted frame)")

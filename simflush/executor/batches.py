@@ -1,0 +1,203 @@
+"""SUF's two batching objects, as bookkeeping: ``OpenCollector`` and ``PfssSuperBatch``.
+
+They hold what tasks reserved and hand it to the executor for a flush; they never move data or
+charge time (a driver does). Caps throw ``SufRuntimeError`` as SUF does (spec §1.3, §2).
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import SufRuntimeError
+from ..tasks.context import OpenKind
+from ..tasks.gates import Gate
+
+
+@dataclass(frozen=True)
+class WireFormat:
+    """How one open flush goes on the wire (``OpenCollector::flush`` pack and negotiation rules)."""
+
+    ring_bits: int
+    pack: bool = True               # SUF_OPEN_PACK_EFFBITS
+    auto: bool = False              # SUF_OPEN_PACK_AUTO
+    min_savings_pct: int = 25       # SUF_OPEN_PACK_MIN_SAVINGS_PCT
+    max_bits: int = 56              # SUF_OPEN_PACK_MAX_BITS
+    byte_format: bool = False       # SUF_OPEN_PACK_FORMAT=bytes
+    no_negotiate: bool | None = True  # SUF_OPEN_PACK_NO_NEGOTIATE; None = derived
+
+    @property
+    def eff_bits(self) -> int:
+        """Packed width, or 64 when nothing is packed."""
+        candidate = self.ring_bits if 0 < self.ring_bits < 64 and self.ring_bits <= self.max_bits else 64
+        if not self.pack or candidate == 64:
+            return 64
+        if self.auto and (64 - candidate) * 100 < self.min_savings_pct * 64:
+            return 64
+        return candidate
+
+    @property
+    def negotiation_exchanges(self) -> int:
+        """u64 exchanges before the bulk message: the pack flag, then eff bits if both pack."""
+        no_negotiate = self.no_negotiate
+        if no_negotiate is None:
+            no_negotiate = self.pack and not self.auto and 0 < self.ring_bits < 64
+        if no_negotiate:
+            return 0
+        return 2 if self.eff_bits < 64 else 1
+
+    def payload_bytes(self, words: int) -> int:
+        """Bulk message bytes per party for ``words`` opened words."""
+        eff = self.eff_bits
+        if eff == 64:
+            return 8 * words
+        if self.byte_format:
+            return 8 * -(-words * -(-eff // 8) // 8)
+        return 8 * -(-words * eff // 64)
+
+    def wire_bytes(self, words: int) -> int:
+        """Bytes one party sends for one flush (``wire_bytes_sent``), negotiation included."""
+        return self.payload_bytes(words) + 8 * self.negotiation_exchanges
+
+
+@dataclass(frozen=True)
+class OpenHandle:
+    generation: int
+    index: int
+
+
+@dataclass
+class OpenRequest:
+    kind: OpenKind
+    words: int
+    value: Any
+
+
+class OpenCollector:
+    """Pending opens of one party; one flush opens all of them (one generation)."""
+
+    def __init__(self, max_pending_words: int = 1 << 24):
+        self.max_pending_words = max_pending_words
+        self.requests: list[OpenRequest] = []
+        self.pending_words = 0
+        self.generation = 0
+        self.opened_generation = -1
+        self._results: list[Any] = []
+
+    def reserve(self, value: Any, kind: OpenKind, words: int) -> OpenHandle:
+        if self.pending_words + words > self.max_pending_words:
+            raise SufRuntimeError(
+                f"OpenCollector::reserve: {self.pending_words + words} pending words exceed "
+                f"max_pending_words {self.max_pending_words}")
+        self.requests.append(OpenRequest(kind, words, value))
+        self.pending_words += words
+        return OpenHandle(self.generation, len(self.requests) - 1)
+
+    def has_pending(self) -> bool:
+        return bool(self.requests)
+
+    def take(self) -> list[OpenRequest]:
+        """The requests of the flush about to happen."""
+        return list(self.requests)
+
+    def complete(self, opened: list[Any]) -> None:
+        """Publish the opened values; handles of this generation become ready (until the next flush)."""
+        self._results = opened
+        self.requests = []
+        self.pending_words = 0
+        self.opened_generation = self.generation
+        self.generation += 1
+
+    def ready(self, handle: OpenHandle) -> bool:
+        return handle.generation == self.opened_generation
+
+    def result(self, handle: OpenHandle) -> Any:
+        if not self.ready(handle):
+            raise SufRuntimeError("OpenCollector: handle read outside its generation")
+        return self._results[handle.index]
+
+
+@dataclass
+class PfssSlot:
+    """What a PFSS handle points to; it outlives ``clear()`` as SUF's shared result slot does."""
+
+    ready: bool = False
+    result: Any = None
+
+
+@dataclass
+class PfssJob:
+    gate: Gate
+    hatx: Any
+    hatx_words: int
+    jobs: int
+    slot: PfssSlot = field(default_factory=PfssSlot)
+
+
+@dataclass
+class BatchTotals:
+    flushes: int = 0
+    jobs: int = 0
+    hatx_words: int = 0
+
+
+class PfssSuperBatch:
+    """Pending PFSS jobs; ``flush_eval`` evaluates all pending jobs at once."""
+
+    def __init__(self, name: str, max_pending_jobs: int = 1 << 18, max_pending_hatx: int = 1 << 24):
+        self.name = name
+        self.max_pending_jobs = max_pending_jobs
+        self.max_pending_hatx = max_pending_hatx
+        self.jobs: list[PfssJob] = []
+        self.evaluated = 0  # jobs[:evaluated] have been through flush_eval
+        self.flushed = False
+        self.pending_jobs = 0
+        self.pending_hatx = 0
+        self.totals = BatchTotals()
+
+    def enqueue(self, gate: Gate, hatx: Any, hatx_words: int, jobs: int = 1) -> PfssSlot:
+        if self.pending_jobs + jobs > self.max_pending_jobs:
+            raise SufRuntimeError(
+                f"PfssSuperBatch::enqueue_composite: {self.pending_jobs + jobs} pending jobs exceed "
+                f"the limit {self.max_pending_jobs}")
+        if self.pending_hatx + hatx_words > self.max_pending_hatx:
+            raise SufRuntimeError(
+                f"PfssSuperBatch::enqueue_composite: {self.pending_hatx + hatx_words} pending hatx "
+                f"words exceed the limit {self.max_pending_hatx}")
+        job = PfssJob(gate, hatx, hatx_words, jobs)
+        self.jobs.append(job)
+        self.pending_jobs += jobs
+        self.pending_hatx += hatx_words
+        self.flushed = False
+        return job.slot
+
+    def has_pending(self) -> bool:
+        return len(self.jobs) > self.evaluated and not self.flushed
+
+    def has_flushed(self) -> bool:
+        return self.flushed
+
+    def has_work(self) -> bool:
+        return self.has_pending() or self.has_flushed()
+
+    def take(self) -> list[PfssJob]:
+        """The jobs the next ``flush_eval`` evaluates."""
+        return self.jobs[self.evaluated:]
+
+    def complete_eval(self, results: list[Any]) -> None:
+        """End of ``flush_eval``: results published, handles ready (bench: store_results off)."""
+        jobs = self.take()
+        for job, result in zip(jobs, results, strict=True):
+            job.slot.result = result
+            job.slot.ready = True
+        self.totals.flushes += 1
+        self.totals.jobs += sum(j.jobs for j in jobs)
+        self.totals.hatx_words += sum(j.hatx_words for j in jobs)
+        self.evaluated = len(self.jobs)
+        self.flushed = True
+        self.pending_jobs = 0
+        self.pending_hatx = 0
+
+    def clear(self) -> None:
+        """``clear()`` after materialize, or ``finalize_all`` (which empties jobs the same way)."""
+        self.jobs = []
+        self.evaluated = 0
+        self.flushed = False

@@ -1,0 +1,39 @@
+"""The part of a task context that binds tasks to one party's executor (collector and batches).
+
+Value operations (masking, Beaver differences, local compute) are left to subclasses: symbolic
+in simulation (``simflush.sim.symbolic``), share arrays in a real backend.
+"""
+
+from typing import Any
+
+from ..tasks.context import Batch, OpenKind
+from ..tasks.gates import Gate
+from .batches import OpenHandle, PfssSlot
+from .executor import PhaseExecutor
+
+
+class ExecutorContext:
+    """Implements ``open``/``pfss``/``ready``/``result`` of the ``Context`` protocol."""
+
+    def __init__(self, executor: PhaseExecutor):
+        self.executor = executor
+        self.party = executor.party
+
+    def words(self, x: Any) -> int:
+        raise NotImplementedError
+
+    def open(self, value: Any, kind: OpenKind) -> OpenHandle:
+        return self.executor.opens.reserve(value, kind, self.words(value))
+
+    def pfss(self, batch: Batch, gate: Gate, hatx: Any, jobs: int = 1) -> PfssSlot:
+        return self.executor.batch_for(batch).enqueue(gate, hatx, self.words(hatx), jobs)
+
+    def ready(self, handle: Any) -> bool:
+        if isinstance(handle, PfssSlot):
+            return handle.ready
+        return self.executor.opens.ready(handle)
+
+    def result(self, handle: Any) -> Any:
+        if isinstance(handle, PfssSlot):
+            return handle.result
+        return self.executor.opens.result(handle)

@@ -1,0 +1,31 @@
+"""One record per flush, per party: what was flushed and why (and, once a driver ran it, when)."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FlushRecord:
+    layer: int
+    run: str
+    event: str                 # "OPEN" or "PFSS"
+    branch: str                # budget, overlap, demand_open, planner, demand_coeff, demand_trunc, lastchance
+    words: int = 0             # OPEN: opened words; PFSS: hatx words
+    words_beaver: int = 0
+    words_mask: int = 0
+    wire_bytes: int = 0        # OPEN: bytes this party sends (negotiation included); PFSS: 0
+    jobs: int = 0
+    gates: tuple[str, ...] = ()
+    finish: str = ""           # PFSS: "finalize" (planner path) or "materialize" (executor path)
+    concurrent: bool = False   # ran beside another flush (overlap paths)
+    start_s: float = 0.0
+    duration_s: float = 0.0
+    eval_s: float = 0.0        # PFSS: flush_eval part
+    finish_s: float = 0.0      # PFSS: materialize/finalize part
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def open_kind(self) -> str:
+        if self.event != "OPEN":
+            return ""
+        kinds = [k for k, w in (("B", self.words_beaver), ("M", self.words_mask)) if w]
+        return "+".join(kinds)

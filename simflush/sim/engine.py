@@ -1,0 +1,235 @@
+"""The SimPy engine: two party processes, a link, GPU(s); the executor decides, this charges time.
+
+Each task instance runs as a SimPy process that, on every wave tick of its party, takes one step
+and reports its Need to the party's executor. Ticks wake the task processes in insertion order
+(SimPy resumes the waiters of one event in the order they started waiting), so the wave order of
+spec §1.2 is kept exactly. Flush decisions never look at the clock.
+"""
+
+from dataclasses import dataclass, field
+
+import simpy
+
+from models.layer import RunSpec, transformer_layer
+from models.specs import ModelSpec
+
+from ..errors import SufRuntimeError
+from ..executor.actions import Flush, OpenOp, PfssOp, Wave
+from ..executor.executor import PhaseExecutor, RunConfig, TaskRunner
+from ..executor.policies import get_policy
+from ..executor.records import FlushRecord
+from ..profiles import Settings
+from ..tasks.context import Sym
+from ..tasks.need import Need
+from ..workload import build_task
+from .cost import CostModel, Network
+from .gpu import SharedGPU
+from .link import Link
+from .symbolic import SymbolicContext
+
+DEPLOYMENTS = ("colocated", "two-gpu")
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    model: ModelSpec
+    seq_len: int
+    batch: int
+    layers: int
+    settings: Settings
+    cost: CostModel
+    network: Network
+    policy: str = "suf"
+    deploy: str = "colocated"
+
+
+@dataclass
+class RunSpan:
+    layer: int
+    run: str
+    section: str
+    start_s: float
+    end_s: float
+
+
+@dataclass
+class PartyResult:
+    party: int
+    records: list[FlushRecord]
+    spans: list[RunSpan]
+    branches: dict
+    end_s: float = 0.0
+    steps: int = 0
+
+
+@dataclass
+class SimResult:
+    config: SimConfig
+    runs_per_layer: list[RunSpec]
+    parties: list[PartyResult] = field(default_factory=list)
+
+    @property
+    def online_time_s(self) -> float:
+        """Wall time of one online iteration: from both parties' start until the later one ends."""
+        return max(p.end_s for p in self.parties)
+
+
+class WaveBus:
+    """Steps one party's tasks, each in its own SimPy process, once per wave tick."""
+
+    def __init__(self, env: simpy.Environment):
+        self.env = env
+        self._tick = env.event()
+        self._needs: list[Need] = []
+        self._error: BaseException | None = None
+        self.steps = 0
+
+    def attach(self, runners: list[TaskRunner]) -> None:
+        for runner in runners:
+            self.env.process(self._task_process(runner, self._tick))
+
+    def _task_process(self, runner: TaskRunner, first_tick: simpy.Event):
+        tick = first_tick
+        while True:
+            yield tick
+            try:
+                need = runner.step()
+            except Exception as exc:  # a cap SUF would throw on, raised inside a task's step
+                self._error = self._error or exc
+                return
+            self._needs.append(need)
+            if runner.done:
+                return
+            tick = self._tick
+
+    def step(self, live: list[TaskRunner]):
+        """Process body: one wave over ``live``; returns their Needs in insertion order."""
+        self._needs = []
+        tick, self._tick = self._tick, self.env.event()
+        tick.succeed()
+        yield self.env.timeout(0)
+        if self._error is not None:
+            raise self._error
+        self.steps += len(live)
+        return self._needs
+
+
+class Simulation:
+    def __init__(self, config: SimConfig):
+        if config.deploy not in DEPLOYMENTS:
+            from ..errors import ConfigError
+            raise ConfigError(f"unknown deployment {config.deploy!r}; allowed: {', '.join(DEPLOYMENTS)}")
+        self.config = config
+        self.env = simpy.Environment()
+        self.link = Link(self.env, config.network)
+        shared = SharedGPU(self.env)
+        self.gpus = [shared, shared] if config.deploy == "colocated" else [SharedGPU(self.env), SharedGPU(self.env)]
+        c = config
+        self.runs = transformer_layer(c.model, c.seq_len, c.batch, c.settings.layer)
+
+    def run(self) -> SimResult:
+        result = SimResult(self.config, self.runs)
+        errors: list[BaseException] = []
+        for party in (0, 1):
+            pr = PartyResult(party, [], [], {})
+            result.parties.append(pr)
+            self.env.process(self._guard(self._party(party, pr), errors))
+        self.env.run()
+        if errors:
+            raise errors[0]
+        return result
+
+    def _guard(self, body, errors: list):
+        try:
+            yield from body
+        except SufRuntimeError as exc:
+            errors.append(exc)
+
+    # -- one party ------------------------------------------------------------------------------
+
+    def _party(self, party: int, out: PartyResult):
+        s = self.config.settings
+        executor = PhaseExecutor(party, get_policy(self.config.policy), s.wire, s.limits,
+                                 overlap_pfss_open=s.overlap_pfss_open,
+                                 opportunistic_overlap=s.opportunistic_overlap,
+                                 device_pipeline=s.device_pipeline, device_pipeline_materialize=False)
+        ctx = SymbolicContext(executor)
+        bus = WaveBus(self.env)
+        cost = self.config.cost
+        for layer in range(self.config.layers):
+            for spec in self.runs:
+                label = f"L{layer}/{spec.name}"
+                if spec.local_flops_before:
+                    yield self.env.timeout(cost.matmul_s(spec.local_flops_before))
+                start = self.env.now
+                try:
+                    runners = [TaskRunner(build_task(ctx, t, Sym), label) for t in spec.tasks]
+                    bus.attach(runners)
+                    actions = executor.run(runners, RunConfig(layer, spec.name, spec.max_flushes, spec.planner))
+                    reply = None
+                    while True:
+                        try:
+                            action = actions.send(reply)
+                        except StopIteration:
+                            break
+                        if isinstance(action, Wave):
+                            reply = yield from bus.step(action.tasks)
+                        else:
+                            yield from self._flush(party, action)
+                            reply = None
+                except SufRuntimeError as exc:
+                    exc.run = exc.run or label
+                    raise
+                out.spans.append(RunSpan(layer, spec.name, spec.section, start, self.env.now))
+        out.records = executor.records
+        out.branches = executor.branches
+        out.end_s = self.env.now
+        out.steps = bus.steps
+
+    def _flush(self, party: int, flush: Flush):
+        cost = self.config.cost
+        prep = cost.step_floor_s + (cost.step_s_per_open_word * flush.open.words if flush.open else 0.0)
+        yield self.env.timeout(prep)
+        records = iter(flush.records)
+        open_record = next(records) if flush.open else None
+        pfss_work = [(op, next(records) if op.jobs else None) for op in flush.pfss]
+        if flush.concurrent:
+            procs = [self.env.process(self._open(party, flush.open, open_record))]
+            procs += [self.env.process(self._pfss(party, op, rec)) for op, rec in pfss_work]
+            yield self.env.all_of(procs)
+        else:
+            if flush.open:
+                yield from self._open(party, flush.open, open_record)
+            for op, rec in pfss_work:
+                yield from self._pfss(party, op, rec)
+        if flush.open:
+            yield self.env.timeout(cost.step_s_per_opened_word * flush.open.words)
+
+    def _open(self, party: int, op: OpenOp, record: FlushRecord):
+        start = self.env.now
+        local = self.config.cost.open_local_s(op.words, self.config.settings.device_pack_min_words)
+        yield self.env.timeout(local / 2)  # pack
+        for _ in range(op.negotiation_exchanges):
+            yield from self.link.ping_pong(party, 8)
+        yield from self.link.ping_pong(party, op.wire_bytes - 8 * op.negotiation_exchanges)
+        yield self.env.timeout(local / 2)  # unpack and scatter
+        record.start_s, record.duration_s = start, self.env.now - start
+
+    def _pfss(self, party: int, op: PfssOp, record: FlushRecord | None):
+        cost = self.config.cost
+        start = self.env.now
+        hatx = sum(j.hatx_words for j in op.jobs)
+        if op.jobs:
+            yield self.env.timeout(cost.pfss_floor_s)
+            work = sum(cost.pfss_work_s(j.gate.name, j.hatx_words) for j in op.jobs)
+            yield from self.gpus[party].run(work)
+        eval_end = self.env.now
+        if op.finish in ("materialize", "finalize"):
+            yield self.env.timeout(cost.pfss_finish_s(hatx))
+        if record is not None:
+            record.start_s, record.duration_s = start, self.env.now - start
+            record.eval_s, record.finish_s = eval_end - start, self.env.now - eval_end
+
+
+def simulate(config: SimConfig) -> SimResult:
+    return Simulation(config).run()

@@ -1,0 +1,107 @@
+"""The task <-> context seam (DESIGN.md §3).
+
+A task talks to its party's runtime only through a ``Context``. The simulation context works on
+symbolic values (``Sym``: a word count, no data); ``real_backend`` implements the same protocol on
+share arrays. Nothing here knows about time or SimPy.
+"""
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+from .gates import Gate
+
+
+class OpenKind(Enum):
+    BEAVER = "B"  # Beaver differences (x - a, y - b, matmul D/E, row-broadcast)
+    MASK = "M"    # masked input x + r_in that feeds a PFSS job
+
+
+class Batch(Enum):
+    """Which PFSS batch a job is enqueued into (SUF ``R.pfss_coeff`` / ``R.pfss_trunc``)."""
+
+    COEFF = "coeff"
+    TRUNC = "trunc"
+
+
+class BeaverOp(Enum):
+    """Beaver products; their open sizes in words are given by ``beaver_open_words``."""
+
+    MUL = "mul"                  # elementwise x*y over n words: opens x-a, y-b (2n)
+    ROW_BROADCAST = "row_bcast"  # mat (active entries) * per-row vec: opens active + rows
+    MATMUL = "matmul"            # matrix triple per batch: opens batches*(M*K + K*N)
+    MATMUL_PER_PRODUCT = "matmul_pp"  # runtime::MatmulTask: one triple per product, 2*M*N*K
+
+
+@dataclass(frozen=True)
+class Sym:
+    """A symbolic secret-shared value: only its size in ring words."""
+
+    words: int
+
+
+class Context(Protocol):
+    """What a task may ask of its party's runtime."""
+
+    party: int
+
+    def words(self, x: Any) -> int:
+        """Number of ring words in value ``x``."""
+
+    def mask(self, x: Any, gate: Gate) -> Any:
+        """``x + r_in`` under ``gate``'s input mask (local)."""
+
+    def beaver(self, op: BeaverOp, *operands: Any, shape: tuple[int, ...]) -> tuple[Any, Any]:
+        """Take a triple for ``op`` and return ``(differences_to_open, triple_token)``."""
+
+    def beaver_finish(self, token: Any, opened: Any) -> Any:
+        """Finish a Beaver product from the opened differences (local)."""
+
+    def local(self, op: str, *inputs: Any, words: int) -> Any:
+        """A named local (communication-free) computation producing ``words`` words."""
+
+    def open(self, value: Any, kind: OpenKind) -> Any:
+        """Reserve ``value`` in the open collector; returns a handle."""
+
+    def pfss(self, batch: Batch, gate: Gate, hatx: Any, jobs: int = 1) -> Any:
+        """Enqueue ``jobs`` PFSS jobs of ``gate`` on the public ``hatx``; returns a handle."""
+
+    def ready(self, handle: Any) -> bool:
+        """Whether the open or PFSS result behind ``handle`` is available."""
+
+    def result(self, handle: Any) -> Any:
+        """The opened value / gate output shares behind a ready ``handle``."""
+
+
+def beaver_open_words(op: BeaverOp, shape: tuple[int, ...]) -> int:
+    """Words a Beaver product of ``op`` opens (per party), from its shape.
+
+    MUL: (n,); ROW_BROADCAST: (active, rows); MATMUL: (batches, M, K, N);
+    MATMUL_PER_PRODUCT: (M, K, N).
+    """
+    if op is BeaverOp.MUL:
+        (n,) = shape
+        return 2 * n
+    if op is BeaverOp.ROW_BROADCAST:
+        active, rows = shape
+        return active + rows
+    if op is BeaverOp.MATMUL:
+        batches, m, k, n = shape
+        return batches * (m * k + k * n)
+    if op is BeaverOp.MATMUL_PER_PRODUCT:
+        m, k, n = shape
+        return 2 * m * n * k
+    raise ValueError(f"unknown Beaver op {op!r}")
+
+
+def beaver_output_words(op: BeaverOp, shape: tuple[int, ...]) -> int:
+    """Words of the product a Beaver op yields."""
+    if op is BeaverOp.MUL:
+        return shape[0]
+    if op is BeaverOp.ROW_BROADCAST:
+        return shape[0]
+    if op is BeaverOp.MATMUL:
+        batches, m, _k, n = shape
+        return batches * m * n
+    m, _k, n = shape
+    return m * n

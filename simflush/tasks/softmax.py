@@ -1,0 +1,99 @@
+"""Attention softmax tasks: RowMaxDiffTask, SoftmaxBlockTask, and the decode path's per-row tail.
+
+Rows may be ragged (causal prefill): a ``RowLengths`` maps each distinct valid length to how many
+rows have it, so that sizes stay cheap to compute for long sequences.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from .context import BeaverOp, Context
+from .gates import GAPARS, NEXP, Gate
+from .need import Need
+from .nonlinear import cubic_poly, recip
+from .primitives import Task, beaver, relu, seq_two, trunc
+
+RowLengths = dict[int, int]  # valid length -> number of rows with it
+
+
+def active_elems(lengths: RowLengths) -> int:
+    return sum(length * count for length, count in lengths.items())
+
+
+def row_count(lengths: RowLengths) -> int:
+    return sum(lengths.values())
+
+
+def maxdiff_round_sizes(lengths: RowLengths) -> list[int]:
+    """Pairs per reduction round: d_k = sum_rows floor(L/2), then L <- ceil(L/2), while max L > 1."""
+    sizes = []
+    current = {length: count for length, count in lengths.items() if count}
+    while current and max(current) > 1:
+        sizes.append(sum((length // 2) * count for length, count in current.items()))
+        halved: RowLengths = {}
+        for length, count in current.items():
+            halved[(length + 1) // 2] = halved.get((length + 1) // 2, 0) + count
+        current = halved
+    return sizes
+
+
+def row_max_diff(ctx: Context, scores: Any, lengths: RowLengths) -> Task:
+    """RowMaxDiffTask: one ReluTask (1 open + 1 PFSS) per pairwise-max round over all rows."""
+    if not lengths or row_count(lengths) == 0:
+        return scores
+    yield Need.NONE  # Init -> RoundPrep
+    for pairs in maxdiff_round_sizes(lengths):
+        yield Need.NONE  # RoundPrep builds the round's ReluTask
+        diffs = ctx.local("pairwise_diff", scores, words=pairs)
+        yield from relu(ctx, diffs)
+        yield Need.NONE  # RoundRelu -> RoundPrep
+    yield Need.NONE  # RoundPrep -> Scatter
+    return ctx.local("x_minus_rowmax", scores, words=ctx.words(scores))
+
+
+def softmax_block(ctx: Context, max_diff: Any, lengths: RowLengths, *, recip_trunc: Gate = GAPARS,
+                  nexp_truncs: tuple[Gate, Gate] = (GAPARS, GAPARS), prob_trunc: Gate = GAPARS,
+                  recip_iters: int = 1, recip_local_truncs: bool = False) -> Task:
+    """SoftmaxBlockTask over rows R_s with A active elements: nExp (6 O + 3 P), recip (7 O + 4 P),
+    row-broadcast multiply (1 O of A + R_s words), probability trunc (1 O + 1 P)."""
+    active, rows = active_elems(lengths), row_count(lengths)
+    yield Need.NONE  # ExpInit builds the nExp CubicPolyTask
+    e = yield from cubic_poly(ctx, ctx.local("pack_active", max_diff, words=active), NEXP, nexp_truncs)
+    yield Need.NONE  # -> SumLocal
+    sums = ctx.local("row_sums", e, words=rows)
+    yield Need.NONE  # SumLocal builds the RecipTask
+    inv = yield from recip(ctx, sums, recip_trunc, recip_iters, recip_local_truncs)
+    yield Need.NONE  # RecipRun builds the row-broadcast multiply
+    prod = yield from beaver(ctx, BeaverOp.ROW_BROADCAST, e, inv, shape=(active, rows))
+    if active == 0:
+        return prod
+    yield Need.NONE  # MulRun builds the probability trunc
+    return (yield from trunc(ctx, prod, prob_trunc))
+
+
+def attention_softmax(ctx: Context, scores: Any, lengths: RowLengths,
+                      block: Callable[[Any], Task]) -> Task:
+    """SeqTwoTask(RowMaxDiffTask, softmax): the softmax run of the prefill path."""
+    return seq_two(row_max_diff(ctx, scores, lengths), block)
+
+
+def prob_rows_then_ctx(ctx: Context, probs: Any, rows: int, cur_len: int, head_dim: int,
+                       ctx_trunc: Gate) -> Task:
+    """Decode path tail (SoftmaxProbTask rows): per row, sequentially, a per-product Beaver matmul
+    (1 x cur_len by cur_len x Dh) then a TruncTask of Dh words."""
+    outputs = []
+    for _ in range(rows):
+        row = ctx.local("prob_row", probs, words=cur_len)
+        mm = beaver(ctx, BeaverOp.MATMUL_PER_PRODUCT, row, None, shape=(1, cur_len, head_dim))
+        outputs.append((yield from seq_two(mm, lambda c: trunc(ctx, c, ctx_trunc))))
+        yield Need.NONE  # Rows: next row
+    return ctx.local("concat", *outputs, words=rows * head_dim)
+
+
+def softmax_then_rows(ctx: Context, max_diff: Any, lengths: RowLengths, head_dim: int,
+                      ctx_trunc: Gate, **block_options: Any) -> Task:
+    """SoftmaxProbTask of the decode path: the softmax block, one switching step, then the rows."""
+    (cur_len,) = lengths
+    probs = yield from softmax_block(ctx, max_diff, lengths, **block_options)
+    yield Need.NONE  # Softmax -> Rows
+    return (yield from prob_rows_then_ctx(ctx, probs, row_count(lengths), cur_len, head_dim, ctx_trunc))
