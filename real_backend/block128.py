@@ -72,7 +72,8 @@ def parity_range(block: Any, lo: Any, hi: Any) -> Any:
     upto_hi = xp.where(hi_rel == 0, np.uint64(0), upto_hi)
     below_lo = xp.where(lo_rel == 0, np.uint64(0), below_lo)
     m = (upto_hi & ~below_lo).astype(np.uint32)
-    v = xp.bitwise_xor.reduce(block & m, axis=-1)
+    masked = block & m
+    v = masked[..., 0] ^ masked[..., 1] ^ masked[..., 2] ^ masked[..., 3]
     for k in (16, 8, 4, 2, 1):
         v = v ^ (v >> np.uint32(k))
     return v & _ONE32

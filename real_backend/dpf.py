@@ -182,5 +182,6 @@ def eval_all(key: DpfKey) -> Any:
             corr_l = B.mask_by(t, key.leaf[0][:, None, :])
             corr_r = B.mask_by(t, key.leaf[1][:, None, :])
         nodes = xp.stack([g[..., 0:4] ^ corr_l, g[..., 4:8] ^ corr_r], axis=2).reshape(n, 2 * w, 4)
-    bits = xp.unpackbits(xp.ascontiguousarray(nodes).view(xp.uint8), axis=-1, bitorder="little").reshape(n, -1)
+    shifts = xp.arange(32, dtype=xp.uint32)
+    bits = ((nodes[..., None] >> shifts) & np.uint32(1)).astype(xp.uint8).reshape(n, -1)
     return bits[:, : 1 << key.n_bits]

@@ -1,6 +1,6 @@
 """Opening shares: SUF's ping-pong (P0 sends then receives; P1 receives then sends), packed to n bits.
 
-Each party sends 8*ceil(W*n/64) bytes for W words of n bits; one open is one round.
+Packing runs on the host (the bytes cross PCIe once, unpacked). Each party sends 8*ceil(W*n/64) bytes for W words of n bits; one open is one round.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def open_shares(chan: Channel, share: Any, n_bits: int, xor: bool = False) -> An
     """Reconstruct a shared array (additive mod 2^n, or XOR when ``xor``); result on the share's array module."""
     xp = get_xp(share)
     flat = share.reshape(-1)
-    peer = exchange(chan, to_numpy(wire.pack(flat, n_bits)))
-    theirs = wire.unpack(xp.asarray(peer), flat.shape[0], n_bits)
+    peer = exchange(chan, wire.pack(to_numpy(flat), n_bits))
+    theirs = xp.asarray(wire.unpack(peer, flat.shape[0], n_bits))
     out = (flat ^ theirs) if xor else Ring(n_bits).add(flat, theirs)
     return out.reshape(share.shape)

@@ -33,31 +33,26 @@ def packed_words(count: int, n_bits: int) -> int:
     return -(-count * n_bits // 64)
 
 
-def pack(values: Any, n_bits: int) -> Any:
-    """Pack a flat uint64 array of n-bit values into ceil(len*n/64) uint64 words (same array module)."""
+def pack(values: np.ndarray, n_bits: int) -> np.ndarray:
+    """Pack a flat uint64 host array of n-bit values into ceil(len*n/64) uint64 words."""
     check_bits("n_bits", n_bits, 1, 64)
-    xp = get_xp(values)
-    v = xp.ascontiguousarray(values, dtype=xp.uint64).reshape(-1)
+    v = np.ascontiguousarray(values, dtype=np.uint64).reshape(-1)
     if n_bits == 64:
         return v.copy()
     v = v & np.uint64((1 << n_bits) - 1)
     count = v.shape[0]
-    out = xp.zeros(packed_words(count, n_bits) + 1, dtype=xp.uint64)
-    bitpos = xp.arange(count, dtype=np.uint64) * np.uint64(n_bits)
-    word = (bitpos >> np.uint64(6)).astype(xp.int64)
+    nwords = packed_words(count, n_bits)
+    if count == 0:
+        return np.zeros(0, dtype=np.uint64)
+    bitpos = np.arange(count, dtype=np.uint64) * np.uint64(n_bits)
     off = bitpos & np.uint64(63)
     lo = v << off
-    hi = xp.where(off == 0, np.uint64(0), v >> ((np.uint64(64) - off) & np.uint64(63)))
-    # Values sharing a word have disjoint bits, so adding the pieces equals OR-ing them.
-    if xp is np:
-        np.add.at(out, word, lo)
-        np.add.at(out, word + 1, hi)
-    else:
-        import cupyx
-
-        cupyx.scatter_add(out, word, lo)
-        cupyx.scatter_add(out, word + 1, hi)
-    return out[:-1]
+    hi = np.where(off == 0, np.uint64(0), v >> ((np.uint64(64) - off) & np.uint64(63)))
+    # n < 64, so every word holds the start of at least one value: OR the pieces per word.
+    starts = (np.arange(nwords, dtype=np.int64) * 64 + n_bits - 1) // n_bits
+    out = np.bitwise_or.reduceat(lo, starts)
+    out[1:] |= np.bitwise_or.reduceat(hi, starts)[:-1]
+    return out
 
 
 def unpack(words: Any, count: int, n_bits: int) -> Any:
