@@ -48,11 +48,13 @@ def pack(values: np.ndarray, n_bits: int) -> np.ndarray:
     off = bitpos & np.uint64(63)
     lo = v << off
     hi = np.where(off == 0, np.uint64(0), v >> ((np.uint64(64) - off) & np.uint64(63)))
-    # n < 64, so every word holds the start of at least one value: OR the pieces per word.
+    # n < 64, so every word but possibly the last holds the start of a value: OR the pieces per word.
     starts = (np.arange(nwords, dtype=np.int64) * 64 + n_bits - 1) // n_bits
-    out = np.bitwise_or.reduceat(lo, starts)
-    out[1:] |= np.bitwise_or.reduceat(hi, starts)[:-1]
-    return out
+    starts = starts[starts < count]
+    out = np.zeros(nwords + 1, dtype=np.uint64)
+    out[: starts.size] = np.bitwise_or.reduceat(lo, starts)
+    out[1 : starts.size + 1] |= np.bitwise_or.reduceat(hi, starts)
+    return out[:nwords]
 
 
 def unpack(words: Any, count: int, n_bits: int) -> Any:
