@@ -183,7 +183,7 @@ class PhaseExecutor:
                 records.append(FlushRecord(
                     config.layer, config.name, "PFSS", flush.branch,
                     words=sum(j.hatx_words for j in op.jobs), jobs=sum(j.jobs for j in op.jobs),
-                    gates=tuple(j.gate.name for j in op.jobs), finish=op.finish,
+                    gates=tuple(j.gate.name for j in op.jobs), finish=op.finish, batch=op.batch,
                     concurrent=flush.concurrent))
         flush.records = records
         return records

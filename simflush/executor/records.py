@@ -14,6 +14,7 @@ class FlushRecord:
     words_mask: int = 0
     wire_bytes: int = 0        # OPEN: bytes this party sends (negotiation included); PFSS: 0
     jobs: int = 0
+    batch: str = ""            # PFSS: the executor batch flushed ("coeff" or "trunc")
     gates: tuple[str, ...] = ()
     finish: str = ""           # PFSS: "finalize" (planner path) or "materialize" (executor path)
     concurrent: bool = False   # ran beside another flush (overlap paths)

@@ -52,6 +52,7 @@ class CostModel:
     open_device_floor_s: float          # extra floor of the device path (H2D/D2H)
     pfss_floor_s: float                 # per flush_eval: launch and host orchestration (not shared)
     pfss_s_per_elem: dict               # gate name -> GPU work per hatx word (shared when colocated)
+    pfss_kind_floor_s: dict             # gate name -> extra per-flush floor of that gate kind
     pfss_finish_floor_s: float          # materialize / finalize per flush
     pfss_finish_s_per_elem: float
     step_floor_s: float                 # local compute between two flushes of a run
@@ -72,6 +73,9 @@ class CostModel:
         except KeyError:
             raise ConfigError(f"cost preset {self.name!r} has no PFSS slope for gate {gate!r}") from None
         return per_elem * hatx_words
+
+    def pfss_floor_for(self, gates: list[str]) -> float:
+        return self.pfss_floor_s + sum(self.pfss_kind_floor_s.get(g, 0.0) for g in gates)
 
     def pfss_finish_s(self, hatx_words: int) -> float:
         return self.pfss_finish_floor_s + self.pfss_finish_s_per_elem * hatx_words

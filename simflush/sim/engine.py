@@ -220,7 +220,7 @@ class Simulation:
         start = self.env.now
         hatx = sum(j.hatx_words for j in op.jobs)
         if op.jobs:
-            yield self.env.timeout(cost.pfss_floor_s)
+            yield self.env.timeout(cost.pfss_floor_for([j.gate.name for j in op.jobs]))
             work = sum(cost.pfss_work_s(j.gate.name, j.hatx_words) for j in op.jobs)
             yield from self.gpus[party].run(work)
         eval_end = self.env.now
