@@ -20,6 +20,11 @@ from .sim.cost import NETWORKS, get_network, load_cost
 from .sim.engine import DEPLOYMENTS, SimConfig, SimResult, simulate
 
 
+# Commands defined in other modules: each is ``register(subparsers)`` and sets ``func`` on its parser;
+# ``func(args) -> str`` returns what to print. Add yours here.
+COMMANDS: list = []
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2
         raise ConfigError(f"{self.prog}: {message}")
@@ -37,7 +42,8 @@ def _positive(name: str):
     return parse
 
 
-def _add_config_options(p: argparse.ArgumentParser) -> None:
+def add_config_options(p: argparse.ArgumentParser) -> None:
+    """The options that pick a configuration to simulate (shared by every command that simulates)."""
     p.add_argument("--model", required=True, help=f"one of: {', '.join(MODELS)}")
     p.add_argument("--seq-len", type=_positive("--seq-len"), default=128, help="sequence length T (default 128)")
     p.add_argument("--batch", type=_positive("--batch"), default=1, help="batch size B (default 1)")
@@ -94,16 +100,18 @@ def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="simflush", description="Flush-schedule simulator of SUF-style 2PC FSS inference.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("simulate", help="every open and PFSS flush of a model run, with totals and times")
-    _add_config_options(p)
+    add_config_options(p)
     p.add_argument("--json", action="store_true", help="a JSON document with the SUF bench field names")
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("schedule", help="one row per flush of one layer, in order")
-    _add_config_options(p)
+    add_config_options(p)
     p.add_argument("--layer", type=int, default=0, help="which layer (default 0)")
     p.add_argument("--format", choices=["csv"], default="csv")
     p.set_defaults(func=cmd_schedule)
     p = sub.add_parser("models", help="list the models and their specs")
     p.set_defaults(func=cmd_models)
+    for register in COMMANDS:
+        register(sub)
     return parser
 
 
