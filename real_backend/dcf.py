@@ -21,7 +21,7 @@ from .chacha import check_rounds, prg
 from .dpf import check_inputs
 from .ring import Ring, check_bits
 from .rng import RandomStream
-from .xp import get_xp
+from .xp import get_xp, is_cupy
 
 
 def key_bytes(n_bits: int, payload_words: int) -> float:
@@ -102,9 +102,13 @@ def keygen(alpha: Any, beta: Any, n_bits: int, out_bits: int, stream: RandomStre
 
 
 def eval_lt(key: DcfKey, x: Any) -> Any:
-    """Additive shares (k, N) uint64 mod 2^out_bits of beta * [x < alpha]."""
+    """Additive shares (k, N) uint64 mod 2^out_bits of beta * [x < alpha] (fused kernel on CuPy arrays)."""
     x = check_inputs(x, key.n_bits, key.n_elems)
     xp = get_xp(x)
+    if is_cupy(xp):
+        from .kernels import dcf_lt
+
+        return dcf_lt(key, x)
     ring, k = Ring(key.out_bits), key.payload_words
     seed, t = key.root, xp.full(key.n_elems, key.party, dtype=xp.uint32)
     acc = xp.zeros((k, key.n_elems), dtype=xp.uint64)

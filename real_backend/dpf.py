@@ -25,7 +25,7 @@ from . import block128 as B
 from .chacha import check_rounds, prg
 from .ring import check_bits
 from .rng import RandomStream
-from .xp import get_xp
+from .xp import get_xp, is_cupy
 
 
 def domain_bits(n_bits: int) -> int:
@@ -152,9 +152,15 @@ def eval_point(key: DpfKey, x: Any) -> Any:
 
 
 def eval_lt(key: DpfKey, x: Any) -> Any:
-    """XOR share (uint32 0/1) of [x < alpha] per element, from the DPF key (SIGMA Thm 2)."""
+    """XOR share (uint32 0/1) of [x < alpha] per element, from the DPF key (SIGMA Thm 2).
+
+    On CuPy arrays the fused kernel ``kernels.dpf_lt`` runs (same bits)."""
     x = check_inputs(x, key.n_bits, key.n_elems)
     xp = get_xp(x)
+    if is_cupy(xp):
+        from .kernels import dpf_lt
+
+        return dpf_lt(key, x, key.n_bits).astype(xp.uint32)
     leaf, p, last = _walk(key, x, compare=True)
     pos = (x & np.uint64(127)).astype(xp.int64)
     right = last.astype(bool)

@@ -54,3 +54,18 @@ def to_numpy(a: Any) -> np.ndarray:
 def is_cupy(xp: ModuleType) -> bool:
     """True when ``xp`` is the CuPy module."""
     return _cupy is not None and xp is _cupy
+
+
+def convert_tree(obj: Any, xp: ModuleType) -> Any:
+    """Copy every array inside ``obj`` (dataclasses, dicts, lists, tuples) to module ``xp``; other values stay."""
+    import dataclasses
+
+    if isinstance(obj, np.ndarray) or (_cupy is not None and isinstance(obj, _cupy.ndarray)):
+        return to_numpy(obj) if xp is np else xp.asarray(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.replace(obj, **{f.name: convert_tree(getattr(obj, f.name), xp) for f in dataclasses.fields(obj) if f.init})
+    if isinstance(obj, dict):
+        return {k: convert_tree(v, xp) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(convert_tree(v, xp) for v in obj)
+    return obj

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import dcf, dpf
 from ..ring import Ring, check_bits
+from ..xp import get_xp, is_cupy
 from .base import Gate, GateKeys, check_hatx, draw_mask, pair, pick, sign_of_bit
 
 
@@ -38,6 +39,10 @@ class DReLU(Gate):
     def _eval(self, party, key, hatx, parts) -> Any:
         ring = Ring(self.n_bits)
         hatx = check_hatx(hatx, self.n_bits, key.n_elems)
+        if is_cupy(get_xp(hatx)):  # one fused kernel: comparison walk + DReLU epilogue
+            from ..kernels import dpf_lt
+
+            return dpf_lt(parts["dpf"], hatx, self.n_bits - 1, c=parts["c"], msb_shift=self.n_bits - 1)
         d = dpf.eval_lt(parts["dpf"], Ring(self.n_bits - 1).reduce(hatx)).astype(np.uint64)
         return d ^ pick(party, ring.msb(hatx)) ^ parts["c"]
 

@@ -1,0 +1,230 @@
+"""Fused CUDA kernels (CuPy ``RawModule``) for FSS evaluation; one thread per element, one launch per batch.
+
+They compute exactly what the array code in ``dpf``/``dcf``/``gates.lut`` computes (tests check bit identity):
+- ``dpf_lt``: SIGMA comparison walk (DPF key, n-7 ChaCha calls) with an optional DReLU epilogue;
+- ``dcf_lt``: BCG+21 DCF walk (n ChaCha calls), up to two payload words;
+- ``lut_eval``: full-domain DPF expansion (depth-first, path nodes kept in registers) fused with the dot
+  product against the table rotated by hatx.
+Keys are level-major, so level l of element i sits at ``[l*N + i]``: consecutive threads read consecutive 16 B.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .chacha import CUDA_CHACHA
+
+_SRC = CUDA_CHACHA + r"""
+typedef unsigned long long u64;
+typedef unsigned int u32;
+
+__device__ __forceinline__ void expand(const uint4 node, u32 g[16], int rounds) {
+  prg_expand(node.x & ~1u, node.y, node.z, node.w, g, rounds);
+}
+__device__ __forceinline__ uint4 pick4(const u32 g[16], int base) {
+  return make_uint4(g[base], g[base + 1], g[base + 2], g[base + 3]);
+}
+__device__ __forceinline__ uint4 xor_if(uint4 a, uint4 b, u32 t) {
+  u32 m = 0u - t;
+  return make_uint4(a.x ^ (b.x & m), a.y ^ (b.y & m), a.z ^ (b.z & m), a.w ^ (b.w & m));
+}
+__device__ __forceinline__ u32 word_of(uint4 b, int k) {
+  return k == 0 ? b.x : (k == 1 ? b.y : (k == 2 ? b.z : b.w));
+}
+/* parity of bits lo..hi (inclusive) of a 128-bit block */
+__device__ __forceinline__ u32 parity_range(uint4 b, int lo, int hi) {
+  u32 acc = 0;
+  for (int k = 0; k < 4; ++k) {
+    int l = lo - 32 * k, h = hi - 32 * k + 1;
+    l = l < 0 ? 0 : (l > 32 ? 32 : l);
+    h = h < 0 ? 0 : (h > 32 ? 32 : h);
+    u32 upto = h == 0 ? 0u : (h == 32 ? 0xFFFFFFFFu : ((1u << h) - 1u));
+    u32 below = l == 0 ? 0u : (l == 32 ? 0xFFFFFFFFu : ((1u << l) - 1u));
+    acc ^= word_of(b, k) & upto & ~below;
+  }
+  return __popc(acc) & 1u;
+}
+
+/* SIGMA comparison [x < alpha] from a DPF key; x = hatx & low_mask; optional DReLU epilogue:
+   out = d ^ (party==0 ? bit msb_shift of hatx : 0) ^ c[i]   (when c != NULL), else out = d. */
+extern "C" __global__ void dpf_lt(const uint4* root, const uint4* scw, const unsigned char* tr, const uint4* leaf,
+                                  const u64* hatx, u64 low_mask, int dom, int depth, int party, int rounds,
+                                  const u64* c, int msb_shift, u64* out, long long n) {
+  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  u64 hx = hatx[i];
+  u64 x = hx & low_mask;
+  uint4 node = root[i];
+  u32 p = 0, prev = 0, xi = 0;
+  u32 g[16];
+  for (int level = 1; level <= depth; ++level) {
+    xi = (u32)((x >> (dom - level)) & 1ull);
+    u32 t = node.x & 1u;
+    p ^= t & (xi ^ prev);
+    prev = xi;
+    expand(node, g, rounds);
+    uint4 child = xi ? pick4(g, 4) : pick4(g, 0);
+    if (level < depth) {
+      uint4 cw = scw[(long long)(level - 1) * n + i];
+      u32 tcw = xi ? (u32)tr[(long long)(level - 1) * n + i] : (cw.x & 1u);
+      cw.x = (cw.x & ~1u) | tcw;
+      node = xor_if(child, cw, t);
+    } else {
+      node = xor_if(child, leaf[(long long)xi * n + i], t);
+    }
+  }
+  int pos = (int)(x & 127ull);
+  p ^= xi ? parity_range(node, pos + 1, 127) : parity_range(node, 0, pos);
+  u64 r = (u64)(p ^ (u32)party);
+  if (c != 0) r ^= c[i] ^ (party == 0 ? ((hx >> msb_shift) & 1ull) : 0ull);
+  out[i] = r;
+}
+
+/* BCG+21 DCF: out[j*n + i] = share of beta_j * [x < alpha], j < k (k = 1 or 2), mod 2^out_bits. */
+extern "C" __global__ void dcf_lt(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw,
+                                  const u64* fcw, const u64* xs, int n_bits, int k, u64 out_mask, int party,
+                                  int rounds, u64* out, long long n) {
+  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  u64 x = xs[i];
+  uint4 seed = root[i];
+  u32 t = (u32)party;
+  u64 acc0 = 0, acc1 = 0;
+  u32 g[16];
+  for (int l = 0; l < n_bits; ++l) {
+    u32 xi = (u32)((x >> (n_bits - 1 - l)) & 1ull);
+    expand(seed, g, rounds);
+    uint4 s = xi ? pick4(g, 4) : pick4(g, 0);
+    uint4 v = xi ? pick4(g, 12) : pick4(g, 8);
+    uint4 cw = scw[(long long)l * n + i];
+    u32 tcw = xi ? (u32)tr[(long long)l * n + i] : (cw.x & 1u);
+    u64 tm = (u64)t;
+    acc0 += (((u64)v.y << 32) | v.x) + vcw[((long long)l * k + 0) * n + i] * tm;
+    if (k > 1) acc1 += (((u64)v.w << 32) | v.z) + vcw[((long long)l * k + 1) * n + i] * tm;
+    u32 t_next = (s.x & 1u) ^ (t & tcw);
+    cw.x &= ~1u;
+    s.x &= ~1u;
+    seed = xor_if(s, cw, t);
+    t = t_next;
+  }
+  u64 tm = (u64)t;
+  acc0 += (((u64)seed.y << 32) | seed.x) + fcw[i] * tm;
+  if (k > 1) acc1 += (((u64)seed.w << 32) | seed.z) + fcw[n + i] * tm;
+  if (party) { acc0 = 0ull - acc0; acc1 = 0ull - acc1; }
+  out[i] = acc0 & out_mask;
+  if (k > 1) out[n + i] = acc1 & out_mask;
+}
+
+/* LUT: u = sum_j t_j, v = sum_j t_j * T[(hatx - j) mod size] over the full-domain DPF bits t_j (j < size). */
+#define MAXD 8
+extern "C" __global__ void lut_eval(const uint4* root, const uint4* scw, const unsigned char* tr, const uint4* leaf,
+                                    const u64* hatx, const u64* table, int size, int depth, int rounds,
+                                    u64 out_mask, u64* u_out, u64* v_out, long long n) {
+  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  u64 hx = hatx[i];
+  u32 tmask = (u32)size - 1u;
+  uint4 path[MAXD];
+  path[0] = root[i];
+  u32 g[16];
+  u64 u = 0, v = 0;
+  int inner = depth - 1;
+  u32 count = 1u << inner;
+  for (u32 q = 0; q < count; ++q) {
+    int start = 1;
+    if (q) { u32 diff = q ^ (q - 1); start = inner - (31 - __clz(diff)); }
+    for (int lvl = start; lvl <= inner; ++lvl) {
+      uint4 node = path[lvl - 1];
+      u32 bit = (q >> (inner - lvl)) & 1u;
+      expand(node, g, rounds);
+      uint4 child = bit ? pick4(g, 4) : pick4(g, 0);
+      uint4 cw = scw[(long long)(lvl - 1) * n + i];
+      u32 tcw = bit ? (u32)tr[(long long)(lvl - 1) * n + i] : (cw.x & 1u);
+      cw.x = (cw.x & ~1u) | tcw;
+      path[lvl] = xor_if(child, cw, node.x & 1u);
+    }
+    uint4 node = path[inner];
+    u32 t = node.x & 1u;
+    expand(node, g, rounds);
+    for (int side = 0; side < 2; ++side) {
+      uint4 blk = xor_if(side ? pick4(g, 4) : pick4(g, 0), leaf[(long long)side * n + i], t);
+      u32 base = (q * 2u + (u32)side) * 128u;
+      for (int k = 0; k < 4; ++k) {
+        u32 w = word_of(blk, k);
+        while (w) {
+          int b = __ffs(w) - 1;
+          w &= w - 1u;
+          u32 j = base + 32u * k + (u32)b;
+          if (j < (u32)size) {
+            u += 1ull;
+            v += __ldg(&table[((u32)hx - j) & tmask]);
+          }
+        }
+      }
+    }
+  }
+  u_out[i] = u & out_mask;
+  v_out[i] = v & out_mask;
+}
+"""
+
+_module: dict = {}
+_THREADS = 256
+
+
+def _kernel(name: str) -> Any:
+    import cupy as cp
+
+    if "mod" not in _module:
+        _module["mod"] = cp.RawModule(code=_SRC, options=("-std=c++14",))
+    return _module["mod"].get_function(name)
+
+
+def _grid(n: int) -> tuple[int]:
+    return ((n + _THREADS - 1) // _THREADS,)
+
+
+def dpf_lt(key: Any, hatx: Any, low_bits: int, c: Any = None, msb_shift: int = 0) -> Any:
+    """Comparison shares (uint64 0/1) of [hatx mod 2^low_bits < alpha]; with ``c``, the DReLU epilogue."""
+    import cupy as cp
+
+    from .dpf import domain_bits
+
+    n = key.n_elems
+    out = cp.empty(n, dtype=cp.uint64)
+    low_mask = np.uint64((1 << low_bits) - 1) if low_bits < 64 else np.uint64(2**64 - 1)
+    c_arg = cp.ascontiguousarray(c, dtype=cp.uint64) if c is not None else np.uint64(0)
+    _kernel("dpf_lt")(_grid(n), (_THREADS,), (
+        cp.ascontiguousarray(key.root), cp.ascontiguousarray(key.scw), cp.ascontiguousarray(key.tr),
+        cp.ascontiguousarray(key.leaf), cp.ascontiguousarray(hatx), low_mask, np.int32(domain_bits(key.n_bits)),
+        np.int32(key.depth), np.int32(key.party), np.int32(key.rounds), c_arg, np.int32(msb_shift), out, np.int64(n)))
+    return out
+
+
+def dcf_lt(key: Any, x: Any) -> Any:
+    """DCF shares (k, N) uint64 of beta * [x < alpha]."""
+    import cupy as cp
+
+    n, k = key.n_elems, key.payload_words
+    out = cp.empty((k, n), dtype=cp.uint64)
+    out_mask = np.uint64((1 << key.out_bits) - 1) if key.out_bits < 64 else np.uint64(2**64 - 1)
+    _kernel("dcf_lt")(_grid(n), (_THREADS,), (
+        cp.ascontiguousarray(key.root), cp.ascontiguousarray(key.scw), cp.ascontiguousarray(key.tr),
+        cp.ascontiguousarray(key.vcw), cp.ascontiguousarray(key.fcw), cp.ascontiguousarray(x), np.int32(key.n_bits),
+        np.int32(k), out_mask, np.int32(key.party), np.int32(key.rounds), out, np.int64(n)))
+    return out
+
+
+def lut_eval(key: Any, hatx: Any, table: Any, out_bits: int) -> tuple[Any, Any]:
+    """Unsigned sums (u, v) of the LUT PFSS job (party sign applied by the caller)."""
+    import cupy as cp
+
+    n = key.n_elems
+    u, v = cp.empty(n, dtype=cp.uint64), cp.empty(n, dtype=cp.uint64)
+    out_mask = np.uint64((1 << out_bits) - 1) if out_bits < 64 else np.uint64(2**64 - 1)
+    _kernel("lut_eval")(_grid(n), (_THREADS,), (
+        cp.ascontiguousarray(key.root), cp.ascontiguousarray(key.scw), cp.ascontiguousarray(key.tr),
+        cp.ascontiguousarray(key.leaf), cp.ascontiguousarray(hatx), cp.ascontiguousarray(table, dtype=cp.uint64),
+        np.int32(table.shape[0]), np.int32(key.depth), np.int32(key.rounds), out_mask, u, v, np.int64(n)))
+    return u, v

@@ -1,0 +1,57 @@
+"""Fixtures for real_backend tests; ``gpu``-marked tests are skipped where CuPy or a GPU is missing."""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from real_backend.dealer import Dealer
+from real_backend.xp import gpu_available
+
+
+def pytest_collection_modifyitems(config: Any, items: list) -> None:
+    if gpu_available():
+        return
+    skip = pytest.mark.skip(reason="needs CuPy and a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def dealer() -> Dealer:
+    return Dealer(1234)
+
+
+def run_parties(fn0: Callable[[], Any], fn1: Callable[[], Any], timeout_s: float = 20.0) -> tuple[Any, Any]:
+    """Run two party functions concurrently (party 1 in a thread); re-raise the first error."""
+    box: dict = {}
+
+    def target() -> None:
+        try:
+            box["r1"] = fn1()
+        except BaseException as e:  # noqa: BLE001 - re-raised below
+            box["e1"] = e
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    r0 = fn0()
+    t.join(timeout_s)
+    assert not t.is_alive(), "party 1 did not finish"
+    if "e1" in box:
+        raise box["e1"]
+    return r0, box["r1"]
+
+
+def chi2_uniform(counts: np.ndarray) -> float:
+    """Pearson chi-square statistic of ``counts`` against the uniform distribution."""
+    exp = counts.sum() / counts.size
+    return float(((counts - exp) ** 2 / exp).sum())
+
+
+def chi2_limit(dof: int, z: float = 5.0) -> float:
+    """Upper critical value of chi-square(dof) at about z sigmas (Wilson-Hilferty; z=5 -> p ~ 3e-7)."""
+    a = 2.0 / (9.0 * dof)
+    return dof * (1 - a + z * np.sqrt(a)) ** 3

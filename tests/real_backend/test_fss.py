@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from real_backend import dcf, dpf
+from real_backend.rng import RandomStream, seed_words
+
+
+def _stream(i=0):
+    return RandomStream(seed_words(77), i)
+
+
+@pytest.mark.parametrize("n", [1, 4, 7, 8, 9, 12])
+def test_dpf_point_compare_and_full_domain_exhaustive(n):
+    st = _stream(n)
+    base = st.ring(4, n)
+    base[:3] = [0, (1 << n) - 1, (1 << n) // 2]
+    xs = np.arange(1 << n, dtype=np.uint64)
+    k0, k1 = dpf.keygen(base, n, st)
+    full = dpf.eval_all(k0) ^ dpf.eval_all(k1)
+    assert (full == (xs[None, :] == base[:, None])).all()
+    alpha = np.repeat(base, xs.size)  # one key per (alpha, x) pair: every x of the domain for each alpha
+    x = np.tile(xs, base.size)
+    k0, k1 = dpf.keygen(alpha, n, st)
+    assert ((dpf.eval_point(k0, x) ^ dpf.eval_point(k1, x)) == (x == alpha)).all()
+    assert ((dpf.eval_lt(k0, x) ^ dpf.eval_lt(k1, x)) == (x < alpha)).all()
+
+
+def test_dpf_compare_wide_domain_random_points():
+    n, N = 50, 2000
+    st = _stream(1)
+    alpha = st.ring(N, n)
+    k0, k1 = dpf.keygen(alpha, n, st)
+    x = st.ring(N, n)
+    x[: N // 4] = alpha[: N // 4]  # equal
+    x[N // 4 : N // 2] = alpha[N // 4 : N // 2] ^ np.uint64(1)  # differ in the last bit only
+    assert ((dpf.eval_lt(k0, x) ^ dpf.eval_lt(k1, x)) == (x < alpha)).all()
+
+
+@pytest.mark.parametrize("n,out,k", [(1, 64, 1), (6, 37, 2), (8, 64, 2), (9, 13, 1)])
+def test_dcf_exhaustive(n, out, k):
+    st = _stream(100 + n)
+    base = st.ring(4, n)
+    base[0] = 0
+    xs = np.arange(1 << n, dtype=np.uint64)
+    alpha, x = np.repeat(base, xs.size), np.tile(xs, base.size)
+    beta = st.ring(k * alpha.size, out).reshape(k, alpha.size)
+    k0, k1 = dcf.keygen(alpha, beta, n, out, st)
+    got = (dcf.eval_lt(k0, x) + dcf.eval_lt(k1, x)) & np.uint64((1 << out) - 1)
+    assert (got == beta * (x < alpha)).all()
+
+
+def test_key_sizes_follow_the_constructions():
+    assert dpf.key_bytes(37) == 16 * 30 + 32 + 4  # 16(n-7) + 32 + ceil((n-8)/8)
+    assert dpf.tree_depth(50) == 43 and dpf.tree_depth(5) == 1
+    assert dcf.key_bytes(12, 1) == 16 + 12 * 24 + 2 + 8
+
+
+def test_dpf_rejects_out_of_domain_inputs():
+    st = _stream()
+    k0, _ = dpf.keygen(np.array([3, 4], np.uint64), 4, st)
+    with pytest.raises(ValueError, match=">= 2\\^4"):
+        dpf.eval_lt(k0, np.array([3, 16], np.uint64))
+    with pytest.raises(ValueError, match="shape"):
+        dpf.eval_lt(k0, np.array([3], np.uint64))
+    with pytest.raises(TypeError, match="uint64"):
+        dpf.eval_lt(k0, np.array([3, 4], np.int64))
