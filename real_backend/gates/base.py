@@ -33,12 +33,10 @@ class GateKey:
     parts: dict[str, Any]
     used: bool = field(default=False)
 
-    def consume(self) -> dict[str, Any]:
-        """Mark the key used and return its parts; a second call raises KeyReuseError."""
+    def check_unused(self) -> None:
+        """Raise KeyReuseError if this key was already evaluated."""
         if self.used:
             raise KeyReuseError(f"{self.kind} key of party {self.party} ({self.n_elems} elements) was already used; FSS keys are one-time")
-        self.used = True
-        return self.parts
 
 
 @dataclass
@@ -77,7 +75,10 @@ class Gate(ABC):
             raise ValueError(f"key of kind {key.kind!r} given to a {self.kind!r} gate")
         if key.party != party:
             raise ValueError(f"key of party {key.party} evaluated by party {party}")
-        return self._eval(party, key, hatx, key.consume())
+        key.check_unused()
+        out = self._eval(party, key, hatx, key.parts)
+        key.used = True  # only a successful evaluation spends the key; bad input leaves it usable
+        return out
 
     @abstractmethod
     def _keygen(self, dealer: Dealer, stream: Any, n: int, r_in: Any) -> GateKeys: ...
