@@ -117,13 +117,13 @@ class Channel:
                 raise PeerError(f"party {self.party}: {what} while receiving frame {self._recv_seq} ({got}/{len(buf)} bytes)")
             got += k
 
-    def recv(self, ftype: int = FRAME_DATA) -> bytearray:
-        """Receive one frame's payload; checks type, sequence number and CRC."""
+    def recv(self, ftype: int = FRAME_DATA) -> np.ndarray:
+        """Receive one frame's payload (a uint8 array); checks type, sequence number and CRC."""
         self._recv_into(memoryview(self._hdr))
         got_type, length, crc = wire.parse_header(bytes(self._hdr), self._recv_seq)
         if got_type != ftype:
             raise wire.FrameError(f"frame {self._recv_seq} has type {got_type}, expected {ftype}")
-        payload = bytearray(length)
+        payload = np.empty(length, dtype=np.uint8)  # not zero-filled: recv_into writes every byte
         self._recv_into(memoryview(payload))
         wire.check_payload(payload, crc, self._recv_seq)
         self._recv_seq += 1
@@ -134,9 +134,9 @@ class Channel:
     def recv_array(self, dtype: Any = np.uint64) -> np.ndarray:
         """Receive one frame as a flat NumPy array of ``dtype``."""
         payload = self.recv()
-        if len(payload) % np.dtype(dtype).itemsize:
-            raise wire.FrameError(f"frame of {len(payload)} bytes is not a whole number of {np.dtype(dtype)} items")
-        return np.frombuffer(payload, dtype=dtype)
+        if payload.size % np.dtype(dtype).itemsize:
+            raise wire.FrameError(f"frame of {payload.size} bytes is not a whole number of {np.dtype(dtype)} items")
+        return payload.view(dtype)
 
     # -- handshake ------------------------------------------------------------------------------------------
     def handshake(self, cfg_hash: str) -> None:
@@ -144,9 +144,9 @@ class Channel:
         mine = json.dumps({"party": self.party, "config": cfg_hash}).encode()
         if self.party == 0:
             self.send(mine, FRAME_HELLO)
-            peer = json.loads(bytes(self.recv(FRAME_HELLO)))
+            peer = json.loads(self.recv(FRAME_HELLO).tobytes())
         else:
-            peer = json.loads(bytes(self.recv(FRAME_HELLO)))
+            peer = json.loads(self.recv(FRAME_HELLO).tobytes())
             self.send(mine, FRAME_HELLO)
         if peer.get("party") == self.party:
             raise HandshakeError(f"both ends claim to be party {self.party}; one must be 0 and the other 1")

@@ -4,6 +4,7 @@ Packing runs on the host (the bytes cross PCIe once, unpacked). Each party sends
 """
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -14,10 +15,23 @@ from .ring import Ring
 from .xp import get_xp, to_numpy
 
 
-def exchange(chan: Channel, mine: np.ndarray) -> np.ndarray:
-    """Ping-pong exchange of one uint64 array; returns the peer's array."""
+def exchange(chan: Channel, mine: np.ndarray, duplex: bool = False) -> np.ndarray:
+    """Exchange one uint64 array; returns the peer's array.
+
+    Ping-pong by default (SUF: P0 sends then receives, P1 receives then sends); with ``duplex`` both parties
+    send at once (a sender thread) and receive, as SIGMA's exchanges do."""
     mine = np.ascontiguousarray(mine, dtype=np.uint64)
-    if chan.party == 0:
+    if duplex:
+        err: list = []
+        sender = threading.Thread(target=lambda: _send_catching(chan, mine, err))
+        sender.start()
+        try:
+            peer = chan.recv_array()
+        finally:
+            sender.join()
+        if err:
+            raise err[0]
+    elif chan.party == 0:
         chan.send(mine)
         peer = chan.recv_array()
     else:
@@ -27,11 +41,18 @@ def exchange(chan: Channel, mine: np.ndarray) -> np.ndarray:
     return peer
 
 
-def open_shares(chan: Channel, share: Any, n_bits: int, xor: bool = False) -> Any:
+def _send_catching(chan: Channel, data: np.ndarray, err: list) -> None:
+    try:
+        chan.send(data)
+    except Exception as e:  # re-raised by the caller's thread
+        err.append(e)
+
+
+def open_shares(chan: Channel, share: Any, n_bits: int, xor: bool = False, duplex: bool = False) -> Any:
     """Reconstruct a shared array (additive mod 2^n, or XOR when ``xor``); result on the share's array module."""
     xp = get_xp(share)
     flat = share.reshape(-1)
-    peer = exchange(chan, wire.pack(to_numpy(flat), n_bits))
+    peer = exchange(chan, wire.pack(to_numpy(flat), n_bits), duplex)
     theirs = xp.asarray(wire.unpack(peer, flat.shape[0], n_bits))
     out = (flat ^ theirs) if xor else Ring(n_bits).add(flat, theirs)
     return out.reshape(share.shape)

@@ -1,0 +1,51 @@
+"""Benchmark of the simulator (issue 2 targets): wall time, task steps per second, peak memory.
+
+    python benchmarks/bench_simulate.py            # bert-base (12 layers) and llama2-7b (32 layers)
+
+Each configuration runs in a fresh process so that peak RSS is its own.
+"""
+
+import json
+import resource
+import subprocess
+import sys
+import time
+
+CONFIGS = [("bert-base", 128), ("llama2-7b", 128), ("gpt2", 512)]
+
+
+def one(model: str, seq_len: int) -> dict:
+    from models.specs import get_model
+    from simflush.profiles import resolve
+    from simflush.sim.cost import get_network, load_cost
+    from simflush.sim.engine import SimConfig, simulate
+
+    spec = get_model(model)
+    config = SimConfig(spec, seq_len, 1, spec.n_layers, resolve("suf-gpu-bench", spec), load_cost("suf-h100"),
+                       get_network("loopback"))
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        result = simulate(config)
+        best = min(best, time.perf_counter() - start)
+    steps = sum(p.steps for p in result.parties)
+    flushes = sum(len(p.records) for p in result.parties)
+    return {"model": model, "seq_len": seq_len, "layers": spec.n_layers, "wall_s": best, "task_steps": steps,
+            "steps_per_s": steps / best, "flushes": flushes,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    if len(sys.argv) == 3:
+        print(json.dumps(one(sys.argv[1], int(sys.argv[2]))))
+        return
+    print(f"{'model':<12} {'T':>5} {'layers':>6} {'wall s':>8} {'steps':>8} {'steps/s':>10} {'flushes':>8} {'RSS MB':>7}")
+    for model, seq_len in CONFIGS:
+        out = subprocess.run([sys.executable, __file__, model, str(seq_len)], check=True, capture_output=True, text=True)
+        r = json.loads(out.stdout)
+        print(f"{r['model']:<12} {r['seq_len']:>5} {r['layers']:>6} {r['wall_s']:>8.3f} {r['task_steps']:>8} "
+              f"{r['steps_per_s']:>10.0f} {r['flushes']:>8} {r['peak_rss_mb']:>7.1f}")
+
+
+if __name__ == "__main__":
+    main()
