@@ -31,7 +31,8 @@ def layer_counts(B, T, D, H, F, causal, full_cubic, i_r=1, i_c=1):
             + N * F * (2 + 2 * X) + N * D)
     beaver = 2 * ln_beaver + 3 * N * D + B * H * T * T + 7 * A + (3 + 4 * i_c) * R + 6 * X * N * F
     return {"open_flushes": opens, "pfss_flushes": pfss, "opened_words_mask": mask,
-            "opened_words_beaver": beaver, "hatx_words": mask, "K": K, "A": A}
+            "opened_words_beaver": beaver, "hatx_words": mask, "K": K, "A": A,
+            "largest_open": max(3 * N * D, B * H * T * T + N * D, 2 * A, N * F * (1 + X), 2 * N * D)}
 
 
 def wire_bytes(words: int, n_bits: int) -> int:

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from simhelpers import run_sim
 
 from models.specs import get_model
+from simflush.errors import SufRuntimeError
 from simflush.io.bench_json import bench_document
 
 # (model, activation override) covering dense/causal and GeLU-const / GeLU-spline / SiLU
@@ -24,12 +25,14 @@ def _layer0(result):
 def test_layer_counts_follow_closed_forms(case, T, B, i_r, i_c):
     model_name, act = case
     m = get_model(model_name)
-    if B * m.n_heads * T * T > 1 << 23:  # the score trunc would exceed SUF's open cap
-        return
-    result = run_sim(model_name, T, B, layers=1, sets=(act, f"rsqrt_iters={i_r}", f"recip_iters={i_c}"))
-    recs = _layer0(result)
     full_cubic = m.activation == "silu" or act.endswith("=0")
     want = layer_counts(B, T, m.d_model, m.n_heads, m.d_ff, m.causal, full_cubic, i_r, i_c)
+    try:
+        result = run_sim(model_name, T, B, layers=1, sets=(act, f"rsqrt_iters={i_r}", f"recip_iters={i_c}"))
+    except SufRuntimeError:  # only where some single reservation exceeds SUF's 2^23-word open cap
+        assert want["largest_open"] > 1 << 23
+        return
+    recs = _layer0(result)
     opens = [r for r in recs if r.event == "OPEN"]
     pfss = [r for r in recs if r.event == "PFSS"]
     assert len(opens) == want["open_flushes"]

@@ -84,9 +84,11 @@ class WaveBus:
         self._error: BaseException | None = None
         self.steps = 0
 
-    def attach(self, runners: list[TaskRunner]) -> None:
+    def attach(self, runners: list[TaskRunner]):
+        """Process body: start one process per task and let them all begin waiting for a tick."""
         for runner in runners:
             self.env.process(self._task_process(runner, self._tick))
+        yield self.env.timeout(0)
 
     def _task_process(self, runner: TaskRunner, first_tick: simpy.Event):
         tick = first_tick
@@ -107,7 +109,7 @@ class WaveBus:
         self._needs = []
         tick, self._tick = self._tick, self.env.event()
         tick.succeed()
-        yield self.env.timeout(0)
+        yield tick  # resumes after the task processes, which started waiting on it first
         if self._error is not None:
             raise self._error
         self.steps += len(live)
@@ -164,7 +166,7 @@ class Simulation:
                 start = self.env.now
                 try:
                     runners = [TaskRunner(build_task(ctx, t, Sym), label) for t in spec.tasks]
-                    bus.attach(runners)
+                    yield from bus.attach(runners)
                     actions = executor.run(runners, RunConfig(layer, spec.name, spec.max_flushes, spec.planner))
                     reply = None
                     while True:
@@ -186,46 +188,53 @@ class Simulation:
         out.end_s = self.env.now
         out.steps = bus.steps
 
+    def _wait(self, seconds: float):
+        if seconds > 0:
+            yield self.env.timeout(seconds)
+
     def _flush(self, party: int, flush: Flush):
+        """Local preparation, the flush itself, then consuming the opened words (SUF's step work)."""
         cost = self.config.cost
         prep = cost.step_floor_s + (cost.step_s_per_open_word * flush.open.words if flush.open else 0.0)
-        yield self.env.timeout(prep)
+        after = cost.step_s_per_opened_word * flush.open.words if flush.open else 0.0
         records = iter(flush.records)
         open_record = next(records) if flush.open else None
         pfss_work = [(op, next(records) if op.jobs else None) for op in flush.pfss]
         if flush.concurrent:
+            yield from self._wait(prep)
             procs = [self.env.process(self._open(party, flush.open, open_record))]
             procs += [self.env.process(self._pfss(party, op, rec)) for op, rec in pfss_work]
             yield self.env.all_of(procs)
+            yield from self._wait(after)
+        elif flush.open:  # prep and after are folded into the open's own waits: fewer events
+            yield from self._open(party, flush.open, open_record, prep, after)
         else:
-            if flush.open:
-                yield from self._open(party, flush.open, open_record)
+            yield from self._wait(prep)
             for op, rec in pfss_work:
                 yield from self._pfss(party, op, rec)
-        if flush.open:
-            yield self.env.timeout(cost.step_s_per_opened_word * flush.open.words)
 
-    def _open(self, party: int, op: OpenOp, record: FlushRecord):
-        start = self.env.now
+    def _open(self, party: int, op: OpenOp, record: FlushRecord, before: float = 0.0, after: float = 0.0):
+        start = self.env.now + before
         local = self.config.cost.open_local_s(op.words, self.config.settings.device_pack_min_words)
-        yield self.env.timeout(local / 2)  # pack
+        yield from self._wait(before + local / 2)  # pack
         for _ in range(op.negotiation_exchanges):
             yield from self.link.ping_pong(party, 8)
         yield from self.link.ping_pong(party, op.wire_bytes - 8 * op.negotiation_exchanges)
-        yield self.env.timeout(local / 2)  # unpack and scatter
-        record.start_s, record.duration_s = start, self.env.now - start
+        end = self.env.now + local / 2  # unpack and scatter
+        yield from self._wait(local / 2 + after)
+        record.start_s, record.duration_s = start, end - start
 
     def _pfss(self, party: int, op: PfssOp, record: FlushRecord | None):
         cost = self.config.cost
         start = self.env.now
         hatx = sum(j.hatx_words for j in op.jobs)
         if op.jobs:
-            yield self.env.timeout(cost.pfss_floor_for([j.gate.name for j in op.jobs]))
+            yield from self._wait(cost.pfss_floor_for([j.gate.name for j in op.jobs]))
             work = sum(cost.pfss_work_s(j.gate.name, j.hatx_words) for j in op.jobs)
             yield from self.gpus[party].run(work)
         eval_end = self.env.now
         if op.finish in ("materialize", "finalize"):
-            yield self.env.timeout(cost.pfss_finish_s(hatx))
+            yield from self._wait(cost.pfss_finish_s(hatx))
         if record is not None:
             record.start_s, record.duration_s = start, self.env.now - start
             record.eval_s, record.finish_s = eval_end - start, self.env.now - eval_end
