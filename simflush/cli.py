@@ -44,7 +44,7 @@ def _positive(name: str):
 
 def add_config_options(p: argparse.ArgumentParser) -> None:
     """The options that pick a configuration to simulate (shared by every command that simulates)."""
-    p.add_argument("--model", required=True, help=f"one of: {', '.join(MODELS)}")
+    p.add_argument("--model", default="bert-base", help=f"one of: {', '.join(MODELS)} (default bert-base)")
     p.add_argument("--seq-len", type=_positive("--seq-len"), default=128, help="sequence length T (default 128)")
     p.add_argument("--batch", type=_positive("--batch"), default=1, help="batch size B (default 1)")
     p.add_argument("--layers", type=_positive("--layers"), help="run the first L layers (default: all)")
