@@ -34,11 +34,11 @@ def packed_words(count: int, n_bits: int) -> int:
 
 
 def pack(values: np.ndarray, n_bits: int) -> np.ndarray:
-    """Pack a flat uint64 host array of n-bit values into ceil(len*n/64) uint64 words."""
+    """Pack a flat uint64 host array of n-bit values into ceil(len*n/64) uint64 words (n = 64: no copy)."""
     check_bits("n_bits", n_bits, 1, 64)
     v = np.ascontiguousarray(values, dtype=np.uint64).reshape(-1)
     if n_bits == 64:
-        return v.copy()
+        return v
     v = v & np.uint64((1 << n_bits) - 1)
     count = v.shape[0]
     nwords = packed_words(count, n_bits)
@@ -64,7 +64,7 @@ def unpack(words: Any, count: int, n_bits: int) -> Any:
     if words.shape[0] != packed_words(count, n_bits):
         raise FrameError(f"packed payload has {words.shape[0]} words; {count} values of {n_bits} bits need {packed_words(count, n_bits)}")
     if n_bits == 64:
-        return words.copy()
+        return words
     w = xp.concatenate([words, xp.zeros(1, dtype=xp.uint64)])
     bitpos = xp.arange(count, dtype=np.uint64) * np.uint64(n_bits)
     word = (bitpos >> np.uint64(6)).astype(xp.int64)

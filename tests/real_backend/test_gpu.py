@@ -74,3 +74,22 @@ def test_split_k_matmul_matches_numpy():
         a = rng.integers(0, 2**63, (m, k), dtype=np.uint64) & ring.mask
         b = rng.integers(0, 2**63, (k, n), dtype=np.uint64) & ring.mask
         assert (to_numpy(beaver.matmul(cp.asarray(a), cp.asarray(b), ring)) == beaver.matmul(a, b, ring)).all()
+
+
+@pytest.mark.parametrize("n", [3, 8, 9, 20, 36, 49])
+def test_dpf_compare_kernel_matches_arrays_on_host_keys(n):
+    """Isolates the comparison kernel: keys made on the host, evaluated by the kernel and by the array code."""
+    import cupy as cp
+
+    from real_backend import dpf, kernels
+    from real_backend.rng import RandomStream, seed_words
+
+    st = RandomStream(seed_words(3), 0)
+    N = 4000
+    alpha = st.ring(N, n)
+    x = st.ring(N, n)
+    x[: N // 2] = alpha[: N // 2] ^ np.uint64(1)
+    for key in dpf.keygen(alpha, n, st):
+        want = dpf.eval_lt(key, x)
+        got = to_numpy(kernels.dpf_lt(convert_tree(key, cp), cp.asarray(x), n)).astype(np.uint32)
+        assert (got == want).all(), f"n={n} party {key.party}: {(got != want).mean():.3f} of outputs differ"

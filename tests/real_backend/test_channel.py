@@ -1,0 +1,135 @@
+"""Channel: framing, counters, timeouts, handshake, corruption; TCP on 127.0.0.1 only."""
+import socket
+import struct
+import time
+
+import numpy as np
+import pytest
+from conftest import run_parties
+
+from real_backend import wire
+from real_backend.channel import Channel, HandshakeError, PeerError, accept, config_hash, connect, listen
+from real_backend.opening import open_shares
+from real_backend.ring import Ring
+
+
+def tcp_pair(timeout_s=5.0, **kw):
+    srv = listen("127.0.0.1:0")
+    port = srv.getsockname()[1]
+    c1 = connect(f"127.0.0.1:{port}", timeout_s, **kw)
+    c0 = accept(srv, timeout_s, **kw)
+    srv.close()
+    return c0, c1
+
+
+def test_tcp_survives_10k_frames_with_counters():
+    c0, c1 = tcp_pair()
+    frames = 10_000
+    payload = np.arange(4, dtype=np.uint64)
+
+    def p0():
+        for i in range(frames):
+            payload[0] = i
+            c0.send(payload)
+        return c0.recv_array()[0]
+
+    def p1():
+        total = 0
+        for i in range(frames):
+            got = c1.recv_array()
+            assert got[0] == i
+            total += int(got[0])
+        c1.send(np.array([total], np.uint64))
+        return total
+
+    r0, r1 = run_parties(p0, p1)
+    assert r0 == r1 == frames * (frames - 1) // 2
+    assert c0.stats.frames_sent == frames and c1.stats.frames_recv == frames
+    assert c0.stats.bytes_sent == frames * 32 and c0.stats.wire_bytes_sent == frames * (32 + wire.HEADER_BYTES)
+    c0.close(), c1.close()
+
+
+def test_open_is_ping_pong_packed_and_counted():
+    ring = Ring(37)
+    c0, c1 = Channel.pair(timeout_s=5)
+    x = np.arange(1000, dtype=np.uint64)
+    s0 = np.random.default_rng(0).integers(0, 2**37, 1000, dtype=np.uint64)
+    s1 = ring.sub(x, s0)
+    r0, r1 = run_parties(lambda: open_shares(c0, s0, 37), lambda: open_shares(c1, s1, 37))
+    assert (r0 == x).all() and (r1 == x).all()
+    assert c0.stats.bytes_sent == 8 * -(-1000 * 37 // 64) == c1.stats.bytes_sent
+    assert c0.stats.rounds == c1.stats.rounds == 1
+    d0, d1 = run_parties(lambda: open_shares(c0, s0, 37, duplex=True), lambda: open_shares(c1, s1, 37, duplex=True))
+    assert (d0 == x).all() and (d1 == x).all()
+
+
+def test_dead_peer_reported_within_timeout():
+    c0, c1 = tcp_pair(timeout_s=0.5)
+    t0 = time.monotonic()
+    with pytest.raises(PeerError, match="no data from peer within 0.5 s"):
+        c0.recv()
+    assert time.monotonic() - t0 < 3
+    c1.close()
+    with pytest.raises(PeerError, match="peer closed the connection"):
+        c0.recv()
+
+
+def test_handshake_refuses_config_mismatch():
+    c0, c1 = tcp_pair()
+    h0 = config_hash("bert-tiny", {"n_bits": 37}, "seed-a")
+    h1 = config_hash("bert-tiny", {"n_bits": 37}, "seed-b")
+    errs = []
+
+    def side(c, h):
+        try:
+            c.handshake(h)
+        except HandshakeError as e:
+            errs.append(str(e))
+
+    run_parties(lambda: side(c0, h0), lambda: side(c1, h1))
+    assert len(errs) == 2 and all("configuration mismatch" in e for e in errs)
+    a, b = Channel.pair(timeout_s=2)
+    run_parties(lambda: a.handshake(h0), lambda: b.handshake(h0))  # equal configs pass
+
+
+def test_corrupted_truncated_and_out_of_sequence_frames():
+    a, b = socket.socketpair()
+    rx = Channel(b, 1, timeout_s=1)
+    payload = b"\x01" * 16
+    good = wire.frame_header(1, 0, payload)
+    a.sendall(good + payload[:-1] + b"\x02")
+    with pytest.raises(wire.FrameError, match="CRC mismatch"):
+        rx.recv()
+    rx2 = Channel(*(lambda s: (s[1], 1))(pair := socket.socketpair()), timeout_s=1)
+    pair[0].sendall(wire.frame_header(1, 5, payload) + payload)
+    with pytest.raises(wire.FrameError, match="sequence number 5, expected 0"):
+        rx2.recv()
+    rx3 = Channel(*(lambda s: (s[1], 1))(pair3 := socket.socketpair()), timeout_s=1)
+    pair3[0].sendall(b"XX" + good[2:])
+    with pytest.raises(wire.FrameError, match="corrupted frame header"):
+        rx3.recv()
+    rx4 = Channel(*(lambda s: (s[1], 1))(pair4 := socket.socketpair()), timeout_s=1)
+    pair4[0].sendall(good + payload[:5])
+    pair4[0].close()
+    with pytest.raises(PeerError, match="truncated frame"):
+        rx4.recv()
+
+
+def test_shaping_adds_latency():
+    a, b = Channel.pair(timeout_s=2, latency_s=0.05, bandwidth_Bps=1e6)
+    t0 = time.monotonic()
+    run_parties(lambda: a.send(np.zeros(5000, np.uint64)), lambda: b.recv())
+    assert time.monotonic() - t0 >= 0.05 + 40_000 / 1e6 * 0.9
+
+
+def test_bad_addresses_and_parties():
+    with pytest.raises(ValueError, match="not 'host:port'"):
+        connect("localhost", 0.1)
+    with pytest.raises(ValueError, match="party=2"):
+        Channel(socket.socketpair()[0], 2)
+    with pytest.raises(PeerError, match="could not connect"):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        connect(f"127.0.0.1:{port}", 0.3)
