@@ -10,6 +10,7 @@ import sys
 
 from models.specs import MODELS, get_model
 
+from .analysis import calibrate, validate
 from .errors import ConfigError, SufRuntimeError
 from .executor.policies import POLICIES
 from .io.bench_json import bench_document
@@ -22,7 +23,7 @@ from .sim.engine import DEPLOYMENTS, SimConfig, SimResult, simulate
 
 # Commands defined in other modules: each is ``register(subparsers)`` and sets ``func`` on its parser;
 # ``func(args) -> str`` returns what to print. Add yours here.
-COMMANDS: list = []
+COMMANDS: list = [calibrate.register, validate.register]
 
 
 class _Parser(argparse.ArgumentParser):

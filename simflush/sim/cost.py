@@ -5,13 +5,15 @@ A ``CostModel`` is one deployment's calibrated parameters (a cost preset, JSON i
 """
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+import re
+import warnings
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
 from ..errors import ConfigError
 
-COST_SCHEMA_VERSION = 1
+COST_SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -35,31 +37,58 @@ NETWORKS: dict[str, Network] = {n.name: n for n in (
 
 
 def get_network(name: str) -> Network:
+    """A preset by name, or ``custom:BW_GBPS,RTT_MS`` (bandwidth in Gbit/s, round trip in ms)."""
+    if name.startswith("custom:"):
+        try:
+            bw_gbps, rtt_ms = (float(v) for v in name[len("custom:"):].split(","))
+        except ValueError:
+            bw_gbps = rtt_ms = -1.0
+        if not (bw_gbps > 0 and rtt_ms >= 0):
+            raise ConfigError(f"network {name!r}: expected custom:BW_GBPS,RTT_MS with BW > 0 and RTT >= 0")
+        return Network(name, bw_gbps * 1e9 / 8, rtt_ms * 1e-3)
     try:
         return NETWORKS[name]
     except KeyError:
-        raise ConfigError(f"unknown network {name!r}; allowed: {', '.join(NETWORKS)}") from None
+        raise ConfigError(f"unknown network {name!r}; allowed: {', '.join(NETWORKS)}, "
+                          "custom:BW_GBPS,RTT_MS") from None
 
 
 @dataclass(frozen=True)
 class CostModel:
-    """Per-party costs of one deployment (see docs/cost_model.md for the derivation)."""
+    """Per-party costs of one deployment, in seconds (see docs/cost_model.md).
+
+    Where each term is charged (``simflush.sim.engine``):
+
+    - before a flush: ``step_before_s`` = floor + per-word cost of the open's Beaver (``B``) and
+      masked (``M``) words: the task computes Beaver differences or masked values;
+    - open: ``open_local_s`` (pack + unpack/scatter, host or GPU by the device-packing threshold),
+      around a ping-pong over the network;
+    - PFSS: ``pfss_floor_for`` (host launch and orchestration), then ``pfss_work_s`` of GPU work
+      (processor-shared when the parties share a GPU), then ``pfss_finish_s`` (materialize/finalize);
+    - after a flush: ``step_after_s`` = per opened word by kind + per PFSS output word (consuming results);
+    - between two runs: ``run_gap_s(flops)`` (public-weight matmul, reshapes, residual adds).
+
+    ``fits`` keeps, per fitted group, the estimates, standard errors, covariance and fit quality;
+    ``provenance`` says where the numbers come from (``simflush calibrate``).
+    """
 
     name: str
     open_floor_s: float                 # per open flush: bookkeeping, staging, the ring's round trip
     open_host_s_per_word: float         # pack + unpack + scatter on the host, per opened word
     open_device_s_per_word: float       # the same on the GPU (W >= device-pack threshold)
-    open_device_floor_s: float          # extra floor of the device path (H2D/D2H)
+    open_device_floor_s: float          # extra floor of the device path (H2D/D2H), may be < 0
     pfss_floor_s: float                 # per flush_eval: launch and host orchestration (not shared)
     pfss_s_per_elem: dict               # gate name -> GPU work per hatx word (shared when colocated)
     pfss_kind_floor_s: dict             # gate name -> extra per-flush floor of that gate kind
     pfss_finish_floor_s: float          # materialize / finalize per flush
-    pfss_finish_s_per_elem: float
-    step_floor_s: float                 # local compute between two flushes of a run
-    step_s_per_open_word: float         # computing masked values / Beaver differences, per word
-    step_s_per_opened_word: float       # consuming an opened word (finalize, unpack into outputs)
-    matmul_floor_s: float               # public-weight matmul between runs
-    matmul_s_per_flop: float
+    pfss_finish_s_per_elem: dict        # gate name -> materialize / finalize per hatx word
+    step_floor_s: float                 # local compute before each flush
+    step_s_per_open_word: dict          # open kind (B, M) -> computing Beaver differences / masked values, per word
+    step_s_per_opened_word: dict        # open kind (B, M) -> consuming an opened word (Beaver finalize, ...)
+    step_s_per_pfss_word: float         # consuming a PFSS output (post-processing), per hatx word
+    matmul_floor_s: float               # between two runs: reshapes, residuals, matmul launch
+    matmul_s_per_flop: float            # public-weight matmul before a run, per flop
+    fits: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
 
     def open_local_s(self, words: int, device_min_words: int) -> float:
@@ -68,30 +97,65 @@ class CostModel:
         return self.open_floor_s + self.open_host_s_per_word * words
 
     def pfss_work_s(self, gate: str, hatx_words: int) -> float:
-        try:
-            per_elem = self.pfss_s_per_elem[gate]
-        except KeyError:
-            raise ConfigError(f"cost preset {self.name!r} has no PFSS slope for gate {gate!r}") from None
-        return per_elem * hatx_words
+        return self._per_gate(self.pfss_s_per_elem, "PFSS slope", gate) * hatx_words
 
     def pfss_floor_for(self, gates: list[str]) -> float:
         return self.pfss_floor_s + sum(self.pfss_kind_floor_s.get(g, 0.0) for g in gates)
 
-    def pfss_finish_s(self, hatx_words: int) -> float:
-        return self.pfss_finish_floor_s + self.pfss_finish_s_per_elem * hatx_words
+    def pfss_finish_s(self, gates: list[str], hatx_words: list[int]) -> float:
+        """Materialize/finalize of one flush whose jobs are ``gates`` with ``hatx_words`` each."""
+        return self.pfss_finish_floor_s + sum(
+            self._per_gate(self.pfss_finish_s_per_elem, "finish slope", g) * h for g, h in zip(gates, hatx_words))
 
-    def matmul_s(self, flops: int) -> float:
-        return self.matmul_floor_s + self.matmul_s_per_flop * flops if flops else 0.0
+    def step_before_s(self, words_by_kind: dict[str, int]) -> float:
+        """Local compute before a flush whose open has ``words_by_kind`` ({} for a PFSS-only flush)."""
+        return self.step_floor_s + sum(self.step_s_per_open_word.get(k, 0.0) * w for k, w in words_by_kind.items())
+
+    def step_after_s(self, words_by_kind: dict[str, int], hatx_words: int) -> float:
+        """Local compute after a flush: consuming opened words and PFSS outputs."""
+        return (sum(self.step_s_per_opened_word.get(k, 0.0) * w for k, w in words_by_kind.items())
+                + self.step_s_per_pfss_word * hatx_words)
+
+    def run_gap_s(self, flops: int) -> float:
+        """Local work between two runs: a floor plus the public matmul's flops (0 if none)."""
+        return self.matmul_floor_s + self.matmul_s_per_flop * flops
+
+    def _per_gate(self, table: dict, what: str, gate: str) -> float:
+        try:
+            return table[gate]
+        except KeyError:
+            raise ConfigError(f"cost preset {self.name!r} has no {what} for gate {gate!r}; "
+                              f"it has: {', '.join(sorted(table))}") from None
 
     def to_json(self) -> str:
         return json.dumps({"schema_version": COST_SCHEMA_VERSION, **asdict(self)}, indent=2, sort_keys=True)
+
+    def foreign_use(self, runtime_profile: str, device: str | None = None) -> list[str]:
+        """Why this profile may not fit a run of ``runtime_profile`` on ``device`` (empty if it does)."""
+        out = []
+        mine = self.provenance.get("runtime_profile")
+        if mine and mine != runtime_profile:
+            out.append(f"cost profile {self.name!r} was calibrated on runtime profile {mine!r}, "
+                       f"applied to {runtime_profile!r}")
+        dev = self.provenance.get("device")
+        if device and dev and dev != device:
+            out.append(f"cost profile {self.name!r} was calibrated on device {dev!r}, applied to {device!r}")
+        return out
+
+
+def warn_if_foreign(cost: CostModel, runtime_profile: str, device: str | None = None) -> list[str]:
+    """Issue a ``UserWarning`` per mismatch of ``CostModel.foreign_use``; return the messages."""
+    messages = cost.foreign_use(runtime_profile, device)
+    for message in messages:
+        warnings.warn(message, stacklevel=2)
+    return messages
 
 
 def load_cost(name_or_path: str) -> CostModel:
     """A built-in preset by name (``suf-h100``) or a JSON file written by ``CostModel.to_json``."""
     path = Path(name_or_path)
     if path.suffix == ".json" and path.exists():
-        text = path.read_text()
+        text, where = path.read_text(), str(path)
     else:
         preset = resources.files("simflush.presets").joinpath(f"{name_or_path}.json")
         if not preset.is_file():
@@ -99,13 +163,31 @@ def load_cost(name_or_path: str) -> CostModel:
                            if p.name.endswith(".json"))
             raise ConfigError(f"unknown cost preset {name_or_path!r}; allowed: {', '.join(names)} "
                               "or a path to a .json profile")
-        text = preset.read_text()
-    data = json.loads(text)
+        text, where = preset.read_text(), f"preset {name_or_path}"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}:1: expected a JSON object (a cost profile)")
     version = data.pop("schema_version", None)
     if version != COST_SCHEMA_VERSION:
-        raise ConfigError(f"cost profile {name_or_path}: schema_version {version!r}, expected {COST_SCHEMA_VERSION}")
+        raise ConfigError(f"{where}:{json_key_line(text, 'schema_version')}: field 'schema_version' is {version!r}, "
+                          f"this simflush reads {COST_SCHEMA_VERSION} (recalibrate with `simflush calibrate`)")
     known = {f.name for f in fields(CostModel)}
-    missing = known - set(data)
+    required = {f.name for f in fields(CostModel) if f.default is MISSING and f.default_factory is MISSING}
+    missing = required - set(data)
     if missing:
-        raise ConfigError(f"cost profile {name_or_path}: missing fields {', '.join(sorted(missing))}")
+        raise ConfigError(f"{where}: missing field {sorted(missing)[0]!r}")
+    for f in fields(CostModel):
+        value = data.get(f.name)
+        want = (dict,) if f.type is dict else (str,) if f.type is str else (int, float)
+        if f.name in data and (isinstance(value, bool) or not isinstance(value, want)):
+            raise ConfigError(f"{where}:{json_key_line(text, f.name)}: field {f.name!r} = {value!r} has the wrong type")
     return CostModel(**{k: v for k, v in data.items() if k in known})
+
+
+def json_key_line(text: str, key: str) -> int:
+    """1-based line of ``"key":`` in ``text`` (0 if absent), for error messages."""
+    match = re.search(rf'"{re.escape(key)}"\s*:', text)
+    return text.count("\n", 0, match.start()) + 1 if match else 0

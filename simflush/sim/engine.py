@@ -161,8 +161,7 @@ class Simulation:
         for layer in range(self.config.layers):
             for spec in self.runs:
                 label = f"L{layer}/{spec.name}"
-                if spec.local_flops_before:
-                    yield self.env.timeout(cost.matmul_s(spec.local_flops_before))
+                yield from self._wait(cost.run_gap_s(spec.local_flops_before))
                 start = self.env.now
                 try:
                     runners = [TaskRunner(build_task(ctx, t, Sym), label) for t in spec.tasks]
@@ -195,8 +194,9 @@ class Simulation:
     def _flush(self, party: int, flush: Flush):
         """Local preparation, the flush itself, then consuming the opened words (SUF's step work)."""
         cost = self.config.cost
-        prep = cost.step_floor_s + (cost.step_s_per_open_word * flush.open.words if flush.open else 0.0)
-        after = cost.step_s_per_opened_word * flush.open.words if flush.open else 0.0
+        kinds = flush.open.words_by_kind if flush.open else {}
+        prep = cost.step_before_s(kinds)
+        after = cost.step_after_s(kinds, sum(j.hatx_words for op in flush.pfss for j in op.jobs))
         records = iter(flush.records)
         open_record = next(records) if flush.open else None
         pfss_work = [(op, next(records) if op.jobs else None) for op in flush.pfss]
@@ -212,6 +212,7 @@ class Simulation:
             yield from self._wait(prep)
             for op, rec in pfss_work:
                 yield from self._pfss(party, op, rec)
+            yield from self._wait(after)
 
     def _open(self, party: int, op: OpenOp, record: FlushRecord, before: float = 0.0, after: float = 0.0):
         start = self.env.now + before
@@ -227,14 +228,14 @@ class Simulation:
     def _pfss(self, party: int, op: PfssOp, record: FlushRecord | None):
         cost = self.config.cost
         start = self.env.now
-        hatx = sum(j.hatx_words for j in op.jobs)
         if op.jobs:
             yield from self._wait(cost.pfss_floor_for([j.gate.name for j in op.jobs]))
             work = sum(cost.pfss_work_s(j.gate.name, j.hatx_words) for j in op.jobs)
             yield from self.gpus[party].run(work)
         eval_end = self.env.now
         if op.finish in ("materialize", "finalize"):
-            yield from self._wait(cost.pfss_finish_s(hatx))
+            gates, hatx = [j.gate.name for j in op.jobs], [j.hatx_words for j in op.jobs]
+            yield from self._wait(cost.pfss_finish_s(gates, hatx))
         if record is not None:
             record.start_s, record.duration_s = start, self.env.now - start
             record.eval_s, record.finish_s = eval_end - start, self.env.now - eval_end

@@ -1,0 +1,648 @@
+"""``simflush calibrate``: fit a cost profile from measured flush traces, with error bars.
+
+Every flush of the trace is matched to simflush's own schedule of the same configuration (taken
+from the bench JSON of the traced run), which names its run and PFSS gates. Then six groups of
+parameters are fitted, each by robust least squares (Huber IRLS, rows weighted by 1/sqrt(time) so
+that the floors of small flushes count as much as the slopes of big ones; see docs/cost_model.md):
+
+- ``open_host`` / ``open_device``: open time ``floor + slope * words`` on the two sides of the
+  device-packing threshold (the trace's ``dev`` flag splits them), fitted to the mean of the two
+  parties' durations: it includes the mean wait for the peer that run-to-run jitter causes at each
+  synchronisation, which the symmetric simulated parties would not produce by themselves;
+- ``pfss_eval``: ``floor + kind floor + slope * hatx * (1 + o)`` per gate kind, where ``o`` is the
+  measured fraction of the evaluation during which the other party also evaluated (both share one
+  GPU; the engine's processor-sharing GPU puts the contention back);
+- ``pfss_finish``: materialize/finalize, ``floor + slope_gate * hatx``;
+- ``step``: the local compute between flushes, ``floor + a * words of the next open`` before a flush
+  and ``b * opened words + c * hatx`` after one (exactly what the engine charges);
+- ``run_gap``: between two runs, ``floor + d * flops`` of the public matmul before the run.
+
+Only iterations >= 1 are used when the trace has several (iteration 0 also generates key material).
+Gates that the trace cannot identify get derived values (see ``_derived_slope``) and no interval.
+With ``--untraced BENCH.json`` (a profiled run of the same configuration without tracing), each
+group is scaled by measured untraced/traced time of its component (``online_profile`` timers), so
+the profile predicts untraced runs; the factors are kept in the provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from models.specs import get_model
+
+from .. import __version__
+from ..errors import ConfigError
+from ..io.suf_bench import BenchRun, read_bench
+from ..io.suf_trace import read_suf_trace
+from ..io.trace_schema import FlushEvent, Trace, TraceMeta, read_trace
+from ..profiles import resolve
+from ..sim.cost import CostModel, get_network
+from ..sim.engine import SimConfig, SimResult, simulate
+from ..tasks import gates as gate_defs
+
+Z95 = 1.959964
+ALL_GATES = {g.name: g for g in vars(gate_defs).values() if isinstance(g, gate_defs.Gate)}
+LARGE_HATX = 16384          # a gate needs flushes this large for its per-element slope
+SPREAD = 4.0                # and sizes spread by this factor for floor and slope together
+MIN_TIME_S = 10e-6          # row weights use max(time, this)
+Key = tuple[int, int, int, int]   # party, iteration, layer, run_index
+Select = Callable[[Key], bool]
+
+
+# -- robust least squares ---------------------------------------------------------------------------
+
+@dataclass
+class Fit:
+    """One fitted group: estimates, covariance, and how well it fits (all times in seconds)."""
+
+    group: str
+    names: list[str]
+    coef: np.ndarray
+    cov: np.ndarray
+    measured: np.ndarray
+    fitted: np.ndarray
+    weights: np.ndarray         # final Huber weights (< 1: down-weighted outliers)
+    dropped: list[str]          # parameters forced to 0 (a negative estimate)
+
+    @property
+    def se(self) -> np.ndarray:
+        return np.sqrt(np.clip(np.diag(self.cov), 0.0, None))
+
+    def quality(self) -> dict:
+        resid = self.measured - self.fitted
+        ss_tot = float(((self.measured - self.measured.mean()) ** 2).sum())
+        rel = np.abs(resid) / np.maximum(self.measured, MIN_TIME_S)
+        return {"n": int(len(resid)), "rmse_s": float(np.sqrt((resid ** 2).mean())),
+                "r2": 1.0 - float((resid ** 2).sum()) / ss_tot if ss_tot > 0 else 1.0,
+                "median_rel_err": float(np.median(rel)), "sum_rel_err": float(resid.sum() / self.measured.sum()),
+                "outliers": int((self.weights < 0.5).sum())}
+
+    def to_dict(self) -> dict:
+        params = {}
+        for i, name in enumerate(self.names):
+            est, se = float(self.coef[i]), float(self.se[i])
+            params[name] = {"estimate": est, "se": se, "ci95": [est - Z95 * se, est + Z95 * se],
+                            "dropped": name in self.dropped}
+        return {"params": params, "cov": self.cov.tolist(), "quality": self.quality()}
+
+
+def huber_fit(group: str, X: np.ndarray, y: np.ndarray, names: list[str], offset: np.ndarray | None = None,
+              delta: float = 1.345, weighted: bool = True, iters: int = 50) -> Fit:
+    """Huber M-estimate of ``y ~ X @ coef + offset`` by IRLS, with coef >= 0.
+
+    ``weighted``: rows are weighted by 1/sqrt(max(y, MIN_TIME_S)) (variance proportional to
+    time). Residual scale is the MAD; ``delta`` = inf gives ordinary least squares (the mean, for
+    skewed noise whose total matters). A negative estimate is set to 0 and the rest refitted.
+    ``cov`` is ``sigma^2 (X'WX)^-1`` with sigma^2 the weighted residual variance.
+    """
+    offset = np.zeros(len(y)) if offset is None else offset
+    if len(y) < X.shape[1] + 1:
+        raise ConfigError(f"calibration group {group!r}: {len(y)} samples for {X.shape[1]} parameters")
+    base = 1.0 / np.sqrt(np.maximum(y, MIN_TIME_S)) if weighted else np.ones(len(y))
+    keep = np.ones(X.shape[1], dtype=bool)
+    while True:
+        coef, cov, hub = _irls(X[:, keep] * base[:, None], (y - offset) * base, delta, iters)
+        if (coef >= 0).all():
+            break
+        keep[np.flatnonzero(keep)[np.argmin(coef)]] = False
+    full, full_cov = np.zeros(X.shape[1]), np.zeros((X.shape[1], X.shape[1]))
+    full[keep] = coef
+    full_cov[np.ix_(keep, keep)] = cov
+    dropped = [n for n, k in zip(names, keep) if not k]
+    return Fit(group, list(names), full, full_cov, y, X @ full + offset, hub, dropped)
+
+
+def _irls(X: np.ndarray, y: np.ndarray, delta: float, iters: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IRLS on columns scaled to unit norm (features span 1 to 1e9: keeps X'WX well conditioned)."""
+    norms = np.linalg.norm(X, axis=0)
+    norms[norms == 0] = 1.0
+    coef, cov, w = _irls_scaled(X / norms, y, delta, iters)
+    return coef / norms, cov / np.outer(norms, norms), w
+
+
+def _irls_scaled(X: np.ndarray, y: np.ndarray, delta: float, iters: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    w = np.ones(len(y))
+    coef = np.linalg.lstsq(X, y, rcond=None)[0]
+    for _ in range(iters):
+        r = y - X @ coef
+        scale = max(float(np.median(np.abs(r - np.median(r)))) / 0.6745, 1e-12)
+        w = np.minimum(1.0, delta * scale / np.maximum(np.abs(r), 1e-300))
+        sw = np.sqrt(w)
+        new = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)[0]
+        if np.allclose(new, coef, rtol=1e-9, atol=1e-15):
+            coef = new
+            break
+        coef = new
+    r = y - X @ coef
+    dof = max(len(y) - X.shape[1], 1)
+    sigma2 = float((w * r ** 2).sum()) / dof
+    xtwx = (X * w[:, None]).T @ X
+    return coef, sigma2 * np.linalg.pinv(xtwx), w
+
+
+# -- the trace, matched to the schedule -------------------------------------------------------------
+
+@dataclass
+class Source:
+    """A measured trace with the schedule of the same configuration."""
+
+    trace: Trace
+    result: SimResult            # simflush's schedule (any cost model) of the traced configuration
+    bench: BenchRun | None
+
+    @property
+    def flops_before(self) -> list[int]:
+        return [spec.local_flops_before for spec in self.result.runs_per_layer]
+
+
+def config_for(model: str, seq_len: int, batch: int, layers: int, backend: str, cost: CostModel,
+               device_min_words: int | None = None) -> SimConfig:
+    """The simulated configuration of a SUF bench run (GPU or CPU bench defaults)."""
+    try:
+        spec = get_model(model)
+    except KeyError as exc:
+        raise ConfigError(exc.args[0]) from None
+    profile = "suf-gpu-bench" if backend == "gpu" else "suf-cpu-bench"
+    overrides = {}
+    if backend == "gpu" and device_min_words is not None:
+        overrides["SUF_OPEN_PACK_DEVICE_MIN_WORDS"] = str(device_min_words)
+    return SimConfig(spec, seq_len, batch, layers, resolve(profile, spec, overrides), cost,
+                     get_network("loopback"))
+
+
+def load_source(trace_path: Path, bench_path: Path | None) -> Source:
+    """A SUF trace (with the bench JSON of the same run) or a trace already in simflush's schema."""
+    bench = read_bench(bench_path) if bench_path else None
+    if trace_path.suffix == ".json":
+        trace = read_trace(trace_path)
+        m = trace.meta
+        config = config_for(m.model, m.seq_len, m.batch, m.layers, m.backend, _schedule_cost())
+    else:
+        if bench is None:
+            raise ConfigError(f"{trace_path}: a SUF trace needs --bench (the bench JSON of the same run) "
+                              "to know the model, T, B and layers")
+        config = config_for(bench.model, bench.seq_len, bench.batch, bench.layers, bench.backend,
+                            _schedule_cost(), bench.device_min_words)
+        meta = TraceMeta(system=bench.system, backend=bench.backend, model=bench.model, seq_len=bench.seq_len,
+                         batch=bench.batch, layers=bench.layers, runtime_profile=config.settings.profile,
+                         n_bits=bench.n_bits, online_time_s=bench.online_time_s, traced=True)
+        names = [spec.name for spec in simulate(replace(config, layers=1)).runs_per_layer]
+        trace = read_suf_trace(trace_path, names, bench.layers, meta)
+    result = simulate(replace(config, layers=1))
+    _annotate(trace, result, trace_path)
+    return Source(trace, result, bench)
+
+
+def _schedule_cost() -> CostModel:
+    """A cost model that charges nothing: only the schedule of the simulation is used."""
+    zero = dict.fromkeys(ALL_GATES, 0.0)
+    return CostModel("schedule-only", 0, 0, 0, 0, 0, zero, {}, 0, zero, 0, {}, {}, 0, 0, 0)
+
+
+def _annotate(trace: Trace, schedule: SimResult, path: Path) -> None:
+    """Give each measured flush its gates (and branch, if unknown) from the simulated schedule."""
+    expected = [r for r in schedule.parties[0].records if r.layer == 0]
+    counters: dict[tuple[int, int, int], int] = defaultdict(int)
+    for f in trace.flushes:
+        slot = (f.party, f.iteration, f.layer)
+        i = counters[slot]
+        counters[slot] += 1
+        if i >= len(expected):
+            raise ConfigError(f"{path}:{f.line}: party {f.party} layer {f.layer} has more than the "
+                              f"{len(expected)} flushes the schedule of {trace.meta.model} has per layer")
+        want = expected[i]
+        if (f.kind, f.words) != (want.event, want.words) or f.run != want.run:
+            raise ConfigError(f"{path}:{f.line}: field words: {f.kind} {f.words} in {f.run}, the schedule of "
+                              f"{trace.meta.model} expects {want.event} {want.words} in {want.run} "
+                              f"(flush {i} of layer {f.layer}, party {f.party})")
+        f.gates = tuple(want.gates)
+        f.branch = f.branch or want.branch
+
+
+# -- observations per group ---------------------------------------------------------------------------
+
+@dataclass
+class Rows:
+    """Design rows of one group: ``y ~ X @ coef`` (+ offset), and which run each row belongs to."""
+
+    X: list[list[float]]
+    y: list[float]
+    keys: list[Key]
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.array(self.X, dtype=float).reshape(len(self.y), -1), np.array(self.y, dtype=float)
+
+
+def _overlap(a: FlushEvent, b: FlushEvent) -> float:
+    """Fraction of ``a``'s evaluation during which ``b`` was evaluating too."""
+    ea, eb = a.timers.get("eval_s", 0.0), b.timers.get("eval_s", 0.0)
+    if ea <= 0:
+        return 0.0
+    both = min(a.start_s + ea, b.start_s + eb) - max(a.start_s, b.start_s)
+    return max(0.0, both) / ea
+
+
+def _key(f) -> Key:
+    return (f.party, f.iteration, f.layer, f.run_index)
+
+
+def _steady(trace: Trace) -> Select:
+    first = 1 if trace.meta.iterations > 1 else 0
+    return lambda key: key[1] >= first
+
+
+def collect(source: Source, select: Select) -> dict:
+    """Per group, the measured samples of the flushes/runs whose key passes ``select``."""
+    trace = source.trace
+    if not trace.timed:
+        raise ConfigError(f"{trace.meta.source}: the trace has no timestamps (e.g. a CPU trace): "
+                          "nothing to calibrate from")
+    by_party: dict[int, list[FlushEvent]] = defaultdict(list)
+    for f in trace.flushes:
+        by_party[f.party].append(f)
+    pairs = list(zip(by_party[0], by_party[1]))
+    opens: list[tuple] = []
+    evals, finishes = [], []
+    for a, b in pairs:
+        if not select(_key(a)):
+            continue
+        if a.kind == "OPEN":
+            opens.append((a.words, a.device, (a.duration_s + b.duration_s) / 2, _key(a)))
+            continue
+        for me, peer in ((a, b), (b, a)):
+            evals.append((me.gates, me.words, _overlap(me, peer), me.timers["eval_s"], _key(me)))
+            finishes.append((me.gates, me.words, me.timers.get("finish_s", 0.0), _key(me)))
+    return {"opens": opens, "evals": evals, "finishes": finishes,
+            "steps": _step_rows(trace, select), "run_gaps": _run_gap_rows(trace, source.flops_before, select)}
+
+
+def _open_words(f: FlushEvent | None) -> tuple[int, int]:
+    return (f.words_beaver, f.words_mask) if f is not None and f.kind == "OPEN" else (0, 0)
+
+
+def _step_rows(trace: Trace, select: Select) -> Rows:
+    """Gaps inside runs, before each flush: [1, B, M words of its open, B, M words of the previous
+    open, hatx of the previous PFSS]; the tail after the last flush: the same without the first three."""
+    rows = Rows([], [], [])
+    runs = {(r.party, r.iteration, r.layer, r.run_index): r for r in trace.runs}
+    flushes: dict[Key, list[FlushEvent]] = defaultdict(list)
+    for f in trace.flushes:
+        flushes[_key(f)].append(f)
+    for key, run in runs.items():
+        if not select(key) or key not in flushes:
+            continue
+        prev_end, prev = run.start_s, None
+        for f in flushes[key] + [None]:
+            after = [*_open_words(prev), prev.words if prev is not None and prev.kind == "PFSS" else 0]
+            if f is None:
+                rows.X.append([0.0, 0, 0, *after])
+                rows.y.append(run.end_s - prev_end)
+            else:
+                rows.X.append([1.0, *_open_words(f), *after])
+                rows.y.append(f.start_s - prev_end)
+                prev_end, prev = f.end_s, f
+            rows.keys.append(key)
+    return rows
+
+
+def _run_gap_rows(trace: Trace, flops_before: list[int], select: Select) -> Rows:
+    """Gaps between consecutive runs of a party within an iteration: [1, flops of the next run]."""
+    rows = Rows([], [], [])
+    order = sorted(trace.runs, key=lambda r: (r.party, r.iteration, r.layer, r.run_index))
+    for prev, run in zip(order, order[1:]):
+        key = (run.party, run.iteration, run.layer, run.run_index)
+        if (prev.party, prev.iteration) != (run.party, run.iteration) or not select(key):
+            continue
+        rows.X.append([1.0, flops_before[run.run_index]])
+        rows.y.append(run.start_s - prev.end_s)
+        rows.keys.append(key)
+    return rows
+
+
+# -- fitting -----------------------------------------------------------------------------------------
+
+def _cost_units(gate: str) -> int:
+    g = ALL_GATES[gate]
+    return g.r + g.ell
+
+
+def _derived_slope(gate: str, slopes: dict[str, float]) -> float:
+    """A gate without its own slope: the calibrated gate of closest r + ell, scaled by r + ell."""
+    ref = min(slopes, key=lambda g: (abs(_cost_units(g) - _cost_units(gate)), g))
+    return slopes[ref] * _cost_units(gate) / _cost_units(ref)
+
+
+def design(group: str, names: list[str], samples) -> np.ndarray:
+    """Design matrix of ``group``'s parameters ``names`` for its samples (as ``collect`` gives them)."""
+    if group in ("step", "run_gap"):
+        return samples.arrays()[0]
+    rows = []
+    for sample in samples:
+        if group in ("open_host", "open_device"):
+            rows.append([1.0, sample[0]])
+            continue
+        gate, hatx = sample[0][0], sample[1]
+        load = hatx * (1 + sample[2]) if group == "pfss_eval" else hatx
+        row = []
+        for name in names:
+            kind, _, g = name.partition(".")
+            row.append(1.0 if not g and kind.endswith("floor_s") else
+                       float(g == gate) if kind.endswith("floor_s") else load * (g == gate))
+        rows.append(row)
+    return np.array(rows, dtype=float).reshape(len(rows), len(names))
+
+
+GROUP_SAMPLES = {"open_host": "opens", "open_device": "opens", "pfss_eval": "evals", "pfss_finish": "finishes",
+                 "step": "steps", "run_gap": "run_gaps"}
+
+
+def _fit_opens(opens: list[tuple]) -> dict[str, Fit]:
+    fits = {}
+    for device, group in ((False, "open_host"), (True, "open_device")):
+        pts = [(w, t) for w, dev, t, _ in opens if dev == device]
+        if not pts:
+            continue
+        names = ["open_device_total_floor_s", "open_device_s_per_word"] if device \
+            else ["open_floor_s", "open_host_s_per_word"]
+        samples = [o for o in opens if o[1] == device]
+        fits[group] = huber_fit(group, design(group, names, samples), np.array([o[2] for o in samples]), names)
+    return fits
+
+
+def _gate_roles(samples: list[tuple]) -> tuple[str, dict[str, str]]:
+    """Per gate: 'both' (floor and slope), 'floor' (small flushes only) or 'slope' (one large size)."""
+    sizes: dict[str, list[int]] = defaultdict(list)
+    for gates, hatx, *_ in samples:
+        sizes[gates[0]].append(hatx)
+    reference = max(sizes, key=lambda g: (len(sizes[g]), g))
+    roles = {}
+    for g, hs in sizes.items():
+        lo, hi = min(hs), max(hs)
+        if hi >= LARGE_HATX and hi >= SPREAD * lo:
+            roles[g] = "both"
+        elif hi < LARGE_HATX:
+            roles[g] = "floor"
+        else:
+            roles[g] = "slope"
+    return reference, roles
+
+
+def _fit_evals(evals: list[tuple]) -> tuple[Fit, dict[str, float], dict[str, float]]:
+    """PFSS eval: global floor, kind floors, per-gate GPU slopes (contention-corrected)."""
+    reference, roles = _gate_roles(evals)
+    floor_gates = sorted(g for g, r in roles.items() if r in ("both", "floor") and g != reference)
+    slope_gates = sorted(g for g, r in roles.items() if r in ("both", "slope"))
+    if reference not in slope_gates:
+        raise ConfigError(f"calibration: the commonest PFSS gate {reference} has no flush >= {LARGE_HATX} words")
+    names = (["pfss_floor_s"] + [f"pfss_kind_floor_s.{g}" for g in floor_gates]
+             + [f"pfss_s_per_elem.{g}" for g in slope_gates])
+    X_arr, y_arr = design("pfss_eval", names, evals), np.array([t for *_, t, _ in evals])
+    loads = [(gates[0], hatx * (1 + o)) for gates, hatx, o, *_ in evals]
+    # slopes of floor-only gates are derived from the fitted gates: a first fit gives those
+    first = huber_fit("pfss_eval", X_arr, y_arr, names)
+    slopes = {g: float(first.coef[names.index(f"pfss_s_per_elem.{g}")]) for g in slope_gates}
+    derived = {g: _derived_slope(g, slopes) for g in ALL_GATES if g not in slopes}
+    offset = np.array([derived.get(g, 0.0) * load for g, load in loads])
+    fit = huber_fit("pfss_eval", X_arr, y_arr, names, offset)
+    slopes = {g: float(fit.coef[names.index(f"pfss_s_per_elem.{g}")]) for g in slope_gates}
+    kind_floors = {g: float(fit.coef[names.index(f"pfss_kind_floor_s.{g}")]) for g in floor_gates}
+    slopes.update({g: _derived_slope(g, slopes) for g in ALL_GATES if g not in slopes})
+    return fit, slopes, kind_floors
+
+
+def _fit_finishes(finishes: list[tuple]) -> tuple[Fit, dict[str, float]]:
+    seen = sorted({gates[0] for gates, *_ in finishes})
+    names = ["pfss_finish_floor_s"] + [f"pfss_finish_s_per_elem.{g}" for g in seen]
+    fit = huber_fit("pfss_finish", design("pfss_finish", names, finishes),
+                    np.array([t for *_, t, _ in finishes]), names)
+    slopes = {g: float(fit.coef[i + 1]) for i, g in enumerate(seen)}
+    slopes.update({g: _derived_slope(g, slopes) for g in ALL_GATES if g not in slopes})
+    return fit, slopes
+
+
+STEP_PARAMS = ["step_floor_s", "step_s_per_open_word.B", "step_s_per_open_word.M", "step_s_per_opened_word.B",
+               "step_s_per_opened_word.M", "step_s_per_pfss_word"]
+
+
+def fit_groups(data: dict) -> tuple[dict[str, Fit], dict]:
+    """All groups; returns the fits and the CostModel field values they give."""
+    fits = _fit_opens(data["opens"])
+    if "open_host" not in fits:
+        raise ConfigError("calibration: the trace has no host-packed opens")
+    eval_fit, slopes, kind_floors = _fit_evals(data["evals"])
+    finish_fit, finish_slopes = _fit_finishes(data["finishes"])
+    X, y = data["steps"].arrays()
+    step = huber_fit("step", X, y, STEP_PARAMS, delta=np.inf, weighted=False)
+    X, y = data["run_gaps"].arrays()
+    gap = huber_fit("run_gap", X, y, ["matmul_floor_s", "matmul_s_per_flop"], delta=np.inf, weighted=False)
+    fits.update({"pfss_eval": eval_fit, "pfss_finish": finish_fit, "step": step, "run_gap": gap})
+    value = {name: float(c) for fit in fits.values() for name, c in zip(fit.names, fit.coef)}
+    host_floor = value["open_floor_s"]
+    dev_total = value.pop("open_device_total_floor_s", None)
+    values = {
+        "open_floor_s": host_floor, "open_host_s_per_word": value["open_host_s_per_word"],
+        "open_device_floor_s": (dev_total - host_floor) if dev_total is not None else 0.0,
+        "open_device_s_per_word": value.get("open_device_s_per_word", value["open_host_s_per_word"]),
+        "pfss_floor_s": value["pfss_floor_s"], "pfss_s_per_elem": dict(sorted(slopes.items())),
+        "pfss_kind_floor_s": dict(sorted(kind_floors.items())),
+        "pfss_finish_floor_s": value["pfss_finish_floor_s"], "pfss_finish_s_per_elem": dict(sorted(finish_slopes.items())),
+        "step_s_per_open_word": {k: value[f"step_s_per_open_word.{k}"] for k in "BM"},
+        "step_s_per_opened_word": {k: value[f"step_s_per_opened_word.{k}"] for k in "BM"},
+        **{k: value[k] for k in ("step_floor_s", "step_s_per_pfss_word", "matmul_floor_s", "matmul_s_per_flop")},
+    }
+    return fits, values
+
+
+# -- untraced level -----------------------------------------------------------------------------------
+
+FIELD_COMPONENT = {"open_floor_s": "open", "open_host_s_per_word": "open", "open_device_floor_s": "open",
+                   "open_device_s_per_word": "open", "pfss_floor_s": "pfss_eval", "pfss_s_per_elem": "pfss_eval",
+                   "pfss_kind_floor_s": "pfss_eval", "pfss_finish_floor_s": "pfss_finish",
+                   "pfss_finish_s_per_elem": "pfss_finish", "step_floor_s": "local", "step_s_per_open_word": "local",
+                   "step_s_per_opened_word": "local", "step_s_per_pfss_word": "local", "matmul_floor_s": "local",
+                   "matmul_s_per_flop": "local"}
+GROUP_COMPONENT = {"open_host": "open", "open_device": "open", "pfss_eval": "pfss_eval",
+                   "pfss_finish": "pfss_finish", "step": "local", "run_gap": "local"}
+
+
+def traced_components(trace: Trace, select: Select) -> dict[str, float]:
+    """Per party per iteration (mean over the selected ones): open, eval, finish, local seconds."""
+    totals: dict[str, float] = defaultdict(float)
+    walls: dict[tuple[int, int], list[float]] = defaultdict(list)
+    for f in trace.flushes:
+        if not select(_key(f)):
+            continue
+        if f.kind == "OPEN":
+            totals["open"] += f.duration_s
+        else:
+            totals["pfss_eval"] += f.timers["eval_s"]
+            totals["pfss_finish"] += f.timers.get("finish_s", 0.0)
+            totals["pfss_other"] += f.duration_s - f.timers["eval_s"] - f.timers.get("finish_s", 0.0)
+    for r in trace.runs:
+        if select((r.party, r.iteration, r.layer, r.run_index)):
+            walls[(r.party, r.iteration)] += [r.start_s, r.end_s]
+    count = len(walls)
+    wall = sum(max(v) - min(v) for v in walls.values())
+    out = {k: v / count for k, v in totals.items()}
+    out["local"] = wall / count - out["open"] - out["pfss_eval"] - out["pfss_finish"]
+    out["wall"] = wall / count
+    return out
+
+
+def untraced_scale(traced: dict[str, float], bench: BenchRun) -> dict[str, float]:
+    """Measured untraced/traced time per component, from a profiled untraced bench JSON."""
+    t = bench.online_profile
+    need = ("open_flush_ns", "pfss_flush_eval_ns", "pfss_finalize_ns", "pfss_materialize_ns")
+    if not bench.profiled or any(k not in t for k in need):
+        raise ConfigError(f"{bench.path}: field 'online_profile' has no timers: --untraced needs a run "
+                          "with SUF_BENCH_PROFILE=1")
+    per_party = {"open": t["open_flush_ns"] / 2e9, "pfss_eval": t["pfss_flush_eval_ns"] / 2e9,
+                 "pfss_finish": (t["pfss_finalize_ns"] + t["pfss_materialize_ns"]) / 2e9}
+    per_party["local"] = bench.online_time_s - sum(per_party.values())
+    return {k: per_party[k] / traced[k] for k in per_party}
+
+
+# -- the profile ------------------------------------------------------------------------------------
+
+@dataclass
+class Calibration:
+    cost: CostModel
+    fits: dict[str, Fit]
+    data: dict
+
+
+def calibrate(sources: list[Source], untraced: BenchRun | None = None, name: str = "calibrated",
+              select: Select | None = None) -> Calibration:
+    """Fit a CostModel from one or more measured traces (their samples are pooled)."""
+    data: dict = {"opens": [], "evals": [], "finishes": [], "steps": Rows([], [], []),
+                  "run_gaps": Rows([], [], [])}
+    traced: dict[str, float] = {}
+    for src in sources:
+        sel = select or _steady(src.trace)
+        part = collect(src, sel)
+        for k in ("opens", "evals", "finishes"):
+            data[k] += part[k]
+        for k in ("steps", "run_gaps"):
+            for attr in ("X", "y", "keys"):
+                getattr(data[k], attr).extend(getattr(part[k], attr))
+        traced = traced or traced_components(src.trace, sel)
+    fits, values = fit_groups(data)
+    first = sources[0].trace.meta
+    provenance = {
+        "method": "simflush calibrate (Huber IRLS; docs/cost_model.md)", "simflush_version": __version__,
+        "runtime_profile": first.runtime_profile, "device": first.device, "deploy": "colocated",
+        "sources": [{"file": s.trace.meta.source, "sha256": s.trace.meta.sha256, "model": s.trace.meta.model,
+                     "seq_len": s.trace.meta.seq_len, "batch": s.trace.meta.batch,
+                     "bench": Path(s.bench.path).name if s.bench else None,
+                     "bench_sha256": s.bench.sha256 if s.bench else None} for s in sources],
+        "traced_components_s": traced, "level": "traced",
+    }
+    if untraced is not None:
+        scale = untraced_scale(traced, untraced)
+        values = _scaled(values, fits, scale)
+        provenance.update({"level": "untraced", "untraced_scale": scale,
+                           "untraced_bench": {"file": Path(untraced.path).name, "sha256": untraced.sha256}})
+    fit_docs = {g: f.to_dict() for g, f in fits.items()}
+    return Calibration(CostModel(name=name, **values, fits=fit_docs, provenance=provenance), fits, data)
+
+
+def _scaled(values: dict, fits: dict[str, Fit], scale: dict[str, float]) -> dict:
+    """Multiply every parameter of each group by its component's untraced/traced factor."""
+    out = dict(values)
+    for name, component in FIELD_COMPONENT.items():
+        s = scale[component]
+        out[name] = {k: v * s for k, v in values[name].items()} if isinstance(values[name], dict) \
+            else values[name] * s
+    for group, fit in fits.items():
+        s = scale[GROUP_COMPONENT[group]]
+        fit.coef, fit.cov = fit.coef * s, fit.cov * s * s
+        fit.measured, fit.fitted = fit.measured * s, fit.fitted * s
+    return out
+
+
+# -- the figure ---------------------------------------------------------------------------------------
+
+def plot_fits(fits: dict[str, Fit], path: Path) -> None:
+    """Measured vs fitted per group (log-log, y = x dashed), one panel each, as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = list(fits)
+    cols = 3
+    rows = -(-len(groups) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
+    for ax, group in zip(axes.flat, groups):
+        fit = fits[group]
+        m, f = np.maximum(fit.measured, 1e-7) * 1e3, np.maximum(fit.fitted, 1e-7) * 1e3
+        ax.scatter(f, m, s=6, alpha=0.4, c=np.where(fit.weights < 0.5, "tab:red", "tab:blue"))
+        lo, hi = min(m.min(), f.min()), max(m.max(), f.max())
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        q = fit.quality()
+        ax.set_title(f"{group}: n={q['n']} R²={q['r2']:.3f}", fontsize=9)
+        ax.set_xlabel("fitted ms")
+        ax.set_ylabel("measured ms")
+    for ax in list(axes.flat)[len(groups):]:
+        ax.axis("off")
+    fig.suptitle("simflush calibrate: measured vs fitted per flush (red: down-weighted outliers)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- report and CLI -----------------------------------------------------------------------------------
+
+def report(cal: Calibration) -> str:
+    lines = [f"cost profile {cal.cost.name!r} ({cal.cost.provenance['level']} level) from "
+             + ", ".join(s["file"] for s in cal.cost.provenance["sources"])]
+    scale = cal.cost.provenance.get("untraced_scale")
+    if scale:
+        lines.append("untraced/traced scale per component: "
+                     + ", ".join(f"{k} {v:.3f}" for k, v in scale.items()))
+    for group, fit in cal.fits.items():
+        q = fit.quality()
+        lines.append(f"\n[{group}] n={q['n']} R²={q['r2']:.4f} rmse={q['rmse_s'] * 1e6:.1f} µs "
+                     f"median |rel err|={q['median_rel_err']:.1%} total bias={q['sum_rel_err']:+.2%} "
+                     f"outliers={q['outliers']}")
+        for name, est, se in zip(fit.names, fit.coef, fit.se):
+            note = "  (dropped: negative)" if name in fit.dropped else ""
+            lines.append(f"  {name:40s} {est: .4e}  ± {Z95 * se:.2e} (95%){note}")
+    return "\n".join(lines) + "\n"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("calibrate", help="fit a cost profile from measured flush traces")
+    p.add_argument("--trace", action="append", required=True, type=Path,
+                   help="a SUF [trace] file (.txt/.gz) or a simflush trace .json (repeatable)")
+    p.add_argument("--bench", action="append", default=[], type=Path,
+                   help="bench JSON of each SUF trace, in the same order (gives model, T, B, layers)")
+    p.add_argument("--untraced", type=Path,
+                   help="profiled bench JSON of the same configuration without tracing: scale to untraced level")
+    p.add_argument("--out", required=True, type=Path, help="where to write the profile JSON")
+    p.add_argument("--name", help="profile name (default: the output file's stem)")
+    p.add_argument("--device", default="", help="device the traces were measured on (provenance)")
+    p.add_argument("--plot", type=Path, help="PNG of measured vs fitted (default: next to --out)")
+    p.set_defaults(func=cmd_calibrate)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> str:
+    if args.bench and len(args.bench) != len(args.trace):
+        raise ConfigError(f"--bench given {len(args.bench)} times for {len(args.trace)} --trace files")
+    benches = args.bench or [None] * len(args.trace)
+    sources = [load_source(t, b) for t, b in zip(args.trace, benches)]
+    for src in sources:
+        src.trace.meta.device = args.device or src.trace.meta.device
+    untraced = read_bench(args.untraced) if args.untraced else None
+    cal = calibrate(sources, untraced, name=args.name or args.out.stem)
+    args.out.write_text(cal.cost.to_json() + "\n")
+    plot = args.plot or args.out.with_suffix(".png")
+    plot_fits(cal.fits, plot)
+    return report(cal) + f"\nwrote {args.out} and {plot}\n"

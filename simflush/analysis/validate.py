@@ -1,0 +1,282 @@
+"""``simflush validate``: predicted vs measured, per run and in total, with intervals.
+
+The configuration (model, T, B, layers, backend, device-packing threshold) is read from the bench
+JSON, simulated with the cost profile, and compared with the bench's counters and times, its
+``online_profile`` timers if it has them, and, with ``--trace``, the measured time of every run
+(mean over layers, steady iterations and both parties).
+
+Intervals (95%) come from the calibration: the parameters' covariance, propagated linearly through
+the work the prediction charges (the same design rows the fit used, built from the simulated
+trace), plus each group's residual noise over that many flushes. They say how well the parameters
+are pinned down, not how right the model's form is: the cross-validation (``cross_validate``,
+docs/validation.md) measures that.
+
+``cross_validate`` calibrates on part of a trace (even or odd layers; all runs but one) and
+predicts the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..io.suf_bench import BenchRun, read_bench
+from ..io.trace_schema import Trace, from_sim_result
+from ..sim.cost import CostModel, load_cost, warn_if_foreign
+from ..sim.engine import SimResult, simulate
+from .calibrate import FIELD_COMPONENT, GROUP_SAMPLES, Source, _steady, calibrate, collect, config_for, design, load_source
+
+Z95 = 1.959964
+
+
+def predict(cost: CostModel, bench: BenchRun) -> SimResult:
+    """Simulate the configuration of ``bench`` with ``cost``."""
+    config = config_for(bench.model, bench.seq_len, bench.batch, bench.layers, bench.backend, cost,
+                        bench.device_min_words)
+    return simulate(config)
+
+
+def at_traced_level(cost: CostModel) -> CostModel:
+    """Undo the untraced scaling of a profile, to predict a traced run."""
+    scale = cost.provenance.get("untraced_scale")
+    if not scale:
+        return cost
+    changes = {}
+    for name, component in FIELD_COMPONENT.items():
+        value, s = getattr(cost, name), scale[component]
+        changes[name] = {k: v / s for k, v in value.items()} if isinstance(value, dict) else value / s
+    return replace(cost, **changes, provenance={**cost.provenance, "level": "traced"})
+
+
+# -- intervals ------------------------------------------------------------------------------------------
+
+def interval_s(cost: CostModel, result: SimResult, sim_trace: Trace, party: int, run_index: int | None = None) -> float:
+    """Half-width (95%) of a predicted time of ``party`` (one run's, summed over layers, or all)."""
+    select = (lambda key: key[0] == party) if run_index is None else \
+        (lambda key: key[0] == party and key[3] == run_index)
+    data = collect(Source(sim_trace, result, None), select)
+    var = 0.0
+    for group, doc in cost.fits.items():
+        names = list(doc["params"])
+        samples = data[GROUP_SAMPLES[group]]
+        if group == "open_host":
+            samples = [s for s in samples if not s[1]]
+        elif group == "open_device":
+            samples = [s for s in samples if s[1]]
+        if not len(samples.y if hasattr(samples, "y") else samples):
+            continue
+        X = design(group, names, samples)
+        c = X.sum(axis=0)
+        cov = np.array(doc["cov"])
+        var += float(c @ cov @ c) + doc["quality"]["rmse_s"] ** 2 * len(X)
+    return Z95 * var ** 0.5
+
+
+# -- measured per run -------------------------------------------------------------------------------------
+
+def measured_runs(trace: Trace) -> dict[int, float]:
+    """Run index -> measured seconds per layer (mean over steady iterations, layers and parties)."""
+    steady = _steady(trace)
+    acc: dict[int, list[float]] = defaultdict(list)
+    for r in trace.runs:
+        if steady((r.party, r.iteration, r.layer, r.run_index)):
+            acc[r.run_index].append(r.end_s - r.start_s)
+    return {i: float(np.mean(v)) for i, v in acc.items()}
+
+
+def predicted_runs(result: SimResult) -> dict[int, float]:
+    """Run index -> simulated seconds per layer (mean over layers and parties)."""
+    index = {spec.name: i for i, spec in enumerate(result.runs_per_layer)}
+    acc: dict[int, list[float]] = defaultdict(list)
+    for p in result.parties:
+        for s in p.spans:
+            acc[index[s.run]].append(s.end_s - s.start_s)
+    return {i: float(np.mean(v)) for i, v in acc.items()}
+
+
+def _rel(pred: float, meas: float) -> float | None:
+    return (pred - meas) / meas if meas else None
+
+
+def compare(cost: CostModel, bench: BenchRun, trace: Trace | None = None) -> dict:
+    """The whole comparison as a document (what ``--json`` prints)."""
+    result = predict(cost, bench)
+    sim_trace = from_sim_result(result)
+    late = max(result.parties, key=lambda p: p.end_s).party
+    half = interval_s(cost, result, sim_trace, late)
+    rows = [_row("timing.online_time_s", bench.online_time_s, result.online_time_s, half)]
+    per_party = _components(result)
+    if bench.profiled:
+        t = bench.online_profile
+        measured = {"open_s_per_party": t.get("open_flush_ns", 0) / 2e9,
+                    "pfss_eval_s_per_party": t.get("pfss_flush_eval_ns", 0) / 2e9,
+                    "pfss_finish_s_per_party": (t.get("pfss_finalize_ns", 0) + t.get("pfss_materialize_ns", 0)) / 2e9}
+        rows += [_row(k, v, per_party[k], None) for k, v in measured.items()]
+    doc = _counters(result)
+    for key in ("open_flushes", "num_flushes", "opened_words", "total_hatx_words"):
+        rows.append(_row(f"pfss.{key}", bench.pfss[key], doc["pfss"][key], None))
+    rows.append(_row("communication.net_bytes", bench.communication["net_bytes"], doc["net_bytes"], None))
+    runs = []
+    if trace is not None:
+        meas = measured_runs(trace)
+        pred = predicted_runs(result)
+        layers = result.config.layers
+        for i, spec in enumerate(result.runs_per_layer):
+            half_i = interval_s(cost, result, sim_trace, late, i) / layers
+            runs.append({"run": spec.name, **_row("", meas.get(i, 0.0), pred[i], half_i)})
+    return {"model": bench.model, "seq_len": bench.seq_len, "batch": bench.batch, "layers": bench.layers,
+            "measured": Path(bench.path).name, "cost": cost.name, "level": cost.provenance.get("level", ""),
+            "warnings": cost.foreign_use(result.config.settings.profile), "totals": rows, "runs": runs,
+            "scope": {"runs": "seconds per layer, mean over layers, steady iterations and both parties",
+                      "*_per_party": "one party, one online iteration",
+                      "pfss.*, net_bytes": "both parties summed, all layers (as the bench)"}}
+
+
+def _row(name: str, measured: float, predicted: float, half: float | None) -> dict:
+    row = {"quantity": name, "measured": measured, "predicted": predicted, "rel_err": _rel(predicted, measured)}
+    if half is not None:
+        row["interval"] = [predicted - half, predicted + half]
+    if not name:
+        del row["quantity"]
+    return row
+
+
+def _components(result: SimResult) -> dict[str, float]:
+    out: dict[str, float] = defaultdict(float)
+    for p in result.parties:
+        for r in p.records:
+            if r.event == "OPEN":
+                out["open_s_per_party"] += r.duration_s / 2
+            else:
+                out["pfss_eval_s_per_party"] += r.eval_s / 2
+                out["pfss_finish_s_per_party"] += r.finish_s / 2
+    return out
+
+
+def _counters(result: SimResult) -> dict:
+    from ..io.bench_json import bench_document
+    doc = bench_document(result)
+    return {"pfss": doc["pfss"], "net_bytes": doc["communication"]["net_bytes"]}
+
+
+def report(doc: dict) -> str:
+    lines = [f"{doc['model']} T={doc['seq_len']} B={doc['batch']} layers={doc['layers']}: measured {doc['measured']}"
+             f" vs cost profile {doc['cost']} ({doc['level']} level)"]
+    lines += [f"warning: {w}" for w in doc["warnings"]]
+    lines.append(f"\n{'quantity':28s} {'measured':>14s} {'predicted':>14s} {'rel.err':>8s}  95% interval")
+    for r in doc["totals"]:
+        lines.append(f"{r['quantity']:28s} {_fmt(r['measured'])} {_fmt(r['predicted'])} {_pct(r['rel_err'])}  "
+                     + (f"[{r['interval'][0]:.4g}, {r['interval'][1]:.4g}]" if "interval" in r else ""))
+    if doc["runs"]:
+        lines.append(f"\n{'run (ms per layer)':28s} {'measured':>14s} {'predicted':>14s} {'rel.err':>8s}  95% interval")
+        for r in doc["runs"]:
+            lines.append(f"{r['run']:28s} {r['measured'] * 1e3:14.3f} {r['predicted'] * 1e3:14.3f} "
+                         f"{_pct(r['rel_err'])}  [{r['interval'][0] * 1e3:.3f}, {r['interval'][1] * 1e3:.3f}]")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(v: float) -> str:
+    return f"{v:14.6g}" if isinstance(v, float) else f"{v:14d}"
+
+
+def _pct(v: float | None) -> str:
+    return f"{v:+8.1%}" if v is not None else f"{'-':>8s}"
+
+
+def plot_runs(doc: dict, path: Path) -> None:
+    """Bar chart of measured vs predicted per run (ms per layer), with the predicted intervals."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = doc["runs"] or [{"run": "online", "measured": doc["totals"][0]["measured"],
+                            "predicted": doc["totals"][0]["predicted"], "interval": doc["totals"][0]["interval"]}]
+    x = np.arange(len(runs))
+    meas = np.array([r["measured"] for r in runs]) * 1e3
+    pred = np.array([r["predicted"] for r in runs]) * 1e3
+    err = np.array([(r["interval"][1] - r["interval"][0]) / 2 for r in runs]) * 1e3
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(runs) + 2), 4))
+    ax.bar(x - 0.2, meas, 0.4, label="measured")
+    ax.bar(x + 0.2, pred, 0.4, yerr=err, capsize=3, label="predicted (95% from calibration)")
+    ax.set_xticks(x, [r["run"] for r in runs], rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("ms" + (" per layer" if doc["runs"] else ""))
+    ax.set_title(f"{doc['model']}: measured {doc['measured']} vs {doc['cost']}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- cross-validation ---------------------------------------------------------------------------------------
+
+def cross_validate(source: Source) -> list[dict]:
+    """Calibrate on part of the trace and predict the rest, at the trace's (traced) level.
+
+    Folds: even layers -> odd layers and back (per-run times); each run left out in turn (the
+    held-out run's time, predicted from a profile that never saw it).
+    """
+    trace = source.trace
+    steady = _steady(trace)
+    bench = _bench_of(source)
+    folds = [("layers even->odd", lambda k: k[2] % 2 == 0, lambda k: k[2] % 2 == 1),
+             ("layers odd->even", lambda k: k[2] % 2 == 1, lambda k: k[2] % 2 == 0)]
+    names = [s.name for s in source.result.runs_per_layer]
+    folds += [(f"leave out {n}", (lambda i: lambda k: k[3] != i)(i), (lambda i: lambda k: k[3] == i)(i))
+              for i, n in enumerate(names)]
+    out = []
+    for label, train, test in folds:
+        cal = calibrate([source], select=lambda k, t=train: steady(k) and t(k))
+        pred = predicted_runs(predict(cal.cost, bench))
+        held = Trace(trace.meta, [r for r in trace.runs if test((r.party, r.iteration, r.layer, r.run_index))],
+                     [])
+        meas = measured_runs(held)
+        runs = [{"run": names[i], "measured": meas[i], "predicted": pred[i], "rel_err": _rel(pred[i], meas[i])}
+                for i in sorted(meas)]
+        total_m, total_p = sum(r["measured"] for r in runs), sum(r["predicted"] for r in runs)
+        out.append({"fold": label, "runs": runs, "measured_s": total_m, "predicted_s": total_p,
+                    "rel_err": _rel(total_p, total_m)})
+    return out
+
+
+def _bench_of(source: Source) -> BenchRun:
+    """One layer of the traced configuration."""
+    if source.bench is not None:
+        return replace(source.bench, layers=1)
+    m = source.trace.meta
+    return BenchRun(path=m.source, sha256=m.sha256, system=m.system, backend=m.backend, model=m.model,
+                    seq_len=m.seq_len, batch=m.batch, layers=1, iterations=1, n_bits=m.n_bits,
+                    online_time_s=m.online_time_s or 0.0, pfss={}, communication={})
+
+
+# -- CLI ----------------------------------------------------------------------------------------------------
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("validate", help="predicted vs measured (bench JSON, optional trace), with intervals")
+    p.add_argument("--measured", required=True, type=Path, help="bench JSON of the measured run")
+    p.add_argument("--trace", type=Path, help="the SUF trace of that run: per-run comparison")
+    p.add_argument("--cost", default="suf-h100", help="cost preset name or profile .json")
+    p.add_argument("--traced", action="store_true",
+                   help="the measured run was traced: predict at the profile's traced level")
+    p.add_argument("--plot", type=Path, help="directory for the comparison figure (validate.png)")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.set_defaults(func=cmd_validate)
+
+
+def cmd_validate(args: argparse.Namespace) -> str:
+    bench = read_bench(args.measured)
+    cost = load_cost(args.cost)
+    if args.traced:
+        cost = at_traced_level(cost)
+    warn_if_foreign(cost, "suf-gpu-bench" if bench.backend == "gpu" else "suf-cpu-bench")
+    trace = load_source(args.trace, args.measured).trace if args.trace else None
+    doc = compare(cost, bench, trace)
+    if args.plot:
+        args.plot.mkdir(parents=True, exist_ok=True)
+        plot_runs(doc, args.plot / "validate.png")
+    return json.dumps(doc, indent=2) + "\n" if args.json else report(doc)
