@@ -5,7 +5,7 @@ its tasks as ``TaskSpec``s (a task kind and its parameters). ``simflush.workload
 into task instances; the analytic checklist reads the same specs.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 from .specs import ModelSpec
 
@@ -42,7 +42,24 @@ class LayerOptions:
     batched_matmul: bool = True           # SUF_MATMUL_BEAVER_BATCHED on the GPU backend
     ln_gpu_variance: bool = False         # SUF_BENCH_DEVICE_PIPELINE with SUF_LN_GPU
     eager_pfss: bool = False              # SUF_BENCH_EAGER_PFSS: no planner in attention/MLP
-    extra: dict = field(default_factory=dict)
+    # task variants (DESIGN.md §5): "suf" (snapshot task) or "sigma_gpu" (sigma-style GPU task)
+    rowmax_mode: str = "suf"              # SUF_ROWMAX_MODE
+    nexp_mode: str = "suf"                # SUF_NEXP_MODE
+    inv_mode: str = "suf"                 # SUF_INV_MODE
+    gelu_mode: str = "suf"                # SUF_GELU_MODE
+    rsqrt_mode: str = "suf"               # SUF_RSQRT_MODE
+    rsqrt_init_mode: str = "local"        # "local" (snapshot) or "mul_trunc" (live InitMul + InitTrunc)
+    sigma_via_batch: bool = True          # sigma_fss_via_pfss_batch
+    nexp_final_trunc: bool = True
+    prob_trunc: bool = True
+    inv_sigma_muls: int = 2               # Beaver multiplies after InvSigmaGpuTask's LUT
+    chains: int = 1                       # what-if: each run's rows split into this many staggered tasks
+
+    def variants(self) -> dict:
+        """The variant settings a task spec carries."""
+        keys = ("rowmax_mode", "nexp_mode", "inv_mode", "rsqrt_mode", "rsqrt_init_mode", "sigma_via_batch",
+                "nexp_final_trunc", "prob_trunc", "inv_sigma_muls", "rsqrt_iters", "recip_iters")
+        return {k: getattr(self, k) for k in keys}
 
 
 def _trunc(n: int, gate: str, opts: LayerOptions) -> TaskSpec:
@@ -53,7 +70,7 @@ def _layernorm(rows: int, cols: int, var_gate: str, opts: LayerOptions) -> TaskS
     return TaskSpec("layernorm", {
         "rows": rows, "cols": cols, "mean_gate": "gapars", "var_gate": var_gate,
         "rsqrt_gates": ("faithful", "faithful", "faithful"), "norm_gate": "faithful",
-        "rsqrt_iters": opts.rsqrt_iters, "gpu_variance": opts.ln_gpu_variance})
+        "gpu_variance": opts.ln_gpu_variance, **opts.variants()})
 
 
 def _matmul_tasks(batches: int, m: int, k: int, n: int, opts: LayerOptions) -> tuple[TaskSpec, ...]:
@@ -64,7 +81,7 @@ def _matmul_tasks(batches: int, m: int, k: int, n: int, opts: LayerOptions) -> t
 
 
 def _softmax_options(opts: LayerOptions) -> dict:
-    return {"recip_iters": opts.recip_iters, "recip_local_truncs": opts.softmax_trunc_ref}
+    return {"recip_local_truncs": opts.softmax_trunc_ref, **opts.variants()}
 
 
 def uses_decode_path(model: ModelSpec, seq_len: int, opts: LayerOptions) -> bool:
@@ -74,6 +91,14 @@ def uses_decode_path(model: ModelSpec, seq_len: int, opts: LayerOptions) -> bool
 
 def transformer_layer(model: ModelSpec, seq_len: int, batch: int, opts: LayerOptions) -> list[RunSpec]:
     """The executor runs of one layer, in order (all layers are identical)."""
+    runs = _layer_runs(model, seq_len, batch, opts)
+    if opts.chains > 1:
+        runs = [replace(r, tasks=tuple(c for t in r.tasks for c in split_into_chains(t, opts.chains)))
+                for r in runs]
+    return runs
+
+
+def _layer_runs(model: ModelSpec, seq_len: int, batch: int, opts: LayerOptions) -> list[RunSpec]:
     T, B, D, F, H = seq_len, batch, model.d_model, model.d_ff, model.n_heads
     Dh, N = model.head_dim, batch * seq_len
     attn_planner = mlp_planner = not opts.eager_pfss
@@ -101,6 +126,8 @@ def transformer_layer(model: ModelSpec, seq_len: int, batch: int, opts: LayerOpt
 
 
 def _activation(model: ModelSpec, n: int, opts: LayerOptions) -> TaskSpec:
+    if model.activation == "gelu" and opts.gelu_mode == "sigma_gpu":
+        return TaskSpec("gelu_sigma", {"n": n, "sigma_via_batch": opts.sigma_via_batch})
     if model.activation == "silu":
         gate = "silu"
     else:
@@ -145,3 +172,42 @@ def _decode_attention(B: int, H: int, T: int, Dh: int, opts: LayerOptions, plann
                 "attention", planner=planner),
         ]
     return runs
+
+
+def _parts(total: int, k: int) -> list[int]:
+    """``total`` split into ``k`` near-equal positive parts (fewer if ``total < k``)."""
+    k = min(k, total)
+    return [total // k + (1 if i < total % k else 0) for i in range(k)]
+
+
+def _split_lengths(lengths: dict, k: int) -> list[dict]:
+    """Rows of each valid length dealt round-robin over ``k`` chains."""
+    chains: list[dict] = [{} for _ in range(k)]
+    start = 0
+    for length, count in sorted(lengths.items()):
+        for i in range(k):
+            share = count // k + (1 if (i - start) % k < count % k else 0)
+            if share:
+                chains[i][length] = share
+        start = (start + count) % k
+    return [c for c in chains if c]
+
+
+def split_into_chains(task: TaskSpec, k: int) -> list[TaskSpec]:
+    """Split one task's row dimension into up to ``k`` independent tasks; chain ``i`` starts after
+    the run's ``i``-th flush (``stagger``), so that chains sit at different stages of the protocol."""
+    p = task.params
+    if task.kind == "layernorm":
+        pieces = [{**p, "rows": r} for r in _parts(p["rows"], k)]
+    elif task.kind in ("trunc", "cubic", "gelu_sigma"):
+        pieces = [{**p, "n": n} for n in _parts(p["n"], k)]
+    elif task.kind == "matmul":
+        if p["batches"] >= k:
+            pieces = [{**p, "batches": b} for b in _parts(p["batches"], k)]
+        else:
+            pieces = [{**p, "m": m} for m in _parts(p["m"], k)]
+    elif task.kind in ("attention_softmax", "decode_softmax"):
+        pieces = [{**p, "lengths": part} for part in _split_lengths(p["lengths"], k)]
+    else:
+        raise ValueError(f"no chain split for task kind {task.kind!r}")
+    return [TaskSpec(task.kind, {**piece, "stagger": i}) for i, piece in enumerate(pieces)]

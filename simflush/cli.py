@@ -52,10 +52,13 @@ def add_config_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime", default="suf-gpu-bench", help=f"runtime profile: {', '.join(PROFILES)}")
     p.add_argument("--set", action="append", default=[], metavar="K=V",
                    help="override a runtime knob by its SUF env name (repeatable)")
-    p.add_argument("--net", default="loopback", help=f"network preset: {', '.join(NETWORKS)}")
+    p.add_argument("--net", default="loopback",
+                   help=f"network: {', '.join(NETWORKS)} or custom:BW_GBPS,RTT_MS")
     p.add_argument("--cost", default="suf-h100", help="cost preset name or profile .json")
     p.add_argument("--policy", default="suf", help=f"flush policy: {', '.join(POLICIES)}")
     p.add_argument("--deploy", default="colocated", help=f"deployment: {', '.join(DEPLOYMENTS)}")
+    p.add_argument("--chains", type=_positive("--chains"), default=1,
+                   help="split every run into K staggered independent tasks (default 1: the snapshot)")
 
 
 def build_config(args: argparse.Namespace) -> SimConfig:
@@ -72,7 +75,7 @@ def build_config(args: argparse.Namespace) -> SimConfig:
         raise ConfigError(f"unknown policy {args.policy!r}; allowed: {', '.join(sorted(POLICIES))}")
     if args.deploy not in DEPLOYMENTS:
         raise ConfigError(f"unknown deployment {args.deploy!r}; allowed: {', '.join(DEPLOYMENTS)}")
-    settings = resolve(args.runtime, model, parse_overrides(args.set))
+    settings = resolve(args.runtime, model, parse_overrides(args.set), chains=args.chains)
     return SimConfig(model, args.seq_len, args.batch, layers, settings, load_cost(args.cost),
                      get_network(args.net), args.policy, args.deploy)
 

@@ -64,6 +64,36 @@ KNOBS: dict[str, Knob] = {
     "SUF_OVERLAP_PFSS_OPEN": Knob("bool", "let an open flush run a PFSS flush of pending work beside it"),
     "rsqrt_iters": Knob("int", "Newton iterations of LayerNorm's rsqrt", 0, 16),
     "recip_iters": Knob("int", "Newton iterations of softmax's reciprocal", 0, 16),
+    # task variants (DESIGN.md §5; docs/whatif.md)
+    "SUF_ROWMAX_MODE": Knob("choice", "softmax row max: suf (ReLU rounds) or sigma_gpu (3 opens/round)",
+                            choices=("suf", "sigma_gpu")),
+    "SUF_NEXP_MODE": Knob("choice", "nExp: suf (cubic spline) or sigma_gpu (LUT, multiply, trunc)",
+                          choices=("suf", "sigma_gpu")),
+    "SUF_INV_MODE": Knob("choice", "softmax inverse: suf (RecipTask) or sigma_gpu (LUT + multiplies)",
+                         choices=("suf", "sigma_gpu")),
+    "SUF_GELU_MODE": Knob("choice", "GeLU: suf (SUF_GELU_CONST decides) or sigma_gpu (LUT GeLU)",
+                          choices=("suf", "sigma_gpu")),
+    "SUF_RSQRT_MODE": Knob("choice", "LayerNorm rsqrt: suf (Newton RsqrtTask) or sigma_gpu (LUT + 0-1 step)",
+                           choices=("suf", "sigma_gpu")),
+    "rsqrt_init_mode": Knob("choice", "Newton rsqrt init: local (snapshot) or mul_trunc (live InitMul+InitTrunc)",
+                            choices=("local", "mul_trunc")),
+    "sigma_fss_via_pfss_batch": Knob("bool", "sigma tasks' FSS through the PFSS batch (1) or evaluated directly (0)"),
+    "nexp_final_trunc": Knob("bool", "0: nExp without its final truncation (LUT scale aligned)"),
+    "prob_trunc": Knob("bool", "0: softmax probabilities without their final truncation"),
+    "inv_sigma_muls": Knob("int", "Beaver multiplies after InvSigmaGpuTask's LUT", 0, 8),
+    # thresholds of the budget policy (SUF's LazyLimits; 0 disables one)
+    "budget_open_words": Knob("int", "budget policy: flush opens at this many pending words"),
+    "budget_coeff_jobs": Knob("int", "budget policy: flush the coeff batch at this many pending jobs"),
+    "budget_trunc_jobs": Knob("int", "budget policy: flush the trunc batch at this many pending jobs"),
+    "budget_hatx_words": Knob("int", "budget policy: flush the coeff batch at this many pending hatx words"),
+}
+
+VARIANT_DEFAULTS = {
+    "SUF_ROWMAX_MODE": "suf", "SUF_NEXP_MODE": "suf", "SUF_INV_MODE": "suf", "SUF_GELU_MODE": "suf",
+    "SUF_RSQRT_MODE": "suf", "rsqrt_init_mode": "local", "sigma_fss_via_pfss_batch": "1",
+    "nexp_final_trunc": "1", "prob_trunc": "1", "inv_sigma_muls": "2",
+    "budget_open_words": str(1 << 22), "budget_coeff_jobs": str(1 << 14), "budget_trunc_jobs": str(1 << 14),
+    "budget_hatx_words": str(1 << 22),
 }
 
 
@@ -82,14 +112,16 @@ PROFILES: dict[str, RuntimeProfile] = {p.name: p for p in (
         "SUF_OPEN_PACK_AUTO": "0", "SUF_OPEN_PACK_MIN_SAVINGS_PCT": "25", "SUF_OPEN_PACK_NO_NEGOTIATE": "1",
         "SUF_OPEN_PACK_MAX_BITS": "56", "SUF_OPEN_PACK_FORMAT": "bits", "SUF_OPEN_PACK_DYNAMIC": "0",
         "SUF_BENCH_DEVICE_PIPELINE": "0", "SUF_LN_GPU": "1", "SUF_BENCH_EAGER_PFSS": "0",
-        "SUF_MATMUL_BEAVER_BATCHED": "1", "SUF_OVERLAP_PFSS_OPEN": "1", "rsqrt_iters": "1", "recip_iters": "1"}),
+        "SUF_MATMUL_BEAVER_BATCHED": "1", "SUF_OVERLAP_PFSS_OPEN": "1", "rsqrt_iters": "1", "recip_iters": "1",
+        **VARIANT_DEFAULTS}),
     RuntimeProfile("suf-cpu-bench", "cpu", "CPU bench with SUF_FORCE_PFSS=1 (SigmaFast PFSS backend)", {
         "SUF_FORCE_PFSS": "1", "SUF_GELU_CONST": "0", "SUF_CAUSAL_PREFILL": "1",
         "SUF_PER_ELEMENT_MASKS": "0", "SOFTMAX_TRUNC_REF": "0", "SUF_OPEN_PACK_EFFBITS": "0",
         "SUF_OPEN_PACK_AUTO": "1", "SUF_OPEN_PACK_MIN_SAVINGS_PCT": "25", "SUF_OPEN_PACK_MAX_BITS": "56",
         "SUF_OPEN_PACK_FORMAT": "bits", "SUF_OPEN_PACK_DYNAMIC": "0", "SUF_OPEN_PACK_DEVICE_MIN_WORDS": "0",
         "SUF_BENCH_DEVICE_PIPELINE": "0", "SUF_LN_GPU": "0", "SUF_BENCH_EAGER_PFSS": "0",
-        "SUF_MATMUL_BEAVER_BATCHED": "0", "SUF_OVERLAP_PFSS_OPEN": "1", "rsqrt_iters": "1", "recip_iters": "1"}),
+        "SUF_MATMUL_BEAVER_BATCHED": "0", "SUF_OVERLAP_PFSS_OPEN": "1", "rsqrt_iters": "1", "recip_iters": "1",
+        **VARIANT_DEFAULTS}),
 )}
 
 
@@ -137,12 +169,37 @@ class Settings:
     overlap_pfss_open: bool
     opportunistic_overlap: bool
     device_pack_min_words: int
+    budget: LazyLimits              # thresholds of the budget policy
 
 
-def resolve(profile_name: str, model: ModelSpec, overrides: dict[str, str] | None = None) -> Settings:
+def check_contradictions(model: ModelSpec, env: dict, overrides: dict) -> None:
+    """Reject settings that contradict each other (one line naming both and why)."""
+    def explicit(name: str) -> bool:
+        return name in overrides
+    rules = [
+        (env["SUF_RSQRT_MODE"] == "sigma_gpu" and env["rsqrt_init_mode"] == "mul_trunc",
+         "SUF_RSQRT_MODE=sigma_gpu with rsqrt_init_mode=mul_trunc: the LUT rsqrt has no affine init to run"),
+        (env["SUF_RSQRT_MODE"] == "sigma_gpu" and int(env["rsqrt_iters"]) > 1,
+         f"SUF_RSQRT_MODE=sigma_gpu with rsqrt_iters={env['rsqrt_iters']}: the LUT rsqrt takes 0 or 1 Newton steps"),
+        (env["SUF_INV_MODE"] == "sigma_gpu" and (explicit("recip_iters") or env["SOFTMAX_TRUNC_REF"] == "1"),
+         "SUF_INV_MODE=sigma_gpu with recip_iters or SOFTMAX_TRUNC_REF: those shape RecipTask, which it replaces"),
+        (env["SUF_INV_MODE"] == "suf" and explicit("inv_sigma_muls"),
+         "inv_sigma_muls with SUF_INV_MODE=suf: it shapes InvSigmaGpuTask, which is not used"),
+        (env["SUF_GELU_MODE"] == "sigma_gpu" and model.activation != "gelu",
+         f"SUF_GELU_MODE=sigma_gpu: {model.name} uses {model.activation}, not GeLU"),
+    ]
+    for broken, reason in rules:
+        if broken:
+            raise ConfigError(f"contradictory settings: {reason}")
+
+
+def resolve(profile_name: str, model: ModelSpec, overrides: dict[str, str] | None = None,
+            chains: int = 1) -> Settings:
+    """``chains``: the what-if workload that splits every run into that many staggered tasks."""
     profile = get_profile(profile_name)
     env = dict(profile.env)
     env.update(overrides or {})
+    check_contradictions(model, env, overrides or {})
     flag = lambda k: env.get(k, "0") == "1"  # noqa: E731
     gpu = profile.backend == "gpu"
     device_pipeline = flag("SUF_BENCH_DEVICE_PIPELINE")
@@ -152,7 +209,11 @@ def resolve(profile_name: str, model: ModelSpec, overrides: dict[str, str] | Non
         rsqrt_iters=int(env["rsqrt_iters"]), recip_iters=int(env["recip_iters"]),
         batched_matmul=gpu and flag("SUF_MATMUL_BEAVER_BATCHED"),
         ln_gpu_variance=gpu and device_pipeline and flag("SUF_LN_GPU"),
-        eager_pfss=gpu and flag("SUF_BENCH_EAGER_PFSS"))
+        eager_pfss=gpu and flag("SUF_BENCH_EAGER_PFSS"),
+        rowmax_mode=env["SUF_ROWMAX_MODE"], nexp_mode=env["SUF_NEXP_MODE"], inv_mode=env["SUF_INV_MODE"],
+        gelu_mode=env["SUF_GELU_MODE"], rsqrt_mode=env["SUF_RSQRT_MODE"], rsqrt_init_mode=env["rsqrt_init_mode"],
+        sigma_via_batch=flag("sigma_fss_via_pfss_batch"), nexp_final_trunc=flag("nexp_final_trunc"),
+        prob_trunc=flag("prob_trunc"), inv_sigma_muls=int(env["inv_sigma_muls"]), chains=chains)
     wire = WireFormat(
         ring_bits=model.n_bits, pack=flag("SUF_OPEN_PACK_EFFBITS"), auto=flag("SUF_OPEN_PACK_AUTO"),
         min_savings_pct=int(env["SUF_OPEN_PACK_MIN_SAVINGS_PCT"]), max_bits=int(env["SUF_OPEN_PACK_MAX_BITS"]),
@@ -164,4 +225,6 @@ def resolve(profile_name: str, model: ModelSpec, overrides: dict[str, str] | Non
     min_words = int(env.get("SUF_OPEN_PACK_DEVICE_MIN_WORDS", default_device_min_words(model)))
     return Settings(profile.name, profile.backend, env, layer, wire, limits, device_pipeline,
                     overlap_pfss_open=True, opportunistic_overlap=flag("SUF_OVERLAP_PFSS_OPEN"),
-                    device_pack_min_words=min_words if gpu else 0)
+                    device_pack_min_words=min_words if gpu else 0,
+                    budget=LazyLimits(*(int(env[k]) for k in ("budget_open_words", "budget_coeff_jobs",
+                                                               "budget_trunc_jobs", "budget_hatx_words"))))

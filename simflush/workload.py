@@ -1,4 +1,8 @@
-"""Turns the model layer's task specs (``models.layer``) into task instances on a context."""
+"""Turns the model layer's task specs (``models.layer``) into task instances on a context.
+
+Variant settings (``*_mode``, iterations, truncation switches) pick which task definition each
+call site uses; DESIGN.md §5 and docs/whatif.md describe them.
+"""
 
 from collections.abc import Callable, Generator
 from typing import Any
@@ -6,20 +10,28 @@ from typing import Any
 from models.layer import TaskSpec
 
 from .tasks.context import BeaverOp, Context
-from .tasks.gates import GELU_CONST, GELU_SPLINE, SILU, TRUNC_GATES
+from .tasks.gates import GAPARS, GELU_CONST, GELU_SPLINE, NEXP, SILU, TRUNC_GATES
 from .tasks.layernorm import LayerNormGates, layernorm
-from .tasks.nonlinear import cubic_poly
+from .tasks.need import Need
+from .tasks.nonlinear import cubic_poly, recip, rsqrt
 from .tasks.primitives import beaver, trunc
-from .tasks.softmax import active_elems, attention_softmax, softmax_block, softmax_then_rows
+from .tasks.sigma import gelu_sigma, inv_sigma, nexp_sigma, row_max_diff_sigma, rsqrt_sigma
+from .tasks.softmax import active_elems, attention_softmax, row_max_diff, softmax_block, softmax_then_rows
 
 ACTIVATION_GATES = {"gelu_const": GELU_CONST, "gelu_spline": GELU_SPLINE, "silu": SILU}
+
+
+def _inv_std(p: dict, gates: LayerNormGates) -> Callable[[Context, Any], Generator]:
+    if p["rsqrt_mode"] == "sigma_gpu":
+        return lambda c, v: rsqrt_sigma(c, v, p["sigma_via_batch"], p["rsqrt_iters"], gates.rsqrt[2])
+    return lambda c, v: rsqrt(c, v, gates.rsqrt, p["rsqrt_iters"], p["rsqrt_init_mode"] == "mul_trunc")
 
 
 def _layernorm(ctx: Context, p: dict, make_input) -> Generator:
     gates = LayerNormGates(TRUNC_GATES[p["mean_gate"]], TRUNC_GATES[p["var_gate"]],
                            tuple(TRUNC_GATES[g] for g in p["rsqrt_gates"]), TRUNC_GATES[p["norm_gate"]])
     return layernorm(ctx, make_input(p["rows"] * p["cols"]), p["rows"], p["cols"], gates,
-                     p["rsqrt_iters"], p["gpu_variance"])
+                     _inv_std(p, gates), p["gpu_variance"])
 
 
 def _trunc(ctx: Context, p: dict, make_input) -> Generator:
@@ -31,21 +43,38 @@ def _matmul(ctx: Context, p: dict, make_input) -> Generator:
     return beaver(ctx, BeaverOp.MATMUL, make_input(b * m * k), make_input(b * k * n), shape=(b, m, k, n))
 
 
-def _softmax_options(p: dict) -> dict:
-    return {"recip_iters": p["recip_iters"], "recip_local_truncs": p["recip_local_truncs"]}
+def _block_options(p: dict) -> dict:
+    """nExp, inverse and probability-trunc choices of a SoftmaxBlockTask."""
+    via = p["sigma_via_batch"]
+    final = GAPARS if p["nexp_final_trunc"] else None
+    if p["nexp_mode"] == "sigma_gpu":
+        nexp = lambda c, x: nexp_sigma(c, x, via, final)  # noqa: E731
+    else:
+        nexp = lambda c, x: cubic_poly(c, x, NEXP, (GAPARS, final))  # noqa: E731
+    if p["inv_mode"] == "sigma_gpu":
+        inv = lambda c, s: inv_sigma(c, s, via, p["inv_sigma_muls"])  # noqa: E731
+    else:
+        inv = lambda c, s: recip(c, s, GAPARS, p["recip_iters"], p["recip_local_truncs"])  # noqa: E731
+    return {"nexp": nexp, "inv": inv, "prob_trunc": GAPARS if p["prob_trunc"] else None}
+
+
+def _row_max(ctx: Context, p: dict, scores: Any) -> Generator:
+    if p["rowmax_mode"] == "sigma_gpu":
+        return row_max_diff_sigma(ctx, scores, p["lengths"], p["sigma_via_batch"])
+    return row_max_diff(ctx, scores, p["lengths"])
 
 
 def _attention_softmax(ctx: Context, p: dict, make_input) -> Generator:
     lengths = p["lengths"]
-    block = lambda md: softmax_block(ctx, md, lengths, **_softmax_options(p))  # noqa: E731
-    return attention_softmax(ctx, make_input(active_elems(lengths)), lengths, block)
+    block = lambda md: softmax_block(ctx, md, lengths, **_block_options(p))  # noqa: E731
+    return attention_softmax(_row_max(ctx, p, make_input(active_elems(lengths))), block)
 
 
 def _decode_softmax(ctx: Context, p: dict, make_input) -> Generator:
     lengths = p["lengths"]
     block = lambda md: softmax_then_rows(  # noqa: E731
-        ctx, md, lengths, p["head_dim"], TRUNC_GATES[p["ctx_gate"]], **_softmax_options(p))
-    return attention_softmax(ctx, make_input(active_elems(lengths)), lengths, block)
+        ctx, md, lengths, p["head_dim"], TRUNC_GATES[p["ctx_gate"]], **_block_options(p))
+    return attention_softmax(_row_max(ctx, p, make_input(active_elems(lengths))), block)
 
 
 def _cubic(ctx: Context, p: dict, make_input) -> Generator:
@@ -53,15 +82,25 @@ def _cubic(ctx: Context, p: dict, make_input) -> Generator:
                       tuple(TRUNC_GATES[g] for g in p["truncs"]))
 
 
+def _gelu_sigma(ctx: Context, p: dict, make_input) -> Generator:
+    return gelu_sigma(ctx, make_input(p["n"]), p["sigma_via_batch"])
+
+
 BUILDERS: dict[str, Callable[..., Generator]] = {
-    "layernorm": _layernorm, "trunc": _trunc, "matmul": _matmul,
-    "attention_softmax": _attention_softmax, "decode_softmax": _decode_softmax, "cubic": _cubic,
+    "layernorm": _layernorm, "trunc": _trunc, "matmul": _matmul, "attention_softmax": _attention_softmax,
+    "decode_softmax": _decode_softmax, "cubic": _cubic, "gelu_sigma": _gelu_sigma,
 }
+
+
+def staggered(ctx: Context, task: Generator, after_flushes: int) -> Generator:
+    """A chain that starts once the run has done ``after_flushes`` flushes (``Need.IDLE`` until then)."""
+    while ctx.flushes_in_run() < after_flushes:
+        yield Need.IDLE
+    return (yield from task)
 
 
 def build_task(ctx: Context, spec: TaskSpec, make_input: Callable[[int], Any]) -> Generator:
     """A task instance for ``spec``; ``make_input(words)`` supplies its input value(s)."""
-    return BUILDERS[spec.kind](ctx, spec.params, make_input)
-
-
-__all__ = ["build_task"]
+    task = BUILDERS[spec.kind](ctx, spec.params, make_input)
+    stagger = spec.params.get("stagger", 0)
+    return staggered(ctx, task, stagger) if stagger else task

@@ -43,6 +43,7 @@ class Flush:
     open: OpenOp | None = None
     pfss: list[PfssOp] = field(default_factory=list)
     concurrent: bool = False
+    background: bool = False  # the driver starts it and goes on; users of its results wait in time
     records: list = field(default_factory=list)  # the FlushRecords a driver fills with times
 
 

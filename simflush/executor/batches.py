@@ -115,7 +115,7 @@ class OpenCollector:
         return self._results[handle.index]
 
 
-@dataclass
+@dataclass(eq=False)
 class PfssSlot:
     """What a PFSS handle points to; it outlives ``clear()`` as SUF's shared result slot does."""
 

@@ -28,6 +28,10 @@ class ExecutorContext:
     def pfss(self, batch: Batch, gate: Gate, hatx: Any, jobs: int = 1) -> PfssSlot:
         return self.executor.batch_for(batch).enqueue(gate, hatx, self.words(hatx), jobs)
 
+    def flushes_in_run(self) -> int:
+        """Flushes the executor has done in the current run (staggered chains start on it)."""
+        return self.executor.run_flushes
+
     def ready(self, handle: Any) -> bool:
         if isinstance(handle, PfssSlot):
             return handle.ready

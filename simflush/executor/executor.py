@@ -79,6 +79,7 @@ class PhaseExecutor:
         self.trunc = PfssSuperBatch("trunc", limits.pfss_max_pending_jobs, limits.pfss_max_pending_hatx)
         self.records: list[FlushRecord] = []
         self.branches: dict[tuple[str, str], int] = {}
+        self.run_flushes = 0  # flushes of the current run() so far
 
     def batch_for(self, which: Batch) -> PfssSuperBatch:
         """The batch a task's ``R.pfss_coeff`` / ``R.pfss_trunc`` points to."""
@@ -90,6 +91,7 @@ class PhaseExecutor:
 
     def run(self, tasks: Iterable[TaskRunner], config: RunConfig) -> Generator[Any, Any, None]:
         runners = list(tasks)
+        self.run_flushes = 0
         guard = [0]
         planner_flushed = False
         allow_planner = config.planner and (not self.device_pipeline or self.device_pipeline_materialize)
@@ -149,16 +151,19 @@ class PhaseExecutor:
             self._bump(guard, config)
             flush.pfss = [self._pfss_op(b, "finalize") for b in self._batches_with_work(("coeff", "trunc"))]
         elif plan.kind == "pfss":
-            batch = getattr(self, plan.batches[0])
-            if batch.has_pending():
+            for name in plan.batches:
+                batch = getattr(self, name)
+                if batch.has_pending():
+                    self._bump(guard, config)
                 self._bump(guard, config)
-            self._bump(guard, config)
-            flush.pfss = [self._pfss_op(batch, "materialize")]
+                flush.pfss.append(self._pfss_op(batch, "materialize"))
+            flush.background = plan.background
         else:
             raise ValueError(f"unknown plan kind {plan.kind!r}")
         records = self._records_for(flush, config)
         result: FlushResult | None = yield flush
         self._commit(flush, result or FlushResult())
+        self.run_flushes += 1
         for record in records:
             self.branches[(record.event, record.branch)] = self.branches.get((record.event, record.branch), 0) + 1
         self.records.extend(records)

@@ -5,7 +5,7 @@ executor turns the plan into batch operations. Policies are registered by name s
 can select them (``--policy``); ``suf`` reproduces the SUF snapshot (spec §1.3-§1.5).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .batches import OpenCollector, PfssSuperBatch
 
@@ -38,7 +38,7 @@ class WaveState:
 
 @dataclass(frozen=True)
 class Plan:
-    """``kind``: "open" (do_flush_open), "pfss" (do_flush_pfss of ``batches[0]``), "planner"
+    """``kind``: "open" (do_flush_open), "pfss" (do_flush_pfss of each of ``batches``), "planner"
     (finalize_phase), "overlap" (open + PFSS thread flushing ``batches``, or the planner if
     ``planner``). ``opportunistic``: do_flush_open may flush batches with work beside the open."""
 
@@ -47,6 +47,7 @@ class Plan:
     batches: tuple[str, ...] = ()
     planner: bool = False
     opportunistic: bool = False
+    background: bool = False     # the driver starts it and moves on (pfss_eager)
 
 
 class FlushPolicy:
@@ -102,13 +103,70 @@ class SufPolicy(FlushPolicy):
         return None
 
 
-POLICIES: dict[str, type[FlushPolicy]] = {SufPolicy.name: SufPolicy}
+def _with_work(s: WaveState) -> tuple[str, ...]:
+    return tuple(b for b in ("coeff", "trunc") if getattr(s, b).has_work())
 
 
-def get_policy(name: str) -> FlushPolicy:
+class HavePfssWorkPolicy(SufPolicy):
+    """The have_pfss_work patch: the deadlock path overlaps the open flush with a PFSS flush whenever
+    a PFSS batch has pending or flushed work, whether or not a task asked for PFSS, and the PFSS
+    thread flushes every batch that has work (through the planner while it is unused)."""
+
+    name = "have_pfss_work"
+    description = "overlap the open flush with any pending PFSS work, wanted or not"
+
+    def demand(self, s: WaveState) -> Plan | None:
+        if s.want_open and s.opens.has_pending() and _with_work(s):
+            use_planner = s.planner and not s.planner_flushed
+            return Plan("overlap", "overlap", () if use_planner else _with_work(s), planner=use_planner)
+        return super().demand(s)
+
+
+class BudgetPolicy(SufPolicy):
+    """SUF's lazy-limit flushes with thresholds of one's own (``--set budget_*``), so that a batch
+    is flushed as soon as it reaches a size, in a wave where tasks still progress."""
+
+    name = "budget"
+    description = "SUF order plus budget flushes at thresholds set by budget_open_words etc."
+
+    def __init__(self, lazy: LazyLimits = LazyLimits()):
+        self.lazy = lazy
+
+    def budget(self, s: WaveState) -> Plan | None:
+        return super().budget(_replace_lazy(s, self.lazy))
+
+
+class PfssEagerPolicy(SufPolicy):
+    """Start a PFSS flush as soon as a job is pending, in the background: the party goes on stepping
+    and flushing opens while the GPU evaluates; whoever uses a result waits for it in time."""
+
+    name = "pfss_eager"
+    description = "flush PFSS jobs as soon as they are pending, concurrently with what comes next"
+
+    def budget(self, s: WaveState) -> Plan | None:
+        pending = tuple(b for b in ("coeff", "trunc") if getattr(s, b).has_pending())
+        if pending:
+            return Plan("pfss", "eager", pending, background=True)
+        return super().budget(s)
+
+    def demand(self, s: WaveState) -> Plan | None:
+        return self.budget(s) or super().demand(s)
+
+
+def _replace_lazy(s: WaveState, lazy: LazyLimits) -> WaveState:
+    return replace(s, lazy=lazy)
+
+
+POLICIES: dict[str, type[FlushPolicy]] = {p.name: p for p in (SufPolicy, HavePfssWorkPolicy, BudgetPolicy,
+                                                               PfssEagerPolicy)}
+
+
+def get_policy(name: str, lazy: LazyLimits | None = None) -> FlushPolicy:
+    """A policy by name; ``lazy`` gives the budget policy its thresholds."""
     from ..errors import ConfigError
 
-    try:
-        return POLICIES[name]()
-    except KeyError:
-        raise ConfigError(f"unknown policy {name!r}; allowed: {', '.join(sorted(POLICIES))}") from None
+    if name not in POLICIES:
+        raise ConfigError(f"unknown policy {name!r}; allowed: {', '.join(POLICIES)}")
+    if name == BudgetPolicy.name and lazy is not None:
+        return BudgetPolicy(lazy)
+    return POLICIES[name]()

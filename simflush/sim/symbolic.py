@@ -3,11 +3,18 @@
 from typing import Any
 
 from ..executor.context import ExecutorContext
-from ..tasks.context import BeaverOp, Sym, beaver_open_words, beaver_output_words
+from ..tasks.context import BeaverOp, Sym, beaver_open_words, beaver_output_words, deps_of
 from ..tasks.gates import Gate
 
 
 class SymbolicContext(ExecutorContext):
+    """``direct_work`` collects FSS evaluations done inside task steps (``fss_direct``), as
+    ``(gate, words)``, for the engine to charge as local GPU work before the next flush."""
+
+    def __init__(self, executor):
+        super().__init__(executor)
+        self.direct_work: list[tuple[Gate, int]] = []
+
     def words(self, x: Sym) -> int:
         return x.words
 
@@ -15,11 +22,20 @@ class SymbolicContext(ExecutorContext):
         return x
 
     def beaver(self, op: BeaverOp, *operands: Any, shape: tuple[int, ...]) -> tuple[Sym, Any]:
-        return Sym(beaver_open_words(op, shape)), (op, shape)
+        deps = deps_of(*operands)
+        return Sym(beaver_open_words(op, shape), deps), (op, shape, deps)
 
     def beaver_finish(self, token: Any, opened: Sym) -> Sym:
-        op, shape = token
-        return Sym(beaver_output_words(op, shape))
+        op, shape, deps = token
+        return Sym(beaver_output_words(op, shape), deps | opened.deps)
 
     def local(self, op: str, *inputs: Any, words: int) -> Sym:
-        return Sym(words)
+        return Sym(words, deps_of(*inputs))
+
+    def fss_direct(self, gate: Gate, hatx: Sym) -> Sym:
+        self.direct_work.append((gate, hatx.words))
+        return Sym(hatx.words, hatx.deps)
+
+    def take_direct_work(self) -> list[tuple[Gate, int]]:
+        work, self.direct_work = self.direct_work, []
+        return work

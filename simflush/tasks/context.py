@@ -35,9 +35,20 @@ class BeaverOp(Enum):
 
 @dataclass(frozen=True)
 class Sym:
-    """A symbolic secret-shared value: only its size in ring words."""
+    """A symbolic secret-shared value: its size in ring words, and the PFSS results it was computed
+    from that may still be in flight (``deps``; empty unless PFSS flushes run in the background)."""
 
     words: int
+    deps: frozenset = frozenset()
+
+
+def deps_of(*values: Any) -> frozenset:
+    """The union of the in-flight dependencies of the symbolic values among ``values``."""
+    out: frozenset = frozenset()
+    for v in values:
+        if isinstance(v, Sym) and v.deps:
+            out = out | v.deps
+    return out
 
 
 class Context(Protocol):
@@ -65,6 +76,9 @@ class Context(Protocol):
 
     def pfss(self, batch: Batch, gate: Gate, hatx: Any, jobs: int = 1) -> Any:
         """Enqueue ``jobs`` PFSS jobs of ``gate`` on the public ``hatx``; returns a handle."""
+
+    def fss_direct(self, gate: Gate, hatx: Any) -> Any:
+        """Evaluate ``gate`` on ``hatx`` inside the task, outside any PFSS batch (local GPU work)."""
 
     def ready(self, handle: Any) -> bool:
         """Whether the open or PFSS result behind ``handle`` is available."""

@@ -19,6 +19,12 @@ class GateKind(Enum):
     GELU_CONST = "GeLUConst"      # piecewise-constant GeLU: the gate emits the value (r = 1)
     GELU_SPLINE = "GeLUSpline"    # cubic GeLU spline (r = 4)
     SILU = "SiLU"                 # cubic SiLU spline (r = 4)
+    # sigma-style GPU gates (SIGMA's constructions; DESIGN.md §5, ../shared/reference/sigma_protocols.md)
+    DRELU = "DReLU"               # DPF comparison on n - f bits, 1-bit output
+    NEXP_LUT = "nExpLUT"          # clip + two 8-bit LUTs (msb and lsb of the exponent)
+    INV_LUT = "InvLUT"            # 13-bit LUT of 1/x on the row sums
+    GELU_LUT = "GeLULUT"          # DReLU + interval bit + 8-bit LUT of ReLU - GeLU
+    RSQRT_LUT = "RsqrtLUT"        # 13-bit LUT of 1/sqrt(x)
 
 
 @dataclass(frozen=True)
@@ -27,11 +33,23 @@ class Gate:
     r: int        # arithmetic outputs (coefficients) per element
     ell: int      # boolean outputs per element
     degree: int
-    suf_kind: int  # SUF's enum value in trace job records
+    suf_kind: int  # SUF's enum value in trace job records (-1: not a SUF gate)
+    prg_per_elem: float = 0.0  # sigma gates: half-PRG calls per element (sets their cost, see sim.cost)
 
     @property
     def name(self) -> str:
         return self.kind.value
+
+    @property
+    def cost_name(self) -> str:
+        """The measured SUF gate whose per-element cost this gate's is expressed in."""
+        return self.name if self.suf_kind >= 0 else "ReLU"
+
+    @property
+    def cost_scale(self) -> float:
+        """Per-element work relative to ``cost_name``'s: sigma gates scale SUF's measured ReLU (a DPF
+        comparison over n - f bits, about RELU_PRG_PER_ELEM PRG calls) by their PRG calls."""
+        return 1.0 if self.suf_kind >= 0 else self.prg_per_elem / RELU_PRG_PER_ELEM
 
 
 GAPARS = Gate(GateKind.GAPARS, r=1, ell=1, degree=0, suf_kind=9)
@@ -43,5 +61,18 @@ RECIP = Gate(GateKind.RECIP, r=4, ell=0, degree=3, suf_kind=3)
 GELU_CONST = Gate(GateKind.GELU_CONST, r=1, ell=0, degree=0, suf_kind=1)
 GELU_SPLINE = Gate(GateKind.GELU_SPLINE, r=4, ell=0, degree=3, suf_kind=1)
 SILU = Gate(GateKind.SILU, r=4, ell=0, degree=3, suf_kind=0)
+
+def _lut_prg(bits: int) -> float:
+    """Full-domain DPF over ``bits``: 2^(b-6) - 2 PRG calls, plus 2^b table reads (counted 128 a call)."""
+    return max(2 ** (bits - 6) - 2, 0) + 2 ** bits / 128
+
+
+# PRG calls per element from sigma_protocols.md §2.0 at n - f = 25 (SUF's n = 37, f = 12)
+RELU_PRG_PER_ELEM = 25 - 8
+DRELU = Gate(GateKind.DRELU, r=0, ell=1, degree=0, suf_kind=-1, prg_per_elem=RELU_PRG_PER_ELEM)
+NEXP_LUT = Gate(GateKind.NEXP_LUT, r=2, ell=0, degree=0, suf_kind=-1, prg_per_elem=(25 - 7) + 2 * _lut_prg(8))
+INV_LUT = Gate(GateKind.INV_LUT, r=1, ell=0, degree=0, suf_kind=-1, prg_per_elem=_lut_prg(13))
+GELU_LUT = Gate(GateKind.GELU_LUT, r=1, ell=2, degree=0, suf_kind=-1, prg_per_elem=3 * (37 - 24 - 1) + _lut_prg(8))
+RSQRT_LUT = Gate(GateKind.RSQRT_LUT, r=1, ell=0, degree=0, suf_kind=-1, prg_per_elem=_lut_prg(13))
 
 TRUNC_GATES = {"gapars": GAPARS, "faithful": FAITHFUL_ARS}

@@ -1,5 +1,6 @@
 """LayerNormTask (``phase_tasks.hpp:2204-2666``), rows x cols."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,12 +22,14 @@ class LayerNormGates:
 
 
 def layernorm(ctx: Context, x: Any, rows: int, cols: int, gates: LayerNormGates,
-              rsqrt_iters: int = 1, gpu_variance: bool = False) -> Task:
+              inv_std: Callable[[Context, Any], Task] | None = None, gpu_variance: bool = False) -> Task:
     """Mean trunc, variance multiply + trunc, rsqrt, row-broadcast normalise, trunc.
 
-    Alone: 12 opens + 7 PFSS with one rsqrt iteration. ``gpu_variance`` (device pipeline with
-    ``SUF_LN_GPU``) computes the variance with a local GPU kernel and drops the variance open.
+    Alone: 12 opens + 7 PFSS with the snapshot's rsqrt (``inv_std`` None: RsqrtTask, one Newton
+    iteration). ``gpu_variance`` (device pipeline with ``SUF_LN_GPU``) computes the variance with a
+    local GPU kernel and drops the variance open.
     """
+    inv_std = inv_std or (lambda c, v: rsqrt(c, v, gates.rsqrt, 1))
     n = rows * cols
     mean_q2f = ctx.local("row_sum_times_inv_len", x, words=rows)
     yield Need.NONE  # Mean -> MeanTrunc (which falls through into the trunc's first step)
@@ -44,11 +47,11 @@ def layernorm(ctx: Context, x: Any, rows: int, cols: int, gates: LayerNormGates,
     var = yield from trunc(ctx, var, gates.var)
     var = ctx.local("add_eps", var, words=rows)
     yield Need.NONE  # -> Rsqrt
-    yield Need.NONE  # Rsqrt builds its RsqrtTask
-    inv_std = yield from rsqrt(ctx, var, gates.rsqrt, rsqrt_iters)
+    yield Need.NONE  # Rsqrt builds its rsqrt task
+    r = yield from inv_std(ctx, var)
     yield Need.NONE  # -> Norm
     yield Need.NONE  # Norm builds the row-broadcast multiply
-    y = yield from beaver(ctx, BeaverOp.ROW_BROADCAST, diff, inv_std, shape=(n, rows))
+    y = yield from beaver(ctx, BeaverOp.ROW_BROADCAST, diff, r, shape=(n, rows))
     yield Need.NONE  # NormMul builds the norm trunc
     y = yield from trunc(ctx, y, gates.norm)
     yield Need.NONE  # -> Affine

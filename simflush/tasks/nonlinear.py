@@ -18,18 +18,26 @@ def _open_and_coeff(ctx: Context, x: Any, gate: Gate) -> Task:
     return (yield from _await(ctx, job, Need.PFSS_COEFF))
 
 
-def rsqrt(ctx: Context, x: Any, trunc_gates: tuple[Gate, Gate, Gate], iters: int = 1) -> Task:
-    """RsqrtTask (snapshot): opens = 1 + 6*iters, PFSS = 1 + 3*iters.
+def rsqrt(ctx: Context, x: Any, trunc_gates: tuple[Gate, Gate, Gate], iters: int = 1,
+          live_init: bool = False) -> Task:
+    """RsqrtTask: opens = 1 + 6*iters, PFSS = 1 + 3*iters in the snapshot.
 
-    The affine initial value is computed locally from the opened x (the dead InitMul/InitTrunc
-    states of the snapshot never run). Each Newton iteration: y*y, trunc, x*y2, trunc, y*t, trunc.
-    ``trunc_gates`` are the gates of the three truncations of an iteration.
+    The snapshot computes the affine initial value locally from the opened x (its InitMul/InitTrunc
+    states are dead). ``live_init`` (``rsqrt_init_mode=mul_trunc``, the later RsqrtTask) runs them:
+    InitMul (1 open) and InitTrunc (1 open + 1 PFSS), built as RecipTask builds its own. Each Newton
+    iteration: y*y, trunc, x*y2, trunc, y*t, trunc; ``trunc_gates`` are those three truncations'.
     """
     n = ctx.words(x)
-    coeffs = yield from _open_and_coeff(ctx, x, RSQRT_INIT)
-    y = ctx.local("rsqrt_affine_init", coeffs, words=n)
-    yield Need.NONE  # WaitInit -> IterMul1
     g_y2, g_xy2, g_out = trunc_gates
+    coeffs = yield from _open_and_coeff(ctx, x, RSQRT_INIT)
+    if live_init:
+        yield Need.NONE  # WaitInit builds InitMul
+        y = yield from mul(ctx, ctx.local("coeff", coeffs, words=n), x)
+        yield Need.NONE  # InitMul builds InitTrunc
+        y = yield from trunc(ctx, y, g_y2)
+    else:
+        y = ctx.local("rsqrt_affine_init", coeffs, words=n)
+    yield Need.NONE  # -> IterMul1
     for _ in range(iters):
         yield Need.NONE  # IterMul1 builds Mul1
         y2 = yield from mul(ctx, y, y)
@@ -49,8 +57,11 @@ def rsqrt(ctx: Context, x: Any, trunc_gates: tuple[Gate, Gate, Gate], iters: int
     return y  # IterMul1 with iter >= iters: done
 
 
-def cubic_poly(ctx: Context, x: Any, gate: Gate, trunc_gates: tuple[Gate, Gate]) -> Task:
-    """CubicPolyTask: r = 1 (direct payload): 1 open + 1 PFSS; r = 4 (Horner): 6 opens + 3 PFSS."""
+def cubic_poly(ctx: Context, x: Any, gate: Gate, trunc_gates: tuple[Gate, Gate | None]) -> Task:
+    """CubicPolyTask: r = 1 (direct payload): 1 open + 1 PFSS; r = 4 (Horner): 6 opens + 3 PFSS.
+
+    A final truncation gate of ``None`` drops Trunc2 (the proposal of an nExp whose coefficient
+    scale is aligned so that no truncation back is needed): 5 opens + 2 PFSS."""
     n = ctx.words(x)
     coeffs = yield from _open_and_coeff(ctx, x, gate)
     if gate.r == 1:
@@ -64,6 +75,8 @@ def cubic_poly(ctx: Context, x: Any, gate: Gate, trunc_gates: tuple[Gate, Gate])
     t1 = yield from trunc(ctx, m2, g1)
     yield Need.NONE
     m3 = yield from mul(ctx, t1, x)
+    if g2 is None:
+        return ctx.local("add_c0", m3, coeffs, words=n)
     yield Need.NONE
     t2 = yield from trunc(ctx, m3, g2)
     return ctx.local("add_c0", t2, coeffs, words=n)

@@ -51,30 +51,41 @@ def row_max_diff(ctx: Context, scores: Any, lengths: RowLengths) -> Task:
     return ctx.local("x_minus_rowmax", scores, words=ctx.words(scores))
 
 
-def softmax_block(ctx: Context, max_diff: Any, lengths: RowLengths, *, recip_trunc: Gate = GAPARS,
-                  nexp_truncs: tuple[Gate, Gate] = (GAPARS, GAPARS), prob_trunc: Gate = GAPARS,
-                  recip_iters: int = 1, recip_local_truncs: bool = False) -> Task:
-    """SoftmaxBlockTask over rows R_s with A active elements: nExp (6 O + 3 P), recip (7 O + 4 P),
-    row-broadcast multiply (1 O of A + R_s words), probability trunc (1 O + 1 P)."""
+def snapshot_nexp(ctx: Context, x: Any) -> Task:
+    """The snapshot's nExp: a cubic spline (r = 4) with two GapARS truncations."""
+    return cubic_poly(ctx, x, NEXP, (GAPARS, GAPARS))
+
+
+def snapshot_inv(ctx: Context, sums: Any) -> Task:
+    """The snapshot's inverse: RecipTask with one Newton iteration and GapARS truncations."""
+    return recip(ctx, sums, GAPARS, 1)
+
+
+def softmax_block(ctx: Context, max_diff: Any, lengths: RowLengths, *,
+                  nexp: Callable[[Context, Any], Task] = snapshot_nexp,
+                  inv: Callable[[Context, Any], Task] = snapshot_inv,
+                  prob_trunc: Gate | None = GAPARS) -> Task:
+    """SoftmaxBlockTask over rows R_s with A active elements: nExp (``nexp``; snapshot: CubicPolyTask,
+    6 O + 3 P), the row sums' inverse (``inv``; snapshot: RecipTask, 7 O + 4 P), the row-broadcast
+    multiply (1 O of A + R_s words) and the probability truncation (1 O + 1 P; ``None`` drops it)."""
     active, rows = active_elems(lengths), row_count(lengths)
-    yield Need.NONE  # ExpInit builds the nExp CubicPolyTask
-    e = yield from cubic_poly(ctx, ctx.local("pack_active", max_diff, words=active), NEXP, nexp_truncs)
+    yield Need.NONE  # ExpInit builds the nExp task
+    e = yield from nexp(ctx, ctx.local("pack_active", max_diff, words=active))
     yield Need.NONE  # -> SumLocal
     sums = ctx.local("row_sums", e, words=rows)
-    yield Need.NONE  # SumLocal builds the RecipTask
-    inv = yield from recip(ctx, sums, recip_trunc, recip_iters, recip_local_truncs)
+    yield Need.NONE  # SumLocal builds the inverse task
+    inv_sums = yield from inv(ctx, sums)
     yield Need.NONE  # RecipRun builds the row-broadcast multiply
-    prod = yield from beaver(ctx, BeaverOp.ROW_BROADCAST, e, inv, shape=(active, rows))
-    if active == 0:
+    prod = yield from beaver(ctx, BeaverOp.ROW_BROADCAST, e, inv_sums, shape=(active, rows))
+    if active == 0 or prob_trunc is None:
         return prod
     yield Need.NONE  # MulRun builds the probability trunc
     return (yield from trunc(ctx, prod, prob_trunc))
 
 
-def attention_softmax(ctx: Context, scores: Any, lengths: RowLengths,
-                      block: Callable[[Any], Task]) -> Task:
-    """SeqTwoTask(RowMaxDiffTask, softmax): the softmax run of the prefill path."""
-    return seq_two(row_max_diff(ctx, scores, lengths), block)
+def attention_softmax(max_task: Task, block: Callable[[Any], Task]) -> Task:
+    """SeqTwoTask(row max, softmax): the softmax run of the prefill path."""
+    return seq_two(max_task, block)
 
 
 def prob_rows_then_ctx(ctx: Context, probs: Any, rows: int, cur_len: int, head_dim: int,

@@ -1,0 +1,38 @@
+"""The flush schedule alone, without time: one party's runs driven by the clock-free driver.
+
+Decisions never depend on time, so this gives exactly the engine's records (less their times), much
+faster; the checklist's cross-checks and reconcile use it.
+"""
+
+from models.layer import transformer_layer
+from models.specs import ModelSpec
+
+from ..errors import SufRuntimeError
+from ..executor.driver import drive
+from ..executor.executor import PhaseExecutor, RunConfig, TaskRunner
+from ..executor.policies import get_policy
+from ..executor.records import FlushRecord
+from ..profiles import Settings
+from ..tasks.context import Sym
+from ..workload import build_task
+from .symbolic import SymbolicContext
+
+
+def flush_schedule(model: ModelSpec, seq_len: int, batch: int, settings: Settings, layers: int = 1,
+                   policy: str = "suf") -> list[FlushRecord]:
+    """Every flush of party 0 over ``layers`` layers, in order (party 1's are the same)."""
+    executor = PhaseExecutor(0, get_policy(policy, settings.budget), settings.wire, settings.limits,
+                             overlap_pfss_open=settings.overlap_pfss_open,
+                             opportunistic_overlap=settings.opportunistic_overlap,
+                             device_pipeline=settings.device_pipeline, device_pipeline_materialize=False)
+    ctx = SymbolicContext(executor)
+    runs = transformer_layer(model, seq_len, batch, settings.layer)
+    for layer in range(layers):
+        for spec in runs:
+            try:
+                runners = [TaskRunner(build_task(ctx, t, Sym)) for t in spec.tasks]
+                drive(executor, runners, RunConfig(layer, spec.name, spec.max_flushes, spec.planner))
+            except SufRuntimeError as exc:
+                exc.run = exc.run or f"L{layer}/{spec.name}"
+                raise
+    return executor.records
