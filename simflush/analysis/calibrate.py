@@ -630,6 +630,8 @@ def register(subparsers) -> None:
     p.add_argument("--name", help="profile name (default: the output file's stem)")
     p.add_argument("--device", default="", help="device the traces were measured on (provenance)")
     p.add_argument("--plot", type=Path, help="PNG of measured vs fitted (default: next to --out)")
+    p.add_argument("--cross-validate", action="store_true",
+                   help="also calibrate on parts of the first trace and report the errors on the rest")
     p.set_defaults(func=cmd_calibrate)
 
 
@@ -645,4 +647,8 @@ def cmd_calibrate(args: argparse.Namespace) -> str:
     args.out.write_text(cal.cost.to_json() + "\n")
     plot = args.plot or args.out.with_suffix(".png")
     plot_fits(cal.fits, plot)
-    return report(cal) + f"\nwrote {args.out} and {plot}\n"
+    text = report(cal) + f"\nwrote {args.out} and {plot}\n"
+    if args.cross_validate:
+        from .validate import cross_validation_report, cross_validate
+        text += "\n" + cross_validation_report(cross_validate(sources[0]))
+    return text

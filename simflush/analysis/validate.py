@@ -244,6 +244,19 @@ def cross_validate(source: Source) -> list[dict]:
     return out
 
 
+def cross_validation_report(folds: list[dict]) -> str:
+    """One line per fold: held-out total error and the worst run > 2 ms; then per-run errors."""
+    lines = ["cross-validation (traced level, ms per layer; held-out runs/layers only):",
+             f"{'fold':28s} {'measured':>9s} {'predicted':>9s} {'err':>7s}  worst run > 2 ms"]
+    for f in folds:
+        big = [r for r in f["runs"] if r["measured"] > 2e-3]
+        worst = max(big, key=lambda r: abs(r["rel_err"]), default=None)
+        tail = f"{worst['run']} {worst['rel_err']:+.1%}" if worst else "-"
+        lines.append(f"{f['fold']:28s} {f['measured_s'] * 1e3:9.2f} {f['predicted_s'] * 1e3:9.2f} "
+                     f"{f['rel_err']:+7.1%}  {tail}")
+    return "\n".join(lines) + "\n"
+
+
 def _bench_of(source: Source) -> BenchRun:
     """One layer of the traced configuration."""
     if source.bench is not None:

@@ -1,0 +1,98 @@
+"""Robust fitting, calibration from traces (simulated round trip and the measured bert-base trace)."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from simflush.analysis.calibrate import Source, calibrate, huber_fit
+from simflush.cli import main
+from simflush.io.trace_schema import from_sim_result
+from simflush.sim.cost import COST_SCHEMA_VERSION, load_cost
+from simflush.sim.engine import simulate
+
+from simhelpers import run_sim
+
+
+def test_huber_recovers_line_despite_outliers_and_ci_covers_truth():
+    rng = np.random.default_rng(7)
+    x = rng.uniform(1e3, 4e5, 400)
+    y = 20e-6 + 8e-9 * x + rng.normal(0, 5e-6, 400)
+    y[::10] += 5e-3                                   # 10% gross outliers (a peer's skew)
+    fit = huber_fit("g", np.c_[np.ones(400), x], y, ["floor", "slope"])
+    lo, hi = fit.coef - 1.96 * fit.se, fit.coef + 1.96 * fit.se
+    assert lo[1] <= 8e-9 <= hi[1] and abs(fit.coef[0] - 20e-6) < 5e-6
+    ols = np.linalg.lstsq(np.c_[np.ones(400), x], y, rcond=None)[0]
+    assert abs(ols[0] - 20e-6) > 10 * abs(fit.coef[0] - 20e-6)   # plain least squares is pulled away
+    assert fit.quality()["outliers"] >= 40
+
+
+def test_negative_estimate_is_dropped_and_refitted():
+    x = np.arange(1.0, 50.0)
+    fit = huber_fit("g", np.c_[np.ones(49), x], 3e-9 * x, ["floor", "slope"])
+    assert fit.dropped == [] or fit.dropped == ["floor"]
+    assert fit.coef[0] >= 0 and fit.coef[1] == pytest.approx(3e-9, rel=1e-3)
+
+
+def test_calibrating_a_simulated_trace_recovers_the_cost_that_made_it():
+    """Round trip: simulate bert-base (2 layers) with a known profile, calibrate from its trace."""
+    truth = load_cost("suf-h100")
+    result = run_sim("bert-base", layers=2)
+    source = Source(from_sim_result(result), simulate(replace(result.config, layers=1)), None)
+    cal = calibrate([source])
+    got = cal.cost
+    assert got.open_host_s_per_word == pytest.approx(truth.open_host_s_per_word, rel=0.02)
+    for gate in ("GapARS", "FaithfulARS", "nExp", "ReLU", "GeLUConst"):
+        assert got.pfss_s_per_elem[gate] == pytest.approx(truth.pfss_s_per_elem[gate], rel=0.05), gate
+        assert got.pfss_finish_s_per_elem[gate] == pytest.approx(truth.pfss_finish_s_per_elem[gate], rel=0.02)
+    assert got.pfss_floor_s == pytest.approx(truth.pfss_floor_s, rel=0.05)
+    assert got.step_s_per_open_word["B"] == pytest.approx(truth.step_s_per_open_word["B"], rel=0.02)
+    assert got.matmul_s_per_flop == pytest.approx(truth.matmul_s_per_flop, rel=0.02)
+    again = simulate(replace(result.config, cost=got)).online_time_s
+    assert again == pytest.approx(result.online_time_s, rel=0.01)
+
+
+@pytest.fixture(scope="module")
+def bert_profile(tmp_path_factory, golden):
+    out = tmp_path_factory.mktemp("cal") / "h100.json"
+    code = main(["calibrate", "--trace", str(golden / "gpu_h100_trace_bert-base.txt.gz"),
+                 "--bench", str(golden / "gpu_h100_traced_bert-base.json"),
+                 "--untraced", str(golden / "gpu_h100_prof_bert-base.json"), "--device", "H100", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_calibrate_cli_writes_profile_with_provenance_intervals_and_plot(bert_profile, golden):
+    import hashlib
+    cost = load_cost(str(bert_profile))
+    prov = cost.provenance
+    assert prov["level"] == "untraced" and prov["runtime_profile"] == "suf-gpu-bench" and prov["device"] == "H100"
+    digest = hashlib.sha256((golden / "gpu_h100_trace_bert-base.txt.gz").read_bytes()).hexdigest()
+    assert prov["sources"][0]["sha256"] == digest
+    assert all(0 < s < 1.2 for s in prov["untraced_scale"].values())
+    for group in ("open_host", "open_device", "pfss_eval", "pfss_finish", "step", "run_gap"):
+        params = cost.fits[group]["params"]
+        for p in params.values():
+            assert p["ci95"][0] <= p["estimate"] <= p["ci95"][1]
+        assert cost.fits[group]["quality"]["n"] > 10
+    assert bert_profile.with_suffix(".png").stat().st_size > 10_000
+
+
+def test_profile_of_another_schema_version_is_exit_2(bert_profile, tmp_path, capsys, golden):
+    doc = json.loads(bert_profile.read_text())
+    doc["schema_version"] = COST_SCHEMA_VERSION - 1
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(doc, indent=2))
+    code = main(["validate", "--measured", str(golden / "gpu_h100_prof_bert-base.json"), "--cost", str(old)])
+    err = capsys.readouterr().err
+    assert code == 2 and "old.json:" in err and "schema_version" in err
+
+
+def test_foreign_runtime_profile_is_reported(bert_profile):
+    cost = load_cost(str(bert_profile))
+    assert cost.foreign_use("suf-gpu-bench") == []
+    assert "suf-gpu-bench" in cost.foreign_use("suf-cpu-bench")[0]
+    with pytest.warns(UserWarning, match="calibrated on device"):
+        from simflush.sim.cost import warn_if_foreign
+        warn_if_foreign(cost, "suf-gpu-bench", "A100")

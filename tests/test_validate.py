@@ -1,0 +1,42 @@
+"""simflush validate and the cross-validation on the measured bert-base trace."""
+
+import json
+
+from simflush.analysis.calibrate import load_source
+from simflush.analysis.validate import cross_validate
+from simflush.cli import main
+from simflush.io.suf_bench import read_bench
+
+
+def test_validate_json_compares_totals_and_runs_with_intervals(golden, capsys, tmp_path):
+    measured = golden / "gpu_h100_traced_bert-base.json"
+    code = main(["validate", "--measured", str(measured), "--trace", str(golden / "gpu_h100_trace_bert-base.txt.gz"),
+                 "--traced", "--json", "--plot", str(tmp_path)])
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    totals = {r["quantity"]: r for r in doc["totals"]}
+    bench = read_bench(measured)
+    online = totals["timing.online_time_s"]
+    assert online["measured"] == bench.online_time_s
+    assert online["interval"][0] < online["predicted"] < online["interval"][1]
+    assert abs(online["rel_err"]) < 0.10
+    for key in ("pfss.open_flushes", "pfss.num_flushes", "pfss.opened_words", "communication.net_bytes"):
+        assert totals[key]["rel_err"] == 0, key
+    runs = doc["runs"]
+    assert len(runs) == 12 and sum(r["measured"] for r in runs) > 0
+    assert (tmp_path / "validate.png").stat().st_size > 5_000
+
+
+def test_validate_untraced_run_within_ten_percent_with_components(golden, capsys):
+    assert main(["validate", "--measured", str(golden / "gpu_h100_prof_bert-base.json"), "--json"]) == 0
+    totals = {r["quantity"]: r for r in json.loads(capsys.readouterr().out)["totals"]}
+    assert abs(totals["timing.online_time_s"]["rel_err"]) < 0.10
+    assert abs(totals["pfss_eval_s_per_party"]["rel_err"]) < 0.10
+
+
+def test_cross_validation_folds_predict_held_out_runs(golden):
+    source = load_source(golden / "gpu_h100_trace_bert-base.txt.gz", golden / "gpu_h100_traced_bert-base.json")
+    folds = cross_validate(source)
+    layer_folds = [f for f in folds if f["fold"].startswith("layers")]
+    assert len(layer_folds) == 2 and all(abs(f["rel_err"]) < 0.10 for f in layer_folds)
+    assert len(folds) == 14
