@@ -18,8 +18,7 @@ import numpy as np
 
 from . import block128 as B
 from .chacha import check_rounds, prg
-from .dpf import check_inputs
-from .ring import Ring, check_bits
+from .ring import Ring, check_bits, check_words
 from .rng import RandomStream
 from .xp import get_xp, is_cupy
 
@@ -64,7 +63,7 @@ def keygen(alpha: Any, beta: Any, n_bits: int, out_bits: int, stream: RandomStre
     check_rounds(rounds)
     xp = stream.xp
     n = int(np.size(alpha))
-    alpha = check_inputs(xp.asarray(alpha), n_bits, n, "alpha")
+    alpha = check_words(xp.asarray(alpha), n_bits, n, "alpha")
     beta = xp.asarray(beta, dtype=xp.uint64)
     if beta.ndim != 2 or beta.shape[1] != n or beta.shape[0] not in (1, 2):
         raise ValueError(f"beta must have shape (k, {n}) with k in (1, 2), got {beta.shape}")
@@ -103,7 +102,7 @@ def keygen(alpha: Any, beta: Any, n_bits: int, out_bits: int, stream: RandomStre
 
 def eval_lt(key: DcfKey, x: Any) -> Any:
     """Additive shares (k, N) uint64 mod 2^out_bits of beta * [x < alpha] (fused kernel on CuPy arrays)."""
-    x = check_inputs(x, key.n_bits, key.n_elems)
+    x = check_words(x, key.n_bits, key.n_elems)
     xp = get_xp(x)
     if is_cupy(xp):
         from .kernels import dcf_lt

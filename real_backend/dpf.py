@@ -23,7 +23,7 @@ import numpy as np
 
 from . import block128 as B
 from .chacha import check_rounds, prg
-from .ring import check_bits
+from .ring import check_bits, check_words
 from .rng import RandomStream
 from .xp import get_xp, is_cupy
 
@@ -70,25 +70,12 @@ def _path_bit(x: Any, dom: int, level: int) -> Any:
     return ((x >> np.uint64(dom - level)) & np.uint64(1)).astype(np.uint32)
 
 
-def check_inputs(x: Any, n_bits: int, n_elems: int, what: str = "x") -> Any:
-    """Validate a uint64 input vector of N values below 2^n_bits."""
-    xp = get_xp(x)
-    x = xp.asarray(x)
-    if x.dtype != xp.uint64:
-        raise TypeError(f"{what} must be a uint64 array, got dtype {x.dtype}")
-    if x.shape != (n_elems,):
-        raise ValueError(f"{what} has shape {x.shape}; the key batch expects ({n_elems},)")
-    if n_bits < 64 and bool(xp.any(x >> np.uint64(n_bits))):
-        raise ValueError(f"{what} has values >= 2^{n_bits}; inputs must be {n_bits}-bit")
-    return x
-
-
 def keygen(alpha: Any, n_bits: int, stream: RandomStream, rounds: int = 12) -> tuple[DpfKey, DpfKey]:
     """Keys for the point functions f_alpha(x) = [x == alpha] (1-bit output) for each element of ``alpha``."""
     check_bits("n_bits", n_bits, 1, 64)
     check_rounds(rounds)
     xp = stream.xp
-    alpha = check_inputs(xp.asarray(alpha), n_bits, int(np.size(alpha)), "alpha")
+    alpha = check_words(xp.asarray(alpha), n_bits, int(np.size(alpha)), "alpha")
     n = alpha.shape[0]
     dom, d = domain_bits(n_bits), tree_depth(n_bits)
     roots = stream.seeds(2 * n).reshape(2, n, 4)
@@ -146,7 +133,7 @@ def _walk(key: DpfKey, x: Any, compare: bool) -> Any:
 
 def eval_point(key: DpfKey, x: Any) -> Any:
     """XOR share (uint32 0/1) of [x == alpha] per element."""
-    x = check_inputs(x, key.n_bits, key.n_elems)
+    x = check_words(x, key.n_bits, key.n_elems)
     leaf, _, _ = _walk(key, x, compare=False)
     return B.get_bit(leaf, x & np.uint64(127))
 
@@ -155,7 +142,7 @@ def eval_lt(key: DpfKey, x: Any) -> Any:
     """XOR share (uint32 0/1) of [x < alpha] per element, from the DPF key (SIGMA Thm 2).
 
     On CuPy arrays the fused kernel ``kernels.dpf_lt`` runs (same bits)."""
-    x = check_inputs(x, key.n_bits, key.n_elems)
+    x = check_words(x, key.n_bits, key.n_elems)
     xp = get_xp(x)
     if is_cupy(xp):
         from .kernels import dpf_lt

@@ -32,17 +32,18 @@ __device__ __forceinline__ uint4 xor_if(uint4 a, uint4 b, u32 t) {
 __device__ __forceinline__ u32 word_of(uint4 b, int k) {
   return k == 0 ? b.x : (k == 1 ? b.y : (k == 2 ? b.z : b.w));
 }
+/* bits [lo, hi] (inclusive, block bit numbering) that fall in 32-bit word k, as a mask of that word */
+__device__ __forceinline__ u32 range_mask(int k, int lo, int hi) {
+  long long l = (long long)lo - 32 * k, h = (long long)hi - 32 * k + 1;
+  l = l < 0 ? 0 : (l > 32 ? 32 : l);
+  h = h < 0 ? 0 : (h > 32 ? 32 : h);
+  u64 upto = (h == 0) ? 0ull : (0xFFFFFFFFull >> (32 - h));
+  u64 below = (l == 0) ? 0ull : (0xFFFFFFFFull >> (32 - l));
+  return (u32)(upto & ~below);
+}
 /* parity of bits lo..hi (inclusive) of a 128-bit block */
 __device__ __forceinline__ u32 parity_range(uint4 b, int lo, int hi) {
-  u32 acc = 0;
-  for (int k = 0; k < 4; ++k) {
-    int l = lo - 32 * k, h = hi - 32 * k + 1;
-    l = l < 0 ? 0 : (l > 32 ? 32 : l);
-    h = h < 0 ? 0 : (h > 32 ? 32 : h);
-    u32 upto = h == 0 ? 0u : (h == 32 ? 0xFFFFFFFFu : ((1u << h) - 1u));
-    u32 below = l == 0 ? 0u : (l == 32 ? 0xFFFFFFFFu : ((1u << l) - 1u));
-    acc ^= word_of(b, k) & upto & ~below;
-  }
+  u32 acc = (b.x & range_mask(0, lo, hi)) ^ (b.y & range_mask(1, lo, hi)) ^ (b.z & range_mask(2, lo, hi)) ^ (b.w & range_mask(3, lo, hi));
   return __popc(acc) & 1u;
 }
 

@@ -22,6 +22,18 @@ def check_bits(name: str, value: int, lo: int, hi: int) -> int:
     return int(value)
 
 
+def check_words(x: Any, bits: int, n_elems: int, what: str = "x") -> Any:
+    """Validate a uint64 vector of ``n_elems`` values below 2^bits; raise naming ``what`` and the problem."""
+    xp = get_xp(x)
+    if not hasattr(x, "dtype") or x.dtype != xp.uint64:
+        raise TypeError(f"{what} must be a uint64 array, got {getattr(x, 'dtype', type(x).__name__)}")
+    if x.shape != (n_elems,):
+        raise ValueError(f"{what} has shape {x.shape}; the key batch has {n_elems} elements")
+    if bits < 64 and bool(xp.any(x >> U64(bits))):
+        raise ValueError(f"{what} has values >= 2^{bits}; inputs must be {bits}-bit")
+    return x
+
+
 @dataclass(frozen=True)
 class Ring:
     """Z_2^n. ``n`` is the bit width (1..64)."""

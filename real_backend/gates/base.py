@@ -15,8 +15,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..dealer import Dealer
-from ..ring import Ring
-from ..xp import get_xp
+from ..ring import Ring, check_words
 
 
 class KeyReuseError(RuntimeError):
@@ -114,14 +113,7 @@ class PfssJob:
 
 def check_hatx(hatx: Any, bits: int, n_elems: int, what: str = "hatx") -> Any:
     """Validate a public masked input: uint64, shape (n_elems,), values below 2^bits."""
-    xp = get_xp(hatx)
-    if not hasattr(hatx, "dtype") or hatx.dtype != xp.uint64:
-        raise TypeError(f"{what} must be a uint64 array, got {getattr(hatx, 'dtype', type(hatx).__name__)}")
-    if hatx.shape != (n_elems,):
-        raise ValueError(f"{what} has shape {hatx.shape}; the key batch has {n_elems} elements")
-    if bits < 64 and bool(xp.any(hatx >> np.uint64(bits))):
-        raise ValueError(f"{what} has values >= 2^{bits}; this gate's input is {bits}-bit")
-    return hatx
+    return check_words(hatx, bits, n_elems, what)
 
 
 def draw_mask(stream: Any, ring: Ring, n: int, r_in: Any, what: str = "r_in") -> Any:
