@@ -15,8 +15,8 @@ GOLDEN = SHARED / "data" / "suf_h100"
 
 def run_sim(model: str, seq_len: int = 128, batch: int = 1, layers: int | None = None,
             runtime: str = "suf-gpu-bench", sets: tuple[str, ...] = (), net: str = "loopback",
-            policy: str = "suf", deploy: str = "colocated"):
+            policy: str = "suf", deploy: str = "colocated", chains: int = 1):
     spec = get_model(model)
-    settings = resolve(runtime, spec, parse_overrides(list(sets)))
+    settings = resolve(runtime, spec, parse_overrides(list(sets)), chains=chains)
     return simulate(SimConfig(spec, seq_len, batch, layers or spec.n_layers, settings, load_cost("suf-h100"),
                               get_network(net), policy, deploy))

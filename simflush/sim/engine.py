@@ -14,12 +14,12 @@ from models.layer import RunSpec, transformer_layer
 from models.specs import ModelSpec
 
 from ..errors import SufRuntimeError
-from ..executor.actions import Flush, OpenOp, PfssOp, Wave
+from ..executor.actions import Flush, FlushResult, OpenOp, PfssOp, Wave
 from ..executor.executor import PhaseExecutor, RunConfig, TaskRunner
 from ..executor.policies import get_policy
 from ..executor.records import FlushRecord
 from ..profiles import Settings
-from ..tasks.context import Sym
+from ..tasks.context import Sym, deps_of
 from ..tasks.need import Need
 from ..workload import build_task
 from .cost import CostModel, Network
@@ -128,6 +128,7 @@ class Simulation:
         self.gpus = [shared, shared] if config.deploy == "colocated" else [SharedGPU(self.env), SharedGPU(self.env)]
         c = config
         self.runs = transformer_layer(c.model, c.seq_len, c.batch, c.settings.layer)
+        self._inflight: list[dict] = [{}, {}]  # per party: PFSS slot -> its background flush process
 
     def run(self) -> SimResult:
         result = SimResult(self.config, self.runs)
@@ -151,7 +152,7 @@ class Simulation:
 
     def _party(self, party: int, out: PartyResult):
         s = self.config.settings
-        executor = PhaseExecutor(party, get_policy(self.config.policy), s.wire, s.limits,
+        executor = PhaseExecutor(party, get_policy(self.config.policy, s.budget), s.wire, s.limits,
                                  overlap_pfss_open=s.overlap_pfss_open,
                                  opportunistic_overlap=s.opportunistic_overlap,
                                  device_pipeline=s.device_pipeline, device_pipeline_materialize=False)
@@ -175,9 +176,16 @@ class Simulation:
                             break
                         if isinstance(action, Wave):
                             reply = yield from bus.step(action.tasks)
+                            continue
+                        yield from self._direct_fss(party, ctx)
+                        yield from self._await_inflight(party, action)
+                        if action.background:
+                            reply = self._start_background(party, action)
                         else:
                             yield from self._flush(party, action)
                             reply = None
+                    yield from self._direct_fss(party, ctx)
+                    yield from self._await_inflight(party, None)
                 except SufRuntimeError as exc:
                     exc.run = exc.run or label
                     raise
@@ -186,6 +194,50 @@ class Simulation:
         out.branches = executor.branches
         out.end_s = self.env.now
         out.steps = bus.steps
+
+    # -- work outside the executor's synchronous flushes ----------------------------------------------
+
+    def _direct_fss(self, party: int, ctx: SymbolicContext):
+        """FSS keys evaluated inside task steps (sigma tasks without the PFSS batch): local GPU work."""
+        for gate, words in ctx.take_direct_work():
+            cost = self.config.cost
+            yield from self._wait(cost.pfss_floor_for([gate.cost_name]))
+            yield from self.gpus[party].run(cost.pfss_work_s(gate.cost_name, words) * gate.cost_scale)
+
+    def _start_background(self, party: int, flush: Flush) -> FlushResult:
+        """Start a background PFSS flush; its outputs carry the slots whose users must wait for it."""
+        records = iter(flush.records)
+        outputs = {}
+        for index, op in enumerate(flush.pfss):
+            record = next(records) if op.jobs else None
+            proc = self.env.process(self._background_pfss(party, op, record))
+            for job in op.jobs:
+                self._inflight[party][job.slot] = proc
+            outputs[index] = [Sym(job.hatx_words, frozenset({job.slot})) for job in op.jobs]
+        return FlushResult(outputs=outputs)
+
+    def _background_pfss(self, party: int, op: PfssOp, record: FlushRecord | None):
+        """The same local work around the evaluation as a synchronous PFSS flush has."""
+        yield from self._wait(self.config.cost.step_before_s({}))
+        yield from self._pfss(party, op, record)
+        yield from self._wait(self.config.cost.step_after_s({}, sum(j.hatx_words for j in op.jobs)))
+
+    def _await_inflight(self, party: int, flush: Flush | None):
+        """Wait for the background PFSS flushes that ``flush``'s opens were computed from (all of
+        them at the end of a run, ``flush`` None)."""
+        inflight = self._inflight[party]
+        if not inflight:
+            return
+        if flush is None:
+            needed = set(inflight)
+        else:
+            needed = set()
+            for request in (flush.open.requests if flush.open else []):
+                needed |= deps_of(request.value) & inflight.keys()
+        pending = {inflight.pop(slot) for slot in needed}
+        pending = [p for p in pending if not p.processed]
+        if pending:
+            yield self.env.all_of(pending)
 
     def _wait(self, seconds: float):
         if seconds > 0:
@@ -229,12 +281,12 @@ class Simulation:
         cost = self.config.cost
         start = self.env.now
         if op.jobs:
-            yield from self._wait(cost.pfss_floor_for([j.gate.name for j in op.jobs]))
-            work = sum(cost.pfss_work_s(j.gate.name, j.hatx_words) for j in op.jobs)
+            yield from self._wait(cost.pfss_floor_for([j.gate.cost_name for j in op.jobs]))
+            work = sum(cost.pfss_work_s(j.gate.cost_name, j.hatx_words) * j.gate.cost_scale for j in op.jobs)
             yield from self.gpus[party].run(work)
         eval_end = self.env.now
         if op.finish in ("materialize", "finalize"):
-            gates, hatx = [j.gate.name for j in op.jobs], [j.hatx_words for j in op.jobs]
+            gates, hatx = [j.gate.cost_name for j in op.jobs], [j.hatx_words for j in op.jobs]
             yield from self._wait(cost.pfss_finish_s(gates, hatx))
         if record is not None:
             record.start_s, record.duration_s = start, self.env.now - start

@@ -33,16 +33,18 @@ def row_max_diff_sigma(ctx: Context, scores: Any, lengths: RowLengths, via_batch
     relu * diff (a Beaver multiply): 3 opens per round (+1 PFSS through the batch)."""
     if not lengths or row_count(lengths) == 0:
         return scores
+    maxima = scores
     for pairs in maxdiff_round_sizes(lengths):
         yield Need.NONE  # build the round
-        diffs = ctx.local("pairwise_diff", scores, words=pairs)
+        diffs = ctx.local("pairwise_diff", maxima, words=pairs)
         bit = yield from open_and_eval(ctx, diffs, DRELU, via_batch)
         yield Need.NONE
         bit = yield from mul(ctx, bit, ctx.local("bit_share", bit, words=pairs))  # B2A: b0 + b1 - 2 b0 b1
         yield Need.NONE
-        yield from mul(ctx, bit, diffs)
+        r = yield from mul(ctx, bit, diffs)
+        maxima = ctx.local("b_plus_relu", maxima, r, words=ctx.words(maxima))
     yield Need.NONE
-    return ctx.local("x_minus_rowmax", scores, words=ctx.words(scores))
+    return ctx.local("x_minus_rowmax", scores, maxima, words=ctx.words(scores))
 
 
 def nexp_sigma(ctx: Context, x: Any, via_batch: bool, final_trunc: Gate | None) -> Task:

@@ -42,13 +42,15 @@ def row_max_diff(ctx: Context, scores: Any, lengths: RowLengths) -> Task:
     if not lengths or row_count(lengths) == 0:
         return scores
     yield Need.NONE  # Init -> RoundPrep
+    maxima = scores
     for pairs in maxdiff_round_sizes(lengths):
         yield Need.NONE  # RoundPrep builds the round's ReluTask
-        diffs = ctx.local("pairwise_diff", scores, words=pairs)
-        yield from relu(ctx, diffs)
+        diffs = ctx.local("pairwise_diff", maxima, words=pairs)
+        r = yield from relu(ctx, diffs)
+        maxima = ctx.local("b_plus_relu", maxima, r, words=ctx.words(maxima))  # max = b + ReLU(a - b)
         yield Need.NONE  # RoundRelu -> RoundPrep
     yield Need.NONE  # RoundPrep -> Scatter
-    return ctx.local("x_minus_rowmax", scores, words=ctx.words(scores))
+    return ctx.local("x_minus_rowmax", scores, maxima, words=ctx.words(scores))
 
 
 def snapshot_nexp(ctx: Context, x: Any) -> Task:
