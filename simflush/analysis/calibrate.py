@@ -252,7 +252,7 @@ def _key(f) -> Key:
     return (f.party, f.iteration, f.layer, f.run_index)
 
 
-def _steady(trace: Trace) -> Select:
+def steady_iterations(trace: Trace) -> Select:
     first = 1 if trace.meta.iterations > 1 else 0
     return lambda key: key[1] >= first
 
@@ -451,7 +451,8 @@ def fit_groups(data: dict) -> tuple[dict[str, Fit], dict]:
         "open_device_s_per_word": value.get("open_device_s_per_word", value["open_host_s_per_word"]),
         "pfss_floor_s": value["pfss_floor_s"], "pfss_s_per_elem": dict(sorted(slopes.items())),
         "pfss_kind_floor_s": dict(sorted(kind_floors.items())),
-        "pfss_finish_floor_s": value["pfss_finish_floor_s"], "pfss_finish_s_per_elem": dict(sorted(finish_slopes.items())),
+        "pfss_finish_floor_s": value["pfss_finish_floor_s"],
+        "pfss_finish_s_per_elem": dict(sorted(finish_slopes.items())),
         "step_s_per_open_word": {k: value[f"step_s_per_open_word.{k}"] for k in "BM"},
         "step_s_per_opened_word": {k: value[f"step_s_per_opened_word.{k}"] for k in "BM"},
         **{k: value[k] for k in ("step_floor_s", "step_s_per_pfss_word", "matmul_floor_s", "matmul_s_per_flop")},
@@ -524,7 +525,7 @@ def calibrate(sources: list[Source], untraced: BenchRun | None = None, name: str
                   "run_gaps": Rows([], [], [])}
     traced: dict[str, float] = {}
     for src in sources:
-        sel = select or _steady(src.trace)
+        sel = select or steady_iterations(src.trace)
         part = collect(src, sel)
         for k in ("opens", "evals", "finishes"):
             data[k] += part[k]

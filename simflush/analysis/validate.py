@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..io.suf_bench import BenchRun, read_bench
 from ..io.trace_schema import Trace, from_sim_result
 from ..sim.cost import CostModel, load_cost, warn_if_foreign
 from ..sim.engine import SimResult, simulate
-from .calibrate import FIELD_COMPONENT, GROUP_SAMPLES, Source, _steady, calibrate, collect, config_for, design, load_source
+from .calibrate import (FIELD_COMPONENT, GROUP_SAMPLES, Source, calibrate, collect, config_for, design, load_source,
+                        steady_iterations)
 
 Z95 = 1.959964
 
@@ -56,7 +56,8 @@ def at_traced_level(cost: CostModel) -> CostModel:
 
 # -- intervals ------------------------------------------------------------------------------------------
 
-def interval_s(cost: CostModel, result: SimResult, sim_trace: Trace, party: int, run_index: int | None = None) -> float:
+def interval_s(cost: CostModel, result: SimResult, sim_trace: Trace, party: int,
+               run_index: int | None = None) -> float:
     """Half-width (95%) of a predicted time of ``party`` (one run's, summed over layers, or all)."""
     select = (lambda key: key[0] == party) if run_index is None else \
         (lambda key: key[0] == party and key[3] == run_index)
@@ -82,7 +83,7 @@ def interval_s(cost: CostModel, result: SimResult, sim_trace: Trace, party: int,
 
 def measured_runs(trace: Trace) -> dict[int, float]:
     """Run index -> measured seconds per layer (mean over steady iterations, layers and parties)."""
-    steady = _steady(trace)
+    steady = steady_iterations(trace)
     acc: dict[int, list[float]] = defaultdict(list)
     for r in trace.runs:
         if steady((r.party, r.iteration, r.layer, r.run_index)):
@@ -222,7 +223,7 @@ def cross_validate(source: Source) -> list[dict]:
     held-out run's time, predicted from a profile that never saw it).
     """
     trace = source.trace
-    steady = _steady(trace)
+    steady = steady_iterations(trace)
     bench = _bench_of(source)
     folds = [("layers even->odd", lambda k: k[2] % 2 == 0, lambda k: k[2] % 2 == 1),
              ("layers odd->even", lambda k: k[2] % 2 == 1, lambda k: k[2] % 2 == 0)]
