@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from simhelpers import GOLDEN
+from paths import GOLDEN
 
 
 @pytest.fixture(scope="session")

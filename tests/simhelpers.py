@@ -1,17 +1,9 @@
-"""Helpers for the tests: where the golden data lives, and a quick way to simulate."""
-
-import os
-from pathlib import Path
+"""Helpers for the tests: a quick way to simulate."""
 
 from models.specs import get_model
 from simflush.profiles import parse_overrides, resolve
 from simflush.sim.cost import get_network, load_cost
 from simflush.sim.engine import SimConfig, simulate
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SIMFLUSH_SHARED", REPO.parent / "shared"))
-GOLDEN = SHARED / "data" / "suf_h100"
-
 
 def run_sim(model: str, seq_len: int = 128, batch: int = 1, layers: int | None = None,
             runtime: str = "suf-gpu-bench", sets: tuple[str, ...] = (), net: str = "loopback",
