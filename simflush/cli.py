@@ -10,7 +10,7 @@ import sys
 
 from models.specs import MODELS, get_model
 
-from .analysis import calibrate, validate
+from .analysis import calibrate, compare, validate
 from .errors import ConfigError, SufRuntimeError
 from .executor.policies import POLICIES
 from .io.bench_json import bench_document
@@ -23,7 +23,7 @@ from .sim.engine import DEPLOYMENTS, SimConfig, SimResult, simulate
 
 # Commands defined in other modules: each is ``register(subparsers)`` and sets ``func`` on its parser;
 # ``func(args) -> str`` returns what to print. Add yours here.
-COMMANDS: list = [calibrate.register, validate.register]
+COMMANDS: list = [calibrate.register, validate.register, compare.register]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,8 +76,11 @@ def build_config(args: argparse.Namespace) -> SimConfig:
     if args.deploy not in DEPLOYMENTS:
         raise ConfigError(f"unknown deployment {args.deploy!r}; allowed: {', '.join(DEPLOYMENTS)}")
     settings = resolve(args.runtime, model, parse_overrides(args.set), chains=args.chains)
-    return SimConfig(model, args.seq_len, args.batch, layers, settings, load_cost(args.cost),
-                     get_network(args.net), args.policy, args.deploy)
+    cost = load_cost(args.cost)
+    for message in cost.foreign_use(settings.profile):
+        print(f"warning: {message}", file=sys.stderr)
+    return SimConfig(model, args.seq_len, args.batch, layers, settings, cost, get_network(args.net),
+                     args.policy, args.deploy)
 
 
 def _run(args: argparse.Namespace) -> SimResult:

@@ -1,0 +1,199 @@
+"""``simflush compare``: the product of lists of settings, simulated side by side.
+
+Every option takes a comma-separated list (``--policy suf,have_pfss_work --net lan,wan --set
+rsqrt_iters=1,2,3 --chains 1,2``); the table shows the options that vary, the online time, flushes by
+kind and branch, bytes, and the speed-up against the first row.
+"""
+
+import argparse
+import csv
+import itertools
+import json
+import re
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError, SufRuntimeError
+from ..io.bench_json import bench_document
+from ..sim.engine import SimResult, simulate
+
+LIST_OPTIONS = {  # option -> (default, parse one value)
+    "model": ("bert-base", str), "seq_len": ("128", int), "batch": ("1", int), "layers": ("", int),
+    "runtime": ("suf-gpu-bench", str), "net": ("loopback", str), "cost": ("suf-h100", str),
+    "policy": ("suf", str), "deploy": ("colocated", str), "chains": ("1", int),
+}
+
+
+@dataclass
+class Row:
+    params: dict
+    result: SimResult | None
+    error: str = ""
+
+    def label(self, varying: list[str]) -> str:
+        return " ".join(f"{k}={self.params[k]}" for k in varying) or "baseline"
+
+
+def split_list(raw: str) -> list[str]:
+    """Comma-separated values; ``custom:BW,RTT`` network specs keep their own comma."""
+    return re.findall(r"custom:[^,]+,[^,]+|[^,]+", raw)
+
+
+def _values(name: str, raw: str) -> list:
+    parse = LIST_OPTIONS[name][1]
+    out = []
+    for item in split_list(raw):
+        try:
+            out.append(parse(item))
+        except ValueError:
+            raise ConfigError(f"--{name.replace('_', '-')} {item!r}: expected {parse.__name__} values") from None
+    return out
+
+
+def expand(args: argparse.Namespace) -> list[dict]:
+    """Every combination of the listed values, in the order given (first value of each = first row)."""
+    axes = {name: _values(name, getattr(args, name)) if getattr(args, name) else [None] for name in LIST_OPTIONS}
+    set_axes = []
+    for pair in args.set:
+        name, sep, raw = pair.partition("=")
+        if not sep or not raw:
+            raise ConfigError(f"--set {pair!r}: expected NAME=V1[,V2...]")
+        set_axes.append([f"{name}={v}" for v in split_list(raw)])
+    combos = []
+    for values in itertools.product(*axes.values(), *set_axes):
+        params = dict(zip(axes, values[:len(axes)]))
+        params["set"] = list(values[len(axes):])
+        combos.append(params)
+    return combos
+
+
+def _simulate(params: dict) -> Row:
+    from ..cli import build_config  # the CLI's own validation and defaults
+
+    ns = argparse.Namespace(**{k: v for k, v in params.items() if k != "set"}, set=params["set"])
+    try:
+        return Row(params, simulate(build_config(ns)))
+    except SufRuntimeError as exc:
+        return Row(params, None, f"runtime error in {exc.run}: {exc.message}")
+
+
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // total
+    print(f"\r[{'#' * filled}{' ' * (width - filled)}] {done}/{total}", end="" if done < total else "\n",
+          file=sys.stderr, flush=True)
+
+
+def run_all(combos: list[dict], jobs: int = 1) -> list[Row]:
+    for params in combos:  # validate everything before simulating anything (exit 2 early)
+        from ..cli import build_config
+        build_config(argparse.Namespace(**{k: v for k, v in params.items() if k != "set"}, set=params["set"]))
+    rows: list[Row] = []
+    show = len(combos) > 1
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as pool:
+            for row in pool.map(_simulate, combos):
+                rows.append(row)
+                show and _progress(len(rows), len(combos))
+    else:
+        for params in combos:
+            rows.append(_simulate(params))
+            show and _progress(len(rows), len(combos))
+    return rows
+
+
+def varying_keys(rows: list[Row]) -> list[str]:
+    keys = [k for k in LIST_OPTIONS if len({str(r.params[k]) for r in rows}) > 1]
+    sets = max((len(r.params["set"]) for r in rows), default=0)
+    for i in range(sets):
+        if len({r.params["set"][i] for r in rows}) > 1:
+            keys.append(f"set{i}")
+    return keys
+
+
+def summaries(rows: list[Row]) -> list[dict]:
+    """One flat record per row: the varying settings, time, counts, bytes, branches, speed-up."""
+    varying = varying_keys(rows)
+    base = next((r for r in rows if r.result), None)
+    base_t = base.result.online_time_s if base else None
+    out = []
+    for r in rows:
+        params = {k: (r.params["set"][int(k[3:])].split("=", 1)[1] if k.startswith("set") else r.params[k])
+                  for k in varying}
+        names = {k: r.params["set"][int(k[3:])].split("=", 1)[0] for k in varying if k.startswith("set")}
+        rec = {"config": r.label(varying) if not names else " ".join(
+            f"{names.get(k, k)}={v}" for k, v in params.items()), **{names.get(k, k): v for k, v in params.items()}}
+        if r.result is None:
+            rec["error"] = r.error
+        else:
+            doc = bench_document(r.result)
+            t = r.result.online_time_s
+            rec.update(online_time_s=t, open_flushes=doc["pfss"]["open_flushes"],
+                       pfss_flushes=doc["pfss"]["num_flushes"], net_bytes=doc["communication"]["net_bytes"],
+                       opened_words=doc["pfss"]["opened_words"], branches=doc["branches"],
+                       speedup=base_t / t if t else None)
+        out.append(rec)
+    return out
+
+
+def table(records: list[dict]) -> str:
+    header = ["config", "online ms", "opens", "pfss", "net MB", "speed-up", "branches"]
+    lines = []
+    for r in records:
+        if "error" in r:
+            lines.append([r["config"], "-", "-", "-", "-", "-", r["error"]])
+            continue
+        branches = " ".join(f"{k.split('/')[0][0]}:{k.split('/')[1]}={v}" for k, v in r["branches"].items())
+        lines.append([r["config"], f"{r['online_time_s'] * 1e3:.2f}", r["open_flushes"], r["pfss_flushes"],
+                      f"{r['net_bytes'] / 1e6:.2f}", f"{r['speedup']:.3f}x", branches])
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
+    fmt = lambda row: "  ".join(str(c).ljust(w) if i in (0, 6) else str(c).rjust(w)  # noqa: E731
+                                for i, (c, w) in enumerate(zip(row, widths)))
+    return "\n".join(line.rstrip() for line in [fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines]) + "\n"
+
+
+def write_outputs(args: argparse.Namespace, rows: list[Row], records: list[dict]) -> None:
+    if args.json:
+        Path(args.json).write_text(json.dumps({"configs": records}, indent=2) + "\n")
+    if args.csv:
+        keys = list(dict.fromkeys(k for r in records for k in r if k != "branches"))
+        with open(args.csv, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, keys + ["branches"], lineterminator="\n")
+            writer.writeheader()
+            for r in records:
+                writer.writerow({**r, "branches": json.dumps(r.get("branches", {}), sort_keys=True)})
+    done = [(rec["config"], row.result) for rec, row in zip(records, rows) if row.result]
+    if args.plot:
+        from ..io.plots import plot_run_bars, plot_timeline
+        out = Path(args.plot)
+        out.mkdir(parents=True, exist_ok=True)
+        for i, (label, result) in enumerate(done):
+            plot_timeline(result, out / f"timeline_{i:03d}.png", label)
+        plot_run_bars(done, out / "runs.png", "time per run (layer 0, party 0)")
+    if args.chrome_trace:
+        from ..io.chrome_trace import write_chrome_trace
+        write_chrome_trace(args.chrome_trace, done)
+
+
+def cmd_compare(args: argparse.Namespace) -> str:
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: must be >= 1")
+    rows = run_all(expand(args), args.jobs)
+    records = summaries(rows)
+    write_outputs(args, rows, records)
+    return table(records)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("compare", help="simulate the product of lists of settings side by side")
+    for name, (default, _parse) in LIST_OPTIONS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", default=default, help=f"comma list (default {default or 'all'})")
+    p.add_argument("--set", action="append", default=[], metavar="K=V1,V2", help="a knob and its values (repeatable)")
+    p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
+    p.add_argument("--csv", metavar="FILE", help="write the comparison as CSV")
+    p.add_argument("--plot", metavar="DIR", help="write timelines and a per-run bar chart as PNG")
+    p.add_argument("--chrome-trace", metavar="FILE", help="write a Chrome trace (Perfetto, chrome://tracing)")
+    p.add_argument("--jobs", type=int, default=1, help="simulate in this many processes (default 1)")
+    p.set_defaults(func=cmd_compare)
