@@ -7,6 +7,12 @@ carries a sequence number and a CRC32 (see ``wire``); every receive has a timeou
 
 Shaping (``latency_s``, ``bandwidth_Bps``) delays each send by latency + bytes/bandwidth to emulate LAN/WAN.
 Counters (``stats``) are per party: bytes and frames this party sent and received, and rounds (opens).
+
+Bulk path: a payload over ``chunk_bytes`` is sent as a message of several frames (``wire.FLAG_MORE``), so the
+two processes work as a pipeline: while the receiver copies chunk k out of the kernel and checks its CRC, the sender
+checks-and-sends chunk k+1. CRC32s of large chunks run on a small per-channel thread pool (``zlib.crc32`` releases the
+GIL), so the integrity check overlaps the socket copies on both ends. Header and payload leave in one ``sendmsg``
+(no copy, one syscall); a receiver can pass ``out`` (a reused buffer) so nothing is allocated per message.
 """
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ import hashlib
 import json
 import socket
 import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +31,8 @@ from . import wire
 
 FRAME_DATA = 1
 FRAME_HELLO = 2
+CHUNK_BYTES = 1 << 19  # frames of a bulk message (512 KiB)
+POOL_CRC_MIN = 1 << 16  # CRCs of frames at least this large run on the channel's thread pool
 
 
 class PeerError(ConnectionError):
@@ -35,7 +45,9 @@ class HandshakeError(ConnectionError):
 
 @dataclass
 class CommStats:
-    """Per-party communication counters (bytes exclude frame headers; ``wire_bytes`` include them)."""
+    """Per-party communication counters (bytes exclude frame headers; ``wire_bytes`` include them).
+
+    ``frames_*`` count frames on the wire: a bulk message of B bytes is ceil(B / chunk_bytes) frames."""
 
     bytes_sent: int = 0
     bytes_recv: int = 0
@@ -55,11 +67,18 @@ class Channel:
     """A framed, counted connection of party ``party`` to its peer over socket ``sock``."""
 
     def __init__(self, sock: socket.socket, party: int, timeout_s: float = 10.0, latency_s: float = 0.0,
-                 bandwidth_Bps: float | None = None) -> None:
+                 bandwidth_Bps: float | None = None, chunk_bytes: int = CHUNK_BYTES, crc_threads: int = 2) -> None:
         if party not in (0, 1):
             raise ValueError(f"party={party!r}; allowed: 0, 1")
         if timeout_s <= 0:
             raise ValueError(f"timeout_s={timeout_s!r} must be > 0")
+        if not 1 <= chunk_bytes < wire.MAX_PAYLOAD:
+            raise ValueError(f"chunk_bytes={chunk_bytes!r} must be in [1, {wire.MAX_PAYLOAD})")
+        if crc_threads < 1:
+            raise ValueError(f"crc_threads={crc_threads!r} must be >= 1")
+        self.chunk_bytes, self.crc_threads = chunk_bytes, crc_threads
+        self._pool: ThreadPoolExecutor | None = None
+        self._scratch = np.empty(0, dtype=np.uint8)
         self.sock, self.party, self.timeout_s = sock, party, timeout_s
         self.latency_s, self.bandwidth_Bps = latency_s, bandwidth_Bps
         self.sock.settimeout(timeout_s)
@@ -77,7 +96,21 @@ class Channel:
         return cls(a, 0, **kw), cls(b, 1, **kw)
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self.sock.close()
+
+    def _workers(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.crc_threads, thread_name_prefix=f"crc-p{self.party}")
+        return self._pool
+
+    def scratch(self, nbytes: int) -> np.ndarray:
+        """A reusable receive buffer of ``nbytes`` (uint8) owned by this channel; overwritten by the next call."""
+        if self._scratch.size < nbytes:
+            self._scratch = np.empty(nbytes, dtype=np.uint8)
+        return self._scratch[:nbytes]
 
     def __enter__(self) -> "Channel":
         return self
@@ -87,15 +120,39 @@ class Channel:
 
     # -- frames ---------------------------------------------------------------------------------------------
     def send(self, payload: Any, ftype: int = FRAME_DATA) -> None:
-        """Send one frame; ``payload``: bytes or a contiguous NumPy array (sent without a copy)."""
+        """Send one message; ``payload``: bytes or a contiguous NumPy array (sent without a copy).
+
+        Up to ``chunk_bytes`` it is one frame; larger payloads are split into frames of ``chunk_bytes`` (all but the
+        last flagged ``wire.FLAG_MORE``), whose CRCs are computed on the thread pool ahead of the socket writes."""
         view = memoryview(payload).cast("B") if not isinstance(payload, bytes) else memoryview(payload)
-        header = wire.frame_header(ftype, self._send_seq, view)
-        delay = self.latency_s + (len(view) / self.bandwidth_Bps if self.bandwidth_Bps else 0.0)
+        total = len(view)
+        delay = self.latency_s + (total / self.bandwidth_Bps if self.bandwidth_Bps else 0.0)
         if delay > 0:
             time.sleep(delay)
+        step = self.chunk_bytes
+        if total <= step:
+            self._send_frame(ftype, view, wire.frame_header(ftype, self._send_seq, view))
+            return
+        pieces = [view[o:o + step] for o in range(0, total, step)]
+        pool = self._workers()
+        crcs = [pool.submit(zlib.crc32, p) for p in pieces]
+        last = len(pieces) - 1
         try:
-            self.sock.sendall(header)
-            self.sock.sendall(view)
+            for i, piece in enumerate(pieces):
+                t = ftype if i == last else ftype | wire.FLAG_MORE
+                self._send_frame(t, piece, wire.frame_header(t, self._send_seq, piece, crcs[i].result()))
+        finally:
+            for f in crcs:
+                f.cancel()
+
+    def _send_frame(self, ftype: int, view: memoryview, header: bytes) -> None:
+        try:
+            sent = self.sock.sendmsg([header, view])
+            if sent < len(header):
+                self.sock.sendall(header[sent:])
+                self.sock.sendall(view)
+            elif sent < len(header) + len(view):
+                self.sock.sendall(view[sent - len(header):])
         except (socket.timeout, OSError) as e:
             raise PeerError(f"party {self.party}: send of frame {self._send_seq} failed: {e}") from e
         self._send_seq += 1
@@ -117,23 +174,61 @@ class Channel:
                 raise PeerError(f"party {self.party}: {what} while receiving frame {self._recv_seq} ({got}/{len(buf)} bytes)")
             got += k
 
-    def recv(self, ftype: int = FRAME_DATA) -> np.ndarray:
-        """Receive one frame's payload (a uint8 array); checks type, sequence number and CRC."""
-        self._recv_into(memoryview(self._hdr))
-        got_type, length, crc = wire.parse_header(bytes(self._hdr), self._recv_seq)
-        if got_type != ftype:
-            raise wire.FrameError(f"frame {self._recv_seq} has type {got_type}, expected {ftype}")
-        payload = np.empty(length, dtype=np.uint8)  # not zero-filled: recv_into writes every byte
-        self._recv_into(memoryview(payload))
-        wire.check_payload(payload, crc, self._recv_seq)
-        self._recv_seq += 1
-        self.stats.frames_recv += 1
-        self.stats.bytes_recv += length
-        return payload
+    def recv(self, ftype: int = FRAME_DATA, out: np.ndarray | None = None) -> np.ndarray:
+        """Receive one message's payload as a uint8 array; checks type, sequence numbers and CRCs of its frames.
 
-    def recv_array(self, dtype: Any = np.uint64) -> np.ndarray:
-        """Receive one frame as a flat NumPy array of ``dtype``."""
-        payload = self.recv()
+        ``out``: a contiguous, writable array to receive into (reused buffers: no allocation); the message must have
+        exactly its size in bytes. The result is then a uint8 view of ``out``. Without it, a fresh array is returned."""
+        dest = None if out is None else memoryview(out).cast("B")
+        if dest is not None and dest.readonly:
+            raise ValueError("recv(out=...) needs a writable buffer")
+        parts: list[np.ndarray] = []
+        checks: list = []
+        got = 0
+        try:
+            while True:
+                self._recv_into(memoryview(self._hdr))
+                got_type, length, crc = wire.parse_header(self._hdr, self._recv_seq)
+                more = bool(got_type & wire.FLAG_MORE)
+                if got_type & ~wire.FLAG_MORE != ftype:
+                    raise wire.FrameError(f"frame {self._recv_seq} has type {got_type & ~wire.FLAG_MORE}, expected {ftype}")
+                if dest is not None:
+                    if got + length > len(dest):
+                        raise wire.FrameError(f"frame {self._recv_seq}: message exceeds the expected {len(dest)} bytes "
+                                              f"({got + length} so far)")
+                    piece = dest[got:got + length]
+                else:
+                    arr = np.empty(length, dtype=np.uint8)  # not zero-filled: recv_into writes every byte
+                    parts.append(arr)
+                    piece = memoryview(arr)
+                self._recv_into(piece)
+                if length >= POOL_CRC_MIN and (more or checks):
+                    checks.append((self._workers().submit(zlib.crc32, piece), crc, self._recv_seq))
+                else:
+                    wire.check_payload(piece, crc, self._recv_seq)
+                self._recv_seq += 1
+                self.stats.frames_recv += 1
+                self.stats.bytes_recv += length
+                got += length
+                if not more:
+                    break
+            for fut, crc, seq in checks:
+                if fut.result() != crc:
+                    raise wire.FrameError(f"frame {seq}: payload CRC mismatch (corrupted frame)")
+        finally:
+            for fut, _, _ in checks:
+                fut.cancel()
+        if dest is not None:
+            if got != len(dest):
+                raise wire.FrameError(f"message of {got} bytes, expected {len(dest)}")
+            return np.asarray(out).reshape(-1).view(np.uint8)
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint8)
+
+    def recv_array(self, dtype: Any = np.uint64, out: np.ndarray | None = None) -> np.ndarray:
+        """Receive one message as a flat NumPy array of ``dtype`` (into ``out`` when given: see :meth:`recv`)."""
+        payload = self.recv(out=out)
         if payload.size % np.dtype(dtype).itemsize:
             raise wire.FrameError(f"frame of {payload.size} bytes is not a whole number of {np.dtype(dtype)} items")
         return payload.view(dtype)

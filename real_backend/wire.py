@@ -5,6 +5,10 @@ occupies bits [i*n, (i+1)*n) of the stream.
 
 Frame: header (magic 'SF', version 1, type, sequence number u64, payload length u32, CRC32 of the payload u32),
 then the payload. A receiver checks magic, version, sequence and CRC and names the first thing that is wrong.
+
+Messages: a payload larger than the channel's chunk size travels as consecutive frames, each with its own sequence
+number and CRC32; every frame but the last has :data:`FLAG_MORE` set in its type byte. A message that fits one chunk is
+one frame, byte for byte as before (so small frames are unchanged).
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ MAGIC = b"SF"
 VERSION = 1
 HEADER_BYTES = HEADER.size
 MAX_PAYLOAD = 1 << 31
+FLAG_MORE = 0x80  # type-byte flag: more frames of this message follow
 
 
 class FrameError(ConnectionError):
@@ -74,11 +79,11 @@ def unpack(words: Any, count: int, n_bits: int) -> Any:
     return (lo | hi) & np.uint64((1 << n_bits) - 1)
 
 
-def frame_header(ftype: int, seq: int, payload: bytes | memoryview) -> bytes:
-    """The header of a frame carrying ``payload``."""
+def frame_header(ftype: int, seq: int, payload: bytes | memoryview, crc: int | None = None) -> bytes:
+    """The header of a frame carrying ``payload`` (``crc``: its CRC32 if already computed)."""
     if len(payload) >= MAX_PAYLOAD:
         raise ValueError(f"payload of {len(payload)} bytes exceeds the frame limit of {MAX_PAYLOAD}")
-    return HEADER.pack(MAGIC, VERSION, ftype, seq, len(payload), zlib.crc32(payload))
+    return HEADER.pack(MAGIC, VERSION, ftype, seq, len(payload), zlib.crc32(payload) if crc is None else crc)
 
 
 def parse_header(raw: bytes, expect_seq: int) -> tuple[int, int, int]:
