@@ -32,8 +32,6 @@ class Row:
     result: SimResult | None
     error: str = ""
 
-    def label(self, varying: list[str]) -> str:
-        return " ".join(f"{k}={self.params[k]}" for k in varying) or "baseline"
 
 
 def split_list(raw: str) -> list[str]:
@@ -104,13 +102,15 @@ def run_all(combos: list[dict], jobs: int = 1) -> list[Row]:
     return rows
 
 
+def _sets(row: Row) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in row.params["set"])
+
+
 def varying_keys(rows: list[Row]) -> list[str]:
+    """Options and ``--set`` knobs whose value differs between rows (a knob a row lacks counts as '')."""
     keys = [k for k in LIST_OPTIONS if len({str(r.params[k]) for r in rows}) > 1]
-    sets = max((len(r.params["set"]) for r in rows), default=0)
-    for i in range(sets):
-        if len({r.params["set"][i] for r in rows}) > 1:
-            keys.append(f"set{i}")
-    return keys
+    knobs = list(dict.fromkeys(k for r in rows for k in _sets(r)))
+    return keys + [k for k in knobs if len({_sets(r).get(k, "") for r in rows}) > 1]
 
 
 def summaries(rows: list[Row]) -> list[dict]:
@@ -120,11 +120,9 @@ def summaries(rows: list[Row]) -> list[dict]:
     base_t = base.result.online_time_s if base else None
     out = []
     for r in rows:
-        params = {k: (r.params["set"][int(k[3:])].split("=", 1)[1] if k.startswith("set") else r.params[k])
-                  for k in varying}
-        names = {k: r.params["set"][int(k[3:])].split("=", 1)[0] for k in varying if k.startswith("set")}
-        rec = {"config": r.label(varying) if not names else " ".join(
-            f"{names.get(k, k)}={v}" for k, v in params.items()), **{names.get(k, k): v for k, v in params.items()}}
+        values = {**{k: r.params[k] for k in LIST_OPTIONS}, **_sets(r)}
+        params = {k: values.get(k, "") for k in varying}
+        rec = {"config": " ".join(f"{k}={v}" for k, v in params.items()) or "baseline", **params}
         if r.result is None:
             rec["error"] = r.error
         else:

@@ -1,0 +1,138 @@
+"""The what-if report of the engineers' three questions (DESIGN.md §1), with its figures.
+
+    python -m simflush.analysis.whatif_report --out docs
+
+writes ``docs/whatif.md`` and ``docs/whatif/*.png``: (a) the have_pfss_work overlap patch against the
+snapshot policy; (b) rsqrt Newton iterations and the LUT rsqrt; (c) softmax branches and the nExp
+final truncation. Everything in it is simulated with the ``suf-h100`` cost preset.
+"""
+
+import argparse
+import itertools
+from pathlib import Path
+
+from ..io.plots import plot_run_bars, plot_timeline
+from .compare import LIST_OPTIONS, run_all, summaries
+
+DEFAULTS = {name: (LIST_OPTIONS[name][1](d) if d else None) for name, (d, _p) in LIST_OPTIONS.items()}
+
+
+def _configs(base: dict, axes: dict[str, list]) -> list[dict]:
+    """The product of ``axes`` (option name, or ``set:NAME``, -> values) over ``base``."""
+    out = []
+    for values in itertools.product(*axes.values()):
+        params = {**DEFAULTS, **base, "set": list(base.get("set", []))}
+        for key, value in zip(axes, values):
+            if key.startswith("set:"):
+                params["set"].append(f"{key[4:]}={value}")
+            else:
+                params[key] = value
+        out.append(params)
+    return out
+
+
+def _md_table(records: list[dict], columns: list[str]) -> str:
+    head = columns + ["online ms", "opens", "PFSS", "speed-up"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in records:
+        cells = [str(r.get(c, "")) for c in columns]
+        if "error" in r:
+            cells += [r["error"], "", "", ""]
+        else:
+            cells += [f"{r['online_time_s'] * 1e3:.1f}", str(r["open_flushes"]), str(r["pfss_flushes"]),
+                      f"{r['speedup']:.3f}x"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _study(configs: list[dict]):
+    rows = run_all(configs)
+    return rows, summaries(rows)
+
+
+def question_a(out: Path) -> str:
+    parts = ["## (a) What would the have_pfss_work overlap patch buy?\n",
+             "Both policies on one layer, per model; `chains` splits every run into staggered independent "
+             "tasks (1 = the snapshot's single dependency chain). Opens and PFSS are both parties' flushes.\n"]
+    for model in ("bert-tiny", "bert-base"):
+        configs = _configs({"model": model, "layers": 1}, {
+            "deploy": ["colocated", "two-gpu"], "net": ["lan", "wan"], "chains": [1, 2],
+            "policy": ["suf", "have_pfss_work"]})
+        rows, records = _study(configs)
+        for rec, cfg in zip(records, configs):
+            rec.update(deploy=cfg["deploy"], net=cfg["net"], chains=cfg["chains"], policy=cfg["policy"])
+        parts += [f"### {model}\n", _md_table(records, ["deploy", "net", "chains", "policy"]), ""]
+        if model == "bert-base":
+            pick = {(c["deploy"], c["net"], c["chains"], c["policy"]): row for c, row in zip(configs, rows)}
+            for name, key in (("helps", ("colocated", "lan", 2, "have_pfss_work")),
+                              ("hurts", ("colocated", "wan", 2, "have_pfss_work")),
+                              ("suf_lan", ("colocated", "lan", 2, "suf")),
+                              ("suf_wan", ("colocated", "wan", 2, "suf"))):
+                plot_timeline(pick[key].result, out / f"a_timeline_{name}.png", " ".join(map(str, key)))
+    parts.append(
+        "With one chain both policies give the same schedule and time (no PFSS batch has work when an open "
+        "flush starts). With two chains, on LAN the patch overlaps one chain's PFSS evaluation with the other's "
+        "open and wins; on WAN it loses: overlapping early desynchronises the chains, so there are more, smaller "
+        "open flushes and each pays the 60 ms round trip. Timelines of bert-base, two chains, colocated:\n\n"
+        "| | snapshot (suf) | have_pfss_work |\n|---|---|---|\n"
+        "| LAN | ![](whatif/a_timeline_suf_lan.png) | ![](whatif/a_timeline_helps.png) |\n"
+        "| WAN | ![](whatif/a_timeline_suf_wan.png) | ![](whatif/a_timeline_hurts.png) |\n")
+    return "\n".join(parts)
+
+
+def question_b(out: Path) -> str:
+    configs = _configs({"model": "bert-base", "layers": 1, "net": "lan"}, {"set:rsqrt_iters": [1, 2, 3]})
+    configs += _configs({"model": "bert-base", "layers": 1, "net": "lan", "set": ["SUF_RSQRT_MODE=sigma_gpu"]},
+                        {"set:rsqrt_iters": [0, 1]})
+    rows, records = _study(configs)
+    for rec, cfg in zip(records, configs):
+        rec["rsqrt"] = "LUT (sigma_gpu)" if "SUF_RSQRT_MODE=sigma_gpu" in cfg["set"] else "Newton (suf)"
+        rec["iterations"] = cfg["set"][-1].split("=")[1]
+    plot_run_bars([(f"{r['rsqrt']} it={r['iterations']}", row.result) for r, row in zip(records, rows)],
+                  out / "b_runs.png", "bert-base layer, LAN: rsqrt variants")
+    return "\n".join(["## (b) What would fewer rsqrt iterations or a LUT rsqrt buy?\n",
+                      "bert-base, one layer, LAN, colocated. Each LayerNorm runs one rsqrt; the snapshot uses one "
+                      "Newton iteration (7 opens + 4 PFSS per rsqrt).\n",
+                      _md_table(records, ["rsqrt", "iterations"]), "", "![](whatif/b_runs.png)\n"])
+
+
+def question_c(out: Path) -> str:
+    axes = {"set:SUF_ROWMAX_MODE": ["suf", "sigma_gpu"], "set:SUF_NEXP_MODE": ["suf", "sigma_gpu"],
+            "set:SUF_INV_MODE": ["suf", "sigma_gpu"], "set:nexp_final_trunc": [1, 0]}
+    configs = _configs({"model": "bert-base", "layers": 1, "net": "lan"}, axes)
+    rows, records = _study(configs)
+    for rec, cfg in zip(records, configs):
+        for item in cfg["set"]:
+            key, value = item.split("=")
+            rec[key.replace("SUF_", "").replace("_MODE", "").lower()] = value
+    best = sorted(zip(records, rows), key=lambda p: p[0].get("online_time_s", 1e9))[:4]
+    plot_run_bars([(configs[0]["model"] + " suf", rows[0].result)] +
+                  [(" ".join(f"{k}={r[k]}" for k in ("rowmax", "nexp", "inv", "nexp_final_trunc")), row.result)
+                   for r, row in best], out / "c_runs.png", "bert-base layer, LAN: softmax variants")
+    return "\n".join(["## (c) What would the softmax branches and dropping nExp's final truncation buy?\n",
+                      "bert-base, one layer, LAN, colocated; sigma tasks' FSS through the PFSS batch "
+                      "(`sigma_fss_via_pfss_batch=1`). The bar chart shows the snapshot and the four fastest.\n",
+                      _md_table(records, ["rowmax", "nexp", "inv", "nexp_final_trunc"]), "",
+                      "![](whatif/c_runs.png)\n"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write docs/whatif.md and its figures.")
+    parser.add_argument("--out", default="docs", help="folder for whatif.md (figures go to OUT/whatif/)")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    figures = out / "whatif"
+    figures.mkdir(parents=True, exist_ok=True)
+    text = "\n\n".join([
+        "# What-if report\n\nGenerated by `python -m simflush.analysis.whatif_report --out docs` (simulated, cost "
+        "preset `suf-h100`, runtime profile `suf-gpu-bench`). Times are one iteration's online wall time; "
+        "speed-ups are against the first row of each table. How the variants and policies are modelled: "
+        "[whatif_model.md](whatif_model.md).",
+        question_a(figures), question_b(figures), question_c(figures)])
+    (out / "whatif.md").write_text(text + "\n")
+    print(f"wrote {out / 'whatif.md'} and {len(list(figures.glob('*.png')))} figures in {figures}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
