@@ -59,7 +59,7 @@ def plot_run_bars(rows: list[tuple[str, SimResult]], path: Path, title: str, lay
     ax.set_xticks(range(len(per_config)), [label for label, _ in per_config], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel(f"layer {layer} time, party 0 (ms)")
     ax.set_title(title)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
