@@ -89,3 +89,12 @@ def test_chain_split_keeps_rows_and_staggers():
     assert [p.params["n"] for p in split_into_chains(TaskSpec("trunc", {"n": 10}), 4)] == [3, 3, 2, 2]
     runs = transformer_layer(get_model("bert-tiny"), 16, 1, LayerOptions(chains=2))
     assert all(len(r.tasks) == 2 for r in runs)
+
+
+def test_device_pipeline_drops_the_planner_and_with_ln_gpu_the_variance_open():
+    base = sched()
+    dev = sched(sets=("SUF_BENCH_DEVICE_PIPELINE=1",))
+    assert not any(r.branch == "planner" for r in dev) and any(r.branch == "planner" for r in base)
+    ln = lambda rs: sum(r.event == "OPEN" and r.run.startswith("LN") for r in rs)  # noqa: E731
+    assert ln(dev) == ln(base) - 2  # SUF_LN_GPU defaults on: one variance open fewer per LayerNorm
+    assert ln(sched(sets=("SUF_BENCH_DEVICE_PIPELINE=1", "SUF_LN_GPU=0"))) == ln(base)
