@@ -105,23 +105,21 @@ class RuntimeProfile:
     env: dict = field(default_factory=dict)
 
 
+# What both benches share; each profile lists only where it differs (spec §6.2).
+COMMON_ENV = {
+    "SUF_FORCE_PFSS": "1", "SUF_CAUSAL_PREFILL": "1", "SUF_PER_ELEMENT_MASKS": "0", "SOFTMAX_TRUNC_REF": "0",
+    "SUF_OPEN_PACK_MIN_SAVINGS_PCT": "25", "SUF_OPEN_PACK_MAX_BITS": "56", "SUF_OPEN_PACK_FORMAT": "bits",
+    "SUF_OPEN_PACK_DYNAMIC": "0", "SUF_BENCH_DEVICE_PIPELINE": "0", "SUF_BENCH_EAGER_PFSS": "0",
+    "SUF_OVERLAP_PFSS_OPEN": "1", "rsqrt_iters": "1", "recip_iters": "1", **VARIANT_DEFAULTS,
+}
+
 PROFILES: dict[str, RuntimeProfile] = {p.name: p for p in (
     RuntimeProfile("suf-gpu-bench", "gpu", "bench_suf_transformer GPU defaults (spec §6.2)", {
-        "SUF_FORCE_PFSS": "1", "SUF_GELU_CONST": "1", "SUF_CAUSAL_PREFILL": "1",
-        "SUF_PER_ELEMENT_MASKS": "0", "SOFTMAX_TRUNC_REF": "0", "SUF_OPEN_PACK_EFFBITS": "1",
-        "SUF_OPEN_PACK_AUTO": "0", "SUF_OPEN_PACK_MIN_SAVINGS_PCT": "25", "SUF_OPEN_PACK_NO_NEGOTIATE": "1",
-        "SUF_OPEN_PACK_MAX_BITS": "56", "SUF_OPEN_PACK_FORMAT": "bits", "SUF_OPEN_PACK_DYNAMIC": "0",
-        "SUF_BENCH_DEVICE_PIPELINE": "0", "SUF_LN_GPU": "1", "SUF_BENCH_EAGER_PFSS": "0",
-        "SUF_MATMUL_BEAVER_BATCHED": "1", "SUF_OVERLAP_PFSS_OPEN": "1", "rsqrt_iters": "1", "recip_iters": "1",
-        **VARIANT_DEFAULTS}),
+        **COMMON_ENV, "SUF_GELU_CONST": "1", "SUF_OPEN_PACK_EFFBITS": "1", "SUF_OPEN_PACK_AUTO": "0",
+        "SUF_OPEN_PACK_NO_NEGOTIATE": "1", "SUF_LN_GPU": "1", "SUF_MATMUL_BEAVER_BATCHED": "1"}),
     RuntimeProfile("suf-cpu-bench", "cpu", "CPU bench with SUF_FORCE_PFSS=1 (SigmaFast PFSS backend)", {
-        "SUF_FORCE_PFSS": "1", "SUF_GELU_CONST": "0", "SUF_CAUSAL_PREFILL": "1",
-        "SUF_PER_ELEMENT_MASKS": "0", "SOFTMAX_TRUNC_REF": "0", "SUF_OPEN_PACK_EFFBITS": "0",
-        "SUF_OPEN_PACK_AUTO": "1", "SUF_OPEN_PACK_MIN_SAVINGS_PCT": "25", "SUF_OPEN_PACK_MAX_BITS": "56",
-        "SUF_OPEN_PACK_FORMAT": "bits", "SUF_OPEN_PACK_DYNAMIC": "0", "SUF_OPEN_PACK_DEVICE_MIN_WORDS": "0",
-        "SUF_BENCH_DEVICE_PIPELINE": "0", "SUF_LN_GPU": "0", "SUF_BENCH_EAGER_PFSS": "0",
-        "SUF_MATMUL_BEAVER_BATCHED": "0", "SUF_OVERLAP_PFSS_OPEN": "1", "rsqrt_iters": "1", "recip_iters": "1",
-        **VARIANT_DEFAULTS}),
+        **COMMON_ENV, "SUF_GELU_CONST": "0", "SUF_OPEN_PACK_EFFBITS": "0", "SUF_OPEN_PACK_AUTO": "1",
+        "SUF_OPEN_PACK_DEVICE_MIN_WORDS": "0", "SUF_LN_GPU": "0", "SUF_MATMUL_BEAVER_BATCHED": "0"}),
 )}
 
 
