@@ -81,5 +81,11 @@ def test_bad_input_is_one_line_exit_2(capsys, argv, needle):
 ])
 def test_suf_caps_are_reported_as_runtime_errors_exit_3(capsys, argv, needle):
     code, out, err = run_cli(capsys, *argv)
-    assert code == 3 and needle.split(": ")[1] in err and "L0/Score_trunc" in err
-    assert len(err.strip().splitlines()) == 1
+    errors = [line for line in err.strip().splitlines() if not line.startswith("warning: ")]
+    assert code == 3 and len(errors) == 1
+    assert needle.split(": ")[1] in errors[0] and "L0/Score_trunc" in errors[0]
+
+
+def test_a_cost_profile_of_another_runtime_profile_is_warned_about(capsys):
+    code, _, err = run_cli(capsys, "simulate", "--model", "bert-tiny", "--runtime", "suf-cpu-bench")
+    assert code == 0 and "calibrated on runtime profile 'suf-gpu-bench', applied to 'suf-cpu-bench'" in err
