@@ -1,7 +1,8 @@
 """GPU benchmark of real_backend at 2^20 elements (run on a GPU machine).
 
 Usage: python benchmarks/real_backend_bench.py [--out DIR] [--elems N]
-Writes bench.jsonl to DIR and prints a table. Kernel times: CUDA events, median of repeats after warm-up, over
+       python benchmarks/real_backend_bench.py --net-only [--profile] [--out DIR] [--chunk-bytes B] [--crc-threads T]
+Writes bench.jsonl (net.jsonl for --net-only) to DIR and prints a table. --net-only needs no GPU. Kernel times: CUDA events, median of repeats after warm-up, over
 fresh keys generated on the GPU (the kernels are re-run on one key batch: the one-time check lives in the gate layer).
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from real_backend import beaver, kernels  # noqa: E402
+from real_backend import beaver, kernels, wire  # noqa: E402
 from real_backend import gates as G  # noqa: E402
 from real_backend.channel import accept, connect, listen  # noqa: E402
 from real_backend.dealer import Dealer  # noqa: E402
@@ -42,55 +43,144 @@ def cuda_median(fn, reps=20, warm=3):
     return float(np.median(ts))
 
 
-def _net_party(party, port_q, res_q, words, reps):
+OPEN_WORDS = 1 << 20  # the "8 MB open": 2^20 uint64 words = 8 MiB = 8,388,608 bytes sent by each party
+
+
+def _timed(fn, reps, warm=2):
+    ts = []
+    for i in range(reps + warm):
+        t0 = time.perf_counter()
+        fn()
+        if i >= warm:
+            ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def _raw_recv_into(sock, mv):
+    got = 0
+    while got < len(mv):
+        k = sock.recv_into(mv[got:])
+        if k == 0:
+            raise EOFError("peer closed")
+        got += k
+
+
+def _net_party(party, port_q, res_q, words, reps, profile, chan_kw):
+    import threading
+    import zlib
+
+    from real_backend import channel as C
+
     if party == 0:
         srv = listen("127.0.0.1:0")
         port_q.put(srv.getsockname()[1])
-        ch = accept(srv, 30)
+        ch = accept(srv, 30, **chan_kw)
     else:
-        ch = connect(f"127.0.0.1:{port_q.get()}", 30)
+        ch = connect(f"127.0.0.1:{port_q.get()}", 30, **chan_kw)
     big = np.arange(words, dtype=np.uint64)
     small = np.arange(1, dtype=np.uint64)
-    out = {}
-    for name, arr, n in (("open_8MB", big, 64), ("open_1word", small, 64)):
-        ts = []
-        for i in range(reps[name] + 2):
-            t0 = time.perf_counter()
-            open_shares(ch, arr, n)
-            if i >= 2:
-                ts.append(time.perf_counter() - t0)
-        out[name] = float(np.median(ts))
-    ts = []
-    for i in range(reps["open_8MB"] + 2):
-        t0 = time.perf_counter()
-        open_shares(ch, big, 64, duplex=True)
-        if i >= 2:
-            ts.append(time.perf_counter() - t0)
-    out["open_8MB_duplex"] = float(np.median(ts))
-    ts = []
     n37 = np.arange(words, dtype=np.uint64) & np.uint64(2**37 - 1)
-    for i in range(7):
-        t0 = time.perf_counter()
-        open_shares(ch, n37, 37)
-        if i >= 2:
-            ts.append(time.perf_counter() - t0)
-    out["open_1M_words_37bit_packed"] = float(np.median(ts))
+    out = {}
+    out["open_8MB"] = _timed(lambda: open_shares(ch, big, 64), reps["open_8MB"])
+    out["open_1word"] = _timed(lambda: open_shares(ch, small, 64), reps["open_1word"])
+    out["open_8MB_duplex"] = _timed(lambda: open_shares(ch, big, 64, duplex=True), reps["open_8MB"])
+    out["open_1M_words_37bit_packed"] = _timed(lambda: open_shares(ch, n37, 37), 5)
+    if profile:
+        # Breakdown: the same 8 MiB ping-pong with one cost at a time.
+        sock = ch.sock
+        rbuf = np.empty(words, dtype=np.uint64)
+        mv_big, mv_buf = memoryview(big).cast("B"), memoryview(rbuf).cast("B")
+
+        def raw_pp():
+            if party == 0:
+                sock.sendall(mv_big)
+                _raw_recv_into(sock, mv_buf)
+            else:
+                _raw_recv_into(sock, mv_buf)
+                sock.sendall(mv_big)
+
+        def raw_duplex():
+            th = threading.Thread(target=sock.sendall, args=(mv_big,))
+            th.start()
+            _raw_recv_into(sock, mv_buf)
+            th.join()
+
+        out["raw_socket_pp"] = _timed(raw_pp, reps["open_8MB"])
+        out["raw_socket_duplex"] = _timed(raw_duplex, reps["open_8MB"])
+        real_crc = C.zlib.crc32
+        C.zlib.crc32 = lambda b, v=0: 0  # counterfactual: frames without the CRC work (both ends agree on 0)
+        try:
+            out["open_8MB_no_crc"] = _timed(lambda: open_shares(ch, big, 64), reps["open_8MB"])
+            out["open_8MB_duplex_no_crc"] = _timed(lambda: open_shares(ch, big, 64, duplex=True), reps["open_8MB"])
+        finally:
+            C.zlib.crc32 = real_crc
+        # single-process costs of the pieces (this party alone, while the peer does the same)
+        res = np.empty_like(big)
+        out["crc32_8MiB"] = _timed(lambda: zlib.crc32(mv_big), 5)
+        out["reconstruct_add_8MiB"] = _timed(lambda: np.add(big, rbuf, out=res), 5)
+        out["pack_37bit_1M"] = _timed(lambda: wire.pack(n37, 37), 3)
+        packed = wire.pack(n37, 37)
+        out["unpack_37bit_1M"] = _timed(lambda: wire.unpack(packed, words, 37), 3)
     ch.close()
     res_q.put((party, out))
 
 
-def net_bench():
+def net_bench(profile=False, words=OPEN_WORDS, reps=None, **chan_kw):
+    """Two processes over 127.0.0.1; returns party 0's median times (s).
+
+    Per direction (GB/s) = bytes one party sends (8 MiB) / wall time of the whole open on party 0, from the call of
+    ``open_shares`` to its return (packing, both directions, CRCs and the reconstruction included)."""
     ctx = mp.get_context("spawn")
     pq, rq = ctx.Queue(), ctx.Queue()
-    words = 1 << 20
-    reps = {"open_8MB": 20, "open_1word": 2000}
-    ps = [ctx.Process(target=_net_party, args=(p, pq, rq, words, reps)) for p in (0, 1)]
+    reps = reps or {"open_8MB": 20, "open_1word": 2000}
+    ps = [ctx.Process(target=_net_party, args=(p, pq, rq, words, reps, profile, chan_kw)) for p in (0, 1)]
     for p in ps:
         p.start()
     res = dict(rq.get(timeout=300) for _ in ps)
     for p in ps:
         p.join()
     return res[0]
+
+
+def net_row(net):
+    nb = 8 * OPEN_WORDS
+    row = {"kind": "net", "open_8MB_s": net["open_8MB"], "per_direction_GBps": nb / net["open_8MB"] / 1e9,
+           "small_open_rtt_s": net["open_1word"], "open_8MB_duplex_s": net["open_8MB_duplex"],
+           "duplex_per_direction_GBps": nb / net["open_8MB_duplex"] / 1e9,
+           "open_1M_words_37bit_s": net["open_1M_words_37bit_packed"],
+           "note": "two processes over 127.0.0.1; ping-pong (SUF) and duplex (both send at once); "
+                   "per direction = 8 MiB one party sends / wall time of the whole open (party 0, median)"}
+    for k in ("raw_socket_pp", "raw_socket_duplex", "open_8MB_no_crc", "open_8MB_duplex_no_crc", "crc32_8MiB",
+              "reconstruct_add_8MiB", "pack_37bit_1M", "unpack_37bit_1M"):
+        if k in net:
+            row[k + "_s"] = net[k]
+    return row
+
+
+def print_net(row):
+    nb = 8 * OPEN_WORDS
+    print(f"{'what':34s} {'ms':>8s} {'GB/s/dir':>9s}")
+    for k, v in row.items():
+        if k.endswith("_s") and isinstance(v, float):
+            gbps = f"{nb / v / 1e9:9.2f}" if ("8MB" in k or "raw_socket" in k) else ""
+            print(f"{k:34s} {v * 1e3:8.3f} {gbps}")
+
+
+def net_main(argv=None):
+    ap = argparse.ArgumentParser(description="network part only (no GPU needed)")
+    ap.add_argument("--out", default=".")
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--chunk-bytes", type=int, default=None)
+    ap.add_argument("--crc-threads", type=int, default=None)
+    ap.add_argument("--label", default="")
+    a = ap.parse_args(argv)
+    kw = {k: v for k, v in (("chunk_bytes", a.chunk_bytes), ("crc_threads", a.crc_threads)) if v is not None}
+    row = net_row(net_bench(profile=a.profile, **kw))
+    row.update({"cpus": os.cpu_count(), "label": a.label, **kw})
+    with open(os.path.join(a.out, "net.jsonl"), "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+    print(f"cpus: {os.cpu_count()}  {a.label} {kw}")
+    print_net(row)
 
 
 def main():
@@ -153,11 +243,7 @@ def main():
         t = cuda_median(lambda: beaver.matmul(A, B, ring))
         t0 = cuda_median(lambda: ring.reduce(cp.matmul(A, B)))
         rows.append({"kind": "matmul", "shape": f"{m}x{k}x{n}", "s_splitk": t, "s_plain": t0})
-    net = net_bench()
-    rows.append({"kind": "net", "open_8MB_s": net["open_8MB"], "per_direction_GBps": 8 * 2**20 / net["open_8MB"] / 1e9,
-                 "small_open_rtt_s": net["open_1word"],
-                 "open_8MB_duplex_s": net["open_8MB_duplex"], "duplex_per_direction_GBps": 8 * 2**20 / net["open_8MB_duplex"] / 1e9, "open_1M_words_37bit_s": net["open_1M_words_37bit_packed"],
-                 "note": "two processes over loopback TCP; ping-pong (SUF) and duplex (both send at once); per direction = 8 MiB / open time"})
+    rows.append(net_row(net_bench(profile=True)))
     with open(os.path.join(a.out, "bench.jsonl"), "w") as fh:
         for r in rows:
             fh.write(json.dumps(r) + "\n")
@@ -167,4 +253,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if "--net-only" in sys.argv:
+        net_main([x for x in sys.argv[1:] if x != "--net-only"])
+    else:
+        main()
