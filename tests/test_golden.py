@@ -5,6 +5,8 @@ import gzip
 import json
 import re
 
+import pytest
+
 from simflush.cli import main
 from simflush.io.bench_json import bench_document
 
@@ -74,3 +76,17 @@ def test_cpu_trace_flush_sequence_and_branches(golden):
     for p in (0, 1):
         ours = [(r.event, r.words, r.words_beaver, r.branch) for r in result.parties[p].records]
         assert ours == measured[p]
+
+
+@pytest.mark.parametrize("model,net_bytes", [
+    ("bert-tiny", 16_173_440), ("bert-base", 580_396_800), ("bert-large", 1_547_478_528),
+    ("gpt2", 608_755_200), ("gpt-neo-1.3b", 2_658_175_488)])
+def test_online_bytes_equal_the_suf_report(model, net_bytes):
+    """SUF's benchmark_report.md online bytes (spec §5.2), GPU bench, T = 128, B = 1, all layers."""
+    assert bench_document(run_sim(model))["communication"]["online_bytes"] == net_bytes
+
+
+def test_gpt2_opened_words_and_flushes_equal_the_historical_report():
+    """gpt2's opened_words 97,400,832 (unchanged since 3d7162e) and today's 1,320 open flushes (spec §5.2)."""
+    pfss = bench_document(run_sim("gpt2"))["pfss"]
+    assert (pfss["opened_words"], pfss["open_flushes"]) == (97_400_832, 1_320)
