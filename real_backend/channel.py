@@ -23,7 +23,7 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -119,17 +119,20 @@ class Channel:
         self.close()
 
     # -- frames ---------------------------------------------------------------------------------------------
-    def send(self, payload: Any, ftype: int = FRAME_DATA) -> None:
+    def send(self, payload: Any, ftype: int = FRAME_DATA, align: int = 1) -> None:
         """Send one message; ``payload``: bytes or a contiguous NumPy array (sent without a copy).
 
-        Up to ``chunk_bytes`` it is one frame; larger payloads are split into frames of ``chunk_bytes`` (all but the
-        last flagged ``wire.FLAG_MORE``), whose CRCs are computed on the thread pool ahead of the socket writes."""
+        Up to ``chunk_bytes`` it is one frame; larger payloads are split into frames of ``chunk_bytes`` rounded down
+        to a multiple of ``align`` (all but the last flagged ``wire.FLAG_MORE``), whose CRCs are computed on the thread
+        pool ahead of the socket writes. ``align`` lets a receiver decode each frame on its own (whole packed groups)."""
         view = memoryview(payload).cast("B") if not isinstance(payload, bytes) else memoryview(payload)
         total = len(view)
         delay = self.latency_s + (total / self.bandwidth_Bps if self.bandwidth_Bps else 0.0)
         if delay > 0:
             time.sleep(delay)
-        step = self.chunk_bytes
+        if align < 1:
+            raise ValueError(f"align={align!r} must be >= 1")
+        step = max(align, self.chunk_bytes - self.chunk_bytes % align)
         if total <= step:
             self._send_frame(ftype, view, wire.frame_header(ftype, self._send_seq, view))
             return
@@ -174,11 +177,17 @@ class Channel:
                 raise PeerError(f"party {self.party}: {what} while receiving frame {self._recv_seq} ({got}/{len(buf)} bytes)")
             got += k
 
-    def recv(self, ftype: int = FRAME_DATA, out: np.ndarray | None = None) -> np.ndarray:
+    def recv(self, ftype: int = FRAME_DATA, out: np.ndarray | None = None,
+             on_frame: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Receive one message's payload as a uint8 array; checks type, sequence numbers and CRCs of its frames.
 
         ``out``: a contiguous, writable array to receive into (reused buffers: no allocation); the message must have
-        exactly its size in bytes. The result is then a uint8 view of ``out``. Without it, a fresh array is returned."""
+        exactly its size in bytes. The result is then a uint8 view of ``out``. Without it, a fresh array is returned.
+        ``on_frame(offset, nbytes)`` (only with ``out``) is called once per frame after that frame's CRC matched, on a
+        pool thread for large frames, so the caller can consume the message while the rest of it arrives. Its errors
+        are re-raised here; if any frame fails its CRC, recv raises (frames already consumed are then garbage)."""
+        if on_frame is not None and out is None:
+            raise ValueError("recv(on_frame=...) needs out=")
         dest = None if out is None else memoryview(out).cast("B")
         if dest is not None and dest.readonly:
             raise ValueError("recv(out=...) needs a writable buffer")
@@ -203,9 +212,12 @@ class Channel:
                     piece = memoryview(arr)
                 self._recv_into(piece)
                 if length >= POOL_CRC_MIN and (more or checks):
-                    checks.append((self._workers().submit(zlib.crc32, piece), crc, self._recv_seq))
+                    checks.append((self._workers().submit(_check_and_consume, piece, crc, on_frame, got, length),
+                                   crc, self._recv_seq))
                 else:
                     wire.check_payload(piece, crc, self._recv_seq)
+                    if on_frame is not None:
+                        on_frame(got, length)
                 self._recv_seq += 1
                 self.stats.frames_recv += 1
                 self.stats.bytes_recv += length
@@ -226,9 +238,10 @@ class Channel:
             return parts[0]
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint8)
 
-    def recv_array(self, dtype: Any = np.uint64, out: np.ndarray | None = None) -> np.ndarray:
+    def recv_array(self, dtype: Any = np.uint64, out: np.ndarray | None = None,
+                   on_frame: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Receive one message as a flat NumPy array of ``dtype`` (into ``out`` when given: see :meth:`recv`)."""
-        payload = self.recv(out=out)
+        payload = self.recv(out=out, on_frame=on_frame)
         if payload.size % np.dtype(dtype).itemsize:
             raise wire.FrameError(f"frame of {payload.size} bytes is not a whole number of {np.dtype(dtype)} items")
         return payload.view(dtype)
@@ -248,6 +261,15 @@ class Channel:
         if peer.get("config") != cfg_hash:
             raise HandshakeError(f"configuration mismatch: this party runs {cfg_hash[:16]}, the peer runs {str(peer.get('config'))[:16]} "
                                  "(model, settings or dealer seed differ)")
+
+
+def _check_and_consume(piece: memoryview, crc: int, on_frame: Callable[[int, int], None] | None, offset: int,
+                       nbytes: int) -> int:
+    """Pool job: CRC32 of a received frame; if it matches, hand the frame to ``on_frame`` while it is still in cache."""
+    got = zlib.crc32(piece)
+    if got == crc and on_frame is not None:
+        on_frame(offset, nbytes)
+    return got
 
 
 def parse_address(address: str) -> tuple[str, int]:

@@ -133,3 +133,66 @@ def test_bad_addresses_and_parties():
         port = s.getsockname()[1]
         s.close()
         connect(f"127.0.0.1:{port}", 0.3)
+
+
+def test_bulk_message_is_pipelined_frames_with_seq_and_crc():
+    a, b = Channel.pair(timeout_s=5, chunk_bytes=4096)
+    data = np.random.default_rng(1).integers(0, 2**63, 5000, dtype=np.uint64)  # 40000 bytes -> 10 frames
+    _, got = run_parties(lambda: a.send(data), lambda: b.recv_array())
+    assert (got == data).all()
+    assert a.stats.frames_sent == b.stats.frames_recv == 10 and a.stats.bytes_sent == b.stats.bytes_recv == 40000
+    assert a.stats.wire_bytes_sent == 40000 + 10 * wire.HEADER_BYTES
+    buf = np.empty(5000, np.uint64)
+    seen = []
+    _, got = run_parties(lambda: a.send(data), lambda: b.recv_array(out=buf, on_frame=lambda o, k: seen.append((o, k))))
+    assert got.base is not None and (buf == data).all() and sorted(seen)[-1] == (36864, 3136) and len(seen) == 10
+    with pytest.raises(wire.FrameError, match="exceeds the expected 39992 bytes"):
+        run_parties(lambda: a.send(data), lambda: b.recv(out=np.empty(39992, np.uint8)))
+    a.close(), b.close()
+
+
+def test_corrupted_frame_inside_bulk_message_is_named():
+    s0, s1 = socket.socketpair()
+    rx = Channel(s1, 1, timeout_s=1, chunk_bytes=1 << 16)
+    chunk = bytes(range(256)) * 256  # 64 KiB: CRCs of these frames run on the pool
+    frames = [wire.frame_header(1 | wire.FLAG_MORE, 0, chunk), chunk,
+              wire.frame_header(1 | wire.FLAG_MORE, 1, chunk), chunk[:-1] + b"\x00",
+              wire.frame_header(1, 2, chunk), chunk]
+    t = __import__("threading").Thread(target=lambda: s0.sendall(b"".join(frames)))
+    t.start()
+    with pytest.raises(wire.FrameError, match="frame 1: payload CRC mismatch"):
+        rx.recv(out=np.empty(3 * len(chunk), np.uint8))
+    t.join()
+    rx.close(), s0.close()
+
+
+@pytest.mark.parametrize("n_bits,xor", [(64, False), (37, False), (1, True), (13, False)])
+def test_chunked_open_reconstructs_per_frame(n_bits, xor, monkeypatch):
+    import real_backend.channel as C
+
+    monkeypatch.setattr(C, "POOL_CRC_MIN", 1)  # every frame's CRC and reconstruction on the pool threads
+    ring = Ring(n_bits)
+    c0, c1 = Channel.pair(timeout_s=5, chunk_bytes=1000)  # frames of whole 64-value groups: 8*n bytes each
+    x = np.random.default_rng(n_bits).integers(0, 2**n_bits, 3001, dtype=np.uint64)
+    s0 = np.random.default_rng(7).integers(0, 2**n_bits, 3001, dtype=np.uint64)
+    s1 = (x ^ s0) if xor else ring.sub(x, s0)
+    for duplex in (False, True):
+        r0, r1 = run_parties(lambda: open_shares(c0, s0, n_bits, xor, duplex), lambda: open_shares(c1, s1, n_bits, xor, duplex))
+        assert (r0 == x).all() and (r1 == x).all()
+    assert c0.stats.frames_sent > (3 if n_bits > 1 else 1)
+
+
+def test_open_survives_a_peer_that_cuts_frames_elsewhere():
+    ring = Ring(37)
+    c0, c1 = Channel.pair(timeout_s=5, chunk_bytes=1000)
+    x = np.arange(2000, dtype=np.uint64) * np.uint64(12345) & ring.mask
+    s0 = np.random.default_rng(3).integers(0, 2**37, 2000, dtype=np.uint64)
+    s1 = ring.sub(x, s0)
+
+    def odd_peer():  # ping-pong by hand, frames cut at 8-byte words, not at 64-value groups
+        peer = c1.recv_array()
+        c1.send(wire.pack(s1, 37), align=8)
+        return peer
+
+    r0, _ = run_parties(lambda: open_shares(c0, s0, 37), odd_peer)
+    assert (r0 == x).all()
