@@ -10,7 +10,7 @@ import sys
 
 from models.specs import MODELS, get_model
 
-from .analysis import calibrate, compare, validate
+from .analysis import calibrate, checklist_render, compare, reconcile_cli, validate
 from .errors import ConfigError, SufRuntimeError
 from .executor.policies import POLICIES
 from .io.bench_json import bench_document
@@ -23,7 +23,8 @@ from .sim.engine import DEPLOYMENTS, SimConfig, SimResult, simulate
 
 # Commands defined in other modules: each is ``register(subparsers)`` and sets ``func`` on its parser;
 # ``func(args) -> str`` returns what to print. Add yours here.
-COMMANDS: list = [calibrate.register, validate.register, compare.register]
+COMMANDS: list = [calibrate.register, validate.register, compare.register, checklist_render.register,
+                   reconcile_cli.register]
 
 
 class _Parser(argparse.ArgumentParser):
