@@ -38,38 +38,56 @@ def packed_words(count: int, n_bits: int) -> int:
     return -(-count * n_bits // 64)
 
 
+def _layout(n_bits: int) -> list[tuple[int, int, int]]:
+    """For the 64 values of one packed group (n words): (word, bit offset, straddles into word+1) per value."""
+    return [((j * n_bits) >> 6, (j * n_bits) & 63, int((j * n_bits) % 64 + n_bits > 64)) for j in range(64)]
+
+
 def pack(values: np.ndarray, n_bits: int) -> np.ndarray:
-    """Pack a flat uint64 host array of n-bit values into ceil(len*n/64) uint64 words (n = 64: no copy)."""
+    """Pack a flat uint64 host array of n-bit values into ceil(len*n/64) uint64 words (n = 64: no copy).
+
+    64 values of n bits fill exactly n words, so the array is handled as G groups: transposed to (64, G), each of the
+    64 value slots is shifted into its (at most two) word rows of an (n, G) array (contiguous rows, no Python loop
+    over elements), and the result is transposed back. Multiples of 8 bits are a byte slice."""
     check_bits("n_bits", n_bits, 1, 64)
     v = np.ascontiguousarray(values, dtype=np.uint64).reshape(-1)
     if n_bits == 64:
         return v
-    v = v & np.uint64((1 << n_bits) - 1)
     count = v.shape[0]
     nwords = packed_words(count, n_bits)
     if count == 0:
         return np.zeros(0, dtype=np.uint64)
-    bitpos = np.arange(count, dtype=np.uint64) * np.uint64(n_bits)
-    off = bitpos & np.uint64(63)
-    lo = v << off
-    hi = np.where(off == 0, np.uint64(0), v >> ((np.uint64(64) - off) & np.uint64(63)))
-    # n < 64, so every word but possibly the last holds the start of a value: OR the pieces per word.
-    starts = (np.arange(nwords, dtype=np.int64) * 64 + n_bits - 1) // n_bits
-    starts = starts[starts < count]
-    out = np.zeros(nwords + 1, dtype=np.uint64)
-    out[: starts.size] = np.bitwise_or.reduceat(lo, starts)
-    out[1 : starts.size + 1] |= np.bitwise_or.reduceat(hi, starts)
-    return out[:nwords]
+    mask = np.uint64((1 << n_bits) - 1)
+    groups = -(-count // 64)
+    if n_bits % 8 == 0:  # little-endian bytes: the low n/8 bytes of each value, back to back
+        out = np.zeros(groups * n_bits, dtype=np.uint64)
+        nb = n_bits // 8
+        out.view(np.uint8)[: count * nb].reshape(count, nb)[:] = v.view(np.uint8).reshape(count, 8)[:, :nb]
+        return out[:nwords]
+    g = np.zeros((groups, 64), dtype=np.uint64)
+    np.bitwise_and(v, mask, out=g.reshape(-1)[:count])
+    vt = np.ascontiguousarray(g.T)  # vt[j, g] = value g*64+j: contiguous rows
+    ot = np.zeros((n_bits, groups), dtype=np.uint64)
+    tmp = np.empty(groups, dtype=np.uint64)
+    for j, (w, off, straddle) in enumerate(_layout(n_bits)):
+        np.left_shift(vt[j], np.uint64(off), out=tmp)
+        ot[w] |= tmp
+        if straddle:
+            np.right_shift(vt[j], np.uint64(64 - off), out=tmp)
+            ot[w + 1] |= tmp
+    return np.ascontiguousarray(ot.T).reshape(-1)[:nwords]
 
 
 def unpack(words: Any, count: int, n_bits: int) -> Any:
-    """Inverse of :func:`pack`: the first ``count`` n-bit values."""
+    """Inverse of :func:`pack`: the first ``count`` n-bit values (NumPy: group-transposed like ``pack``)."""
     check_bits("n_bits", n_bits, 1, 64)
     xp = get_xp(words)
     if words.shape[0] != packed_words(count, n_bits):
         raise FrameError(f"packed payload has {words.shape[0]} words; {count} values of {n_bits} bits need {packed_words(count, n_bits)}")
     if n_bits == 64:
         return words
+    if xp is np and count:
+        return _unpack_np(words, count, n_bits)
     w = xp.concatenate([words, xp.zeros(1, dtype=xp.uint64)])
     bitpos = xp.arange(count, dtype=np.uint64) * np.uint64(n_bits)
     word = (bitpos >> np.uint64(6)).astype(xp.int64)
@@ -77,6 +95,23 @@ def unpack(words: Any, count: int, n_bits: int) -> Any:
     lo = w[word] >> off
     hi = xp.where(off == 0, np.uint64(0), w[word + 1] << ((np.uint64(64) - off) & np.uint64(63)))
     return (lo | hi) & np.uint64((1 << n_bits) - 1)
+
+
+def _unpack_np(words: np.ndarray, count: int, n_bits: int) -> np.ndarray:
+    groups = -(-count // 64)
+    mask = np.uint64((1 << n_bits) - 1)
+    g = np.zeros((groups, n_bits), dtype=np.uint64)
+    g.reshape(-1)[: words.shape[0]] = words
+    wt = np.ascontiguousarray(g.T)  # wt[w, g] = word w of group g: contiguous rows
+    vt = np.empty((64, groups), dtype=np.uint64)
+    tmp = np.empty(groups, dtype=np.uint64)
+    for j, (w, off, straddle) in enumerate(_layout(n_bits)):
+        np.right_shift(wt[w], np.uint64(off), out=vt[j])
+        if straddle:
+            np.left_shift(wt[w + 1], np.uint64(64 - off), out=tmp)
+            vt[j] |= tmp
+    vt &= mask
+    return np.ascontiguousarray(vt.T).reshape(-1)[:count]
 
 
 def frame_header(ftype: int, seq: int, payload: bytes | memoryview, crc: int | None = None) -> bytes:

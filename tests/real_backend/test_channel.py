@@ -196,3 +196,17 @@ def test_open_survives_a_peer_that_cuts_frames_elsewhere():
 
     r0, _ = run_parties(lambda: open_shares(c0, s0, 37), odd_peer)
     assert (r0 == x).all()
+
+
+@pytest.mark.parametrize("n_bits", [1, 7, 8, 13, 31, 32, 37, 50, 63, 64])
+def test_pack_matches_bitwise_reference(n_bits):
+    for count in (0, 1, 63, 64, 65, 300):
+        v = np.random.default_rng(count + n_bits).integers(0, 2**63, count, dtype=np.uint64) * np.uint64(3)
+        ref = 0
+        for i, x in enumerate(int(a) & ((1 << n_bits) - 1) for a in v):
+            ref |= x << (i * n_bits)
+        nw = wire.packed_words(count, n_bits)
+        want = np.array([(ref >> (64 * k)) & (2**64 - 1) for k in range(nw)], dtype=np.uint64)
+        got = wire.pack(v, n_bits)
+        assert got.shape == (nw,) and (got == want).all()
+        assert (wire.unpack(got, count, n_bits) == (v & Ring(n_bits).mask)).all()
