@@ -49,11 +49,13 @@ def reconcile_counts(problem: Problem, measured: dict[str, int], aggregations: t
                       "candidates": [candidate(problem, m, factor, measured) for m in exact],
                       "nearest": [candidate(problem, m, factor, measured) for m in near]})
     space = problem.space
+    explained = [t for t in tries if t["explained"]]
+    likely = min(explained, key=lambda t: t["candidates"][0]["distance"])["aggregation"] if explained else None
     return {"model": problem.model.name, "seq_len": problem.seq_len, "batch_size": problem.batch,
             "n_layers_run": problem.layers, "runtime_profile": space.profile,
             "scope": problem.scope or "layer", "measured": measured, "pinned": space.pinned,
             "search_space": {"knobs": space.knobs, "configurations": space.size},
-            "explained": any(t["explained"] for t in tries), "aggregations": tries}
+            "explained": bool(explained), "most_likely_aggregation": likely, "aggregations": tries}
 
 
 # -- the readable explanation ------------------------------------------------------------------------------
@@ -77,7 +79,7 @@ def _breakdown_text(c: dict) -> list[str]:
     rows = []
     for b in c["breakdown"]:
         direct = f", {b['direct_fss']} direct FSS" if b["direct_fss"] else ""
-        rows.append(f"      {b['run']}: {b['task']}: {b['open_flushes']} opens, {b['pfss_flushes']} PFSS{direct}")
+        rows.append(f"      {b['run']}: {b['task']}: {b['open_flushes']} open + {b['pfss_flushes']} PFSS flushes{direct}")
     return rows
 
 
@@ -89,6 +91,10 @@ def explain(doc: dict) -> str:
            f"Searched {doc['search_space']['configurations']:,} configurations of "
            f"{len(doc['search_space']['knobs'])} settings around profile {doc['runtime_profile']}"
            + (f" (pinned: {', '.join(f'{k}={v}' for k, v in doc['pinned'].items())})" if doc["pinned"] else "") + "."]
+    if doc["most_likely_aggregation"] and len(doc["aggregations"]) > 1:
+        t = next(t for t in doc["aggregations"] if t["aggregation"] == doc["most_likely_aggregation"])
+        out.append(f"Most likely: the counts are {AGG_WORDS[t['aggregation']].format(L=L)}, under "
+                   f"{_settings_text(t['candidates'][0])} (the reading that needs the fewest changed settings).")
     for t in doc["aggregations"]:
         agg = AGG_WORDS[t["aggregation"]].format(L=L)
         out.append("")

@@ -146,7 +146,13 @@ def _document(problem: Problem, trace, instances, names, chosen, n_exact: int, e
         pred = predicted[key[3]]
         ops = SequenceMatcher(None, [measured_sig(f) for f in flushes], [predicted_sig(p) for p in pred],
                               autojunk=False).get_opcodes()
-        for tag, i1, i2, j1, _j2 in ops:
+        for tag, i1, i2, j1, j2 in ops:
+            if tag in ("insert", "replace"):   # predicted flushes the trace does not have
+                near = flushes[min(i1, len(flushes) - 1)].line if flushes else 0
+                unexplained += [{"party": key[0], "iteration": key[1], "layer": key[2], "run": names[key[3]],
+                                 "event": p.event, "open_kind": p.open_kind, "words": p.words, "branch_traced": "",
+                                 "missing": True, "task_step": " / ".join(p.path), "line": near}
+                                for p in pred[j1:j2]]
             for k in range(i1, i2):
                 f = flushes[k]
                 if tag == "equal":
@@ -159,7 +165,8 @@ def _document(problem: Problem, trace, instances, names, chosen, n_exact: int, e
                 else:
                     unexplained.append({"party": key[0], "iteration": key[1], "layer": key[2], "run": names[key[3]],
                                         "event": f.kind, "open_kind": f.open_kind, "words": f.words,
-                                        "branch_traced": f.branch, "line": f.line})
+                                        "branch_traced": f.branch, "missing": False, "task_step": "",
+                                        "line": f.line})
     candidates = []
     for _cost, dist, assign in chosen:
         flat = dict(space.pinned)
@@ -206,8 +213,11 @@ def explain_trace(doc: dict) -> str:
     if not un:
         out.append("Every flush of the trace is explained.")
     else:
-        out.append(f"{len(un)} flushes are not explained by the best configuration" + (" (first 40):" if len(un) > 40 else ":"))
+        out.append(f"{len(un)} flushes differ from the best configuration's sequence (traced but not predicted, "
+                   "or predicted but missing)" + (" (first 40):" if len(un) > 40 else ":"))
         for u in un[:40]:
+            what = (f"missing {u['event']} {u['open_kind']} {u['words']:,} words ({u['task_step']})" if u["missing"]
+                    else f"unexplained {u['event']} {u['open_kind']} {u['words']:,} words {u['branch_traced']}")
             out.append(f"  line {u['line']}: party {u['party']} iteration {u['iteration']} layer {u['layer']} "
-                       f"{u['run']}: {u['event']} {u['open_kind']} {u['words']:,} words {u['branch_traced']}")
+                       f"{u['run']}: {what}")
     return "\n".join(out) + "\n"
