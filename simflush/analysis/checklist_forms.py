@@ -25,8 +25,6 @@ from models.layer import TaskSpec
 from ..tasks import gates as G
 from ..tasks.primitives import PER_ELEMENT_CHUNK
 
-Item = "Step | Block"
-
 
 @dataclass(frozen=True)
 class Step:

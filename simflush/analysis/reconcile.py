@@ -23,7 +23,7 @@ from models.specs import ModelSpec
 
 from ..errors import ConfigError
 from ..profiles import resolve
-from .checklist import COUNT_FIELDS, PARTIES, Counts, build_checklist, checklist_runs
+from .checklist import COUNT_FIELDS, PARTIES, Counts, build_checklist, checklist_runs, phase_names
 from .reconcile_space import SearchSpace
 
 AGGREGATIONS = ("per-party-per-layer", "per-party", "bench")
@@ -81,7 +81,7 @@ def contribution_tables(problem: Problem) -> list[Tables]:
     space = problem.space
     settings, specs = _specs(problem)
     if not any(problem.in_scope(s) for s in specs):
-        raise ConfigError(f"unknown phase {problem.scope!r}; allowed: {', '.join(_phase_names(specs))}")
+        raise ConfigError(f"unknown phase {problem.scope!r}; allowed: {', '.join(phase_names(specs))}")
     grouped = {k for g in space.groups for k in g.kinds}
     fixed = [s for s in specs if problem.in_scope(s) and not {t.kind for t in s.tasks} & grouped]
     fixed_counts = np.array(_counts(checklist_runs(fixed, settings)).as_tuple(), dtype=np.int64)
@@ -105,11 +105,6 @@ def contribution_tables(problem: Problem) -> list[Tables]:
                            np.array([space.distance(a) for a in assignments], dtype=np.int64)))
         out.append(Tables(fixed_counts, tables))
     return out
-
-
-def _phase_names(specs) -> list[str]:
-    names = list(dict.fromkeys([s.phase for s in specs] + [s.name.split("@")[0] for s in specs]))
-    return names
 
 
 def _grid(tables: Tables, fields_idx: list[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from models.specs import get_model
 
 from ..errors import ConfigError
 from ..io.suf_bench import read_bench
