@@ -78,14 +78,20 @@ def build_config(args: argparse.Namespace) -> SimConfig:
         raise ConfigError(f"unknown deployment {args.deploy!r}; allowed: {', '.join(DEPLOYMENTS)}")
     settings = resolve(args.runtime, model, parse_overrides(args.set), chains=args.chains)
     cost = load_cost(args.cost)
-    for message in cost.foreign_use(settings.profile):
-        print(f"warning: {message}", file=sys.stderr)
     return SimConfig(model, args.seq_len, args.batch, layers, settings, cost, get_network(args.net),
                      args.policy, args.deploy)
 
 
+def warn_foreign_cost(config: SimConfig) -> None:
+    """One stderr line per way the cost profile does not fit this run (its times are then suspect)."""
+    for message in config.cost.foreign_use(config.settings.profile):
+        print(f"warning: {message}", file=sys.stderr)
+
+
 def _run(args: argparse.Namespace) -> SimResult:
-    return simulate(build_config(args))
+    config = build_config(args)
+    warn_foreign_cost(config)
+    return simulate(config)
 
 
 def cmd_simulate(args: argparse.Namespace) -> str:

@@ -85,9 +85,14 @@ def _progress(done: int, total: int) -> None:
 
 
 def run_all(combos: list[dict], jobs: int = 1) -> list[Row]:
+    from ..cli import build_config, warn_foreign_cost
+
+    warned = set()
     for params in combos:  # validate everything before simulating anything (exit 2 early)
-        from ..cli import build_config
-        build_config(argparse.Namespace(**{k: v for k, v in params.items() if k != "set"}, set=params["set"]))
+        config = build_config(argparse.Namespace(**{k: v for k, v in params.items() if k != "set"}, set=params["set"]))
+        if (config.cost.name, config.settings.profile) not in warned:
+            warned.add((config.cost.name, config.settings.profile))
+            warn_foreign_cost(config)
     rows: list[Row] = []
     show = len(combos) > 1
     if jobs > 1:
