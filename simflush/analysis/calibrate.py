@@ -47,7 +47,8 @@ from ..sim.engine import SimConfig, SimResult, simulate
 from ..tasks import gates as gate_defs
 
 Z95 = 1.959964
-ALL_GATES = {g.name: g for g in vars(gate_defs).values() if isinstance(g, gate_defs.Gate)}
+# SUF's own gates; sigma gates are costed from the ReLU slope by their PRG calls (Gate.cost_scale)
+ALL_GATES = {g.name: g for g in vars(gate_defs).values() if isinstance(g, gate_defs.Gate) and g.suf_kind >= 0}
 LARGE_HATX = 16384          # a gate needs flushes this large for its per-element slope
 SPREAD = 4.0                # and sizes spread by this factor for floor and slope together
 MIN_TIME_S = 10e-6          # row weights use max(time, this)
