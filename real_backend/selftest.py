@@ -18,10 +18,10 @@ import numpy as np
 
 from . import beaver
 from . import gates as G
-from .channel import Channel, accept, config_hash, connect, listen
+from .channel import accept, config_hash, connect, listen
 from .dealer import Dealer
 from .opening import open_shares
-from .ring import FixedPoint, Ring
+from .ring import Ring
 from .xp import convert_tree, module, to_numpy
 
 
@@ -57,7 +57,6 @@ def plaintext(name: str, gate: G.Gate, x: Any, n: int, f: int) -> Any:
 def _party(party: int, blob: bytes, port_q: Any, out_q: Any, timeout_s: float) -> None:
     job = pickle.loads(blob)
     n, xp = job["n"], module(job["gpu"])
-    ring = Ring(n)
     try:
         if party == 0:
             srv = listen("127.0.0.1:0")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
 from ..ring import Ring, check_bits
 from .base import Gate, GateKeys, check_hatx, pair, pick, sign_of_bit

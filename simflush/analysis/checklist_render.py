@@ -191,7 +191,7 @@ def to_markdown(check: Checklist) -> str:
            _total_row("per party, per layer", check.per_layer),
            _total_row(f"per party, {L} layers", check.per_party),
            _total_row(f"**bench: 2 parties × {L} layers**", check.bench), "",
-           f"Bench JSON fields: " + ", ".join(f"`{k}` = {_n(v)}" for k, v in bench_counters(check.bench).items())
+           "Bench JSON fields: " + ", ".join(f"`{k}` = {_n(v)}" for k, v in bench_counters(check.bench).items())
            + ".", "", "## Per layer, per run (per party)", "",
            f"| # | run | phase | task | open flushes | PFSS flushes | Beaver words | mask words | wire bytes "
            f"| bench opens (×{agg}) | bench PFSS (×{agg}) |", "|--:|---|---|---|--:|--:|--:|--:|--:|--:|--:|"]

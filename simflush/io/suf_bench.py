@@ -8,12 +8,11 @@ field is a ConfigError naming the file, the line and the field.
 """
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..sim.cost import json_key_line
+from ..jsonfile import json_key_line, parse_json_object
 
 REQUIRED = {
     "system": str, "backend": str, "model": str, "seq_len": int, "batch_size": int, "n_layers_run": int,
@@ -67,12 +66,7 @@ def read_bench(path: Path) -> BenchRun:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read bench JSON ({exc.strerror})") from None
     text = raw.decode("utf-8", errors="replace")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path}:1: expected a JSON object (a SUF bench JSON)")
+    doc = parse_json_object(text, str(path), "a SUF bench JSON")
     for dotted, kind in REQUIRED.items():
         value = _lookup(doc, dotted)
         line = json_key_line(text, dotted.split(".")[-1])

@@ -5,13 +5,13 @@ A ``CostModel`` is one deployment's calibrated parameters (a cost preset, JSON i
 """
 
 import json
-import re
 import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..jsonfile import json_key_line, parse_json_object
 
 COST_SCHEMA_VERSION = 2
 
@@ -164,12 +164,7 @@ def load_cost(name_or_path: str) -> CostModel:
             raise ConfigError(f"unknown cost preset {name_or_path!r}; allowed: {', '.join(names)} "
                               "or a path to a .json profile")
         text, where = preset.read_text(), f"preset {name_or_path}"
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{where}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}:1: expected a JSON object (a cost profile)")
+    data = parse_json_object(text, where, "a cost profile")
     version = data.pop("schema_version", None)
     if version != COST_SCHEMA_VERSION:
         raise ConfigError(f"{where}:{json_key_line(text, 'schema_version')}: field 'schema_version' is {version!r}, "
@@ -185,9 +180,3 @@ def load_cost(name_or_path: str) -> CostModel:
         if f.name in data and (isinstance(value, bool) or not isinstance(value, want)):
             raise ConfigError(f"{where}:{json_key_line(text, f.name)}: field {f.name!r} = {value!r} has the wrong type")
     return CostModel(**{k: v for k, v in data.items() if k in known})
-
-
-def json_key_line(text: str, key: str) -> int:
-    """1-based line of ``"key":`` in ``text`` (0 if absent), for error messages."""
-    match = re.search(rf'"{re.escape(key)}"\s*:', text)
-    return text.count("\n", 0, match.start()) + 1 if match else 0

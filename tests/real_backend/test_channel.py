@@ -1,6 +1,5 @@
 """Channel: framing, counters, timeouts, handshake, corruption; TCP on 127.0.0.1 only."""
 import socket
-import struct
 import time
 
 import numpy as np
