@@ -1,7 +1,7 @@
 """GPU benchmark of real_backend at 2^20 elements (run on a GPU machine).
 
 Usage: python benchmarks/real_backend_bench.py [--out DIR] [--elems N]
-       python benchmarks/real_backend_bench.py --net-only [--profile] [--out DIR] [--chunk-bytes B] [--crc-threads T]
+       python benchmarks/real_backend_bench.py --net-only [--profile] [--out DIR] [--chunk-bytes B] [--check-threads T]
 Writes bench.jsonl (net.jsonl for --net-only) to DIR and prints a table. --net-only needs no GPU. Kernel times: CUDA events, median of repeats after warm-up, over
 fresh keys generated on the GPU (the kernels are re-run on one key batch: the one-time check lives in the gate layer).
 """
@@ -107,16 +107,17 @@ def _net_party(party, port_q, res_q, words, reps, profile, chan_kw):
 
         out["raw_socket_pp"] = _timed(raw_pp, reps["open_8MB"])
         out["raw_socket_duplex"] = _timed(raw_duplex, reps["open_8MB"])
-        real_crc = C.zlib.crc32
-        C.zlib.crc32 = lambda b, v=0: 0  # counterfactual: frames without the CRC work (both ends agree on 0)
+        real_check = wire.checksum
+        wire.checksum = lambda b: 0  # counterfactual: frames without the integrity check (both ends agree on 0)
         try:
-            out["open_8MB_no_crc"] = _timed(lambda: open_shares(ch, big, 64), reps["open_8MB"])
-            out["open_8MB_duplex_no_crc"] = _timed(lambda: open_shares(ch, big, 64, duplex=True), reps["open_8MB"])
+            out["open_8MB_no_check"] = _timed(lambda: open_shares(ch, big, 64), reps["open_8MB"])
+            out["open_8MB_duplex_no_check"] = _timed(lambda: open_shares(ch, big, 64, duplex=True), reps["open_8MB"])
         finally:
-            C.zlib.crc32 = real_crc
+            wire.checksum = real_check
         # single-process costs of the pieces (this party alone, while the peer does the same)
         res = np.empty_like(big)
         out["crc32_8MiB"] = _timed(lambda: zlib.crc32(mv_big), 5)
+        out["checksum_8MiB"] = _timed(lambda: wire.checksum(mv_big), 5)
         out["reconstruct_add_8MiB"] = _timed(lambda: np.add(big, rbuf, out=res), 5)
         out["pack_37bit_1M"] = _timed(lambda: wire.pack(n37, 37), 3)
         packed = wire.pack(n37, 37)
@@ -129,7 +130,7 @@ def net_bench(profile=False, words=OPEN_WORDS, reps=None, **chan_kw):
     """Two processes over 127.0.0.1; returns party 0's median times (s).
 
     Per direction (GB/s) = bytes one party sends (8 MiB) / wall time of the whole open on party 0, from the call of
-    ``open_shares`` to its return (packing, both directions, CRCs and the reconstruction included)."""
+    ``open_shares`` to its return (packing, both directions, checksums and the reconstruction included)."""
     ctx = mp.get_context("spawn")
     pq, rq = ctx.Queue(), ctx.Queue()
     reps = reps or {"open_8MB": 20, "open_1word": 2000}
@@ -150,7 +151,8 @@ def net_row(net):
            "open_1M_words_37bit_s": net["open_1M_words_37bit_packed"],
            "note": "two processes over 127.0.0.1; ping-pong (SUF) and duplex (both send at once); "
                    "per direction = 8 MiB one party sends / wall time of the whole open (party 0, median)"}
-    for k in ("raw_socket_pp", "raw_socket_duplex", "open_8MB_no_crc", "open_8MB_duplex_no_crc", "crc32_8MiB",
+    for k in ("raw_socket_pp", "raw_socket_duplex", "open_8MB_no_check", "open_8MB_duplex_no_check", "crc32_8MiB",
+              "checksum_8MiB",
               "reconstruct_add_8MiB", "pack_37bit_1M", "unpack_37bit_1M"):
         if k in net:
             row[k + "_s"] = net[k]
@@ -171,10 +173,10 @@ def net_main(argv=None):
     ap.add_argument("--out", default=".")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--chunk-bytes", type=int, default=None)
-    ap.add_argument("--crc-threads", type=int, default=None)
+    ap.add_argument("--check-threads", type=int, default=None)
     ap.add_argument("--label", default="")
     a = ap.parse_args(argv)
-    kw = {k: v for k, v in (("chunk_bytes", a.chunk_bytes), ("crc_threads", a.crc_threads)) if v is not None}
+    kw = {k: v for k, v in (("chunk_bytes", a.chunk_bytes), ("check_threads", a.check_threads)) if v is not None}
     row = net_row(net_bench(profile=a.profile, **kw))
     row.update({"cpus": os.cpu_count(), "label": a.label, **kw})
     with open(os.path.join(a.out, "net.jsonl"), "a") as fh:

@@ -2,15 +2,15 @@
 
 ``Channel.pair()`` gives two connected channels in one process (a socketpair: tests, one-process runs);
 ``connect_tcp`` links two processes or hosts (``host:port``; party 0 listens, party 1 connects). Every frame
-carries a sequence number and a CRC32 (see ``wire``); every receive has a timeout; a closed or silent peer raises
+carries a sequence number and a checksum (``wire.checksum``); every receive has a timeout; a closed or silent peer raises
 :class:`PeerError` naming the problem. ``handshake`` refuses a peer whose configuration hash differs.
 
 Shaping (``latency_s``, ``bandwidth_Bps``) delays each send by latency + bytes/bandwidth to emulate LAN/WAN.
 Counters (``stats``) are per party: bytes and frames this party sent and received, and rounds (opens).
 
 Bulk path: a payload over ``chunk_bytes`` is sent as a message of several frames (``wire.FLAG_MORE``), so the
-two processes work as a pipeline: while the receiver copies chunk k out of the kernel and checks its CRC, the sender
-checks-and-sends chunk k+1. CRC32s of large chunks run on a small per-channel thread pool (``zlib.crc32`` releases the
+two processes work as a pipeline: while the receiver copies chunk k out of the kernel and checks it, the sender
+checksums-and-sends chunk k+1. Checksums of large chunks run on a small per-channel thread pool (NumPy releases the
 GIL), so the integrity check overlaps the socket copies on both ends. Header and payload leave in one ``sendmsg``
 (no copy, one syscall); a receiver can pass ``out`` (a reused buffer) so nothing is allocated per message.
 """
@@ -20,7 +20,6 @@ import hashlib
 import json
 import socket
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -32,7 +31,7 @@ from . import wire
 FRAME_DATA = 1
 FRAME_HELLO = 2
 CHUNK_BYTES = 1 << 19  # frames of a bulk message (512 KiB)
-POOL_CRC_MIN = 1 << 16  # CRCs of frames at least this large run on the channel's thread pool
+POOL_CHECK_MIN = 1 << 16  # checksums of frames at least this large run on the channel's thread pool
 
 
 class PeerError(ConnectionError):
@@ -67,16 +66,16 @@ class Channel:
     """A framed, counted connection of party ``party`` to its peer over socket ``sock``."""
 
     def __init__(self, sock: socket.socket, party: int, timeout_s: float = 10.0, latency_s: float = 0.0,
-                 bandwidth_Bps: float | None = None, chunk_bytes: int = CHUNK_BYTES, crc_threads: int = 2) -> None:
+                 bandwidth_Bps: float | None = None, chunk_bytes: int = CHUNK_BYTES, check_threads: int = 2) -> None:
         if party not in (0, 1):
             raise ValueError(f"party={party!r}; allowed: 0, 1")
         if timeout_s <= 0:
             raise ValueError(f"timeout_s={timeout_s!r} must be > 0")
         if not 1 <= chunk_bytes < wire.MAX_PAYLOAD:
             raise ValueError(f"chunk_bytes={chunk_bytes!r} must be in [1, {wire.MAX_PAYLOAD})")
-        if crc_threads < 1:
-            raise ValueError(f"crc_threads={crc_threads!r} must be >= 1")
-        self.chunk_bytes, self.crc_threads = chunk_bytes, crc_threads
+        if check_threads < 1:
+            raise ValueError(f"check_threads={check_threads!r} must be >= 1")
+        self.chunk_bytes, self.check_threads = chunk_bytes, check_threads
         self._pool: ThreadPoolExecutor | None = None
         self._scratch = np.empty(0, dtype=np.uint8)
         self.sock, self.party, self.timeout_s = sock, party, timeout_s
@@ -103,7 +102,7 @@ class Channel:
 
     def _workers(self) -> ThreadPoolExecutor:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.crc_threads, thread_name_prefix=f"crc-p{self.party}")
+            self._pool = ThreadPoolExecutor(max_workers=self.check_threads, thread_name_prefix=f"check-p{self.party}")
         return self._pool
 
     def scratch(self, nbytes: int) -> np.ndarray:
@@ -123,7 +122,7 @@ class Channel:
         """Send one message; ``payload``: bytes or a contiguous NumPy array (sent without a copy).
 
         Up to ``chunk_bytes`` it is one frame; larger payloads are split into frames of ``chunk_bytes`` rounded down
-        to a multiple of ``align`` (all but the last flagged ``wire.FLAG_MORE``), whose CRCs are computed on the thread
+        to a multiple of ``align`` (all but the last flagged ``wire.FLAG_MORE``), whose checksums are computed on the thread
         pool ahead of the socket writes. ``align`` lets a receiver decode each frame on its own (whole packed groups)."""
         view = memoryview(payload).cast("B") if not isinstance(payload, bytes) else memoryview(payload)
         total = len(view)
@@ -138,7 +137,7 @@ class Channel:
             return
         pieces = [view[o:o + step] for o in range(0, total, step)]
         pool = self._workers()
-        crcs = [pool.submit(zlib.crc32, p) for p in pieces]
+        crcs = [pool.submit(wire.checksum, p) for p in pieces]
         last = len(pieces) - 1
         try:
             for i, piece in enumerate(pieces):
@@ -179,13 +178,13 @@ class Channel:
 
     def recv(self, ftype: int = FRAME_DATA, out: np.ndarray | None = None,
              on_frame: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """Receive one message's payload as a uint8 array; checks type, sequence numbers and CRCs of its frames.
+        """Receive one message's payload as a uint8 array; checks type, sequence numbers and checksums of its frames.
 
         ``out``: a contiguous, writable array to receive into (reused buffers: no allocation); the message must have
         exactly its size in bytes. The result is then a uint8 view of ``out``. Without it, a fresh array is returned.
-        ``on_frame(offset, nbytes)`` (only with ``out``) is called once per frame after that frame's CRC matched, on a
+        ``on_frame(offset, nbytes)`` (only with ``out``) is called once per frame after that frame's checksum matched, on a
         pool thread for large frames, so the caller can consume the message while the rest of it arrives. Its errors
-        are re-raised here; if any frame fails its CRC, recv raises (frames already consumed are then garbage)."""
+        are re-raised here; if any frame fails its checksum, recv raises (frames already consumed are then garbage)."""
         if on_frame is not None and out is None:
             raise ValueError("recv(on_frame=...) needs out=")
         dest = None if out is None else memoryview(out).cast("B")
@@ -211,7 +210,7 @@ class Channel:
                     parts.append(arr)
                     piece = memoryview(arr)
                 self._recv_into(piece)
-                if length >= POOL_CRC_MIN and (more or checks):
+                if length >= POOL_CHECK_MIN and (more or checks):
                     checks.append((self._workers().submit(_check_and_consume, piece, crc, on_frame, got, length),
                                    crc, self._recv_seq))
                 else:
@@ -226,7 +225,7 @@ class Channel:
                     break
             for fut, crc, seq in checks:
                 if fut.result() != crc:
-                    raise wire.FrameError(f"frame {seq}: payload CRC mismatch (corrupted frame)")
+                    raise wire.FrameError(f"frame {seq}: payload checksum mismatch (corrupted frame)")
         finally:
             for fut, _, _ in checks:
                 fut.cancel()
@@ -265,8 +264,8 @@ class Channel:
 
 def _check_and_consume(piece: memoryview, crc: int, on_frame: Callable[[int, int], None] | None, offset: int,
                        nbytes: int) -> int:
-    """Pool job: CRC32 of a received frame; if it matches, hand the frame to ``on_frame`` while it is still in cache."""
-    got = zlib.crc32(piece)
+    """Pool job: checksum of a received frame; if it matches, hand the frame to ``on_frame`` while it is still in cache."""
+    got = wire.checksum(piece)
     if got == crc and on_frame is not None:
         on_frame(offset, nbytes)
     return got

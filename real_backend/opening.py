@@ -55,7 +55,7 @@ def open_shares(chan: Channel, share: Any, n_bits: int, xor: bool = False, duple
     """Reconstruct a shared array (additive mod 2^n, or XOR when ``xor``); result on the share's array module.
 
     Host (NumPy) shares: frames are cut at whole groups of 64 packed values (8*n bytes), so each received frame is
-    unpacked and added to our share on the channel's pool thread right after its CRC check, while later frames are
+    unpacked and added to our share on the channel's pool thread right after its checksum check, while later frames are
     still arriving; the reconstruction is then mostly off the critical path."""
     xp = get_xp(share)
     flat = share.reshape(-1)

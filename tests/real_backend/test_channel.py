@@ -97,7 +97,7 @@ def test_corrupted_truncated_and_out_of_sequence_frames():
     payload = b"\x01" * 16
     good = wire.frame_header(1, 0, payload)
     a.sendall(good + payload[:-1] + b"\x02")
-    with pytest.raises(wire.FrameError, match="CRC mismatch"):
+    with pytest.raises(wire.FrameError, match="checksum mismatch"):
         rx.recv()
     rx2 = Channel(*(lambda s: (s[1], 1))(pair := socket.socketpair()), timeout_s=1)
     pair[0].sendall(wire.frame_header(1, 5, payload) + payload)
@@ -153,13 +153,13 @@ def test_bulk_message_is_pipelined_frames_with_seq_and_crc():
 def test_corrupted_frame_inside_bulk_message_is_named():
     s0, s1 = socket.socketpair()
     rx = Channel(s1, 1, timeout_s=1, chunk_bytes=1 << 16)
-    chunk = bytes(range(256)) * 256  # 64 KiB: CRCs of these frames run on the pool
+    chunk = bytes(range(256)) * 256  # 64 KiB: checksums of these frames run on the pool
     frames = [wire.frame_header(1 | wire.FLAG_MORE, 0, chunk), chunk,
               wire.frame_header(1 | wire.FLAG_MORE, 1, chunk), chunk[:-1] + b"\x00",
               wire.frame_header(1, 2, chunk), chunk]
     t = __import__("threading").Thread(target=lambda: s0.sendall(b"".join(frames)))
     t.start()
-    with pytest.raises(wire.FrameError, match="frame 1: payload CRC mismatch"):
+    with pytest.raises(wire.FrameError, match="frame 1: payload checksum mismatch"):
         rx.recv(out=np.empty(3 * len(chunk), np.uint8))
     t.join()
     rx.close(), s0.close()
@@ -169,7 +169,7 @@ def test_corrupted_frame_inside_bulk_message_is_named():
 def test_chunked_open_reconstructs_per_frame(n_bits, xor, monkeypatch):
     import real_backend.channel as C
 
-    monkeypatch.setattr(C, "POOL_CRC_MIN", 1)  # every frame's CRC and reconstruction on the pool threads
+    monkeypatch.setattr(C, "POOL_CHECK_MIN", 1)  # every frame's checksum and reconstruction on the pool threads
     ring = Ring(n_bits)
     c0, c1 = Channel.pair(timeout_s=5, chunk_bytes=1000)  # frames of whole 64-value groups: 8*n bytes each
     x = np.random.default_rng(n_bits).integers(0, 2**n_bits, 3001, dtype=np.uint64)
@@ -209,3 +209,23 @@ def test_pack_matches_bitwise_reference(n_bits):
         got = wire.pack(v, n_bits)
         assert got.shape == (nw,) and (got == want).all()
         assert (wire.unpack(got, count, n_bits) == (v & Ring(n_bits).mask)).all()
+
+
+def test_checksum_is_crc32_on_small_payloads():
+    import zlib
+    assert wire.checksum(b"x" * 100) == zlib.crc32(b"x" * 100)
+
+
+def test_checksum_catches_every_single_word_change_and_swaps():
+    rng = np.random.default_rng(7)
+    payload = rng.integers(0, 2**63, size=4099, dtype=np.uint64).tobytes() + b"tail!"
+    ref = wire.checksum(payload)
+    assert wire.checksum(payload) == ref
+    data = bytearray(payload)
+    for pos in rng.integers(0, len(data), size=200):
+        data[pos] ^= 1 << int(rng.integers(0, 8))
+        assert wire.checksum(bytes(data)) != ref
+        data[pos] = payload[pos]
+    swapped = payload[8:16] + payload[:8] + payload[16:]
+    assert wire.checksum(swapped) != ref
+    assert wire.checksum(payload[:-1]) != ref
