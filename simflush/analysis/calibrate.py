@@ -223,6 +223,7 @@ def _annotate(trace: Trace, schedule: SimResult, path: Path) -> None:
                               f"{trace.meta.model} expects {want.event} {want.words} in {want.run} "
                               f"(flush {i} of layer {f.layer}, party {f.party})")
         f.gates = tuple(want.gates)
+        f.words_matmul = want.words_matmul
         f.branch = f.branch or want.branch
 
 
@@ -283,13 +284,16 @@ def collect(source: Source, select: Select) -> dict:
             "steps": _step_rows(trace, select), "run_gaps": _run_gap_rows(trace, source.flops_before, select)}
 
 
-def _open_words(f: FlushEvent | None) -> tuple[int, int]:
-    return (f.words_beaver, f.words_mask) if f is not None and f.kind == "OPEN" else (0, 0)
+def _open_words(f: FlushEvent | None) -> tuple[int, int, int]:
+    """Words of an open by local-work kind: elementwise Beaver (B), matmul Beaver (Bmm), masked (M)."""
+    if f is None or f.kind != "OPEN":
+        return (0, 0, 0)
+    return (f.words_beaver - f.words_matmul, f.words_matmul, f.words_mask)
 
 
 def _step_rows(trace: Trace, select: Select) -> Rows:
-    """Gaps inside runs, before each flush: [1, B, M words of its open, B, M words of the previous
-    open, hatx of the previous PFSS]; the tail after the last flush: the same without the first three."""
+    """Gaps inside runs, before each flush: [1, B, Bmm, M words of its open, B, Bmm, M words of the
+    previous open, hatx of the previous PFSS]; the tail after the last flush: the same without the first four."""
     rows = Rows([], [], [])
     runs = {(r.party, r.iteration, r.layer, r.run_index): r for r in trace.runs}
     flushes: dict[Key, list[FlushEvent]] = defaultdict(list)
@@ -302,7 +306,7 @@ def _step_rows(trace: Trace, select: Select) -> Rows:
         for f in flushes[key] + [None]:
             after = [*_open_words(prev), prev.words if prev is not None and prev.kind == "PFSS" else 0]
             if f is None:
-                rows.X.append([0.0, 0, 0, *after])
+                rows.X.append([0.0, 0, 0, 0, *after])
                 rows.y.append(run.end_s - prev_end)
             else:
                 rows.X.append([1.0, *_open_words(f), *after])
@@ -427,8 +431,9 @@ def _fit_finishes(finishes: list[tuple]) -> tuple[Fit, dict[str, float]]:
     return fit, slopes
 
 
-STEP_PARAMS = ["step_floor_s", "step_s_per_open_word.B", "step_s_per_open_word.M", "step_s_per_opened_word.B",
-               "step_s_per_opened_word.M", "step_s_per_pfss_word"]
+KINDS = ("B", "Bmm", "M")  # local-work kinds of opened words (executor ``OpenOp.words_by_kind``)
+STEP_PARAMS = (["step_floor_s"] + [f"step_s_per_open_word.{k}" for k in KINDS]
+               + [f"step_s_per_opened_word.{k}" for k in KINDS] + ["step_s_per_pfss_word"])
 
 
 def fit_groups(data: dict) -> tuple[dict[str, Fit], dict]:
@@ -454,8 +459,8 @@ def fit_groups(data: dict) -> tuple[dict[str, Fit], dict]:
         "pfss_kind_floor_s": dict(sorted(kind_floors.items())),
         "pfss_finish_floor_s": value["pfss_finish_floor_s"],
         "pfss_finish_s_per_elem": dict(sorted(finish_slopes.items())),
-        "step_s_per_open_word": {k: value[f"step_s_per_open_word.{k}"] for k in "BM"},
-        "step_s_per_opened_word": {k: value[f"step_s_per_opened_word.{k}"] for k in "BM"},
+        "step_s_per_open_word": {k: value[f"step_s_per_open_word.{k}"] for k in KINDS},
+        "step_s_per_opened_word": {k: value[f"step_s_per_opened_word.{k}"] for k in KINDS},
         **{k: value[k] for k in ("step_floor_s", "step_s_per_pfss_word", "matmul_floor_s", "matmul_s_per_flop")},
     }
     return fits, values

@@ -69,6 +69,7 @@ class OpenRequest:
     kind: OpenKind
     words: int
     value: Any
+    tag: str = ""   # what produced the words (a BeaverOp value for Beaver differences)
 
 
 class OpenCollector:
@@ -82,12 +83,12 @@ class OpenCollector:
         self.opened_generation = -1
         self._results: list[Any] = []
 
-    def reserve(self, value: Any, kind: OpenKind, words: int) -> OpenHandle:
+    def reserve(self, value: Any, kind: OpenKind, words: int, tag: str = "") -> OpenHandle:
         if self.pending_words + words > self.max_pending_words:
             raise SufRuntimeError(
                 f"OpenCollector::reserve: {self.pending_words + words} pending words exceed "
                 f"max_pending_words {self.max_pending_words}")
-        self.requests.append(OpenRequest(kind, words, value))
+        self.requests.append(OpenRequest(kind, words, value, tag))
         self.pending_words += words
         return OpenHandle(self.generation, len(self.requests) - 1)
 

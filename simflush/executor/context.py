@@ -22,8 +22,8 @@ class ExecutorContext:
     def words(self, x: Any) -> int:
         raise NotImplementedError
 
-    def open(self, value: Any, kind: OpenKind) -> OpenHandle:
-        return self.executor.opens.reserve(value, kind, self.words(value))
+    def open(self, value: Any, kind: OpenKind, tag: str = "") -> OpenHandle:
+        return self.executor.opens.reserve(value, kind, self.words(value), tag)
 
     def pfss(self, batch: Batch, gate: Gate, hatx: Any, jobs: int = 1) -> PfssSlot:
         return self.executor.batch_for(batch).enqueue(gate, hatx, self.words(hatx), jobs)

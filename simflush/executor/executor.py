@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SufRuntimeError
-from ..tasks.context import Batch
+from ..tasks.context import MATMUL_OPS, Batch
 from ..tasks.need import Need
 from .actions import Flush, FlushResult, OpenOp, PfssOp, Wave
 from .batches import OpenCollector, PfssSuperBatch, WireFormat
@@ -169,11 +169,13 @@ class PhaseExecutor:
         self.records.extend(records)
 
     def _open_op(self) -> OpenOp:
+        """The open flush's requests and words by local-work kind: "B" (elementwise and row-broadcast
+        Beaver), "Bmm" (matmul Beaver: its differences are made by a batched GPU kernel) and "M"."""
         requests = self.opens.take()
-        by_kind = {"B": 0, "M": 0}
+        by_kind = {"B": 0, "Bmm": 0, "M": 0}
         for r in requests:
-            by_kind[r.kind.value] += r.words
-        words = by_kind["B"] + by_kind["M"]
+            by_kind["Bmm" if r.tag in MATMUL_OPS else r.kind.value] += r.words
+        words = sum(by_kind.values())
         return OpenOp(requests, words, by_kind, self.wire.wire_bytes(words), self.wire.negotiation_exchanges)
 
     def _records_for(self, flush: Flush, config: RunConfig) -> list[FlushRecord]:
@@ -181,7 +183,8 @@ class PhaseExecutor:
         if flush.open is not None:
             op = flush.open
             records.append(FlushRecord(config.layer, config.name, "OPEN", flush.branch, op.words,
-                                       op.words_by_kind["B"], op.words_by_kind["M"], op.wire_bytes,
+                                       op.words_by_kind["B"] + op.words_by_kind["Bmm"], op.words_by_kind["M"],
+                                       op.wire_bytes, words_matmul=op.words_by_kind["Bmm"],
                                        concurrent=flush.concurrent))
         for op in flush.pfss:
             if op.jobs:

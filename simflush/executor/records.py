@@ -13,6 +13,7 @@ class FlushRecord:
     words_beaver: int = 0
     words_mask: int = 0
     wire_bytes: int = 0        # OPEN: bytes this party sends (negotiation included); PFSS: 0
+    words_matmul: int = 0      # OPEN: the part of words_beaver that are matmul Beaver differences
     jobs: int = 0
     batch: str = ""            # PFSS: the executor batch flushed ("coeff" or "trunc")
     gates: tuple[str, ...] = ()

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ..sim.engine import SimResult
 
 TRACE_SCHEMA = "simflush-trace"
-TRACE_SCHEMA_VERSION = 1
+TRACE_SCHEMA_VERSION = 2  # 2: flushes carry words_matmul
 
 
 @dataclass
@@ -53,6 +53,7 @@ class FlushEvent:
     words_beaver: int = 0
     words_mask: int = 0
     wire_bytes: int = 0
+    words_matmul: int = 0      # part of words_beaver that are matmul Beaver differences (from the schedule)
     jobs: int = 0
     branch: str = ""
     gates: tuple[str, ...] = ()
@@ -167,7 +168,7 @@ def from_sim_result(result: SimResult) -> Trace:
             timers = ({"eval_s": r.eval_s, "finish_s": r.finish_s} if r.event == "PFSS" else {})
             flushes.append(FlushEvent(
                 party.party, 0, r.layer, index[r.run], r.run, r.event, r.open_kind, r.words, r.words_beaver,
-                r.words_mask, r.wire_bytes, r.jobs, r.branch, tuple(r.gates), r.finish,
+                r.words_mask, r.wire_bytes, r.words_matmul, r.jobs, r.branch, tuple(r.gates), r.finish,
                 device=r.event == "OPEN" and 0 < cfg.settings.device_pack_min_words <= r.words,
                 start_s=r.start_s, duration_s=r.duration_s, timers=timers))
     return Trace(meta, runs, flushes)

@@ -83,8 +83,8 @@ class CostModel:
     pfss_finish_floor_s: float          # materialize / finalize per flush
     pfss_finish_s_per_elem: dict        # gate name -> materialize / finalize per hatx word
     step_floor_s: float                 # local compute before each flush
-    step_s_per_open_word: dict          # open kind (B, M) -> computing Beaver differences / masked values, per word
-    step_s_per_opened_word: dict        # open kind (B, M) -> consuming an opened word (Beaver finalize, ...)
+    step_s_per_open_word: dict          # kind (B, Bmm, M) -> computing Beaver differences / masked values, per word
+    step_s_per_opened_word: dict        # kind (B, Bmm, M) -> consuming an opened word (Beaver finalize, ...)
     step_s_per_pfss_word: float         # consuming a PFSS output (post-processing), per hatx word
     matmul_floor_s: float               # between two runs: reshapes, residuals, matmul launch
     matmul_s_per_flop: float            # public-weight matmul before a run, per flop

@@ -33,6 +33,9 @@ class BeaverOp(Enum):
     MATMUL_PER_PRODUCT = "matmul_pp"  # runtime::MatmulTask: one triple per product, 2*M*N*K
 
 
+MATMUL_OPS = frozenset({BeaverOp.MATMUL.value, BeaverOp.MATMUL_PER_PRODUCT.value})
+
+
 @dataclass(frozen=True)
 class Sym:
     """A symbolic secret-shared value: its size in ring words, and the PFSS results it was computed
@@ -71,8 +74,9 @@ class Context(Protocol):
     def local(self, op: str, *inputs: Any, words: int) -> Any:
         """A named local (communication-free) computation producing ``words`` words."""
 
-    def open(self, value: Any, kind: OpenKind) -> Any:
-        """Reserve ``value`` in the open collector; returns a handle."""
+    def open(self, value: Any, kind: OpenKind, tag: str = "") -> Any:
+        """Reserve ``value`` in the open collector; returns a handle. ``tag`` says what produced the
+        words (a ``BeaverOp`` value for Beaver differences), for the cost model's local-work terms."""
 
     def pfss(self, batch: Batch, gate: Gate, hatx: Any, jobs: int = 1) -> Any:
         """Enqueue ``jobs`` PFSS jobs of ``gate`` on the public ``hatx``; returns a handle."""

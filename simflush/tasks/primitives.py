@@ -33,7 +33,7 @@ def beaver(ctx: Context, op: BeaverOp, *operands: Any, shape: tuple[int, ...]) -
     step that finds the open ready finishes the product locally and is done. Alone: 1 open, 0 PFSS.
     """
     diffs, token = ctx.beaver(op, *operands, shape=shape)
-    handle = ctx.open(diffs, OpenKind.BEAVER)
+    handle = ctx.open(diffs, OpenKind.BEAVER, tag=op.value)
     yield Need.NONE
     opened = yield from _await(ctx, handle, Need.OPEN)
     return ctx.beaver_finish(token, opened)
