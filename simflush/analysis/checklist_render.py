@@ -8,8 +8,18 @@ import io
 import json
 
 from ..errors import ConfigError
+from ..options import add_config_options, build_config
 from ..profiles import PROFILES
-from .checklist import COUNT_FIELDS, PARTIES, BENCH_FIELDS, Checklist, Counts, RunChecklist, build_checklist, item_counts
+from .checklist import (
+    BENCH_FIELDS,
+    COUNT_FIELDS,
+    PARTIES,
+    Checklist,
+    Counts,
+    RunChecklist,
+    build_checklist,
+    item_counts,
+)
 from .checklist_forms import Block, Step
 
 FORMATS = ("md", "csv", "json")
@@ -217,8 +227,6 @@ RENDER = {"md": to_markdown, "csv": to_csv, "json": lambda c: json.dumps(to_json
 
 
 def register(subparsers) -> None:
-    from ..cli import add_config_options
-
     p = subparsers.add_parser("checklist", help="closed-form flush counts per task, run, layer and model (核对表)")
     add_config_options(p)
     p.add_argument("--format", default="md", help=f"output format: {', '.join(FORMATS)} (default md)")
@@ -226,8 +234,6 @@ def register(subparsers) -> None:
 
 
 def cmd_checklist(args: argparse.Namespace) -> str:
-    from ..cli import build_config
-
     if args.format not in FORMATS:
         raise ConfigError(f"--format {args.format!r}: allowed {', '.join(FORMATS)}")
     cfg = build_config(args)

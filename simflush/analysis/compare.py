@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, SufRuntimeError
 from ..io.bench_json import bench_document
+from ..options import build_config, warn_foreign_cost
 from ..sim.engine import SimResult, simulate
 
 LIST_OPTIONS = {  # option -> (default, parse one value)
@@ -68,8 +69,6 @@ def expand(args: argparse.Namespace) -> list[dict]:
 
 
 def _simulate(params: dict) -> Row:
-    from ..cli import build_config  # the CLI's own validation and defaults
-
     ns = argparse.Namespace(**{k: v for k, v in params.items() if k != "set"}, set=params["set"])
     try:
         return Row(params, simulate(build_config(ns)))
@@ -85,8 +84,6 @@ def _progress(done: int, total: int) -> None:
 
 
 def run_all(combos: list[dict], jobs: int = 1) -> list[Row]:
-    from ..cli import build_config, warn_foreign_cost
-
     warned = set()
     for params in combos:  # validate everything before simulating anything (exit 2 early)
         config = build_config(argparse.Namespace(**{k: v for k, v in params.items() if k != "set"}, set=params["set"]))

@@ -6,12 +6,19 @@ import argparse
 import json
 from pathlib import Path
 
-
 from ..errors import ConfigError
 from ..io.suf_bench import read_bench
+from ..options import add_config_options, build_config
 from ..profiles import parse_overrides
 from .checklist import BENCH_FIELDS
-from .reconcile import AGGREGATIONS, PHASES, Problem, aggregation_factor, candidate, search
+from .reconcile import (
+    AGGREGATIONS,
+    PHASES,
+    Problem,
+    aggregation_factor,
+    candidate,
+    search,
+)
 from .reconcile_space import search_space
 
 TOP = 5
@@ -124,8 +131,6 @@ def explain(doc: dict) -> str:
 # -- the command -----------------------------------------------------------------------------------------
 
 def register(subparsers) -> None:
-    from ..cli import add_config_options
-
     p = subparsers.add_parser("reconcile", help="find the settings that explain measured flush counts")
     add_config_options(p)
     p.set_defaults(model=None, seq_len=None, batch=None, runtime=None)
@@ -175,8 +180,6 @@ def _bench_measurement(args: argparse.Namespace) -> dict[str, int]:
 
 
 def _problem(args: argparse.Namespace, scope: str | None) -> Problem:
-    from ..cli import build_config
-
     args.model = args.model or "bert-base"
     args.seq_len = args.seq_len or 128
     args.batch = args.batch or 1
