@@ -9,9 +9,6 @@ from dataclasses import dataclass, replace
 
 from .specs import ModelSpec
 
-RUNS_PER_LAYER_PREFILL = 12
-
-
 @dataclass(frozen=True)
 class TaskSpec:
     kind: str      # layernorm, trunc, matmul, attention_softmax, cubic, decode_softmax

@@ -48,11 +48,6 @@ class Ring:
         """2^n - 1 as a uint64 scalar."""
         return U64((1 << self.n) - 1)
 
-    @property
-    def wire_bytes_per_word(self) -> float:
-        """Bytes one element costs on the wire when packed to n bits."""
-        return self.n / 8
-
     def const(self, c: int) -> np.uint64:
         """The Python integer ``c`` (any sign) reduced mod 2^n, as a uint64 scalar."""
         return U64(int(c) % (1 << self.n))

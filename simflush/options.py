@@ -11,7 +11,7 @@ from models.specs import MODELS, get_model
 
 from .errors import ConfigError
 from .executor.policies import POLICIES
-from .profiles import PROFILES, parse_overrides, resolve
+from .profiles import KNOBS, PROFILES, parse_overrides, resolve
 from .sim.cost import NETWORKS, get_network, load_cost
 from .sim.engine import DEPLOYMENTS, SimConfig
 
@@ -44,6 +44,16 @@ def add_config_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deploy", default="colocated", help=f"deployment: {', '.join(DEPLOYMENTS)}")
     p.add_argument("--chains", type=positive("--chains"), default=1,
                    help="split every run into K staggered independent tasks (default 1: the snapshot)")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = settings_help()
+
+
+def settings_help() -> str:
+    """What --runtime, --policy and --set accept, with one line each (shown under ``--help``)."""
+    lines = ["runtime profiles:"] + [f"  {n:<15} {p.description}" for n, p in PROFILES.items()]
+    lines += ["flush policies:"] + [f"  {n:<15} {p.description}" for n, p in POLICIES.items()]
+    lines += ["knobs for --set NAME=VALUE:"] + [f"  {n:<31} {k.help}" for n, k in KNOBS.items()]
+    return "\n".join(lines)
 
 
 def build_config(args: argparse.Namespace) -> SimConfig:

@@ -1,6 +1,6 @@
 """One record per flush, per party: what was flushed and why (and, once a driver ran it, when)."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -23,7 +23,6 @@ class FlushRecord:
     duration_s: float = 0.0
     eval_s: float = 0.0        # PFSS: flush_eval part
     finish_s: float = 0.0      # PFSS: materialize/finalize part
-    extra: dict = field(default_factory=dict)
 
     @property
     def open_kind(self) -> str:

@@ -43,11 +43,6 @@ class BenchRun:
     device_min_words: int | None = None                   # preprocessing.open_pack_device_min_words
     profiled: bool = False                                # online_profile timers were on
 
-    @property
-    def flushes_per_party(self) -> int:
-        """Open + PFSS flushes of one party in one online iteration."""
-        return (self.pfss["open_flushes"] + self.pfss["num_flushes"]) // 2
-
 
 def _lookup(doc: dict, dotted: str):
     node = doc

@@ -42,7 +42,6 @@ class _Party:
     pfss_jobs_seen: int = 0
     eval_end_s: float | None = None
     branch: str = ""
-    branch_line: int = 0
     last_t: int | None = None
     last_line: int = 0
 
@@ -115,7 +114,7 @@ class _Parser:
             self._open_done(st, party, lineno, t, kv)
         elif event == "BRANCH":
             self._need_run(st, party, lineno, "BRANCH")
-            st.branch, st.branch_line = (rest[1] if len(rest) > 1 else ""), lineno
+            st.branch = rest[1] if len(rest) > 1 else ""
         elif event == "PFSS":
             self._pfss(st, party, lineno, kv)
         elif event == "job":
