@@ -22,8 +22,23 @@ class RunSpec:
     tasks: tuple[TaskSpec, ...]
     section: str                   # ln1, attention, ln2, mlp (the bench's section timers)
     local_flops_before: int = 0    # public-weight matmul flops computed locally before the run
+    local_matmul_elems: int = 0    # that matmul's input + output elements (copied to and from the GPU)
+    hidden_elems: int = 0          # hidden-state elements (B*T*D) that reshapes/residual adds touch before it
     max_flushes: int = 1 << 11     # executor max_flushes_ (2^10 in the MLP block)
     planner: bool = True           # a phase planner is installed for this run
+
+    @property
+    def family(self) -> str:
+        """The kind of the run's tasks (they share one): what its local work per word is costed as."""
+        return self.tasks[0].kind
+
+    @property
+    def macs_per_matmul_word(self) -> float:
+        """Beaver matmul tasks: multiply-accumulates of the local product per opened difference word
+        (each batch opens E (m x k) and F (k x n) and multiplies m x k x n)."""
+        mm = [t.params for t in self.tasks if t.kind == "matmul"]
+        words = sum(p["batches"] * (p["m"] * p["k"] + p["k"] * p["n"]) for p in mm)
+        return sum(p["batches"] * p["m"] * p["k"] * p["n"] for p in mm) / words if words else 0.0
 
 
 @dataclass(frozen=True)
@@ -88,7 +103,7 @@ def uses_decode_path(model: ModelSpec, seq_len: int, opts: LayerOptions) -> bool
 
 def transformer_layer(model: ModelSpec, seq_len: int, batch: int, opts: LayerOptions) -> list[RunSpec]:
     """The executor runs of one layer, in order (all layers are identical)."""
-    runs = _layer_runs(model, seq_len, batch, opts)
+    runs = _with_hidden_work(_layer_runs(model, seq_len, batch, opts), batch * seq_len * model.d_model)
     if opts.chains > 1:
         runs = [replace(r, tasks=tuple(c for t in r.tasks for c in split_into_chains(t, opts.chains)))
                 for r in runs]
@@ -102,7 +117,7 @@ def _layer_runs(model: ModelSpec, seq_len: int, batch: int, opts: LayerOptions) 
     runs = [
         RunSpec("LN1", "LN1", (_layernorm(N, D, "faithful", opts),), "ln1"),
         RunSpec("QKV_trunc", "QKV_Score", (_trunc(3 * N * D, "gapars", opts),), "attention",
-                local_flops_before=2 * N * D * 3 * D, planner=attn_planner),
+                **_public_matmul(N, D, 3 * D), planner=attn_planner),
     ]
     if uses_decode_path(model, T, opts):
         runs += _decode_attention(B, H, T, Dh, opts, attn_planner)
@@ -110,16 +125,31 @@ def _layer_runs(model: ModelSpec, seq_len: int, batch: int, opts: LayerOptions) 
         runs += _prefill_attention(model, B, H, T, Dh, opts, attn_planner)
     runs += [
         RunSpec("OutProj_trunc", "OutProj", (_trunc(N * D, "gapars", opts),), "attention",
-                local_flops_before=2 * N * D * D, planner=attn_planner),
+                **_public_matmul(N, D, D), planner=attn_planner),
         RunSpec("LN2", "LN2_MLP", (_layernorm(N, D, "gapars", opts),), "ln2"),
         RunSpec("MLP_trunc1", "LN2_MLP", (_trunc(N * F, "gapars", opts),), "mlp",
-                local_flops_before=2 * N * D * F, max_flushes=1 << 10, planner=mlp_planner),
+                **_public_matmul(N, D, F), max_flushes=1 << 10, planner=mlp_planner),
         RunSpec("MLP_act", "LN2_MLP", (_activation(model, N * F, opts),), "mlp",
                 max_flushes=1 << 10, planner=mlp_planner),
         RunSpec("MLP_trunc2", "LN2_MLP", (_trunc(N * D, "gapars", opts),), "mlp",
-                local_flops_before=2 * N * F * D, max_flushes=1 << 10, planner=mlp_planner),
+                **_public_matmul(N, F, D), max_flushes=1 << 10, planner=mlp_planner),
     ]
     return runs
+
+
+def _with_hidden_work(runs: list[RunSpec], hidden: int) -> list[RunSpec]:
+    """Every run but the truncation of a Beaver matmul's product (taken in place, no reshape between
+    them) starts with reshapes/residual adds of the hidden state."""
+    out, after_matmul = [], False
+    for r in runs:
+        out.append(replace(r, hidden_elems=0 if after_matmul else hidden))
+        after_matmul = all(t.kind == "matmul" for t in r.tasks)
+    return out
+
+
+def _public_matmul(n: int, d_in: int, d_out: int) -> dict:
+    """A public-weight matmul of ``n`` rows before a run: its flops and the elements it moves."""
+    return {"local_flops_before": 2 * n * d_in * d_out, "local_matmul_elems": n * (d_in + d_out)}
 
 
 def _activation(model: ModelSpec, n: int, opts: LayerOptions) -> TaskSpec:

@@ -5,17 +5,23 @@ from the bench JSON of the traced run), which names its run and PFSS gates. Then
 parameters are fitted, each by robust least squares (Huber IRLS, rows weighted by 1/sqrt(time) so
 that the floors of small flushes count as much as the slopes of big ones; see docs/cost_model.md):
 
-- ``open_host`` / ``open_device``: open time ``floor + slope * words`` on the two sides of the
-  device-packing threshold (the trace's ``dev`` flag splits them), fitted to the mean of the two
-  parties' durations: it includes the mean wait for the peer that run-to-run jitter causes at each
-  synchronisation, which the symmetric simulated parties would not produce by themselves;
+- ``open_pack_host`` / ``open_pack_device``: the open's pack + unpack timer (``pack_s``) against its
+  words, on the two sides of the device-packing threshold (the trace's ``dev`` flag splits them);
+- ``open_wire``: the rest of the open (its duration minus ``pack_s``: the ring copies, the scatter and
+  the wait for the peer) against its wire bytes, over every open: this part does not care where the
+  packing ran. Open times are the mean of the two parties' (the mean wait for the peer that
+  run-to-run jitter causes at each synchronisation, which symmetric simulated parties would not produce);
 - ``pfss_eval``: ``floor + kind floor + slope * hatx * (1 + o)`` per gate kind, where ``o`` is the
   measured fraction of the evaluation during which the other party also evaluated (both share one
   GPU; the engine's processor-sharing GPU puts the contention back);
 - ``pfss_finish``: materialize/finalize, ``floor + slope_gate * hatx``;
 - ``step``: the local compute between flushes, ``floor + a * words of the next open`` before a flush
-  and ``b * opened words + c * hatx`` after one (exactly what the engine charges);
-- ``run_gap``: between two runs, ``floor + d * flops`` of the public matmul before the run.
+  and ``b * opened words + c * hatx`` after one (exactly what the engine charges). The floor is the
+  mean gap of the steps with (almost) no words around them; the slopes are fitted with it fixed, so a
+  model of small tensors is not charged the per-word work of bert-base's as a floor;
+- ``run_gap``: between two runs, ``floor + d * flops`` of the public matmul ``+ e * B*T*D`` (reshapes,
+  residual adds of the hidden state). The floor is the median gap of the run type with the smallest one
+  (a run whose input needs no work, e.g. a truncation straight after its matmul).
 
 Only iterations >= 1 are used when the trace has several (iteration 0 also generates key material).
 Gates that the trace cannot identify get derived values (see ``_derived_slope``) and no interval.
@@ -29,11 +35,12 @@ from __future__ import annotations
 import argparse
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from models.layer import RunSpec
 from models.specs import get_model
 
 from .. import __version__
@@ -52,6 +59,7 @@ ALL_GATES = {g.name: g for g in vars(gate_defs).values() if isinstance(g, gate_d
 LARGE_HATX = 16384          # a gate needs flushes this large for its per-element slope
 SPREAD = 4.0                # and sizes spread by this factor for floor and slope together
 MIN_TIME_S = 10e-6          # row weights use max(time, this)
+TOTAL_ROW_WEIGHT = 1e3      # keep_total: the sum row's norm relative to the largest sample row
 Key = tuple[int, int, int, int]   # party, iteration, layer, run_index
 Select = Callable[[Key], bool]
 
@@ -94,12 +102,14 @@ class Fit:
 
 
 def huber_fit(group: str, X: np.ndarray, y: np.ndarray, names: list[str], offset: np.ndarray | None = None,
-              delta: float = 1.345, weighted: bool = True, iters: int = 50) -> Fit:
+              delta: float = 1.345, weighted: bool = True, iters: int = 50, keep_total: bool = False) -> Fit:
     """Huber M-estimate of ``y ~ X @ coef + offset`` by IRLS, with coef >= 0.
 
     ``weighted``: rows are weighted by 1/sqrt(max(y, MIN_TIME_S)) (variance proportional to
-    time). Residual scale is the MAD; ``delta`` = inf gives ordinary least squares (the mean, for
-    skewed noise whose total matters). A negative estimate is set to 0 and the rest refitted.
+    time). Residual scale is the MAD; ``delta`` = inf gives ordinary least squares. A negative
+    estimate is set to 0 and the rest refitted. ``keep_total``: the fit must also reproduce the
+    sum of ``y`` (one dominant extra row): robust shape, unbiased total, for groups whose noise is
+    skewed (waits, occasional long gaps) and whose sum is what the online time is made of.
     ``cov`` is ``sigma^2 (X'WX)^-1`` with sigma^2 the weighted residual variance.
     """
     offset = np.zeros(len(y)) if offset is None else offset
@@ -108,7 +118,17 @@ def huber_fit(group: str, X: np.ndarray, y: np.ndarray, names: list[str], offset
     base = 1.0 / np.sqrt(np.maximum(y, MIN_TIME_S)) if weighted else np.ones(len(y))
     keep = np.ones(X.shape[1], dtype=bool)
     while True:
-        coef, cov, hub = _irls(X[:, keep] * base[:, None], (y - offset) * base, delta, iters)
+        Xw, yw = X[:, keep] * base[:, None], (y - offset) * base
+        if keep_total:
+            k = TOTAL_ROW_WEIGHT * float(np.linalg.norm(Xw, axis=1).max()) / max(
+                float(np.linalg.norm(X[:, keep].sum(axis=0))), 1e-300)
+            Xw, yw = np.vstack([Xw, k * X[:, keep].sum(axis=0)]), np.r_[yw, k * (y - offset).sum()]
+        coef, cov, hub = _irls(Xw, yw, delta, iters)
+        if keep_total:  # the uncertainty is the samples', not the constraint's
+            Xw, yw, hub = Xw[:len(y)], yw[:len(y)], hub[:len(y)]
+            r = yw - Xw @ coef
+            sigma2 = float((hub * r ** 2).sum()) / max(len(y) - len(coef), 1)
+            cov = sigma2 * np.linalg.pinv((Xw * hub[:, None]).T @ Xw)
         if (coef >= 0).all():
             break
         keep[np.flatnonzero(keep)[np.argmin(coef)]] = False
@@ -157,9 +177,10 @@ class Source:
     result: SimResult            # simflush's schedule (any cost model) of the traced configuration
     bench: BenchRun | None
 
-    @property
-    def flops_before(self) -> list[int]:
-        return [spec.local_flops_before for spec in self.result.runs_per_layer]
+    def run_work(self) -> list[list[float]]:
+        """Per run of a layer: [flops, matmul elements, hidden elements] of the work before it."""
+        return [[spec.local_flops_before, spec.local_matmul_elems, spec.hidden_elems]
+                for spec in self.result.runs_per_layer]
 
 
 def config_for(model: str, seq_len: int, batch: int, layers: int, backend: str, cost: CostModel,
@@ -203,7 +224,7 @@ def load_source(trace_path: Path, bench_path: Path | None) -> Source:
 def _schedule_cost() -> CostModel:
     """A cost model that charges nothing: only the schedule of the simulation is used."""
     zero = dict.fromkeys(ALL_GATES, 0.0)
-    return CostModel("schedule-only", 0, 0, 0, 0, 0, zero, {}, 0, zero, 0, {}, {}, 0, 0, 0)
+    return CostModel("schedule-only", 0, 0, 0, 0, 0, 0, zero, 0, {}, 0, zero, 0, {"*": 0.0}, 0, 0, 0, 0, 0)
 
 
 def _annotate(trace: Trace, schedule: SimResult, path: Path) -> None:
@@ -236,6 +257,7 @@ class Rows:
     X: list[list[float]]
     y: list[float]
     keys: list[Key]
+    labels: list[str] = field(default_factory=list)   # step rows: the task family of the row's run
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         return np.array(self.X, dtype=float).reshape(len(self.y), -1), np.array(self.y, dtype=float)
@@ -271,29 +293,35 @@ def collect(source: Source, select: Select) -> dict:
     pairs = list(zip(by_party[0], by_party[1]))
     opens: list[tuple] = []
     evals, finishes = [], []
+    min_words = source.result.config.settings.device_pack_min_words
     for a, b in pairs:
         if not select(_key(a)):
             continue
         if a.kind == "OPEN":
-            opens.append((a.words, a.device, (a.duration_s + b.duration_s) / 2, _key(a)))
+            if "pack_s" not in a.timers or "pack_s" not in b.timers:
+                raise ConfigError(f"{trace.meta.source}:{a.line}: field pack_s: the open has no pack timer")
+            pack = (a.timers["pack_s"] + b.timers["pack_s"]) / 2
+            opens.append((a.words, a.device, (a.duration_s + b.duration_s) / 2, pack, a.wire_bytes, _key(a)))
             continue
         for me, peer in ((a, b), (b, a)):
-            evals.append((me.gates, me.words, _overlap(me, peer), me.timers["eval_s"], _key(me)))
+            evals.append((me.gates, me.words, _overlap(me, peer), float(_staged(me.words, min_words)),
+                          me.timers["eval_s"], _key(me)))
             finishes.append((me.gates, me.words, me.timers.get("finish_s", 0.0), _key(me)))
     return {"opens": opens, "evals": evals, "finishes": finishes,
-            "steps": _step_rows(trace, select), "run_gaps": _run_gap_rows(trace, source.flops_before, select)}
+            "steps": _step_rows(trace, source.result.runs_per_layer, select),
+            "run_gaps": _run_gap_rows(trace, source.run_work(), select)}
 
 
-def _open_words(f: FlushEvent | None) -> tuple[int, int, int]:
-    """Words of an open by local-work kind: elementwise Beaver (B), matmul Beaver (Bmm), masked (M)."""
-    if f is None or f.kind != "OPEN":
-        return (0, 0, 0)
-    return (f.words_beaver - f.words_matmul, f.words_matmul, f.words_mask)
+def _staged(hatx_words: int, device_min_words: int) -> bool:
+    """Whether a job's masked input is staged to the GPU at evaluation: it is already there when its
+    open was packed on the device (which keeps the opened values there), i.e. at the threshold."""
+    return not (device_min_words and hatx_words >= device_min_words)
 
 
-def _step_rows(trace: Trace, select: Select) -> Rows:
-    """Gaps inside runs, before each flush: [1, B, Bmm, M words of its open, B, Bmm, M words of the
-    previous open, hatx of the previous PFSS]; the tail after the last flush: the same without the first four."""
+def _step_rows(trace: Trace, specs: list[RunSpec], select: Select) -> Rows:
+    """Gaps inside runs, before each flush: [1, words of its open + words opened or evaluated by the
+    previous flush, multiply-accumulates of the matmul product after the previous open], labelled by the
+    run's task family; the tail after the last flush: the same without the floor and the next open."""
     rows = Rows([], [], [])
     runs = {(r.party, r.iteration, r.layer, r.run_index): r for r in trace.runs}
     flushes: dict[Key, list[FlushEvent]] = defaultdict(list)
@@ -302,29 +330,33 @@ def _step_rows(trace: Trace, select: Select) -> Rows:
     for key, run in runs.items():
         if not select(key) or key not in flushes:
             continue
+        spec = specs[key[3]]
         prev_end, prev = run.start_s, None
         for f in flushes[key] + [None]:
-            after = [*_open_words(prev), prev.words if prev is not None and prev.kind == "PFSS" else 0]
+            after = prev.words if prev is not None else 0
+            macs = prev.words_matmul * spec.macs_per_matmul_word if prev is not None and prev.kind == "OPEN" else 0.0
             if f is None:
-                rows.X.append([0.0, 0, 0, 0, *after])
+                rows.X.append([0.0, after, macs])
                 rows.y.append(run.end_s - prev_end)
             else:
-                rows.X.append([1.0, *_open_words(f), *after])
+                rows.X.append([1.0, (f.words if f.kind == "OPEN" else 0) + after, macs])
                 rows.y.append(f.start_s - prev_end)
                 prev_end, prev = f.end_s, f
             rows.keys.append(key)
+            rows.labels.append(spec.family)
     return rows
 
 
-def _run_gap_rows(trace: Trace, flops_before: list[int], select: Select) -> Rows:
-    """Gaps between consecutive runs of a party within an iteration: [1, flops of the next run]."""
+def _run_gap_rows(trace: Trace, run_work: list[list[float]], select: Select) -> Rows:
+    """Gaps between consecutive runs of a party within an iteration: [1, flops, matmul elements,
+    hidden elements] of the work before the later run."""
     rows = Rows([], [], [])
     order = sorted(trace.runs, key=lambda r: (r.party, r.iteration, r.layer, r.run_index))
     for prev, run in zip(order, order[1:]):
         key = (run.party, run.iteration, run.layer, run.run_index)
         if (prev.party, prev.iteration) != (run.party, run.iteration) or not select(key):
             continue
-        rows.X.append([1.0, flops_before[run.run_index]])
+        rows.X.append([1.0, *run_work[run.run_index]])
         rows.y.append(run.start_s - prev.end_s)
         rows.keys.append(key)
     return rows
@@ -345,38 +377,51 @@ def _derived_slope(gate: str, slopes: dict[str, float]) -> float:
 
 def design(group: str, names: list[str], samples) -> np.ndarray:
     """Design matrix of ``group``'s parameters ``names`` for its samples (as ``collect`` gives them)."""
-    if group in ("step", "run_gap"):
+    if group == "run_gap":
         return samples.arrays()[0]
+    if group == "step":
+        X = samples.arrays()[0]
+        labels = np.array(samples.labels)
+        cols = {"step_floor_s": X[:, 0], "step_s_per_mac": X[:, 2]}
+        return np.column_stack([cols[n] if n in cols else X[:, 1] * (labels == n.split(".", 1)[1])
+                                for n in names])
     rows = []
     for sample in samples:
-        if group in ("open_host", "open_device"):
+        if group in ("open_pack_host", "open_pack_device"):
             rows.append([1.0, sample[0]])
+            continue
+        if group == "open_wire":
+            rows.append([1.0, sample[4]])
             continue
         gate, hatx = sample[0][0], sample[1]
         load = hatx * (1 + sample[2]) if group == "pfss_eval" else hatx
         row = []
         for name in names:
             kind, _, g = name.partition(".")
-            row.append(1.0 if not g and kind.endswith("floor_s") else
+            row.append(hatx * sample[3] if name == "pfss_stage_s_per_elem" else
+                       1.0 if not g and kind.endswith("floor_s") else
                        float(g == gate) if kind.endswith("floor_s") else load * (g == gate))
         rows.append(row)
     return np.array(rows, dtype=float).reshape(len(rows), len(names))
 
 
-GROUP_SAMPLES = {"open_host": "opens", "open_device": "opens", "pfss_eval": "evals", "pfss_finish": "finishes",
-                 "step": "steps", "run_gap": "run_gaps"}
+GROUP_SAMPLES = {"open_pack_host": "opens", "open_pack_device": "opens", "open_wire": "opens",
+                 "pfss_eval": "evals", "pfss_finish": "finishes", "step": "steps", "run_gap": "run_gaps"}
+OPEN_PACK_PARAMS = {"open_pack_host": ["open_host_pack_floor_s", "open_host_pack_s_per_word"],
+                    "open_pack_device": ["open_device_pack_floor_s", "open_device_pack_s_per_word"]}
 
 
 def _fit_opens(opens: list[tuple]) -> dict[str, Fit]:
+    """Pack + unpack per side of the device-packing threshold; the rest against wire bytes, all opens."""
     fits = {}
-    for device, group in ((False, "open_host"), (True, "open_device")):
-        pts = [(w, t) for w, dev, t, _ in opens if dev == device]
-        if not pts:
-            continue
-        names = ["open_device_total_floor_s", "open_device_s_per_word"] if device \
-            else ["open_floor_s", "open_host_s_per_word"]
+    for device, group in ((False, "open_pack_host"), (True, "open_pack_device")):
         samples = [o for o in opens if o[1] == device]
-        fits[group] = huber_fit(group, design(group, names, samples), np.array([o[2] for o in samples]), names)
+        if samples:
+            names = OPEN_PACK_PARAMS[group]
+            fits[group] = huber_fit(group, design(group, names, samples), np.array([o[3] for o in samples]), names)
+    names = ["open_wire_floor_s", "open_s_per_wire_byte"]
+    fits["open_wire"] = huber_fit("open_wire", design("open_wire", names, opens),
+                                  np.array([o[2] - o[3] for o in opens]), names, keep_total=True)
     return fits
 
 
@@ -406,7 +451,7 @@ def _fit_evals(evals: list[tuple]) -> tuple[Fit, dict[str, float], dict[str, flo
     if reference not in slope_gates:
         raise ConfigError(f"calibration: the commonest PFSS gate {reference} has no flush >= {LARGE_HATX} words")
     names = (["pfss_floor_s"] + [f"pfss_kind_floor_s.{g}" for g in floor_gates]
-             + [f"pfss_s_per_elem.{g}" for g in slope_gates])
+             + [f"pfss_s_per_elem.{g}" for g in slope_gates] + ["pfss_stage_s_per_elem"])
     X_arr, y_arr = design("pfss_eval", names, evals), np.array([t for *_, t, _ in evals])
     loads = [(gates[0], hatx * (1 + o)) for gates, hatx, o, *_ in evals]
     # slopes of floor-only gates are derived from the fitted gates: a first fit gives those
@@ -431,50 +476,104 @@ def _fit_finishes(finishes: list[tuple]) -> tuple[Fit, dict[str, float]]:
     return fit, slopes
 
 
-KINDS = ("B", "Bmm", "M")  # local-work kinds of opened words (executor ``OpenOp.words_by_kind``)
-STEP_PARAMS = (["step_floor_s"] + [f"step_s_per_open_word.{k}" for k in KINDS]
-               + [f"step_s_per_opened_word.{k}" for k in KINDS] + ["step_s_per_pfss_word"])
+RUN_GAP_PARAMS = ["run_gap_floor_s", "run_gap_s_per_flop", "run_gap_s_per_matmul_elem", "run_gap_s_per_elem"]
+IDLE_STEP_WORDS = 1024      # a step with fewer words around it than this does (almost) no work
 
 
-def fit_groups(data: dict) -> tuple[dict[str, Fit], dict]:
-    """All groups; returns the fits and the CostModel field values they give."""
+def _floor_then_slopes(group: str, X: np.ndarray, y: np.ndarray, names: list[str], floor: np.ndarray,
+                       fixed: dict[int, float] | None = None) -> Fit:
+    """Least squares of the slopes (columns 1..) with the floor (column 0) fixed at ``floor``'s mean
+    and the columns in ``fixed`` (index -> coefficient) fixed at theirs.
+
+    The floor's standard error is that of the mean of ``floor``; fixed columns have none; the other
+    slopes' come from the fit, which keeps the group's measured total. Ordinary least squares (no
+    Huber, unweighted): gaps have skewed noise and their sum is what the online time is made of."""
+    if len(floor) < 2:
+        raise ConfigError(f"calibration group {group!r}: no idle samples to take its floor from")
+    fixed = {0: float(floor.mean()), **(fixed or {})}
+    free = [i for i in range(len(names)) if i not in fixed]
+    offset = sum(v * X[:, i] for i, v in fixed.items())
+    slopes = huber_fit(group, X[:, free], y, [names[i] for i in free], offset=offset, delta=np.inf,
+                       weighted=False, keep_total=True)
+    coef, cov = np.zeros(len(names)), np.zeros((len(names), len(names)))
+    for i, v in fixed.items():
+        coef[i] = v
+    coef[free] = slopes.coef
+    cov[np.ix_(free, free)] = slopes.cov
+    cov[0, 0] = float(floor.var(ddof=1)) / len(floor)
+    return Fit(group, list(names), coef, cov, y, slopes.fitted, slopes.weights, slopes.dropped)
+
+
+def _fit_steps(rows: Rows) -> Fit:
+    X, y = rows.arrays()
+    idle = (X[:, 0] == 1) & (X[:, 1] < IDLE_STEP_WORDS) & (X[:, 2] == 0)
+    names = ["step_floor_s", *(f"step_s_per_word.{f}" for f in sorted(set(rows.labels))), "step_s_per_mac"]
+    return _floor_then_slopes("step", design("step", names, rows), y, names, y[idle])
+
+
+def _fit_run_gaps(rows: Rows, s_per_flop: float | None) -> Fit:
+    """``s_per_flop``: the matmul kernel's cost when a bench profile measured it (else it is fitted)."""
+    X, y = rows.arrays()
+    by_run: dict[int, list[float]] = defaultdict(list)
+    for key, gap in zip(rows.keys, y):
+        by_run[key[3]].append(gap)
+    idle_run = min(by_run, key=lambda r: np.median(by_run[r]))
+    fixed = {1: s_per_flop} if s_per_flop is not None else None
+    return _floor_then_slopes("run_gap", X, y, RUN_GAP_PARAMS, np.array(by_run[idle_run]), fixed)
+
+
+def _family_slopes(step: Fit, rows: Rows) -> dict[str, float]:
+    """Per task family; ``*`` (families the trace lacks): the calibration's mean cost per word."""
+    X = design("step", step.names, rows)
+    slopes, weighted, words = {}, 0.0, 0.0
+    for i, name in enumerate(step.names):
+        if name.startswith("step_s_per_word."):
+            w = float(X[:, i].sum())
+            slopes[name.split(".", 1)[1]] = float(step.coef[i])
+            weighted, words = weighted + float(step.coef[i]) * w, words + w
+    return {**slopes, "*": weighted / words if words else 0.0}
+
+
+def fit_groups(data: dict, s_per_flop: float | None = None) -> tuple[dict[str, Fit], dict]:
+    """All groups; returns the fits and the CostModel field values they give. ``s_per_flop``: the
+    public matmul kernel's measured cost per flop at the trace's level, if known."""
     fits = _fit_opens(data["opens"])
-    if "open_host" not in fits:
+    if "open_pack_host" not in fits:
         raise ConfigError("calibration: the trace has no host-packed opens")
     eval_fit, slopes, kind_floors = _fit_evals(data["evals"])
     finish_fit, finish_slopes = _fit_finishes(data["finishes"])
-    X, y = data["steps"].arrays()
-    step = huber_fit("step", X, y, STEP_PARAMS, delta=np.inf, weighted=False)
-    X, y = data["run_gaps"].arrays()
-    gap = huber_fit("run_gap", X, y, ["matmul_floor_s", "matmul_s_per_flop"], delta=np.inf, weighted=False)
-    fits.update({"pfss_eval": eval_fit, "pfss_finish": finish_fit, "step": step, "run_gap": gap})
+    fits.update({"pfss_eval": eval_fit, "pfss_finish": finish_fit, "step": _fit_steps(data["steps"]),
+                 "run_gap": _fit_run_gaps(data["run_gaps"], s_per_flop)})
     value = {name: float(c) for fit in fits.values() for name, c in zip(fit.names, fit.coef)}
-    host_floor = value["open_floor_s"]
-    dev_total = value.pop("open_device_total_floor_s", None)
+    host_pack_floor = value["open_host_pack_floor_s"]   # the engine charges it with the open's floor
     values = {
-        "open_floor_s": host_floor, "open_host_s_per_word": value["open_host_s_per_word"],
-        "open_device_floor_s": (dev_total - host_floor) if dev_total is not None else 0.0,
-        "open_device_s_per_word": value.get("open_device_s_per_word", value["open_host_s_per_word"]),
+        "open_floor_s": value["open_wire_floor_s"] + host_pack_floor,
+        "open_s_per_wire_byte": value["open_s_per_wire_byte"],
+        "open_host_pack_s_per_word": value["open_host_pack_s_per_word"],
+        # without device-packed opens in the trace, the device path is costed as the host's
+        "open_device_pack_floor_s": value.get("open_device_pack_floor_s", host_pack_floor) - host_pack_floor,
+        "open_device_pack_s_per_word": value.get("open_device_pack_s_per_word", value["open_host_pack_s_per_word"]),
         "pfss_floor_s": value["pfss_floor_s"], "pfss_s_per_elem": dict(sorted(slopes.items())),
+        "pfss_stage_s_per_elem": value["pfss_stage_s_per_elem"],
         "pfss_kind_floor_s": dict(sorted(kind_floors.items())),
         "pfss_finish_floor_s": value["pfss_finish_floor_s"],
         "pfss_finish_s_per_elem": dict(sorted(finish_slopes.items())),
-        "step_s_per_open_word": {k: value[f"step_s_per_open_word.{k}"] for k in KINDS},
-        "step_s_per_opened_word": {k: value[f"step_s_per_opened_word.{k}"] for k in KINDS},
-        **{k: value[k] for k in ("step_floor_s", "step_s_per_pfss_word", "matmul_floor_s", "matmul_s_per_flop")},
+        "step_s_per_word": _family_slopes(fits["step"], data["steps"]),
+        **{k: value[k] for k in ("step_floor_s", "step_s_per_mac", *RUN_GAP_PARAMS)},
     }
     return fits, values
 
 
 # -- untraced level -----------------------------------------------------------------------------------
 
-FIELD_COMPONENT = {"open_floor_s": "open", "open_host_s_per_word": "open", "open_device_floor_s": "open",
-                   "open_device_s_per_word": "open", "pfss_floor_s": "pfss_eval", "pfss_s_per_elem": "pfss_eval",
+FIELD_COMPONENT = {"open_floor_s": "open", "open_s_per_wire_byte": "open", "open_host_pack_s_per_word": "open",
+                   "open_device_pack_floor_s": "open", "open_device_pack_s_per_word": "open",
+                   "pfss_floor_s": "pfss_eval", "pfss_s_per_elem": "pfss_eval", "pfss_stage_s_per_elem": "pfss_eval",
                    "pfss_kind_floor_s": "pfss_eval", "pfss_finish_floor_s": "pfss_finish",
-                   "pfss_finish_s_per_elem": "pfss_finish", "step_floor_s": "local", "step_s_per_open_word": "local",
-                   "step_s_per_opened_word": "local", "step_s_per_pfss_word": "local", "matmul_floor_s": "local",
-                   "matmul_s_per_flop": "local"}
-GROUP_COMPONENT = {"open_host": "open", "open_device": "open", "pfss_eval": "pfss_eval",
+                   "pfss_finish_s_per_elem": "pfss_finish", "step_floor_s": "local", "step_s_per_word": "local",
+                   "step_s_per_mac": "local", "run_gap_floor_s": "local",
+                   "run_gap_s_per_flop": "local", "run_gap_s_per_matmul_elem": "local", "run_gap_s_per_elem": "local"}
+GROUP_COMPONENT = {"open_pack_host": "open", "open_pack_device": "open", "open_wire": "open", "pfss_eval": "pfss_eval",
                    "pfss_finish": "pfss_finish", "step": "local", "run_gap": "local"}
 
 
@@ -515,6 +614,13 @@ def untraced_scale(traced: dict[str, float], bench: BenchRun) -> dict[str, float
     return {k: per_party[k] / traced[k] for k in per_party}
 
 
+def kernel_s_per_flop(bench: BenchRun, schedule: SimResult) -> float | None:
+    """The public matmuls' measured kernel time (``matmul_kernel_ns``) per flop, per party."""
+    kernel_ns = bench.online_profile.get("matmul_kernel_ns", 0)
+    flops = bench.layers * sum(spec.local_flops_before for spec in schedule.runs_per_layer)
+    return kernel_ns / 2e9 / flops if kernel_ns > 0 and flops > 0 else None
+
+
 # -- the profile ------------------------------------------------------------------------------------
 
 @dataclass
@@ -536,10 +642,15 @@ def calibrate(sources: list[Source], untraced: BenchRun | None = None, name: str
         for k in ("opens", "evals", "finishes"):
             data[k] += part[k]
         for k in ("steps", "run_gaps"):
-            for attr in ("X", "y", "keys"):
+            for attr in ("X", "y", "keys", "labels"):
                 getattr(data[k], attr).extend(getattr(part[k], attr))
         traced = traced or traced_components(src.trace, sel)
-    fits, values = fit_groups(data)
+    scale = untraced_scale(traced, untraced) if untraced is not None else None
+    s_per_flop = None
+    if scale is not None:  # the kernel's own timer fixes its share of the run gaps, at the traced level
+        kernel = kernel_s_per_flop(untraced, sources[0].result)
+        s_per_flop = kernel / scale["local"] if kernel is not None else None
+    fits, values = fit_groups(data, s_per_flop)
     first = sources[0].trace.meta
     provenance = {
         "method": "simflush calibrate (Huber IRLS; docs/cost_model.md)", "simflush_version": __version__,
@@ -550,8 +661,7 @@ def calibrate(sources: list[Source], untraced: BenchRun | None = None, name: str
                      "bench_sha256": s.bench.sha256 if s.bench else None} for s in sources],
         "traced_components_s": traced, "level": "traced",
     }
-    if untraced is not None:
-        scale = untraced_scale(traced, untraced)
+    if scale is not None:
         values = _scaled(values, fits, scale)
         provenance.update({"level": "untraced", "untraced_scale": scale,
                            "untraced_bench": {"file": Path(untraced.path).name, "sha256": untraced.sha256}})

@@ -66,10 +66,8 @@ def interval_s(cost: CostModel, result: SimResult, sim_trace: Trace, party: int,
     for group, doc in cost.fits.items():
         names = list(doc["params"])
         samples = data[GROUP_SAMPLES[group]]
-        if group == "open_host":
-            samples = [s for s in samples if not s[1]]
-        elif group == "open_device":
-            samples = [s for s in samples if s[1]]
+        if group in ("open_pack_host", "open_pack_device"):
+            samples = [s for s in samples if s[1] == (group == "open_pack_device")]
         if not len(samples.y if hasattr(samples, "y") else samples):
             continue
         X = design(group, names, samples)

@@ -23,6 +23,7 @@ class FlushRecord:
     duration_s: float = 0.0
     eval_s: float = 0.0        # PFSS: flush_eval part
     finish_s: float = 0.0      # PFSS: materialize/finalize part
+    pack_s: float = 0.0        # OPEN: pack + unpack part (SUF's OpenPack timer)
 
     @property
     def open_kind(self) -> str:

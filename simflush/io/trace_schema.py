@@ -165,7 +165,7 @@ def from_sim_result(result: SimResult) -> Trace:
         for span in party.spans:
             runs.append(RunEvent(party.party, 0, span.layer, index[span.run], span.run, span.start_s, span.end_s))
         for r in party.records:
-            timers = ({"eval_s": r.eval_s, "finish_s": r.finish_s} if r.event == "PFSS" else {})
+            timers = ({"eval_s": r.eval_s, "finish_s": r.finish_s} if r.event == "PFSS" else {"pack_s": r.pack_s})
             flushes.append(FlushEvent(
                 party.party, 0, r.layer, index[r.run], r.run, r.event, r.open_kind, r.words, r.words_beaver,
                 r.words_mask, r.wire_bytes, r.words_matmul, r.jobs, r.branch, tuple(r.gates), r.finish,

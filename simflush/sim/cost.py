@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..jsonfile import json_key_line, parse_json_object
 
-COST_SCHEMA_VERSION = 2
+COST_SCHEMA_VERSION = 3  # 3: opens split into pack and per-wire-byte copy; run gaps per hidden element
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Network:
 
 
 NETWORKS: dict[str, Network] = {n.name: n for n in (
-    # In-process ring of the SUF bench: its copy cost is inside the cost preset's open per-word terms.
+    # In-process ring of the SUF bench: its copy cost is the cost preset's ``open_s_per_wire_byte``.
     Network("loopback", float("inf"), 0.0),
     Network("lan", 9.4e9 / 8, 0.05e-3),
     Network("wan", 305e6 / 8, 60e-3),
@@ -59,14 +59,16 @@ class CostModel:
 
     Where each term is charged (``simflush.sim.engine``):
 
-    - before a flush: ``step_before_s`` = floor + per-word cost of the open's Beaver (``B``) and
-      masked (``M``) words: the task computes Beaver differences or masked values;
-    - open: ``open_local_s`` (pack + unpack/scatter, host or GPU by the device-packing threshold),
-      around a ping-pong over the network;
+    - before a flush: ``step_before_s`` = floor + per-word cost of the words the task computes for
+      the open (Beaver differences, masked values), by the run's task family (trunc, layernorm, ...);
+    - open: ``open_local_s`` = floor + pack/unpack (host, or GPU above the device-packing threshold)
+      + moving the wire bytes through the ring and scattering, around a ping-pong over the network;
     - PFSS: ``pfss_floor_for`` (host launch and orchestration), then ``pfss_work_s`` of GPU work
       (processor-shared when the parties share a GPU), then ``pfss_finish_s`` (materialize/finalize);
-    - after a flush: ``step_after_s`` = per opened word by kind + per PFSS output word (consuming results);
-    - between two runs: ``run_gap_s(flops)`` (public-weight matmul, reshapes, residual adds).
+    - after a flush: ``step_after_s`` = the same per-word cost of the opened words and PFSS outputs it
+      consumes, plus the local product of a Beaver matmul per multiply-accumulate;
+    - between two runs: ``run_gap_s`` (public-weight matmul: kernel and copies; reshapes and residual
+      adds of the hidden state).
 
     ``fits`` keeps, per fitted group, the estimates, standard errors, covariance and fit quality;
     ``provenance`` says where the numbers come from (``simflush calibrate``).
@@ -74,30 +76,43 @@ class CostModel:
 
     name: str
     open_floor_s: float                 # per open flush: bookkeeping, staging, the ring's round trip
-    open_host_s_per_word: float         # pack + unpack + scatter on the host, per opened word
-    open_device_s_per_word: float       # the same on the GPU (W >= device-pack threshold)
-    open_device_floor_s: float          # extra floor of the device path (H2D/D2H), may be < 0
+    open_s_per_wire_byte: float         # pushing/pulling the packed bytes through the ring, scatter
+    open_host_pack_s_per_word: float    # bit-width pack + unpack on the host, per opened word
+    open_device_pack_floor_s: float     # the same on the GPU (W >= device-pack threshold): H2D/D2H syncs
+    open_device_pack_s_per_word: float  # ... and its per-word part
     pfss_floor_s: float                 # per flush_eval: launch and host orchestration (not shared)
     pfss_s_per_elem: dict               # gate name -> GPU work per hatx word (shared when colocated)
+    pfss_stage_s_per_elem: float        # copying hatx words to the GPU (not there after a host-packed open)
     pfss_kind_floor_s: dict             # gate name -> extra per-flush floor of that gate kind
     pfss_finish_floor_s: float          # materialize / finalize per flush
     pfss_finish_s_per_elem: dict        # gate name -> materialize / finalize per hatx word
     step_floor_s: float                 # local compute before each flush
-    step_s_per_open_word: dict          # kind (B, Bmm, M) -> computing Beaver differences / masked values, per word
-    step_s_per_opened_word: dict        # kind (B, Bmm, M) -> consuming an opened word (Beaver finalize, ...)
-    step_s_per_pfss_word: float         # consuming a PFSS output (post-processing), per hatx word
-    matmul_floor_s: float               # between two runs: reshapes, residuals, matmul launch
-    matmul_s_per_flop: float            # public-weight matmul before a run, per flop
+    step_s_per_word: dict               # task family -> local work per word opened or evaluated ("*": others)
+    step_s_per_mac: float               # a Beaver matmul's local product, per multiply-accumulate
+    run_gap_floor_s: float              # between two runs: the fixed part (a run with no work before it)
+    run_gap_s_per_flop: float           # public-weight matmul before a run: its kernel, per flop
+    run_gap_s_per_matmul_elem: float    # ... and copying its input and output to and from the GPU
+    run_gap_s_per_elem: float           # reshapes, residual adds, copies, per hidden-state element (B*T*D)
     fits: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
 
-    def open_local_s(self, words: int, device_min_words: int) -> float:
+    def open_pack_s(self, words: int, device_min_words: int) -> float:
+        """Pack + unpack of an open of ``words``: on the GPU at or above the device-packing threshold."""
         if device_min_words and words >= device_min_words:
-            return self.open_floor_s + self.open_device_floor_s + self.open_device_s_per_word * words
-        return self.open_floor_s + self.open_host_s_per_word * words
+            return self.open_device_pack_floor_s + self.open_device_pack_s_per_word * words
+        return self.open_host_pack_s_per_word * words
+
+    def open_local_s(self, words: int, wire_bytes: int, device_min_words: int) -> float:
+        """One party's open flush on the in-process ring: floor, pack/unpack, moving the wire bytes."""
+        return self.open_floor_s + self.open_pack_s(words, device_min_words) + self.open_s_per_wire_byte * wire_bytes
 
     def pfss_work_s(self, gate: str, hatx_words: int) -> float:
         return self._per_gate(self.pfss_s_per_elem, "PFSS slope", gate) * hatx_words
+
+    def pfss_stage_s(self, hatx_words: int, device_min_words: int) -> float:
+        """Staging a job's masked input to the GPU; a device-packed open (at the threshold) left it there."""
+        on_device = device_min_words and hatx_words >= device_min_words
+        return 0.0 if on_device else self.pfss_stage_s_per_elem * hatx_words
 
     def pfss_floor_for(self, gates: list[str]) -> float:
         return self.pfss_floor_s + sum(self.pfss_kind_floor_s.get(g, 0.0) for g in gates)
@@ -107,18 +122,22 @@ class CostModel:
         return self.pfss_finish_floor_s + sum(
             self._per_gate(self.pfss_finish_s_per_elem, "finish slope", g) * h for g, h in zip(gates, hatx_words))
 
-    def step_before_s(self, words_by_kind: dict[str, int]) -> float:
-        """Local compute before a flush whose open has ``words_by_kind`` ({} for a PFSS-only flush)."""
-        return self.step_floor_s + sum(self.step_s_per_open_word.get(k, 0.0) * w for k, w in words_by_kind.items())
+    def step_s_per_word_of(self, family: str) -> float:
+        return self.step_s_per_word.get(family, self.step_s_per_word["*"])
 
-    def step_after_s(self, words_by_kind: dict[str, int], hatx_words: int) -> float:
-        """Local compute after a flush: consuming opened words and PFSS outputs."""
-        return (sum(self.step_s_per_opened_word.get(k, 0.0) * w for k, w in words_by_kind.items())
-                + self.step_s_per_pfss_word * hatx_words)
+    def step_before_s(self, family: str, open_words: int) -> float:
+        """Local compute of a ``family`` task before a flush whose open has ``open_words`` (0: PFSS only)."""
+        return self.step_floor_s + self.step_s_per_word_of(family) * open_words
 
-    def run_gap_s(self, flops: int) -> float:
-        """Local work between two runs: a floor plus the public matmul's flops (0 if none)."""
-        return self.matmul_floor_s + self.matmul_s_per_flop * flops
+    def step_after_s(self, family: str, opened_words: int, hatx_words: int, macs: float) -> float:
+        """Local compute after a flush: consuming opened words and PFSS outputs, a matmul's product."""
+        return self.step_s_per_word_of(family) * (opened_words + hatx_words) + self.step_s_per_mac * macs
+
+    def run_gap_s(self, flops: int, matmul_elems: int, hidden_elems: int) -> float:
+        """Local work between two runs: a floor, the public matmul (its flops and the elements it
+        copies; 0 if none), and the reshapes/residual adds of ``hidden_elems`` hidden-state elements."""
+        return (self.run_gap_floor_s + self.run_gap_s_per_flop * flops
+                + self.run_gap_s_per_matmul_elem * matmul_elems + self.run_gap_s_per_elem * hidden_elems)
 
     def _per_gate(self, table: dict, what: str, gate: str) -> float:
         try:

@@ -162,7 +162,8 @@ class Simulation:
         for layer in range(self.config.layers):
             for spec in self.runs:
                 label = f"L{layer}/{spec.name}"
-                yield from self._wait(cost.run_gap_s(spec.local_flops_before))
+                yield from self._wait(cost.run_gap_s(spec.local_flops_before, spec.local_matmul_elems,
+                                                       spec.hidden_elems))
                 start = self.env.now
                 try:
                     runners = [TaskRunner(build_task(ctx, t, Sym), label) for t in spec.tasks]
@@ -180,9 +181,9 @@ class Simulation:
                         yield from self._direct_fss(party, ctx)
                         yield from self._await_inflight(party, action)
                         if action.background:
-                            reply = self._start_background(party, action)
+                            reply = self._start_background(party, action, spec.family)
                         else:
-                            yield from self._flush(party, action)
+                            yield from self._flush(party, action, spec)
                             reply = None
                     yield from self._direct_fss(party, ctx)
                     yield from self._await_inflight(party, None)
@@ -204,23 +205,24 @@ class Simulation:
             yield from self._wait(cost.pfss_floor_for([gate.cost_name]))
             yield from self.gpus[party].run(cost.pfss_work_s(gate.cost_name, words) * gate.cost_scale)
 
-    def _start_background(self, party: int, flush: Flush) -> FlushResult:
+    def _start_background(self, party: int, flush: Flush, family: str) -> FlushResult:
         """Start a background PFSS flush; its outputs carry the slots whose users must wait for it."""
         records = iter(flush.records)
         outputs = {}
         for index, op in enumerate(flush.pfss):
             record = next(records) if op.jobs else None
-            proc = self.env.process(self._background_pfss(party, op, record))
+            proc = self.env.process(self._background_pfss(party, op, record, family))
             for job in op.jobs:
                 self._inflight[party][job.slot] = proc
             outputs[index] = [Sym(job.hatx_words, frozenset({job.slot})) for job in op.jobs]
         return FlushResult(outputs=outputs)
 
-    def _background_pfss(self, party: int, op: PfssOp, record: FlushRecord | None):
+    def _background_pfss(self, party: int, op: PfssOp, record: FlushRecord | None, family: str):
         """The same local work around the evaluation as a synchronous PFSS flush has."""
-        yield from self._wait(self.config.cost.step_before_s({}))
+        cost = self.config.cost
+        yield from self._wait(cost.step_before_s(family, 0))
         yield from self._pfss(party, op, record)
-        yield from self._wait(self.config.cost.step_after_s({}, sum(j.hatx_words for j in op.jobs)))
+        yield from self._wait(cost.step_after_s(family, 0, sum(j.hatx_words for j in op.jobs), 0))
 
     def _await_inflight(self, party: int, flush: Flush | None):
         """Wait for the background PFSS flushes that ``flush``'s opens were computed from (all of
@@ -243,12 +245,13 @@ class Simulation:
         if seconds > 0:
             yield self.env.timeout(seconds)
 
-    def _flush(self, party: int, flush: Flush):
+    def _flush(self, party: int, flush: Flush, spec: RunSpec):
         """Local preparation, the flush itself, then consuming the opened words (SUF's step work)."""
         cost = self.config.cost
-        kinds = flush.open.words_by_kind if flush.open else {}
-        prep = cost.step_before_s(kinds)
-        after = cost.step_after_s(kinds, sum(j.hatx_words for op in flush.pfss for j in op.jobs))
+        words = flush.open.words if flush.open else 0
+        macs = flush.open.words_by_kind.get("Bmm", 0) * spec.macs_per_matmul_word if flush.open else 0.0
+        prep = cost.step_before_s(spec.family, words)
+        after = cost.step_after_s(spec.family, words, sum(j.hatx_words for op in flush.pfss for j in op.jobs), macs)
         records = iter(flush.records)
         open_record = next(records) if flush.open else None
         pfss_work = [(op, next(records) if op.jobs else None) for op in flush.pfss]
@@ -268,7 +271,8 @@ class Simulation:
 
     def _open(self, party: int, op: OpenOp, record: FlushRecord, before: float = 0.0, after: float = 0.0):
         start = self.env.now + before
-        local = self.config.cost.open_local_s(op.words, self.config.settings.device_pack_min_words)
+        cost, min_words = self.config.cost, self.config.settings.device_pack_min_words
+        local = cost.open_local_s(op.words, op.wire_bytes, min_words)
         yield from self._wait(before + local / 2)  # pack
         for _ in range(op.negotiation_exchanges):
             yield from self.link.ping_pong(party, 8)
@@ -276,12 +280,15 @@ class Simulation:
         end = self.env.now + local / 2  # unpack and scatter
         yield from self._wait(local / 2 + after)
         record.start_s, record.duration_s = start, end - start
+        record.pack_s = cost.open_pack_s(op.words, min_words)
 
     def _pfss(self, party: int, op: PfssOp, record: FlushRecord | None):
         cost = self.config.cost
         start = self.env.now
         if op.jobs:
-            yield from self._wait(cost.pfss_floor_for([j.gate.cost_name for j in op.jobs]))
+            min_words = self.config.settings.device_pack_min_words
+            yield from self._wait(cost.pfss_floor_for([j.gate.cost_name for j in op.jobs])
+                                  + sum(cost.pfss_stage_s(j.hatx_words, min_words) for j in op.jobs))
             work = sum(cost.pfss_work_s(j.gate.cost_name, j.hatx_words) * j.gate.cost_scale for j in op.jobs)
             yield from self.gpus[party].run(work)
         eval_end = self.env.now

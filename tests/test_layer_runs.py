@@ -1,0 +1,50 @@
+"""The local work a layer's runs carry (what the cost model's run gaps and opens are charged on)."""
+
+import pytest
+
+from models.layer import LayerOptions, transformer_layer
+from models.specs import get_model
+from simflush.sim.cost import load_cost
+
+
+@pytest.mark.parametrize("model", ["bert-base", "gpt2", "llama2-7b"])
+def test_public_matmuls_carry_their_flops_and_copied_elements(model):
+    spec = get_model(model)
+    N, D, F = 128, spec.d_model, spec.d_ff
+    runs = {r.name: r for r in transformer_layer(spec, 128, 1, LayerOptions())}
+    assert (runs["QKV_trunc"].local_flops_before, runs["QKV_trunc"].local_matmul_elems) == (2 * N * D * 3 * D, N * 4 * D)
+    assert runs["MLP_trunc2"].local_matmul_elems == N * (F + D)
+    assert runs["Softmax"].local_flops_before == runs["Softmax"].local_matmul_elems == 0
+
+
+def test_a_beaver_matmul_product_is_truncated_without_hidden_state_work_before_it():
+    runs = transformer_layer(get_model("bert-base"), 128, 1, LayerOptions())
+    idle = [r.name for r in runs if r.hidden_elems == 0]
+    assert idle == ["Score_trunc", "Ctx_trunc"]
+    assert {r.hidden_elems for r in runs if r.hidden_elems} == {128 * 768}
+
+
+def test_an_open_of_a_wider_ring_costs_more_per_word_in_the_ring_not_in_packing():
+    cost = load_cost("suf-h100")
+    words, threshold = 100_000, 1 << 18
+    bytes37, bytes50 = 8 * -(-words * 37 // 64), 8 * -(-words * 50 // 64)
+    t37, t50 = cost.open_local_s(words, bytes37, threshold), cost.open_local_s(words, bytes50, threshold)
+    assert t50 - t37 == pytest.approx(cost.open_s_per_wire_byte * (bytes50 - bytes37))
+    assert cost.open_pack_s(words, threshold) == cost.open_pack_s(words, 0)   # host path either way
+    # above the threshold, packing runs on the GPU: its own floor and per-word cost
+    assert cost.open_pack_s(threshold, threshold) == pytest.approx(
+        cost.open_device_pack_floor_s + cost.open_device_pack_s_per_word * threshold)
+
+
+def test_pfss_input_is_staged_to_the_gpu_only_after_a_host_packed_open():
+    cost = load_cost("suf-h100")
+    threshold = 1 << 18
+    assert cost.pfss_stage_s(threshold - 1, threshold) == pytest.approx(cost.pfss_stage_s_per_elem * (threshold - 1))
+    assert cost.pfss_stage_s(threshold, threshold) == 0.0
+    assert cost.pfss_stage_s(threshold, 0) > 0          # no device packing: always staged
+
+
+def test_task_families_without_a_calibrated_slope_get_the_mean_one():
+    cost = load_cost("suf-h100")
+    assert cost.step_s_per_word_of("decode_softmax") == cost.step_s_per_word["*"]
+    assert min(cost.step_s_per_word.values()) <= cost.step_s_per_word["*"] <= max(cost.step_s_per_word.values())
