@@ -78,7 +78,7 @@ def test_calibrate_cli_writes_profile_with_provenance_intervals_and_plot(bert_pr
     digest = hashlib.sha256((golden / "gpu_h100_trace_bert-base.txt.gz").read_bytes()).hexdigest()
     assert prov["sources"][0]["sha256"] == digest
     assert all(0 < s < 1.2 for s in prov["untraced_scale"].values())
-    for group in ("open_pack_host", "open_pack_device", "open_wire", "pfss_eval", "pfss_finish", "step", "run_gap"):
+    for group in ("open_pack_host", "open_pack_device", "open_exchange", "pfss_eval", "pfss_finish", "step", "run_gap"):
         params = cost.fits[group]["params"]
         for p in params.values():
             assert p["ci95"][0] <= p["estimate"] <= p["ci95"][1]
@@ -122,4 +122,4 @@ def test_floors_are_those_of_idle_gaps_not_the_intercept_of_big_ones(bert_profil
     assert 5e-6 < cost.step_floor_s < 40e-6
     assert 1e-6 < cost.run_gap_floor_s < 40e-6
     assert cost.fits["step"]["quality"]["sum_rel_err"] == pytest.approx(0.0, abs=1e-4)   # totals kept
-    assert cost.fits["open_wire"]["quality"]["sum_rel_err"] == pytest.approx(0.0, abs=1e-4)
+    assert cost.fits["open_exchange"]["quality"]["sum_rel_err"] == pytest.approx(0.0, abs=1e-4)

@@ -24,16 +24,22 @@ def test_a_beaver_matmul_product_is_truncated_without_hidden_state_work_before_i
     assert {r.hidden_elems for r in runs if r.hidden_elems} == {128 * 768}
 
 
-def test_an_open_of_a_wider_ring_costs_more_per_word_in_the_ring_not_in_packing():
+def test_a_wider_ring_costs_only_the_exchange_of_its_extra_bytes():
+    """Packing and scattering are per word; the exchange through the ring is per packed byte."""
     cost = load_cost("suf-h100")
     words, threshold = 100_000, 1 << 18
     bytes37, bytes50 = 8 * -(-words * 37 // 64), 8 * -(-words * 50 // 64)
     t37, t50 = cost.open_local_s(words, bytes37, threshold), cost.open_local_s(words, bytes50, threshold)
     assert t50 - t37 == pytest.approx(cost.open_s_per_wire_byte * (bytes50 - bytes37))
-    assert cost.open_pack_s(words, threshold) == cost.open_pack_s(words, 0)   # host path either way
-    # above the threshold, packing runs on the GPU: its own floor and per-word cost
-    assert cost.open_pack_s(threshold, threshold) == pytest.approx(
-        cost.open_device_pack_floor_s + cost.open_device_pack_s_per_word * threshold)
+
+
+def test_packing_on_the_gpu_above_the_threshold_replaces_host_pack_and_scatter():
+    cost = load_cost("suf-h100")
+    words, wire = 300_000, 8 * -(-300_000 * 37 // 64)
+    host, device = cost.open_local_s(words, wire, 0), cost.open_local_s(words, wire, words)
+    assert host - device == pytest.approx(
+        (cost.open_host_pack_s_per_word + cost.open_host_scatter_s_per_word) * words
+        - cost.open_device_pack_floor_s - cost.open_device_pack_s_per_word * words)
 
 
 def test_pfss_input_is_staged_to_the_gpu_only_after_a_host_packed_open():

@@ -3,13 +3,14 @@
 Every flush of the trace is matched to simflush's own schedule of the same configuration (taken
 from the bench JSON of the traced run), which names its run and PFSS gates. Then six groups of
 parameters are fitted, each by robust least squares (Huber IRLS, rows weighted by 1/sqrt(time) so
-that the floors of small flushes count as much as the slopes of big ones; see docs/cost_model.md):
+that the floors of small flushes count as much as the slopes of big ones), constrained to reproduce the
+group's measured total (the noise is skewed: waits, occasional long gaps; see docs/cost_model.md):
 
 - ``open_pack_host`` / ``open_pack_device``: the open's pack + unpack timer (``pack_s``) against its
   words, on the two sides of the device-packing threshold (the trace's ``dev`` flag splits them);
-- ``open_wire``: the rest of the open (its duration minus ``pack_s``: the ring copies, the scatter and
-  the wait for the peer) against its wire bytes, over every open: this part does not care where the
-  packing ran. Open times are the mean of the two parties' (the mean wait for the peer that
+- ``open_exchange``: the rest of the open (its duration minus ``pack_s``: the exchange through the ring
+  with the wait for the peer, and the host's scatter) against its wire bytes and, for host-packed opens,
+  its words (the GPU path scatters on the device), over every open. Open times are the mean of the two parties' (the mean wait for the peer that
   run-to-run jitter causes at each synchronisation, which symmetric simulated parties would not produce);
 - ``pfss_eval``: ``floor + kind floor + slope * hatx * (1 + o)`` per gate kind, where ``o`` is the
   measured fraction of the evaluation during which the other party also evaluated (both share one
@@ -224,7 +225,7 @@ def load_source(trace_path: Path, bench_path: Path | None) -> Source:
 def _schedule_cost() -> CostModel:
     """A cost model that charges nothing: only the schedule of the simulation is used."""
     zero = dict.fromkeys(ALL_GATES, 0.0)
-    return CostModel("schedule-only", 0, 0, 0, 0, 0, 0, zero, 0, {}, 0, zero, 0, {"*": 0.0}, 0, 0, 0, 0, 0)
+    return CostModel("schedule-only", 0, 0, 0, 0, 0, 0, 0, zero, 0, {}, 0, zero, 0, {"*": 0.0}, 0, 0, 0, 0, 0)
 
 
 def _annotate(trace: Trace, schedule: SimResult, path: Path) -> None:
@@ -390,8 +391,8 @@ def design(group: str, names: list[str], samples) -> np.ndarray:
         if group in ("open_pack_host", "open_pack_device"):
             rows.append([1.0, sample[0]])
             continue
-        if group == "open_wire":
-            rows.append([1.0, sample[4]])
+        if group == "open_exchange":
+            rows.append([1.0, sample[4], 0.0 if sample[1] else sample[0]])
             continue
         gate, hatx = sample[0][0], sample[1]
         load = hatx * (1 + sample[2]) if group == "pfss_eval" else hatx
@@ -405,22 +406,24 @@ def design(group: str, names: list[str], samples) -> np.ndarray:
     return np.array(rows, dtype=float).reshape(len(rows), len(names))
 
 
-GROUP_SAMPLES = {"open_pack_host": "opens", "open_pack_device": "opens", "open_wire": "opens",
+GROUP_SAMPLES = {"open_pack_host": "opens", "open_pack_device": "opens", "open_exchange": "opens",
                  "pfss_eval": "evals", "pfss_finish": "finishes", "step": "steps", "run_gap": "run_gaps"}
 OPEN_PACK_PARAMS = {"open_pack_host": ["open_host_pack_floor_s", "open_host_pack_s_per_word"],
                     "open_pack_device": ["open_device_pack_floor_s", "open_device_pack_s_per_word"]}
 
 
 def _fit_opens(opens: list[tuple]) -> dict[str, Fit]:
-    """Pack + unpack per side of the device-packing threshold; the rest against wire bytes, all opens."""
+    """Pack + unpack per side of the device-packing threshold; the rest (exchange, scatter), all opens."""
     fits = {}
     for device, group in ((False, "open_pack_host"), (True, "open_pack_device")):
         samples = [o for o in opens if o[1] == device]
-        if samples:
-            names = OPEN_PACK_PARAMS[group]
-            fits[group] = huber_fit(group, design(group, names, samples), np.array([o[3] for o in samples]), names)
-    names = ["open_wire_floor_s", "open_s_per_wire_byte"]
-    fits["open_wire"] = huber_fit("open_wire", design("open_wire", names, opens),
+        if not samples:
+            continue
+        names = OPEN_PACK_PARAMS[group]
+        fits[group] = huber_fit(group, design(group, names, samples), np.array([o[3] for o in samples]), names,
+                                keep_total=True)
+    names = ["open_exchange_floor_s", "open_s_per_wire_byte", "open_host_scatter_s_per_word"]
+    fits["open_exchange"] = huber_fit("open_exchange", design("open_exchange", names, opens),
                                   np.array([o[2] - o[3] for o in opens]), names, keep_total=True)
     return fits
 
@@ -459,7 +462,7 @@ def _fit_evals(evals: list[tuple]) -> tuple[Fit, dict[str, float], dict[str, flo
     slopes = {g: float(first.coef[names.index(f"pfss_s_per_elem.{g}")]) for g in slope_gates}
     derived = {g: _derived_slope(g, slopes) for g in ALL_GATES if g not in slopes}
     offset = np.array([derived.get(g, 0.0) * load for g, load in loads])
-    fit = huber_fit("pfss_eval", X_arr, y_arr, names, offset)
+    fit = huber_fit("pfss_eval", X_arr, y_arr, names, offset, keep_total=True)
     slopes = {g: float(fit.coef[names.index(f"pfss_s_per_elem.{g}")]) for g in slope_gates}
     kind_floors = {g: float(fit.coef[names.index(f"pfss_kind_floor_s.{g}")]) for g in floor_gates}
     slopes.update({g: _derived_slope(g, slopes) for g in ALL_GATES if g not in slopes})
@@ -470,7 +473,7 @@ def _fit_finishes(finishes: list[tuple]) -> tuple[Fit, dict[str, float]]:
     seen = sorted({gates[0] for gates, *_ in finishes})
     names = ["pfss_finish_floor_s"] + [f"pfss_finish_s_per_elem.{g}" for g in seen]
     fit = huber_fit("pfss_finish", design("pfss_finish", names, finishes),
-                    np.array([t for *_, t, _ in finishes]), names)
+                    np.array([t for *_, t, _ in finishes]), names, keep_total=True)
     slopes = {g: float(fit.coef[i + 1]) for i, g in enumerate(seen)}
     slopes.update({g: _derived_slope(g, slopes) for g in ALL_GATES if g not in slopes})
     return fit, slopes
@@ -547,8 +550,9 @@ def fit_groups(data: dict, s_per_flop: float | None = None) -> tuple[dict[str, F
     value = {name: float(c) for fit in fits.values() for name, c in zip(fit.names, fit.coef)}
     host_pack_floor = value["open_host_pack_floor_s"]   # the engine charges it with the open's floor
     values = {
-        "open_floor_s": value["open_wire_floor_s"] + host_pack_floor,
+        "open_floor_s": value["open_exchange_floor_s"] + host_pack_floor,
         "open_s_per_wire_byte": value["open_s_per_wire_byte"],
+        "open_host_scatter_s_per_word": value["open_host_scatter_s_per_word"],
         "open_host_pack_s_per_word": value["open_host_pack_s_per_word"],
         # without device-packed opens in the trace, the device path is costed as the host's
         "open_device_pack_floor_s": value.get("open_device_pack_floor_s", host_pack_floor) - host_pack_floor,
@@ -566,14 +570,14 @@ def fit_groups(data: dict, s_per_flop: float | None = None) -> tuple[dict[str, F
 
 # -- untraced level -----------------------------------------------------------------------------------
 
-FIELD_COMPONENT = {"open_floor_s": "open", "open_s_per_wire_byte": "open", "open_host_pack_s_per_word": "open",
+FIELD_COMPONENT = {"open_floor_s": "open", "open_s_per_wire_byte": "open", "open_host_scatter_s_per_word": "open", "open_host_pack_s_per_word": "open",
                    "open_device_pack_floor_s": "open", "open_device_pack_s_per_word": "open",
                    "pfss_floor_s": "pfss_eval", "pfss_s_per_elem": "pfss_eval", "pfss_stage_s_per_elem": "pfss_eval",
                    "pfss_kind_floor_s": "pfss_eval", "pfss_finish_floor_s": "pfss_finish",
                    "pfss_finish_s_per_elem": "pfss_finish", "step_floor_s": "local", "step_s_per_word": "local",
                    "step_s_per_mac": "local", "run_gap_floor_s": "local",
                    "run_gap_s_per_flop": "local", "run_gap_s_per_matmul_elem": "local", "run_gap_s_per_elem": "local"}
-GROUP_COMPONENT = {"open_pack_host": "open", "open_pack_device": "open", "open_wire": "open", "pfss_eval": "pfss_eval",
+GROUP_COMPONENT = {"open_pack_host": "open", "open_pack_device": "open", "open_exchange": "open", "pfss_eval": "pfss_eval",
                    "pfss_finish": "pfss_finish", "step": "local", "run_gap": "local"}
 
 

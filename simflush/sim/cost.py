@@ -29,7 +29,7 @@ class Network:
 
 
 NETWORKS: dict[str, Network] = {n.name: n for n in (
-    # In-process ring of the SUF bench: its copy cost is the cost preset's ``open_s_per_wire_byte``.
+    # In-process ring of the SUF bench: its exchange is the cost preset's ``open_s_per_wire_byte``.
     Network("loopback", float("inf"), 0.0),
     Network("lan", 9.4e9 / 8, 0.05e-3),
     Network("wan", 305e6 / 8, 60e-3),
@@ -62,7 +62,8 @@ class CostModel:
     - before a flush: ``step_before_s`` = floor + per-word cost of the words the task computes for
       the open (Beaver differences, masked values), by the run's task family (trunc, layernorm, ...);
     - open: ``open_local_s`` = floor + pack/unpack (host, or GPU above the device-packing threshold)
-      + moving the wire bytes through the ring and scattering, around a ping-pong over the network;
+      + the exchange (per wire byte) + the host's scatter below the threshold, around a ping-pong
+      over the network;
     - PFSS: ``pfss_floor_for`` (host launch and orchestration), then ``pfss_work_s`` of GPU work
       (processor-shared when the parties share a GPU), then ``pfss_finish_s`` (materialize/finalize);
     - after a flush: ``step_after_s`` = the same per-word cost of the opened words and PFSS outputs it
@@ -76,7 +77,8 @@ class CostModel:
 
     name: str
     open_floor_s: float                 # per open flush: bookkeeping, staging, the ring's round trip
-    open_s_per_wire_byte: float         # pushing/pulling the packed bytes through the ring, scatter
+    open_s_per_wire_byte: float         # exchange of the packed bytes through the ring, with the peer
+    open_host_scatter_s_per_word: float  # adding the peer's share on the host (the GPU path does it on device)
     open_host_pack_s_per_word: float    # bit-width pack + unpack on the host, per opened word
     open_device_pack_floor_s: float     # the same on the GPU (W >= device-pack threshold): H2D/D2H syncs
     open_device_pack_s_per_word: float  # ... and its per-word part
@@ -103,8 +105,10 @@ class CostModel:
         return self.open_host_pack_s_per_word * words
 
     def open_local_s(self, words: int, wire_bytes: int, device_min_words: int) -> float:
-        """One party's open flush on the in-process ring: floor, pack/unpack, moving the wire bytes."""
-        return self.open_floor_s + self.open_pack_s(words, device_min_words) + self.open_s_per_wire_byte * wire_bytes
+        """One party's open flush on the in-process ring: floor, pack/unpack, exchange, scatter."""
+        on_device = device_min_words and words >= device_min_words
+        return (self.open_floor_s + self.open_pack_s(words, device_min_words) + self.open_s_per_wire_byte * wire_bytes
+                + (0.0 if on_device else self.open_host_scatter_s_per_word * words))
 
     def pfss_work_s(self, gate: str, hatx_words: int) -> float:
         return self._per_gate(self.pfss_s_per_elem, "PFSS slope", gate) * hatx_words
