@@ -33,12 +33,12 @@ class RunSpec:
         return self.tasks[0].kind
 
     @property
-    def macs_per_matmul_word(self) -> float:
-        """Beaver matmul tasks: multiply-accumulates of the local product per opened difference word
-        (each batch opens E (m x k) and F (k x n) and multiplies m x k x n)."""
+    def matmul_out_per_word(self) -> float:
+        """Beaver matmul tasks: elements of the product (combined from its shares and copied back) per
+        opened difference word (each batch opens E (m x k) and F (k x n) and outputs m x n)."""
         mm = [t.params for t in self.tasks if t.kind == "matmul"]
         words = sum(p["batches"] * (p["m"] * p["k"] + p["k"] * p["n"]) for p in mm)
-        return sum(p["batches"] * p["m"] * p["k"] * p["n"] for p in mm) / words if words else 0.0
+        return sum(p["batches"] * p["m"] * p["n"] for p in mm) / words if words else 0.0
 
 
 @dataclass(frozen=True)

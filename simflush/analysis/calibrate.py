@@ -321,7 +321,7 @@ def _staged(hatx_words: int, device_min_words: int) -> bool:
 
 def _step_rows(trace: Trace, specs: list[RunSpec], select: Select) -> Rows:
     """Gaps inside runs, before each flush: [1, words of its open + words opened or evaluated by the
-    previous flush, multiply-accumulates of the matmul product after the previous open], labelled by the
+    previous flush, output elements of the matmul product after the previous open], labelled by the
     run's task family; the tail after the last flush: the same without the floor and the next open."""
     rows = Rows([], [], [])
     runs = {(r.party, r.iteration, r.layer, r.run_index): r for r in trace.runs}
@@ -335,12 +335,12 @@ def _step_rows(trace: Trace, specs: list[RunSpec], select: Select) -> Rows:
         prev_end, prev = run.start_s, None
         for f in flushes[key] + [None]:
             after = prev.words if prev is not None else 0
-            macs = prev.words_matmul * spec.macs_per_matmul_word if prev is not None and prev.kind == "OPEN" else 0.0
+            outs = prev.words_matmul * spec.matmul_out_per_word if prev is not None and prev.kind == "OPEN" else 0.0
             if f is None:
-                rows.X.append([0.0, after, macs])
+                rows.X.append([0.0, after, outs])
                 rows.y.append(run.end_s - prev_end)
             else:
-                rows.X.append([1.0, (f.words if f.kind == "OPEN" else 0) + after, macs])
+                rows.X.append([1.0, (f.words if f.kind == "OPEN" else 0) + after, outs])
                 rows.y.append(f.start_s - prev_end)
                 prev_end, prev = f.end_s, f
             rows.keys.append(key)
@@ -383,7 +383,7 @@ def design(group: str, names: list[str], samples) -> np.ndarray:
     if group == "step":
         X = samples.arrays()[0]
         labels = np.array(samples.labels)
-        cols = {"step_floor_s": X[:, 0], "step_s_per_mac": X[:, 2]}
+        cols = {"step_floor_s": X[:, 0], "step_s_per_matmul_out": X[:, 2]}
         return np.column_stack([cols[n] if n in cols else X[:, 1] * (labels == n.split(".", 1)[1])
                                 for n in names])
     rows = []
@@ -510,7 +510,7 @@ def _floor_then_slopes(group: str, X: np.ndarray, y: np.ndarray, names: list[str
 def _fit_steps(rows: Rows) -> Fit:
     X, y = rows.arrays()
     idle = (X[:, 0] == 1) & (X[:, 1] < IDLE_STEP_WORDS) & (X[:, 2] == 0)
-    names = ["step_floor_s", *(f"step_s_per_word.{f}" for f in sorted(set(rows.labels))), "step_s_per_mac"]
+    names = ["step_floor_s", *(f"step_s_per_word.{f}" for f in sorted(set(rows.labels))), "step_s_per_matmul_out"]
     return _floor_then_slopes("step", design("step", names, rows), y, names, y[idle])
 
 
@@ -563,7 +563,7 @@ def fit_groups(data: dict, s_per_flop: float | None = None) -> tuple[dict[str, F
         "pfss_finish_floor_s": value["pfss_finish_floor_s"],
         "pfss_finish_s_per_elem": dict(sorted(finish_slopes.items())),
         "step_s_per_word": _family_slopes(fits["step"], data["steps"]),
-        **{k: value[k] for k in ("step_floor_s", "step_s_per_mac", *RUN_GAP_PARAMS)},
+        **{k: value[k] for k in ("step_floor_s", "step_s_per_matmul_out", *RUN_GAP_PARAMS)},
     }
     return fits, values
 
@@ -575,7 +575,7 @@ FIELD_COMPONENT = {"open_floor_s": "open", "open_s_per_wire_byte": "open", "open
                    "pfss_floor_s": "pfss_eval", "pfss_s_per_elem": "pfss_eval", "pfss_stage_s_per_elem": "pfss_eval",
                    "pfss_kind_floor_s": "pfss_eval", "pfss_finish_floor_s": "pfss_finish",
                    "pfss_finish_s_per_elem": "pfss_finish", "step_floor_s": "local", "step_s_per_word": "local",
-                   "step_s_per_mac": "local", "run_gap_floor_s": "local",
+                   "step_s_per_matmul_out": "local", "run_gap_floor_s": "local",
                    "run_gap_s_per_flop": "local", "run_gap_s_per_matmul_elem": "local", "run_gap_s_per_elem": "local"}
 GROUP_COMPONENT = {"open_pack_host": "open", "open_pack_device": "open", "open_exchange": "open", "pfss_eval": "pfss_eval",
                    "pfss_finish": "pfss_finish", "step": "local", "run_gap": "local"}

@@ -67,7 +67,7 @@ class CostModel:
     - PFSS: ``pfss_floor_for`` (host launch and orchestration), then ``pfss_work_s`` of GPU work
       (processor-shared when the parties share a GPU), then ``pfss_finish_s`` (materialize/finalize);
     - after a flush: ``step_after_s`` = the same per-word cost of the opened words and PFSS outputs it
-      consumes, plus the local product of a Beaver matmul per multiply-accumulate;
+      consumes, plus a Beaver matmul's product per output element;
     - between two runs: ``run_gap_s`` (public-weight matmul: kernel and copies; reshapes and residual
       adds of the hidden state).
 
@@ -90,7 +90,7 @@ class CostModel:
     pfss_finish_s_per_elem: dict        # gate name -> materialize / finalize per hatx word
     step_floor_s: float                 # local compute before each flush
     step_s_per_word: dict               # task family -> local work per word opened or evaluated ("*": others)
-    step_s_per_mac: float               # a Beaver matmul's local product, per multiply-accumulate
+    step_s_per_matmul_out: float        # a Beaver matmul's product: combining and copying back, per output element
     run_gap_floor_s: float              # between two runs: the fixed part (a run with no work before it)
     run_gap_s_per_flop: float           # public-weight matmul before a run: its kernel, per flop
     run_gap_s_per_matmul_elem: float    # ... and copying its input and output to and from the GPU
@@ -133,9 +133,10 @@ class CostModel:
         """Local compute of a ``family`` task before a flush whose open has ``open_words`` (0: PFSS only)."""
         return self.step_floor_s + self.step_s_per_word_of(family) * open_words
 
-    def step_after_s(self, family: str, opened_words: int, hatx_words: int, macs: float) -> float:
-        """Local compute after a flush: consuming opened words and PFSS outputs, a matmul's product."""
-        return self.step_s_per_word_of(family) * (opened_words + hatx_words) + self.step_s_per_mac * macs
+    def step_after_s(self, family: str, opened_words: int, hatx_words: int, outs: float) -> float:
+        """Local compute after a flush: consuming opened words and PFSS outputs, a matmul's product
+        (``outs`` output elements)."""
+        return self.step_s_per_word_of(family) * (opened_words + hatx_words) + self.step_s_per_matmul_out * outs
 
     def run_gap_s(self, flops: int, matmul_elems: int, hidden_elems: int) -> float:
         """Local work between two runs: a floor, the public matmul (its flops and the elements it

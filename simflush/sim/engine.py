@@ -249,9 +249,9 @@ class Simulation:
         """Local preparation, the flush itself, then consuming the opened words (SUF's step work)."""
         cost = self.config.cost
         words = flush.open.words if flush.open else 0
-        macs = flush.open.words_by_kind.get("Bmm", 0) * spec.macs_per_matmul_word if flush.open else 0.0
+        outs = flush.open.words_by_kind.get("Bmm", 0) * spec.matmul_out_per_word if flush.open else 0.0
         prep = cost.step_before_s(spec.family, words)
-        after = cost.step_after_s(spec.family, words, sum(j.hatx_words for op in flush.pfss for j in op.jobs), macs)
+        after = cost.step_after_s(spec.family, words, sum(j.hatx_words for op in flush.pfss for j in op.jobs), outs)
         records = iter(flush.records)
         open_record = next(records) if flush.open else None
         pfss_work = [(op, next(records) if op.jobs else None) for op in flush.pfss]
