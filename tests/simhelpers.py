@@ -7,8 +7,8 @@ from simflush.sim.engine import SimConfig, simulate
 
 def run_sim(model: str, seq_len: int = 128, batch: int = 1, layers: int | None = None,
             runtime: str = "suf-gpu-bench", sets: tuple[str, ...] = (), net: str = "loopback",
-            policy: str = "suf", deploy: str = "colocated", chains: int = 1):
+            policy: str = "suf", deploy: str = "colocated", chains: int = 1, cost=None):
     spec = get_model(model)
     settings = resolve(runtime, spec, parse_overrides(list(sets)), chains=chains)
-    return simulate(SimConfig(spec, seq_len, batch, layers or spec.n_layers, settings, load_cost("suf-h100"),
+    return simulate(SimConfig(spec, seq_len, batch, layers or spec.n_layers, settings, cost or load_cost("suf-h100"),
                               get_network(net), policy, deploy))

@@ -1,10 +1,13 @@
 """The local work a layer's runs carry (what the cost model's run gaps and opens are charged on)."""
 
+from dataclasses import replace
+
 import pytest
 
 from models.layer import LayerOptions, transformer_layer
 from models.specs import get_model
 from simflush.sim.cost import load_cost
+from simhelpers import run_sim
 
 
 @pytest.mark.parametrize("model", ["bert-base", "gpt2", "llama2-7b"])
@@ -42,12 +45,23 @@ def test_packing_on_the_gpu_above_the_threshold_replaces_host_pack_and_scatter()
         - cost.open_device_pack_floor_s - cost.open_device_pack_s_per_word * words)
 
 
-def test_pfss_input_is_staged_to_the_gpu_only_after_a_host_packed_open():
+def test_opened_words_are_copied_to_the_gpu_only_after_a_host_packed_open():
     cost = load_cost("suf-h100")
     threshold = 1 << 18
-    assert cost.pfss_stage_s(threshold - 1, threshold) == pytest.approx(cost.pfss_stage_s_per_elem * (threshold - 1))
-    assert cost.pfss_stage_s(threshold, threshold) == 0.0
-    assert cost.pfss_stage_s(threshold, 0) > 0          # no device packing: always staged
+    assert cost.gpu_stage_s(1000, threshold - 1, threshold) == pytest.approx(cost.gpu_stage_s_per_word * 1000)
+    assert cost.gpu_stage_s(1000, threshold, threshold) == 0.0
+    assert cost.gpu_stage_s(1000, threshold, 0) > 0          # no device packing: always copied
+
+
+def test_score_matmul_pays_the_copy_of_its_host_packed_differences_and_ctx_matmul_does_not():
+    """bert-base: Q.K^T's open (196,608 words) is packed on the host, P.V's (294,912) on the GPU."""
+    base = run_sim("bert-base", layers=1)
+    free = run_sim("bert-base", layers=1, cost=replace(base.config.cost, gpu_stage_s_per_word=0.0))
+    def run_s(result, name):
+        return sum(s.end_s - s.start_s for s in result.parties[0].spans if s.run == name)
+    assert run_s(base, "Score_matmul") - run_s(free, "Score_matmul") == pytest.approx(
+        base.config.cost.gpu_stage_s_per_word * 196_608, rel=0.05)
+    assert run_s(base, "Ctx_matmul") == pytest.approx(run_s(free, "Ctx_matmul"), rel=1e-6)
 
 
 def test_task_families_without_a_calibrated_slope_get_the_mean_one():

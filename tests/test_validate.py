@@ -19,11 +19,18 @@ def test_validate_json_compares_totals_and_runs_with_intervals(golden, capsys, t
     online = totals["timing.online_time_s"]
     assert online["measured"] == bench.online_time_s
     assert online["interval"][0] < online["predicted"] < online["interval"][1]
+    # the calibration's uncertainty is a few percent, not the prediction itself (a covariance read in
+    # another order than it was written gave intervals of +-100x)
+    assert online["interval"][1] - online["interval"][0] < 0.2 * online["predicted"]
     assert abs(online["rel_err"]) < 0.10
     for key in ("pfss.open_flushes", "pfss.num_flushes", "pfss.opened_words", "communication.net_bytes"):
         assert totals[key]["rel_err"] == 0, key
     runs = doc["runs"]
     assert len(runs) == 12 and sum(r["measured"] for r in runs) > 0
+    for r in runs:
+        assert 0 < r["interval"][0] < r["predicted"] < r["interval"][1] < 2 * r["predicted"], r
+    # the bar on the calibration trace: every run longer than 2 ms within 20 %
+    assert all(abs(r["rel_err"]) <= 0.20 for r in runs if r["measured"] > 2e-3), runs
     assert (tmp_path / "validate.png").stat().st_size > 5_000
 
 

@@ -99,7 +99,8 @@ class Fit:
             est, se = float(self.coef[i]), float(self.se[i])
             params[name] = {"estimate": est, "se": se, "ci95": [est - Z95 * se, est + Z95 * se],
                             "dropped": name in self.dropped}
-        return {"params": params, "cov": self.cov.tolist(), "quality": self.quality()}
+        # profiles are written with sorted keys: ``names`` keeps the order of the covariance's rows
+        return {"names": list(self.names), "params": params, "cov": self.cov.tolist(), "quality": self.quality()}
 
 
 def huber_fit(group: str, X: np.ndarray, y: np.ndarray, names: list[str], offset: np.ndarray | None = None,
@@ -321,8 +322,9 @@ def _staged(hatx_words: int, device_min_words: int) -> bool:
 
 def _step_rows(trace: Trace, specs: list[RunSpec], select: Select) -> Rows:
     """Gaps inside runs, before each flush: [1, words of its open + words opened or evaluated by the
-    previous flush, output elements of the matmul product after the previous open], labelled by the
-    run's task family; the tail after the last flush: the same without the floor and the next open."""
+    previous flush, output elements of the matmul product after the previous open, matmul differences
+    that open left on the host (copied to the GPU)], labelled by the run's task family; the tail after
+    the last flush: the same without the floor and the next open."""
     rows = Rows([], [], [])
     runs = {(r.party, r.iteration, r.layer, r.run_index): r for r in trace.runs}
     flushes: dict[Key, list[FlushEvent]] = defaultdict(list)
@@ -335,12 +337,14 @@ def _step_rows(trace: Trace, specs: list[RunSpec], select: Select) -> Rows:
         prev_end, prev = run.start_s, None
         for f in flushes[key] + [None]:
             after = prev.words if prev is not None else 0
-            outs = prev.words_matmul * spec.matmul_out_per_word if prev is not None and prev.kind == "OPEN" else 0.0
+            opened = prev is not None and prev.kind == "OPEN"
+            outs = prev.words_matmul * spec.matmul_out_per_word if opened else 0.0
+            staged = prev.words_matmul if opened and not prev.device else 0
             if f is None:
-                rows.X.append([0.0, after, outs])
+                rows.X.append([0.0, after, outs, staged])
                 rows.y.append(run.end_s - prev_end)
             else:
-                rows.X.append([1.0, (f.words if f.kind == "OPEN" else 0) + after, outs])
+                rows.X.append([1.0, (f.words if f.kind == "OPEN" else 0) + after, outs, staged])
                 rows.y.append(f.start_s - prev_end)
                 prev_end, prev = f.end_s, f
             rows.keys.append(key)
@@ -383,7 +387,7 @@ def design(group: str, names: list[str], samples) -> np.ndarray:
     if group == "step":
         X = samples.arrays()[0]
         labels = np.array(samples.labels)
-        cols = {"step_floor_s": X[:, 0], "step_s_per_matmul_out": X[:, 2]}
+        cols = {"step_floor_s": X[:, 0], "step_s_per_matmul_out": X[:, 2], "gpu_stage_s_per_word": X[:, 3]}
         return np.column_stack([cols[n] if n in cols else X[:, 1] * (labels == n.split(".", 1)[1])
                                 for n in names])
     rows = []
@@ -399,7 +403,7 @@ def design(group: str, names: list[str], samples) -> np.ndarray:
         row = []
         for name in names:
             kind, _, g = name.partition(".")
-            row.append(hatx * sample[3] if name == "pfss_stage_s_per_elem" else
+            row.append(hatx * sample[3] if name == "gpu_stage_s_per_word" else
                        1.0 if not g and kind.endswith("floor_s") else
                        float(g == gate) if kind.endswith("floor_s") else load * (g == gate))
         rows.append(row)
@@ -454,7 +458,7 @@ def _fit_evals(evals: list[tuple]) -> tuple[Fit, dict[str, float], dict[str, flo
     if reference not in slope_gates:
         raise ConfigError(f"calibration: the commonest PFSS gate {reference} has no flush >= {LARGE_HATX} words")
     names = (["pfss_floor_s"] + [f"pfss_kind_floor_s.{g}" for g in floor_gates]
-             + [f"pfss_s_per_elem.{g}" for g in slope_gates] + ["pfss_stage_s_per_elem"])
+             + [f"pfss_s_per_elem.{g}" for g in slope_gates] + ["gpu_stage_s_per_word"])
     X_arr, y_arr = design("pfss_eval", names, evals), np.array([t for *_, t, _ in evals])
     loads = [(gates[0], hatx * (1 + o)) for gates, hatx, o, *_ in evals]
     # slopes of floor-only gates are derived from the fitted gates: a first fit gives those
@@ -507,11 +511,14 @@ def _floor_then_slopes(group: str, X: np.ndarray, y: np.ndarray, names: list[str
     return Fit(group, list(names), coef, cov, y, slopes.fitted, slopes.weights, slopes.dropped)
 
 
-def _fit_steps(rows: Rows) -> Fit:
+def _fit_steps(rows: Rows, stage_s_per_word: float) -> Fit:
+    """``stage_s_per_word``: the host-to-GPU copy, as the PFSS evaluations measured it (fixed here)."""
     X, y = rows.arrays()
     idle = (X[:, 0] == 1) & (X[:, 1] < IDLE_STEP_WORDS) & (X[:, 2] == 0)
-    names = ["step_floor_s", *(f"step_s_per_word.{f}" for f in sorted(set(rows.labels))), "step_s_per_matmul_out"]
-    return _floor_then_slopes("step", design("step", names, rows), y, names, y[idle])
+    names = ["step_floor_s", *(f"step_s_per_word.{f}" for f in sorted(set(rows.labels))), "step_s_per_matmul_out",
+             "gpu_stage_s_per_word"]
+    return _floor_then_slopes("step", design("step", names, rows), y, names, y[idle],
+                              {len(names) - 1: stage_s_per_word})
 
 
 def _fit_run_gaps(rows: Rows, s_per_flop: float | None) -> Fit:
@@ -545,7 +552,8 @@ def fit_groups(data: dict, s_per_flop: float | None = None) -> tuple[dict[str, F
         raise ConfigError("calibration: the trace has no host-packed opens")
     eval_fit, slopes, kind_floors = _fit_evals(data["evals"])
     finish_fit, finish_slopes = _fit_finishes(data["finishes"])
-    fits.update({"pfss_eval": eval_fit, "pfss_finish": finish_fit, "step": _fit_steps(data["steps"]),
+    stage = float(eval_fit.coef[eval_fit.names.index("gpu_stage_s_per_word")])
+    fits.update({"pfss_eval": eval_fit, "pfss_finish": finish_fit, "step": _fit_steps(data["steps"], stage),
                  "run_gap": _fit_run_gaps(data["run_gaps"], s_per_flop)})
     value = {name: float(c) for fit in fits.values() for name, c in zip(fit.names, fit.coef)}
     host_pack_floor = value["open_host_pack_floor_s"]   # the engine charges it with the open's floor
@@ -558,7 +566,7 @@ def fit_groups(data: dict, s_per_flop: float | None = None) -> tuple[dict[str, F
         "open_device_pack_floor_s": value.get("open_device_pack_floor_s", host_pack_floor) - host_pack_floor,
         "open_device_pack_s_per_word": value.get("open_device_pack_s_per_word", value["open_host_pack_s_per_word"]),
         "pfss_floor_s": value["pfss_floor_s"], "pfss_s_per_elem": dict(sorted(slopes.items())),
-        "pfss_stage_s_per_elem": value["pfss_stage_s_per_elem"],
+        "gpu_stage_s_per_word": value["gpu_stage_s_per_word"],
         "pfss_kind_floor_s": dict(sorted(kind_floors.items())),
         "pfss_finish_floor_s": value["pfss_finish_floor_s"],
         "pfss_finish_s_per_elem": dict(sorted(finish_slopes.items())),
@@ -572,7 +580,7 @@ def fit_groups(data: dict, s_per_flop: float | None = None) -> tuple[dict[str, F
 
 FIELD_COMPONENT = {"open_floor_s": "open", "open_s_per_wire_byte": "open", "open_host_scatter_s_per_word": "open", "open_host_pack_s_per_word": "open",
                    "open_device_pack_floor_s": "open", "open_device_pack_s_per_word": "open",
-                   "pfss_floor_s": "pfss_eval", "pfss_s_per_elem": "pfss_eval", "pfss_stage_s_per_elem": "pfss_eval",
+                   "pfss_floor_s": "pfss_eval", "pfss_s_per_elem": "pfss_eval", "gpu_stage_s_per_word": "pfss_eval",
                    "pfss_kind_floor_s": "pfss_eval", "pfss_finish_floor_s": "pfss_finish",
                    "pfss_finish_s_per_elem": "pfss_finish", "step_floor_s": "local", "step_s_per_word": "local",
                    "step_s_per_matmul_out": "local", "run_gap_floor_s": "local",

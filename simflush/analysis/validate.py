@@ -64,7 +64,7 @@ def interval_s(cost: CostModel, result: SimResult, sim_trace: Trace, party: int,
     data = collect(Source(sim_trace, result, None), select)
     var = 0.0
     for group, doc in cost.fits.items():
-        names = list(doc["params"])
+        names = doc["names"]
         samples = data[GROUP_SAMPLES[group]]
         if group in ("open_pack_host", "open_pack_device"):
             samples = [s for s in samples if s[1] == (group == "open_pack_device")]

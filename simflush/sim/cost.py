@@ -84,7 +84,7 @@ class CostModel:
     open_device_pack_s_per_word: float  # ... and its per-word part
     pfss_floor_s: float                 # per flush_eval: launch and host orchestration (not shared)
     pfss_s_per_elem: dict               # gate name -> GPU work per hatx word (shared when colocated)
-    pfss_stage_s_per_elem: float        # copying hatx words to the GPU (not there after a host-packed open)
+    gpu_stage_s_per_word: float         # copying a word a host-packed open left on the host to the GPU
     pfss_kind_floor_s: dict             # gate name -> extra per-flush floor of that gate kind
     pfss_finish_floor_s: float          # materialize / finalize per flush
     pfss_finish_s_per_elem: dict        # gate name -> materialize / finalize per hatx word
@@ -113,10 +113,11 @@ class CostModel:
     def pfss_work_s(self, gate: str, hatx_words: int) -> float:
         return self._per_gate(self.pfss_s_per_elem, "PFSS slope", gate) * hatx_words
 
-    def pfss_stage_s(self, hatx_words: int, device_min_words: int) -> float:
-        """Staging a job's masked input to the GPU; a device-packed open (at the threshold) left it there."""
-        on_device = device_min_words and hatx_words >= device_min_words
-        return 0.0 if on_device else self.pfss_stage_s_per_elem * hatx_words
+    def gpu_stage_s(self, words: int, open_words: int, device_min_words: int) -> float:
+        """Copying ``words`` opened by an open of ``open_words`` to the GPU (a PFSS job's input, a Beaver
+        matmul's differences); none if that open was packed on the device, which keeps them there."""
+        on_device = device_min_words and open_words >= device_min_words
+        return 0.0 if on_device else self.gpu_stage_s_per_word * words
 
     def pfss_floor_for(self, gates: list[str]) -> float:
         return self.pfss_floor_s + sum(self.pfss_kind_floor_s.get(g, 0.0) for g in gates)

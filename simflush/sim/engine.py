@@ -249,9 +249,11 @@ class Simulation:
         """Local preparation, the flush itself, then consuming the opened words (SUF's step work)."""
         cost = self.config.cost
         words = flush.open.words if flush.open else 0
-        outs = flush.open.words_by_kind.get("Bmm", 0) * spec.matmul_out_per_word if flush.open else 0.0
+        matmul_words = flush.open.words_by_kind.get("Bmm", 0) if flush.open else 0
         prep = cost.step_before_s(spec.family, words)
-        after = cost.step_after_s(spec.family, words, sum(j.hatx_words for op in flush.pfss for j in op.jobs), outs)
+        after = (cost.step_after_s(spec.family, words, sum(j.hatx_words for op in flush.pfss for j in op.jobs),
+                                   matmul_words * spec.matmul_out_per_word)
+                 + cost.gpu_stage_s(matmul_words, words, self.config.settings.device_pack_min_words))
         records = iter(flush.records)
         open_record = next(records) if flush.open else None
         pfss_work = [(op, next(records) if op.jobs else None) for op in flush.pfss]
@@ -288,7 +290,8 @@ class Simulation:
         if op.jobs:
             min_words = self.config.settings.device_pack_min_words
             yield from self._wait(cost.pfss_floor_for([j.gate.cost_name for j in op.jobs])
-                                  + sum(cost.pfss_stage_s(j.hatx_words, min_words) for j in op.jobs))
+                                  # the job's input comes from an open of its own size (SUF's mask open)
+                                  + sum(cost.gpu_stage_s(j.hatx_words, j.hatx_words, min_words) for j in op.jobs))
             work = sum(cost.pfss_work_s(j.gate.cost_name, j.hatx_words) * j.gate.cost_scale for j in op.jobs)
             yield from self.gpus[party].run(work)
         eval_end = self.env.now
