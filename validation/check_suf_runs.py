@@ -52,7 +52,7 @@ def predict_s(key: tuple, cost) -> float:
 
 def compare(runs: list[dict], cost) -> list[dict]:
     """One row per configuration: measured runs normalised to the calibration machine, and the prediction."""
-    untraced = [r for r in runs if not r["_tag"].startswith("tr_")]
+    untraced = [r for r in runs if not r["_tag"].startswith("tr")]   # tr_*, tr5_*: traced runs
     reference: dict[int, list[float]] = defaultdict(list)
     for r in untraced:
         if is_reference(config_key(r)):
