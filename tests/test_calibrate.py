@@ -6,7 +6,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from simflush.analysis.calibrate import Source, calibrate, huber_fit
+from simflush.analysis.calibrate import calibrate
+from simflush.analysis.calibration_samples import Source
+from simflush.analysis.robust_fit import huber_fit
 from simflush.cli import main
 from simflush.io.trace_schema import from_sim_result
 from simflush.sim.cost import COST_SCHEMA_VERSION, load_cost

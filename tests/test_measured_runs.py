@@ -36,7 +36,7 @@ def test_online_time_of_every_suf_model_at_t128_is_within_10_percent(rows, model
 def test_the_traced_runs_of_other_models_match_simflush_schedules_flush_by_flush():
     """The scratch build's trace lines import into the trace schema and every flush matches the
     simulated schedule of its model (words, kind, run), as the calibration requires."""
-    from simflush.analysis.calibrate import load_source
+    from simflush.analysis.calibration_samples import load_source
     data = RUNS.parent
     for model in ("gpt2", "bert-tiny"):
         source = load_source(data / f"tr_{model}.trace.gz", data / f"tr_{model}.json")

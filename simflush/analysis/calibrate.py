@@ -1,8 +1,8 @@
 """``simflush calibrate``: fit a cost profile from measured flush traces, with error bars.
 
 Every flush of the trace is matched to simflush's own schedule of the same configuration (taken
-from the bench JSON of the traced run), which names its run and PFSS gates. Then six groups of
-parameters are fitted, each by robust least squares (Huber IRLS, rows weighted by 1/sqrt(time) so
+from the bench JSON of the traced run; ``calibration_samples``), which names its run and PFSS gates.
+Then seven groups of parameters are fitted (``robust_fit``), each by robust least squares (Huber IRLS, rows weighted by 1/sqrt(time) so
 that the floors of small flushes count as much as the slopes of big ones), constrained to reproduce the
 group's measured total (the noise is skewed: waits, occasional long gaps; see docs/cost_model.md):
 
@@ -35,336 +35,23 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from models.layer import RunSpec
-from models.specs import get_model
-
 from .. import __version__
 from ..errors import ConfigError
 from ..io.suf_bench import BenchRun, read_bench
-from ..io.suf_trace import read_suf_trace
-from ..io.trace_schema import FlushEvent, Trace, TraceMeta, read_trace
-from ..profiles import resolve
-from ..sim.cost import CostModel, get_network
-from ..sim.engine import SimConfig, SimResult, simulate
-from ..tasks import gates as gate_defs
+from ..io.trace_schema import Trace
+from ..sim.cost import CostModel
+from ..sim.engine import SimResult
+from .calibration_samples import (ALL_GATES, Rows, Select, Source, collect, flush_key, load_source,
+                                  steady_iterations)
+from .robust_fit import Z95, Fit, huber_fit
 
-Z95 = 1.959964
-# SUF's own gates; sigma gates are costed from the ReLU slope by their PRG calls (Gate.cost_scale)
-ALL_GATES = {g.name: g for g in vars(gate_defs).values() if isinstance(g, gate_defs.Gate) and g.suf_kind >= 0}
 LARGE_HATX = 16384          # a gate needs flushes this large for its per-element slope
 SPREAD = 4.0                # and sizes spread by this factor for floor and slope together
-MIN_TIME_S = 10e-6          # row weights use max(time, this)
-TOTAL_ROW_WEIGHT = 1e3      # keep_total: the sum row's norm relative to the largest sample row
-Key = tuple[int, int, int, int]   # party, iteration, layer, run_index
-Select = Callable[[Key], bool]
-
-
-# -- robust least squares ---------------------------------------------------------------------------
-
-@dataclass
-class Fit:
-    """One fitted group: estimates, covariance, and how well it fits (all times in seconds)."""
-
-    group: str
-    names: list[str]
-    coef: np.ndarray
-    cov: np.ndarray
-    measured: np.ndarray
-    fitted: np.ndarray
-    weights: np.ndarray         # final Huber weights (< 1: down-weighted outliers)
-    dropped: list[str]          # parameters forced to 0 (a negative estimate)
-
-    @property
-    def se(self) -> np.ndarray:
-        return np.sqrt(np.clip(np.diag(self.cov), 0.0, None))
-
-    def quality(self) -> dict:
-        resid = self.measured - self.fitted
-        ss_tot = float(((self.measured - self.measured.mean()) ** 2).sum())
-        rel = np.abs(resid) / np.maximum(self.measured, MIN_TIME_S)
-        return {"n": int(len(resid)), "rmse_s": float(np.sqrt((resid ** 2).mean())),
-                "r2": 1.0 - float((resid ** 2).sum()) / ss_tot if ss_tot > 0 else 1.0,
-                "median_rel_err": float(np.median(rel)), "sum_rel_err": float(resid.sum() / self.measured.sum()),
-                "outliers": int((self.weights < 0.5).sum())}
-
-    def to_dict(self) -> dict:
-        params = {}
-        for i, name in enumerate(self.names):
-            est, se = float(self.coef[i]), float(self.se[i])
-            params[name] = {"estimate": est, "se": se, "ci95": [est - Z95 * se, est + Z95 * se],
-                            "dropped": name in self.dropped}
-        # profiles are written with sorted keys: ``names`` keeps the order of the covariance's rows
-        return {"names": list(self.names), "params": params, "cov": self.cov.tolist(), "quality": self.quality()}
-
-
-def huber_fit(group: str, X: np.ndarray, y: np.ndarray, names: list[str], offset: np.ndarray | None = None,
-              delta: float = 1.345, weighted: bool = True, iters: int = 50, keep_total: bool = False) -> Fit:
-    """Huber M-estimate of ``y ~ X @ coef + offset`` by IRLS, with coef >= 0.
-
-    ``weighted``: rows are weighted by 1/sqrt(max(y, MIN_TIME_S)) (variance proportional to
-    time). Residual scale is the MAD; ``delta`` = inf gives ordinary least squares. A negative
-    estimate is set to 0 and the rest refitted. ``keep_total``: the fit must also reproduce the
-    sum of ``y`` (one dominant extra row): robust shape, unbiased total, for groups whose noise is
-    skewed (waits, occasional long gaps) and whose sum is what the online time is made of.
-    ``cov`` is ``sigma^2 (X'WX)^-1`` with sigma^2 the weighted residual variance.
-    """
-    offset = np.zeros(len(y)) if offset is None else offset
-    if len(y) < X.shape[1] + 1:
-        raise ConfigError(f"calibration group {group!r}: {len(y)} samples for {X.shape[1]} parameters")
-    base = 1.0 / np.sqrt(np.maximum(y, MIN_TIME_S)) if weighted else np.ones(len(y))
-    keep = np.ones(X.shape[1], dtype=bool)
-    while True:
-        Xw, yw = X[:, keep] * base[:, None], (y - offset) * base
-        if keep_total:
-            k = TOTAL_ROW_WEIGHT * float(np.linalg.norm(Xw, axis=1).max()) / max(
-                float(np.linalg.norm(X[:, keep].sum(axis=0))), 1e-300)
-            Xw, yw = np.vstack([Xw, k * X[:, keep].sum(axis=0)]), np.r_[yw, k * (y - offset).sum()]
-        coef, cov, hub = _irls(Xw, yw, delta, iters)
-        if keep_total:  # the uncertainty is the samples', not the constraint's
-            Xw, yw, hub = Xw[:len(y)], yw[:len(y)], hub[:len(y)]
-            r = yw - Xw @ coef
-            sigma2 = float((hub * r ** 2).sum()) / max(len(y) - len(coef), 1)
-            cov = sigma2 * np.linalg.pinv((Xw * hub[:, None]).T @ Xw)
-        if (coef >= 0).all():
-            break
-        keep[np.flatnonzero(keep)[np.argmin(coef)]] = False
-    full, full_cov = np.zeros(X.shape[1]), np.zeros((X.shape[1], X.shape[1]))
-    full[keep] = coef
-    full_cov[np.ix_(keep, keep)] = cov
-    dropped = [n for n, k in zip(names, keep) if not k]
-    return Fit(group, list(names), full, full_cov, y, X @ full + offset, hub, dropped)
-
-
-def _irls(X: np.ndarray, y: np.ndarray, delta: float, iters: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """IRLS on columns scaled to unit norm (features span 1 to 1e9: keeps X'WX well conditioned)."""
-    norms = np.linalg.norm(X, axis=0)
-    norms[norms == 0] = 1.0
-    coef, cov, w = _irls_scaled(X / norms, y, delta, iters)
-    return coef / norms, cov / np.outer(norms, norms), w
-
-
-def _irls_scaled(X: np.ndarray, y: np.ndarray, delta: float, iters: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    w = np.ones(len(y))
-    coef = np.linalg.lstsq(X, y, rcond=None)[0]
-    for _ in range(iters):
-        r = y - X @ coef
-        scale = max(float(np.median(np.abs(r - np.median(r)))) / 0.6745, 1e-12)
-        w = np.minimum(1.0, delta * scale / np.maximum(np.abs(r), 1e-300))
-        sw = np.sqrt(w)
-        new = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)[0]
-        if np.allclose(new, coef, rtol=1e-9, atol=1e-15):
-            coef = new
-            break
-        coef = new
-    r = y - X @ coef
-    dof = max(len(y) - X.shape[1], 1)
-    sigma2 = float((w * r ** 2).sum()) / dof
-    xtwx = (X * w[:, None]).T @ X
-    return coef, sigma2 * np.linalg.pinv(xtwx), w
-
-
-# -- the trace, matched to the schedule -------------------------------------------------------------
-
-@dataclass
-class Source:
-    """A measured trace with the schedule of the same configuration."""
-
-    trace: Trace
-    result: SimResult            # simflush's schedule (any cost model) of the traced configuration
-    bench: BenchRun | None
-
-    def run_work(self) -> list[list[float]]:
-        """Per run of a layer: [flops, matmul elements, hidden elements] of the work before it."""
-        return [[spec.local_flops_before, spec.local_matmul_elems, spec.hidden_elems]
-                for spec in self.result.runs_per_layer]
-
-
-def config_for(model: str, seq_len: int, batch: int, layers: int, backend: str, cost: CostModel,
-               device_min_words: int | None = None) -> SimConfig:
-    """The simulated configuration of a SUF bench run (GPU or CPU bench defaults)."""
-    try:
-        spec = get_model(model)
-    except KeyError as exc:
-        raise ConfigError(exc.args[0]) from None
-    profile = "suf-gpu-bench" if backend == "gpu" else "suf-cpu-bench"
-    overrides = {}
-    if backend == "gpu" and device_min_words is not None:
-        overrides["SUF_OPEN_PACK_DEVICE_MIN_WORDS"] = str(device_min_words)
-    return SimConfig(spec, seq_len, batch, layers, resolve(profile, spec, overrides), cost,
-                     get_network("loopback"))
-
-
-def load_source(trace_path: Path, bench_path: Path | None) -> Source:
-    """A SUF trace (with the bench JSON of the same run) or a trace already in simflush's schema."""
-    bench = read_bench(bench_path) if bench_path else None
-    if trace_path.suffix == ".json":
-        trace = read_trace(trace_path)
-        m = trace.meta
-        config = config_for(m.model, m.seq_len, m.batch, m.layers, m.backend, _schedule_cost())
-    else:
-        if bench is None:
-            raise ConfigError(f"{trace_path}: a SUF trace needs --bench (the bench JSON of the same run) "
-                              "to know the model, T, B and layers")
-        config = config_for(bench.model, bench.seq_len, bench.batch, bench.layers, bench.backend,
-                            _schedule_cost(), bench.device_min_words)
-        meta = TraceMeta(system=bench.system, backend=bench.backend, model=bench.model, seq_len=bench.seq_len,
-                         batch=bench.batch, layers=bench.layers, runtime_profile=config.settings.profile,
-                         n_bits=bench.n_bits, online_time_s=bench.online_time_s, traced=True)
-        names = [spec.name for spec in simulate(replace(config, layers=1)).runs_per_layer]
-        trace = read_suf_trace(trace_path, names, bench.layers, meta)
-    result = simulate(replace(config, layers=1))
-    _annotate(trace, result, trace_path)
-    return Source(trace, result, bench)
-
-
-def _schedule_cost() -> CostModel:
-    """A cost model that charges nothing: only the schedule of the simulation is used."""
-    zero = dict.fromkeys(ALL_GATES, 0.0)
-    return CostModel("schedule-only", 0, 0, 0, 0, 0, 0, 0, zero, 0, {}, 0, zero, 0, {"*": 0.0}, 0, 0, 0, 0, 0)
-
-
-def _annotate(trace: Trace, schedule: SimResult, path: Path) -> None:
-    """Give each measured flush its gates (and branch, if unknown) from the simulated schedule."""
-    expected = [r for r in schedule.parties[0].records if r.layer == 0]
-    counters: dict[tuple[int, int, int], int] = defaultdict(int)
-    for f in trace.flushes:
-        slot = (f.party, f.iteration, f.layer)
-        i = counters[slot]
-        counters[slot] += 1
-        if i >= len(expected):
-            raise ConfigError(f"{path}:{f.line}: party {f.party} layer {f.layer} has more than the "
-                              f"{len(expected)} flushes the schedule of {trace.meta.model} has per layer")
-        want = expected[i]
-        if (f.kind, f.words) != (want.event, want.words) or f.run != want.run:
-            raise ConfigError(f"{path}:{f.line}: field words: {f.kind} {f.words} in {f.run}, the schedule of "
-                              f"{trace.meta.model} expects {want.event} {want.words} in {want.run} "
-                              f"(flush {i} of layer {f.layer}, party {f.party})")
-        f.gates = tuple(want.gates)
-        f.words_matmul = want.words_matmul
-        f.branch = f.branch or want.branch
-
-
-# -- observations per group ---------------------------------------------------------------------------
-
-@dataclass
-class Rows:
-    """Design rows of one group: ``y ~ X @ coef`` (+ offset), and which run each row belongs to."""
-
-    X: list[list[float]]
-    y: list[float]
-    keys: list[Key]
-    labels: list[str] = field(default_factory=list)   # step rows: the task family of the row's run
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.array(self.X, dtype=float).reshape(len(self.y), -1), np.array(self.y, dtype=float)
-
-
-def _overlap(a: FlushEvent, b: FlushEvent) -> float:
-    """Fraction of ``a``'s evaluation during which ``b`` was evaluating too."""
-    ea, eb = a.timers.get("eval_s", 0.0), b.timers.get("eval_s", 0.0)
-    if ea <= 0:
-        return 0.0
-    both = min(a.start_s + ea, b.start_s + eb) - max(a.start_s, b.start_s)
-    return max(0.0, both) / ea
-
-
-def _key(f) -> Key:
-    return (f.party, f.iteration, f.layer, f.run_index)
-
-
-def steady_iterations(trace: Trace) -> Select:
-    first = 1 if trace.meta.iterations > 1 else 0
-    return lambda key: key[1] >= first
-
-
-def collect(source: Source, select: Select) -> dict:
-    """Per group, the measured samples of the flushes/runs whose key passes ``select``."""
-    trace = source.trace
-    if not trace.timed:
-        raise ConfigError(f"{trace.meta.source}: the trace has no timestamps (e.g. a CPU trace): "
-                          "nothing to calibrate from")
-    by_party: dict[int, list[FlushEvent]] = defaultdict(list)
-    for f in trace.flushes:
-        by_party[f.party].append(f)
-    pairs = list(zip(by_party[0], by_party[1]))
-    opens: list[tuple] = []
-    evals, finishes = [], []
-    min_words = source.result.config.settings.device_pack_min_words
-    for a, b in pairs:
-        if not select(_key(a)):
-            continue
-        if a.kind == "OPEN":
-            if "pack_s" not in a.timers or "pack_s" not in b.timers:
-                raise ConfigError(f"{trace.meta.source}:{a.line}: field pack_s: the open has no pack timer")
-            pack = (a.timers["pack_s"] + b.timers["pack_s"]) / 2
-            opens.append((a.words, a.device, (a.duration_s + b.duration_s) / 2, pack, a.wire_bytes, _key(a)))
-            continue
-        for me, peer in ((a, b), (b, a)):
-            evals.append((me.gates, me.words, _overlap(me, peer), float(_staged(me.words, min_words)),
-                          me.timers["eval_s"], _key(me)))
-            finishes.append((me.gates, me.words, me.timers.get("finish_s", 0.0), _key(me)))
-    return {"opens": opens, "evals": evals, "finishes": finishes,
-            "steps": _step_rows(trace, source.result.runs_per_layer, select),
-            "run_gaps": _run_gap_rows(trace, source.run_work(), select)}
-
-
-def _staged(hatx_words: int, device_min_words: int) -> bool:
-    """Whether a job's masked input is staged to the GPU at evaluation: it is already there when its
-    open was packed on the device (which keeps the opened values there), i.e. at the threshold."""
-    return not (device_min_words and hatx_words >= device_min_words)
-
-
-def _step_rows(trace: Trace, specs: list[RunSpec], select: Select) -> Rows:
-    """Gaps inside runs, before each flush: [1, words of its open + words opened or evaluated by the
-    previous flush, output elements of the matmul product after the previous open, matmul differences
-    that open left on the host (copied to the GPU)], labelled by the run's task family; the tail after
-    the last flush: the same without the floor and the next open."""
-    rows = Rows([], [], [])
-    runs = {(r.party, r.iteration, r.layer, r.run_index): r for r in trace.runs}
-    flushes: dict[Key, list[FlushEvent]] = defaultdict(list)
-    for f in trace.flushes:
-        flushes[_key(f)].append(f)
-    for key, run in runs.items():
-        if not select(key) or key not in flushes:
-            continue
-        spec = specs[key[3]]
-        prev_end, prev = run.start_s, None
-        for f in flushes[key] + [None]:
-            after = prev.words if prev is not None else 0
-            opened = prev is not None and prev.kind == "OPEN"
-            outs = prev.words_matmul * spec.matmul_out_per_word if opened else 0.0
-            staged = prev.words_matmul if opened and not prev.device else 0
-            if f is None:
-                rows.X.append([0.0, after, outs, staged])
-                rows.y.append(run.end_s - prev_end)
-            else:
-                rows.X.append([1.0, (f.words if f.kind == "OPEN" else 0) + after, outs, staged])
-                rows.y.append(f.start_s - prev_end)
-                prev_end, prev = f.end_s, f
-            rows.keys.append(key)
-            rows.labels.append(spec.family)
-    return rows
-
-
-def _run_gap_rows(trace: Trace, run_work: list[list[float]], select: Select) -> Rows:
-    """Gaps between consecutive runs of a party within an iteration: [1, flops, matmul elements,
-    hidden elements] of the work before the later run."""
-    rows = Rows([], [], [])
-    order = sorted(trace.runs, key=lambda r: (r.party, r.iteration, r.layer, r.run_index))
-    for prev, run in zip(order, order[1:]):
-        key = (run.party, run.iteration, run.layer, run.run_index)
-        if (prev.party, prev.iteration) != (run.party, run.iteration) or not select(key):
-            continue
-        rows.X.append([1.0, *run_work[run.run_index]])
-        rows.y.append(run.start_s - prev.end_s)
-        rows.keys.append(key)
-    return rows
 
 
 # -- fitting -----------------------------------------------------------------------------------------
@@ -594,7 +281,7 @@ def traced_components(trace: Trace, select: Select) -> dict[str, float]:
     totals: dict[str, float] = defaultdict(float)
     walls: dict[tuple[int, int], list[float]] = defaultdict(list)
     for f in trace.flushes:
-        if not select(_key(f)):
+        if not select(flush_key(f)):
             continue
         if f.kind == "OPEN":
             totals["open"] += f.duration_s

@@ -29,8 +29,8 @@ from ..io.suf_bench import BenchRun, read_bench
 from ..io.trace_schema import Trace, from_sim_result
 from ..sim.cost import CostModel, load_cost, warn_if_foreign
 from ..sim.engine import SimResult, simulate
-from .calibrate import (FIELD_COMPONENT, GROUP_SAMPLES, Source, calibrate, collect, config_for, design, load_source,
-                        steady_iterations)
+from .calibrate import FIELD_COMPONENT, GROUP_SAMPLES, calibrate, design
+from .calibration_samples import Source, collect, config_for, load_source, steady_iterations
 
 Z95 = 1.959964
 
