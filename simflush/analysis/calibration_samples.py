@@ -164,18 +164,12 @@ def collect(source: Source, select: Select) -> dict:
             opens.append((a.words, a.device, (a.duration_s + b.duration_s) / 2, pack, a.wire_bytes, flush_key(a)))
             continue
         for me, peer in ((a, b), (b, a)):
-            evals.append((me.gates, me.words, _overlap(me, peer), float(_staged(me.words, min_words)),
-                          me.timers["eval_s"], flush_key(me)))
+            staged = not CostModel.packed_on_device(me.words, min_words)  # its input came from the host
+            evals.append((me.gates, me.words, _overlap(me, peer), float(staged), me.timers["eval_s"], flush_key(me)))
             finishes.append((me.gates, me.words, me.timers.get("finish_s", 0.0), flush_key(me)))
     return {"opens": opens, "evals": evals, "finishes": finishes,
             "steps": _step_rows(trace, source.result.runs_per_layer, select),
             "run_gaps": _run_gap_rows(trace, source.run_work(), select)}
-
-
-def _staged(hatx_words: int, device_min_words: int) -> bool:
-    """Whether a job's masked input is staged to the GPU at evaluation: it is already there when its
-    open was packed on the device (which keeps the opened values there), i.e. at the threshold."""
-    return not (device_min_words and hatx_words >= device_min_words)
 
 
 def _step_rows(trace: Trace, specs: list[RunSpec], select: Select) -> Rows:

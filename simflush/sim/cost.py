@@ -64,10 +64,11 @@ class CostModel:
     - open: ``open_local_s`` = floor + pack/unpack (host, or GPU above the device-packing threshold)
       + the exchange (per wire byte) + the host's scatter below the threshold, around a ping-pong
       over the network;
-    - PFSS: ``pfss_floor_for`` (host launch and orchestration), then ``pfss_work_s`` of GPU work
-      (processor-shared when the parties share a GPU), then ``pfss_finish_s`` (materialize/finalize);
+    - PFSS: ``pfss_floor_for`` (host launch and orchestration) and ``gpu_stage_s`` (the input copied to
+      the GPU after a host-packed open), then ``pfss_work_s`` of GPU work (processor-shared when the
+      parties share a GPU), then ``pfss_finish_s`` (materialize/finalize);
     - after a flush: ``step_after_s`` = the same per-word cost of the opened words and PFSS outputs it
-      consumes, plus a Beaver matmul's product per output element;
+      consumes, plus a Beaver matmul's product per output element and ``gpu_stage_s`` of its differences;
     - between two runs: ``run_gap_s`` (public-weight matmul: kernel and copies; reshapes and residual
       adds of the hidden state).
 
@@ -98,17 +99,22 @@ class CostModel:
     fits: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
 
+    @staticmethod
+    def packed_on_device(open_words: int, device_min_words: int) -> bool:
+        """SUF packs an open on the GPU at or above the threshold (0: never), and keeps its values there."""
+        return bool(device_min_words) and open_words >= device_min_words
+
     def open_pack_s(self, words: int, device_min_words: int) -> float:
         """Pack + unpack of an open of ``words``: on the GPU at or above the device-packing threshold."""
-        if device_min_words and words >= device_min_words:
+        if self.packed_on_device(words, device_min_words):
             return self.open_device_pack_floor_s + self.open_device_pack_s_per_word * words
         return self.open_host_pack_s_per_word * words
 
     def open_local_s(self, words: int, wire_bytes: int, device_min_words: int) -> float:
         """One party's open flush on the in-process ring: floor, pack/unpack, exchange, scatter."""
-        on_device = device_min_words and words >= device_min_words
+        scatter = 0.0 if self.packed_on_device(words, device_min_words) else self.open_host_scatter_s_per_word * words
         return (self.open_floor_s + self.open_pack_s(words, device_min_words) + self.open_s_per_wire_byte * wire_bytes
-                + (0.0 if on_device else self.open_host_scatter_s_per_word * words))
+                + scatter)
 
     def pfss_work_s(self, gate: str, hatx_words: int) -> float:
         return self._per_gate(self.pfss_s_per_elem, "PFSS slope", gate) * hatx_words
@@ -116,8 +122,7 @@ class CostModel:
     def gpu_stage_s(self, words: int, open_words: int, device_min_words: int) -> float:
         """Copying ``words`` opened by an open of ``open_words`` to the GPU (a PFSS job's input, a Beaver
         matmul's differences); none if that open was packed on the device, which keeps them there."""
-        on_device = device_min_words and open_words >= device_min_words
-        return 0.0 if on_device else self.gpu_stage_s_per_word * words
+        return 0.0 if self.packed_on_device(open_words, device_min_words) else self.gpu_stage_s_per_word * words
 
     def pfss_floor_for(self, gates: list[str]) -> float:
         return self.pfss_floor_s + sum(self.pfss_kind_floor_s.get(g, 0.0) for g in gates)
