@@ -44,7 +44,8 @@ def test_calibrating_a_simulated_trace_recovers_the_cost_that_made_it():
     source = Source(from_sim_result(result), simulate(replace(result.config, layers=1)), None)
     cal = calibrate([source])
     got = cal.cost
-    for name in ("open_floor_s", "open_s_per_wire_byte", "open_host_pack_s_per_word", "open_device_pack_floor_s",
+    for name in ("open_floor_s", "open_s_per_wire_byte", "open_wait_per_s_apart", "open_host_pack_s_per_word",
+                 "open_device_pack_floor_s",
                  "open_device_pack_s_per_word", "run_gap_floor_s", "run_gap_s_per_flop", "run_gap_s_per_matmul_elem",
                  "run_gap_s_per_elem"):
         assert getattr(got, name) == pytest.approx(getattr(truth, name), rel=0.02), name

@@ -55,8 +55,10 @@ def test_opened_words_are_copied_to_the_gpu_only_after_a_host_packed_open():
 
 def test_score_matmul_pays_the_copy_of_its_host_packed_differences_and_ctx_matmul_does_not():
     """bert-base: Q.K^T's open (196,608 words) is packed on the host, P.V's (294,912) on the GPU."""
-    base = run_sim("bert-base", layers=1)
-    free = run_sim("bert-base", layers=1, cost=replace(base.config.cost, gpu_stage_s_per_word=0.0))
+    # without the drift wait, which would carry the PFSS staging removed too into later opens' waits
+    cost = replace(load_cost("suf-h100"), open_wait_per_s_apart=0.0)
+    base = run_sim("bert-base", layers=1, cost=cost)
+    free = run_sim("bert-base", layers=1, cost=replace(cost, gpu_stage_s_per_word=0.0))
     def run_s(result, name):
         return sum(s.end_s - s.start_s for s in result.parties[0].spans if s.run == name)
     assert run_s(base, "Score_matmul") - run_s(free, "Score_matmul") == pytest.approx(
@@ -68,3 +70,16 @@ def test_task_families_without_a_calibrated_slope_get_the_mean_one():
     cost = load_cost("suf-h100")
     assert cost.step_s_per_word_of("decode_softmax") == cost.step_s_per_word["*"]
     assert min(cost.step_s_per_word.values()) <= cost.step_s_per_word["*"] <= max(cost.step_s_per_word.values())
+
+
+def test_an_open_waits_for_the_peer_in_proportion_to_the_time_worked_apart_since_the_last_one():
+    """The parties drift apart while each works alone: an open after a long stretch waits longer."""
+    base = run_sim("bert-base", layers=1)
+    cost = base.config.cost
+    still = run_sim("bert-base", layers=1, cost=replace(cost, open_wait_per_s_apart=0.0))
+    opens = [r for r in base.parties[0].records if r.event == "OPEN"]
+    opens0 = [r for r in still.parties[0].records if r.event == "OPEN"]
+    assert opens[0].duration_s == pytest.approx(opens0[0].duration_s)      # the first open: nothing before it
+    extra = [a.duration_s - b.duration_s for a, b in zip(opens[1:], opens0[1:])]
+    assert all(e > 0 for e in extra) and max(extra) > 10 * min(extra)
+    assert cost.open_wait_per_s_apart > 0

@@ -83,7 +83,7 @@ def design(group: str, names: list[str], samples) -> np.ndarray:
             rows.append([1.0, sample[0]])
             continue
         if group == "open_exchange":
-            rows.append([1.0, sample[4], 0.0 if sample[1] else sample[0]])
+            rows.append([1.0, sample[4], 0.0 if sample[1] else sample[0], sample[5]])
             continue
         gate, hatx = sample[0][0], sample[1]
         load = hatx * (1 + sample[2]) if group == "pfss_eval" else hatx
@@ -113,7 +113,7 @@ def _fit_opens(opens: list[tuple]) -> dict[str, Fit]:
         names = OPEN_PACK_PARAMS[group]
         fits[group] = huber_fit(group, design(group, names, samples), np.array([o[3] for o in samples]), names,
                                 keep_total=True)
-    names = ["open_exchange_floor_s", "open_s_per_wire_byte", "open_host_scatter_s_per_word"]
+    names = ["open_exchange_floor_s", "open_s_per_wire_byte", "open_host_scatter_s_per_word", "open_wait_per_s_apart"]
     fits["open_exchange"] = huber_fit("open_exchange", design("open_exchange", names, opens),
                                   np.array([o[2] - o[3] for o in opens]), names, keep_total=True)
     return fits
@@ -248,6 +248,7 @@ def fit_groups(data: dict, s_per_flop: float | None = None) -> tuple[dict[str, F
         "open_floor_s": value["open_exchange_floor_s"] + host_pack_floor,
         "open_s_per_wire_byte": value["open_s_per_wire_byte"],
         "open_host_scatter_s_per_word": value["open_host_scatter_s_per_word"],
+        "open_wait_per_s_apart": value["open_wait_per_s_apart"],
         "open_host_pack_s_per_word": value["open_host_pack_s_per_word"],
         # without device-packed opens in the trace, the device path is costed as the host's
         "open_device_pack_floor_s": value.get("open_device_pack_floor_s", host_pack_floor) - host_pack_floor,
@@ -265,7 +266,8 @@ def fit_groups(data: dict, s_per_flop: float | None = None) -> tuple[dict[str, F
 
 # -- untraced level -----------------------------------------------------------------------------------
 
-FIELD_COMPONENT = {"open_floor_s": "open", "open_s_per_wire_byte": "open", "open_host_scatter_s_per_word": "open", "open_host_pack_s_per_word": "open",
+FIELD_COMPONENT = {"open_floor_s": "open", "open_s_per_wire_byte": "open", "open_host_scatter_s_per_word": "open",
+                   "open_wait_per_s_apart": "open", "open_host_pack_s_per_word": "open",
                    "open_device_pack_floor_s": "open", "open_device_pack_s_per_word": "open",
                    "pfss_floor_s": "pfss_eval", "pfss_s_per_elem": "pfss_eval", "gpu_stage_s_per_word": "pfss_eval",
                    "pfss_kind_floor_s": "pfss_eval", "pfss_finish_floor_s": "pfss_finish",

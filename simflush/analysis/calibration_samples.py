@@ -84,7 +84,7 @@ def load_source(trace_path: Path, bench_path: Path | None) -> Source:
 def _schedule_cost() -> CostModel:
     """A cost model that charges nothing: only the schedule of the simulation is used."""
     zero = dict.fromkeys(ALL_GATES, 0.0)
-    return CostModel("schedule-only", 0, 0, 0, 0, 0, 0, 0, zero, 0, {}, 0, zero, 0, {"*": 0.0}, 0, 0, 0, 0, 0)
+    return CostModel("schedule-only", 0, 0, 0, 0, 0, 0, 0, 0, zero, 0, {}, 0, zero, 0, {"*": 0.0}, 0, 0, 0, 0, 0)
 
 
 def _annotate(trace: Trace, schedule: SimResult, path: Path) -> None:
@@ -154,14 +154,21 @@ def collect(source: Source, select: Select) -> dict:
     opens: list[tuple] = []
     evals, finishes = [], []
     min_words = source.result.config.settings.device_pack_min_words
+    last_open_end: dict[int, tuple[float, float]] = {}   # iteration -> both parties' previous open end
     for a, b in pairs:
+        if a.kind == "OPEN":
+            previous = last_open_end.get(a.iteration)
+            last_open_end[a.iteration] = (a.end_s, b.end_s)
         if not select(flush_key(a)):
             continue
         if a.kind == "OPEN":
             if "pack_s" not in a.timers or "pack_s" not in b.timers:
                 raise ConfigError(f"{trace.meta.source}:{a.line}: field pack_s: the open has no pack timer")
             pack = (a.timers["pack_s"] + b.timers["pack_s"]) / 2
-            opens.append((a.words, a.device, (a.duration_s + b.duration_s) / 2, pack, a.wire_bytes, flush_key(a)))
+            # time each party worked on its own since the previous open (0 for an iteration's first)
+            apart = 0.0 if previous is None else (a.start_s - previous[0] + b.start_s - previous[1]) / 2
+            opens.append((a.words, a.device, (a.duration_s + b.duration_s) / 2, pack, a.wire_bytes, apart,
+                          flush_key(a)))
             continue
         for me, peer in ((a, b), (b, a)):
             staged = not CostModel.packed_on_device(me.words, min_words)  # its input came from the host

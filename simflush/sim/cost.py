@@ -80,6 +80,7 @@ class CostModel:
     open_floor_s: float                 # per open flush: bookkeeping, staging, the ring's round trip
     open_s_per_wire_byte: float         # exchange of the packed bytes through the ring, with the peer
     open_host_scatter_s_per_word: float  # adding the peer's share on the host (the GPU path does it on device)
+    open_wait_per_s_apart: float        # waiting for the peer, per second each party worked alone since the last open
     open_host_pack_s_per_word: float    # bit-width pack + unpack on the host, per opened word
     open_device_pack_floor_s: float     # the same on the GPU (W >= device-pack threshold): H2D/D2H syncs
     open_device_pack_s_per_word: float  # ... and its per-word part

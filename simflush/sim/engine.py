@@ -129,6 +129,7 @@ class Simulation:
         c = config
         self.runs = transformer_layer(c.model, c.seq_len, c.batch, c.settings.layer)
         self._inflight: list[dict] = [{}, {}]  # per party: PFSS slot -> its background flush process
+        self._last_open_end: list[float | None] = [None, None]  # per party: when its previous open ended
 
     def run(self) -> SimResult:
         result = SimResult(self.config, self.runs)
@@ -275,11 +276,15 @@ class Simulation:
         start = self.env.now + before
         cost, min_words = self.config.cost, self.config.settings.device_pack_min_words
         local = cost.open_local_s(op.words, op.wire_bytes, min_words)
-        yield from self._wait(before + local / 2)  # pack
+        # parties drift apart while each works alone; at the open one waits for the other's lead
+        previous = self._last_open_end[party]
+        wait = 0.0 if previous is None else cost.open_wait_per_s_apart * (start - previous)
+        yield from self._wait(before + local / 2 + wait)  # pack, then the wait for the peer
         for _ in range(op.negotiation_exchanges):
             yield from self.link.ping_pong(party, 8)
         yield from self.link.ping_pong(party, op.wire_bytes - 8 * op.negotiation_exchanges)
         end = self.env.now + local / 2  # unpack and scatter
+        self._last_open_end[party] = end
         yield from self._wait(local / 2 + after)
         record.start_s, record.duration_s = start, end - start
         record.pack_s = cost.open_pack_s(op.words, min_words)
