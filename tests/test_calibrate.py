@@ -86,6 +86,10 @@ def test_calibrate_cli_writes_profile_with_provenance_intervals_and_plot(bert_pr
         for p in params.values():
             assert p["ci95"][0] <= p["estimate"] <= p["ci95"][1]
         assert cost.fits[group]["quality"]["n"] > 10
+    # a fitted (not fixed, not dropped) parameter has an uncertainty, whatever its scale (the wait is
+    # per second apart, the exchange per byte: 1e-3 against 1e6 in one design)
+    for name, p in cost.fits["open_exchange"]["params"].items():
+        assert p["se"] > 0, name
     assert bert_profile.with_suffix(".png").stat().st_size > 10_000
 
 

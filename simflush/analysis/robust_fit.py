@@ -77,7 +77,10 @@ def huber_fit(group: str, X: np.ndarray, y: np.ndarray, names: list[str], offset
             Xw, yw, hub = Xw[:len(y)], yw[:len(y)], hub[:len(y)]
             r = yw - Xw @ coef
             sigma2 = float((hub * r ** 2).sum()) / max(len(y) - len(coef), 1)
-            cov = sigma2 * np.linalg.pinv((Xw * hub[:, None]).T @ Xw)
+            norms = np.linalg.norm(Xw, axis=0)
+            norms[norms == 0] = 1.0          # columns span 1e-3 to 1e9: invert at unit scale
+            Xn = Xw / norms
+            cov = sigma2 * np.linalg.pinv((Xn * hub[:, None]).T @ Xn) / np.outer(norms, norms)
         if (coef >= 0).all():
             break
         keep[np.flatnonzero(keep)[np.argmin(coef)]] = False
