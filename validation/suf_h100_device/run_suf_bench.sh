@@ -1,5 +1,11 @@
 #!/bin/bash
 # Measures SUF's bench_suf_transformer (scratch build, not part of the repo) on this machine's GPU.
+# Run from a folder holding the binary (and lib/ with libgomp/libcrypto if the machine lacks them):
+#   OUT=/tmp/out ./run_suf_bench.sh 'run gpt2_a 120 --model gpt2' 'T=256 run gpt2_T256 150 --model gpt2' \
+#       'BIN=./bench_suf_transformer_traced TRACE=1 N=2 run tr_gpt2 150 --model gpt2'
+# Each plan is `[VAR=value ...] run TAG TIMEOUT_S BENCH_ARGS...`; BIN (binary), TRACE (SUF_FLUSH_TRACE=1),
+# N (--n-iters, 3), T (--seq-len, 128). Writes $OUT/runs.jsonl (each bench JSON plus _tag), json.tgz, logs.tgz.
+: "${OUT:?set OUT to an output folder}"
 cd "$(dirname "$0")"
 B=${BIN:-./bench_suf_transformer}
 if ldd $B | grep -q "not found"; then export LD_LIBRARY_PATH=$PWD/lib:$LD_LIBRARY_PATH; fi
