@@ -123,6 +123,12 @@ def draw_mask(stream: Any, ring: Ring, n: int, r_in: Any, what: str = "r_in") ->
     return check_hatx(stream.xp.asarray(r_in), ring.n, n, what)
 
 
+def share_each(dealer: Dealer, stream: Any, ring: Ring, values: dict[str, Any]) -> tuple[dict, dict]:
+    """Additive shares of each named key value: (party 0's parts, party 1's parts), in ``values``' order."""
+    shares = {k: dealer.share(v, ring, stream) for k, v in values.items()}
+    return {k: v[0] for k, v in shares.items()}, {k: v[1] for k, v in shares.items()}
+
+
 def pair(kind: str, n: int, parts0: dict[str, Any], parts1: dict[str, Any], r_in: Any, r_out: Any) -> GateKeys:
     """Assemble a GateKeys from both parties' parts."""
     return GateKeys(GateKey(kind, 0, n, parts0), GateKey(kind, 1, n, parts1), r_in, r_out)

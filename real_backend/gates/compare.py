@@ -12,7 +12,7 @@ import numpy as np
 from .. import dcf, dpf
 from ..ring import Ring, check_bits
 from ..xp import get_xp, is_cupy
-from .base import Gate, GateKeys, check_hatx, draw_mask, pair, pick, sign_of_bit
+from .base import Gate, GateKeys, check_hatx, draw_mask, pair, pick, share_each, sign_of_bit
 
 
 class DReLU(Gate):
@@ -75,10 +75,8 @@ class ReLU(Gate):
         xp = stream.xp
         k0, k1 = dcf.keygen(Ring(self.n_bits - 1).reduce(r), xp.stack([sr, ring.mul(sr, r)]), self.n_bits - 1, self.n_bits, stream, self.rounds)
         r_out = stream.ring(n, self.n_bits)
-        shares = {name: dealer.share(v, ring, stream) for name, v in (("r1", r1), ("r", r), ("r1r", ring.mul(r1, r)), ("rout", r_out))}
-        p0 = {"dcf": k0, **{k: v[0] for k, v in shares.items()}}
-        p1 = {"dcf": k1, **{k: v[1] for k, v in shares.items()}}
-        return pair(self.kind, n, p0, p1, r, r_out)
+        p0, p1 = share_each(dealer, stream, ring, {"r1": r1, "r": r, "r1r": ring.mul(r1, r), "rout": r_out})
+        return pair(self.kind, n, {"dcf": k0, **p0}, {"dcf": k1, **p1}, r, r_out)
 
     def _eval(self, party, key, hatx, parts) -> Any:
         ring = Ring(self.n_bits)

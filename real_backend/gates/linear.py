@@ -8,12 +8,7 @@ from typing import Any
 
 
 from ..ring import Ring, check_bits
-from .base import Gate, GateKeys, check_hatx, pair, pick, sign_of_bit
-
-
-def _shared(dealer, stream, ring: Ring, values: dict[str, Any]) -> tuple[dict, dict]:
-    sh = {k: dealer.share(v, ring, stream) for k, v in values.items()}
-    return {k: v[0] for k, v in sh.items()}, {k: v[1] for k, v in sh.items()}
+from .base import Gate, GateKeys, check_hatx, pair, pick, share_each, sign_of_bit
 
 
 def _split_pair(hatx: Any, what: str) -> tuple[Any, Any]:
@@ -36,7 +31,7 @@ class Select(Gate):
             r_in = (stream.bits(n), stream.ring(n, self.n_bits))
         rb, rx = (check_hatx(stream.xp.asarray(v), bits, n, "r_in") for v, bits in zip(_split_pair(r_in, "select r_in"), (1, self.n_bits)))
         r_out = stream.ring(n, self.n_bits)
-        p0, p1 = _shared(dealer, stream, ring, {"rb": rb, "rx": rx, "rbrx": ring.mul(rb, rx), "rout": r_out})
+        p0, p1 = share_each(dealer, stream, ring, {"rb": rb, "rx": rx, "rbrx": ring.mul(rb, rx), "rout": r_out})
         return pair(self.kind, n, p0, p1, (rb, rx), r_out)
 
     def _eval(self, party, key, hatx, parts) -> Any:
@@ -66,7 +61,7 @@ class B2A(Gate):
         ring = Ring(self.n_bits)
         rb = stream.bits(n) if r_in is None else check_hatx(stream.xp.asarray(r_in), 1, n, "r_in")
         r_out = stream.ring(n, self.n_bits)
-        p0, p1 = _shared(dealer, stream, ring, {"rb": rb, "rout": r_out})
+        p0, p1 = share_each(dealer, stream, ring, {"rb": rb, "rout": r_out})
         return pair(self.kind, n, p0, p1, rb, r_out)
 
     def _eval(self, party, key, hatx, parts) -> Any:
@@ -95,7 +90,7 @@ class MaskedMul(Gate):
             r_in = (stream.ring(n, self.n_bits), stream.ring(n, self.n_bits))
         rx, ry = (check_hatx(stream.xp.asarray(v), self.n_bits, n, "r_in") for v in _split_pair(r_in, "mul r_in"))
         r_out = stream.ring(n, self.n_bits)
-        p0, p1 = _shared(dealer, stream, ring, {"rx": rx, "ry": ry, "rxry": ring.mul(rx, ry), "rout": r_out})
+        p0, p1 = share_each(dealer, stream, ring, {"rx": rx, "ry": ry, "rxry": ring.mul(rx, ry), "rout": r_out})
         return pair(self.kind, n, p0, p1, (rx, ry), r_out)
 
     def _eval(self, party, key, hatx, parts) -> Any:

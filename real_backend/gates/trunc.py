@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import dcf
 from ..ring import Ring, check_bits
-from .base import Gate, GateKeys, check_hatx, draw_mask, pair, pick
+from .base import Gate, GateKeys, check_hatx, draw_mask, pair, pick, share_each
 
 
 def _low(ring_bits: int, v: Any) -> Any:
@@ -40,8 +40,8 @@ class GapARS(Gate):
         k0, k1 = dcf.keygen(_low(s, r), stream.xp.ones((1, n), dtype=np.uint64), s, self.n_bits, stream, self.rounds)
         r_out = stream.ring(n, self.n_bits)
         vals = {"R": r >> np.uint64(s), "W": ring.reduce(ring.msb(r) << np.uint64(self.n_bits - s)), "rout": r_out}
-        sh = {k: dealer.share(v, ring, stream) for k, v in vals.items()}
-        return pair(self.kind, n, {"dcf": k0, **{k: v[0] for k, v in sh.items()}}, {"dcf": k1, **{k: v[1] for k, v in sh.items()}}, r, r_out)
+        p0, p1 = share_each(dealer, stream, ring, vals)
+        return pair(self.kind, n, {"dcf": k0, **p0}, {"dcf": k1, **p1}, r, r_out)
 
     def _eval(self, party, key, hatx, parts) -> Any:
         ring, s = Ring(self.n_bits), self.shift
@@ -85,10 +85,8 @@ class TrFloor(Gate):
         r1s = ring.mul(ring.msb(r), top)
         d0, d1 = dcf.keygen(_low(nb - 1, r), xp.stack([xp.full(n, top, dtype=np.uint64), r1s]), nb - 1, nb, stream, self.rounds)
         r_out = stream.ring(n, nb)
-        sh = {k: dealer.share(v, ring, stream) for k, v in (("R", r >> np.uint64(s)), ("R1s", r1s), ("rout", r_out))}
-        p0 = {"carry": c0, "sign": d0, **{k: v[0] for k, v in sh.items()}}
-        p1 = {"carry": c1, "sign": d1, **{k: v[1] for k, v in sh.items()}}
-        return pair(self.kind, n, p0, p1, r, r_out)
+        p0, p1 = share_each(dealer, stream, ring, {"R": r >> np.uint64(s), "R1s": r1s, "rout": r_out})
+        return pair(self.kind, n, {"carry": c0, "sign": d0, **p0}, {"carry": c1, "sign": d1, **p1}, r, r_out)
 
     def _eval(self, party, key, hatx, parts) -> Any:
         ring, s, nb = Ring(self.n_bits), self.shift, self.n_bits
