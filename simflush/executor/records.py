@@ -3,6 +3,11 @@
 from dataclasses import dataclass
 
 
+def open_kind(words_beaver: int, words_mask: int) -> str:
+    """An open's kind as traces name it: ``B``, ``M`` or ``B+M`` (the kinds of words it carries)."""
+    return "+".join(k for k, w in (("B", words_beaver), ("M", words_mask)) if w)
+
+
 @dataclass
 class FlushRecord:
     layer: int
@@ -27,7 +32,4 @@ class FlushRecord:
 
     @property
     def open_kind(self) -> str:
-        if self.event != "OPEN":
-            return ""
-        kinds = [k for k, w in (("B", self.words_beaver), ("M", self.words_mask)) if w]
-        return "+".join(kinds)
+        return open_kind(self.words_beaver, self.words_mask) if self.event == "OPEN" else ""

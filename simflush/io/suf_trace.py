@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..executor.records import open_kind
 from .trace_schema import FlushEvent, RunEvent, Trace, TraceMeta
 
 NS = 1e-9
@@ -167,7 +168,7 @@ class _Parser:
         ev.words = self._int(kv, "words", lineno, "OPEN")
         ev.words_beaver = self._int(kv, "beaver", lineno, "OPEN")
         ev.words_mask = self._int(kv, "mask", lineno, "OPEN")
-        ev.open_kind = "+".join(k for k, w in (("B", ev.words_beaver), ("M", ev.words_mask)) if w)
+        ev.open_kind = open_kind(ev.words_beaver, ev.words_mask)
         st.pfss = None
         if self.timed:
             st.open = ev
