@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from models.specs import get_model  # noqa: E402
-from simflush.profiles import resolve  # noqa: E402
+from simflush.profiles import default_device_min_words, resolve  # noqa: E402
 from simflush.sim.cost import get_network, load_cost  # noqa: E402
 from simflush.sim.engine import SimConfig, simulate  # noqa: E402
 
@@ -79,17 +79,12 @@ def markdown(rows: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         variant = [] if r["gelu_const"] or get_model(r["model"]).activation != "gelu" else ["GeLU spline"]
-        if r["device_min_words"] != _bench_threshold(r["model"]):
+        if r["device_min_words"] != default_device_min_words(get_model(r["model"])):
             variant.append(f"device pack >= {r['device_min_words']}")
         lines.append(f"| {r['model']} | {r['seq_len']} | {r['layers']} | {', '.join(variant) or '-'} | "
                      f"{r['runs']} ({','.join(map(str, r['machines']))}) | {r['measured_s']:.4f} | "
                      f"{r['spread']:.0%} | {r['predicted_s']:.4f} | {r['rel_err']:+.1%} |")
     return "\n".join(lines) + "\n"
-
-
-def _bench_threshold(model: str) -> int:
-    from simflush.profiles import default_device_min_words
-    return default_device_min_words(get_model(model))
 
 
 def main(argv: list[str] | None = None) -> int:
