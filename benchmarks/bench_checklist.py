@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from models.specs import get_model
-from simflush.analysis.checklist import build_checklist
-from simflush.analysis.reconcile import Problem, search
-from simflush.analysis.reconcile_space import search_space
+from simflush.analysis.checklist.counts import build_checklist
+from simflush.analysis.reconcile.search import Problem, search
+from simflush.analysis.reconcile.space import search_space
 from simflush.profiles import resolve
 
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "suf_h100"
@@ -43,16 +43,13 @@ def main() -> None:
         t = best_of(lambda: search(Problem(m, T, 1, m.n_layers, space), target), 3)
         print(f"| reconcile, whole layer, no exact match (nearest) | {name} | {T} | {space.size:,} | {t * 1e3:.0f} |")
     if GOLDEN.is_dir():
-        import argparse
+        from simflush.analysis.reconcile.trace import reconcile_trace
 
-        from simflush.analysis.reconcile_cli import _problem
-        from simflush.analysis.reconcile_trace import reconcile_trace
+        m = get_model("bert-base")
+        problem = Problem(m, 128, 1, m.n_layers, search_space("suf-gpu-bench", m, {}))
 
         def trace():
-            args = argparse.Namespace(model="bert-base", seq_len=128, batch=1, layers=None, runtime="suf-gpu-bench",
-                                      set=[], net="loopback", cost="suf-h100", policy="suf", deploy="colocated",
-                                      chains=1, trace=GOLDEN / "gpu_h100_trace_bert-base.txt.gz")
-            reconcile_trace(args, _problem, 5)
+            reconcile_trace(problem, GOLDEN / "gpu_h100_trace_bert-base.txt.gz", 5)
         print(f"| reconcile --trace (4,368 flushes) | bert-base | 128 | {search_space('suf-gpu-bench', get_model('bert-base'), {}).size:,} "
               f"| {best_of(trace, 3) * 1e3:.0f} |")
 

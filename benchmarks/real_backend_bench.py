@@ -11,7 +11,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import socket
 import sys
 import time
 
@@ -69,7 +68,6 @@ def _net_party(party, port_q, res_q, words, reps, profile, chan_kw):
     import threading
     import zlib
 
-    from real_backend import channel as C
 
     if party == 0:
         srv = listen("127.0.0.1:0")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from .specs import ModelSpec
 
+
 @dataclass(frozen=True)
 class TaskSpec:
     kind: str      # layernorm, trunc, matmul, attention_softmax, cubic, decode_softmax
@@ -24,7 +25,6 @@ class RunSpec:
     local_flops_before: int = 0    # public-weight matmul flops computed locally before the run
     local_matmul_elems: int = 0    # that matmul's input + output elements (copied to and from the GPU)
     hidden_elems: int = 0          # hidden-state elements (B*T*D) that reshapes/residual adds touch before it
-    max_flushes: int = 1 << 11     # executor max_flushes_ (2^10 in the MLP block)
     planner: bool = True           # a phase planner is installed for this run
 
     @property
@@ -128,11 +128,11 @@ def _layer_runs(model: ModelSpec, seq_len: int, batch: int, opts: LayerOptions) 
                 **_public_matmul(N, D, D), planner=attn_planner),
         RunSpec("LN2", "LN2_MLP", (_layernorm(N, D, "gapars", opts),), "ln2"),
         RunSpec("MLP_trunc1", "LN2_MLP", (_trunc(N * F, "gapars", opts),), "mlp",
-                **_public_matmul(N, D, F), max_flushes=1 << 10, planner=mlp_planner),
+                **_public_matmul(N, D, F), planner=mlp_planner),
         RunSpec("MLP_act", "LN2_MLP", (_activation(model, N * F, opts),), "mlp",
-                max_flushes=1 << 10, planner=mlp_planner),
+                planner=mlp_planner),
         RunSpec("MLP_trunc2", "LN2_MLP", (_trunc(N * D, "gapars", opts),), "mlp",
-                **_public_matmul(N, F, D), max_flushes=1 << 10, planner=mlp_planner),
+                **_public_matmul(N, F, D), planner=mlp_planner),
     ]
     return runs
 

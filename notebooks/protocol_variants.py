@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from models.specs import get_model
-from simflush.analysis.checklist import build_checklist
+from simflush.analysis.checklist.counts import build_checklist
 from simflush.profiles import parse_overrides, resolve
 from simflush.sim.cost import get_network, load_cost
 from simflush.sim.engine import SimConfig, simulate

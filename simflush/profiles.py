@@ -12,8 +12,7 @@ from models.specs import ModelSpec
 
 from .errors import ConfigError
 from .executor.batches import WireFormat
-from .executor.executor import ExecutorLimits
-from .executor.policies import LazyLimits
+from .limits import ExecutorLimits, LazyLimits, transformer_limits
 
 
 @dataclass(frozen=True)
@@ -217,9 +216,7 @@ def resolve(profile_name: str, model: ModelSpec, overrides: dict[str, str] | Non
         min_savings_pct=int(env["SUF_OPEN_PACK_MIN_SAVINGS_PCT"]), max_bits=int(env["SUF_OPEN_PACK_MAX_BITS"]),
         byte_format=env["SUF_OPEN_PACK_FORMAT"] == "bytes",
         no_negotiate=flag("SUF_OPEN_PACK_NO_NEGOTIATE") if "SUF_OPEN_PACK_NO_NEGOTIATE" in env else None)
-    jobs, hatx = ((1 << 16), (1 << 23)) if gpu else ((1 << 13), (1 << 21))
-    limits = ExecutorLimits(open_max_pending_words=1 << 23, pfss_max_pending_jobs=jobs,
-                            pfss_max_pending_hatx=hatx, lazy=LazyLimits(1 << 23, jobs, jobs, hatx))
+    limits = transformer_limits(profile.backend)
     min_words = int(env.get("SUF_OPEN_PACK_DEVICE_MIN_WORDS", default_device_min_words(model)))
     return Settings(profile.name, profile.backend, env, layer, wire, limits, device_pipeline,
                     overlap_pfss_open=True, opportunistic_overlap=flag("SUF_OVERLAP_PFSS_OPEN"),

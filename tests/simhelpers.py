@@ -5,6 +5,7 @@ from simflush.profiles import parse_overrides, resolve
 from simflush.sim.cost import get_network, load_cost
 from simflush.sim.engine import SimConfig, simulate
 
+
 def run_sim(model: str, seq_len: int = 128, batch: int = 1, layers: int | None = None,
             runtime: str = "suf-gpu-bench", sets: tuple[str, ...] = (), net: str = "loopback",
             policy: str = "suf", deploy: str = "colocated", chains: int = 1, cost=None):

@@ -5,16 +5,15 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from simhelpers import run_sim
 
-from simflush.analysis.calibrate import calibrate
-from simflush.analysis.calibration_samples import Source
-from simflush.analysis.robust_fit import huber_fit
+from simflush.analysis.calibration.calibrate import calibrate
+from simflush.analysis.calibration.robust_fit import huber_fit
+from simflush.analysis.calibration.samples import Source
 from simflush.cli import main
 from simflush.io.trace_schema import from_sim_result
 from simflush.sim.cost import COST_SCHEMA_VERSION, load_cost
 from simflush.sim.engine import simulate
-
-from simhelpers import run_sim
 
 
 def test_huber_recovers_line_despite_outliers_and_ci_covers_truth():
@@ -114,8 +113,8 @@ def test_foreign_runtime_profile_is_reported(bert_profile):
 
 def test_matmul_kernel_share_of_run_gaps_comes_from_the_bench_timer(bert_profile, golden):
     """With --untraced, the public matmul's per-flop cost is its measured kernel timer, not a fit."""
-    from models.specs import get_model
     from models.layer import LayerOptions, transformer_layer
+    from models.specs import get_model
     bench = json.loads((golden / "gpu_h100_prof_bert-base.json").read_text())
     flops = sum(r.local_flops_before for r in transformer_layer(get_model("bert-base"), 128, 1, LayerOptions()))
     want = bench["online_profile"]["matmul_kernel_ns"] / 2e9 / (12 * flops)

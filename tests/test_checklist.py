@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models.specs import MODELS, get_model
-from simflush.analysis.checklist import BENCH_FIELDS, build_checklist, flush_sequence
+from simflush.analysis.checklist.counts import BENCH_FIELDS, build_checklist, flush_sequence
 from simflush.errors import ConfigError, SufRuntimeError
 from simflush.profiles import resolve
 from simflush.sim.schedule import flush_schedule

@@ -2,9 +2,10 @@
 
 import json
 
+from simhelpers import run_sim
+
 from simflush.cli import main
 from simflush.io.chrome_trace import chrome_trace, validate_chrome_trace
-from simhelpers import run_sim
 
 
 def test_compare_runs_the_product_and_writes_every_output(tmp_path, capsys):

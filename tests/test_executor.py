@@ -1,12 +1,15 @@
 """Executor semantics (spec §1) on synthetic multi-task runs, driven without SimPy."""
 
+from dataclasses import replace
+
 import pytest
 
 from simflush.errors import ConfigError, SufRuntimeError
 from simflush.executor.batches import WireFormat
 from simflush.executor.driver import drive
-from simflush.executor.executor import ExecutorLimits, PhaseExecutor, RunConfig, TaskRunner
-from simflush.executor.policies import LazyLimits, get_policy
+from simflush.executor.executor import PhaseExecutor, RunConfig, TaskRunner
+from simflush.executor.policies import get_policy
+from simflush.limits import LazyLimits, transformer_limits
 from simflush.sim.symbolic import SymbolicContext
 from simflush.tasks import gates as G
 from simflush.tasks.context import Batch, OpenKind, Sym
@@ -17,7 +20,7 @@ from simflush.tasks.primitives import mul, trunc
 N = 64
 
 
-def run(makers, limits=ExecutorLimits(), config=RunConfig(0, "r"), **kw):
+def run(makers, limits=transformer_limits("gpu"), config=RunConfig(0, "r"), **kw):
     ex = PhaseExecutor(0, get_policy("suf"), WireFormat(37), limits, **kw)
     ctx = SymbolicContext(ex)
     flushes = []
@@ -76,10 +79,10 @@ def test_planner_is_used_once_per_run():
 
 def test_budget_flush_fires_only_at_the_threshold_in_a_wave_with_progress():
     lazy = LazyLimits(open_pending_words=2 * N, coeff_pending_jobs=0, trunc_pending_jobs=0, hatx_pending_words=0)
-    ex, _ = run([two_muls], limits=ExecutorLimits(lazy=lazy))
+    ex, _ = run([two_muls], limits=replace(transformer_limits("gpu"), lazy=lazy))
     assert [r.branch for r in ex.records] == ["budget", "budget"]
     lazy = LazyLimits(open_pending_words=2 * N + 1, coeff_pending_jobs=0, trunc_pending_jobs=0, hatx_pending_words=0)
-    ex, _ = run([two_muls], limits=ExecutorLimits(lazy=lazy))
+    ex, _ = run([two_muls], limits=replace(transformer_limits("gpu"), lazy=lazy))
     assert [r.branch for r in ex.records] == ["demand_open", "demand_open"]
 
 

@@ -6,11 +6,10 @@ import json
 import re
 
 import pytest
+from simhelpers import run_sim
 
 from simflush.cli import main
 from simflush.io.bench_json import bench_document
-
-from simhelpers import run_sim
 
 SIX = ["seq", "run", "event", "open_kind", "words_or_hatx", "wire_bytes_per_party"]
 

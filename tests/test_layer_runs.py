@@ -3,11 +3,11 @@
 from dataclasses import replace
 
 import pytest
+from simhelpers import run_sim
 
 from models.layer import LayerOptions, transformer_layer
 from models.specs import get_model
 from simflush.sim.cost import load_cost
-from simhelpers import run_sim
 
 
 @pytest.mark.parametrize("model", ["bert-base", "gpt2", "llama2-7b"])

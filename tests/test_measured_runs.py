@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "validation"))
 
 from check_suf_runs import RUNS, compare  # noqa: E402
+
 from models.specs import get_model  # noqa: E402
 from simflush.profiles import default_device_min_words  # noqa: E402
 from simflush.sim.cost import load_cost  # noqa: E402
@@ -36,7 +37,7 @@ def test_online_time_of_every_suf_model_at_t128_is_within_10_percent(rows, model
 def test_the_traced_runs_of_other_models_match_simflush_schedules_flush_by_flush():
     """The scratch build's trace lines import into the trace schema and every flush matches the
     simulated schedule of its model (words, kind, run), as the calibration requires."""
-    from simflush.analysis.calibration_samples import load_source
+    from simflush.analysis.calibration.samples import load_source
     data = RUNS.parent
     for model in ("gpt2", "bert-tiny"):
         source = load_source(data / f"tr_{model}.trace.gz", data / f"tr_{model}.json")

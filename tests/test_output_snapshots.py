@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from paths import GOLDEN
+
 from simflush.cli import main
 
 SNAPSHOTS = Path(__file__).with_name("snapshots")

@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models.specs import get_model
-from simflush.analysis.checklist import COUNT_FIELDS, build_checklist
-from simflush.analysis.reconcile import Problem, search
-from simflush.analysis.reconcile_space import search_space
+from simflush.analysis.checklist.counts import COUNT_FIELDS, build_checklist
+from simflush.analysis.reconcile.search import Problem, search
+from simflush.analysis.reconcile.space import search_space
 from simflush.cli import main
 from simflush.profiles import resolve
 from simflush.sim.schedule import flush_schedule

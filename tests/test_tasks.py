@@ -1,5 +1,7 @@
 """Each task alone under the executor: its flush structure (spec §3), driven without SimPy."""
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -7,8 +9,9 @@ from hypothesis import strategies as st
 from simflush.errors import SufRuntimeError
 from simflush.executor.batches import WireFormat
 from simflush.executor.driver import drive
-from simflush.executor.executor import ExecutorLimits, PhaseExecutor, RunConfig, TaskRunner
+from simflush.executor.executor import PhaseExecutor, RunConfig, TaskRunner
 from simflush.executor.policies import get_policy
+from simflush.limits import transformer_limits
 from simflush.sim.symbolic import SymbolicContext
 from simflush.tasks import gates as G
 from simflush.tasks.context import BeaverOp, Sym
@@ -20,7 +23,7 @@ from simflush.tasks.softmax import maxdiff_round_sizes, row_max_diff, softmax_bl
 TRUNCS3 = (G.FAITHFUL_ARS,) * 3
 
 
-def run_alone(make, limits=ExecutorLimits()):
+def run_alone(make, limits=transformer_limits("gpu")):
     """Run the task built by ``make(ctx)`` alone; return the flush records of party 0."""
     ex = PhaseExecutor(0, get_policy("suf"), WireFormat(37), limits)
     ctx = SymbolicContext(ex)
@@ -134,4 +137,4 @@ def test_open_cap_throws_like_suf():
         run_alone(lambda c: trunc(c, Sym((1 << 23) + 1), G.GAPARS))
     with pytest.raises(SufRuntimeError, match="hatx"):
         run_alone(lambda c: trunc(c, Sym(1 << 22), G.GAPARS),
-                  ExecutorLimits(pfss_max_pending_hatx=1 << 21))
+                  replace(transformer_limits("gpu"), pfss_max_pending_hatx=1 << 21))

@@ -3,14 +3,13 @@
 import json
 
 import pytest
+from simhelpers import run_sim
 
 from simflush.cli import main
 from simflush.errors import ConfigError
 from simflush.io.suf_bench import read_bench
 from simflush.io.suf_trace import read_suf_trace
 from simflush.io.trace_schema import TRACE_SCHEMA_VERSION, from_sim_result, read_trace
-
-from simhelpers import run_sim
 
 GOOD = """\
 [trace] t=1000 p=0 RUN begin tasks=1

@@ -2,8 +2,8 @@
 
 import json
 
-from simflush.analysis.calibration_samples import load_source
-from simflush.analysis.validate import cross_validate
+from simflush.analysis.calibration.samples import load_source
+from simflush.analysis.calibration.validate import cross_validate
 from simflush.cli import main
 from simflush.io.suf_bench import read_bench
 

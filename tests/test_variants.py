@@ -1,7 +1,7 @@
 """Task variants (DESIGN.md §5) alone under the executor: their flush structure, both FSS routes."""
 
 import pytest
-from test_tasks import N, TRUNCS3, counts, run_alone
+from test_tasks import TRUNCS3, N, counts, run_alone
 
 from simflush.tasks import gates as G
 from simflush.tasks.context import Sym

@@ -1,10 +1,10 @@
 """The what-if report is produced by its one documented command, with its figures."""
 
-from simflush.analysis.whatif_report import main
+from simflush.cli import main
 
 
 def test_report_writes_markdown_and_figures(tmp_path):
-    assert main(["--out", str(tmp_path)]) == 0
+    assert main(["whatif-report", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "whatif.md").read_text()
     for heading in ("## (a)", "## (b)", "## (c)", "have_pfss_work", "LUT (sigma_gpu)", "nexp_final_trunc"):
         assert heading in text

@@ -17,9 +17,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from simflush.analysis.calibrate import calibrate  # noqa: E402
-from simflush.analysis.calibration_samples import load_source  # noqa: E402
-from simflush.analysis.validate import predict  # noqa: E402
+from simflush.analysis.calibration.calibrate import calibrate  # noqa: E402
+from simflush.analysis.calibration.samples import load_source  # noqa: E402
+from simflush.analysis.calibration.validate import predict  # noqa: E402
 from simflush.io.suf_bench import read_bench  # noqa: E402
 
 DATA = HERE / "suf_h100_device"

@@ -75,7 +75,7 @@ class OpenRequest:
 class OpenCollector:
     """Pending opens of one party; one flush opens all of them (one generation)."""
 
-    def __init__(self, max_pending_words: int = 1 << 24):
+    def __init__(self, max_pending_words: int):
         self.max_pending_words = max_pending_words
         self.requests: list[OpenRequest] = []
         self.pending_words = 0
@@ -143,7 +143,7 @@ class BatchTotals:
 class PfssSuperBatch:
     """Pending PFSS jobs; ``flush_eval`` evaluates all pending jobs at once."""
 
-    def __init__(self, name: str, max_pending_jobs: int = 1 << 18, max_pending_hatx: int = 1 << 24):
+    def __init__(self, name: str, max_pending_jobs: int, max_pending_hatx: int):
         self.name = name
         self.max_pending_jobs = max_pending_jobs
         self.max_pending_hatx = max_pending_hatx

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SufRuntimeError
+from ..limits import MAX_FLUSHES_PER_RUN, ExecutorLimits, transformer_limits
 from ..tasks.context import MATMUL_OPS, Batch
 from ..tasks.need import Need
 from .actions import Flush, FlushResult, OpenOp, PfssOp, Wave
 from .batches import OpenCollector, PfssSuperBatch, WireFormat
-from .policies import FlushPolicy, LazyLimits, Plan, WaveState
+from .policies import FlushPolicy, Plan, WaveState
 from .records import FlushRecord
 
 
@@ -39,22 +40,12 @@ class TaskRunner:
 
 
 @dataclass(frozen=True)
-class ExecutorLimits:
-    """Caps (spec §1.3, §6.1). Exceeding one is a runtime error, as in SUF."""
-
-    open_max_pending_words: int = 1 << 23
-    pfss_max_pending_jobs: int = 1 << 16
-    pfss_max_pending_hatx: int = 1 << 23
-    lazy: LazyLimits = LazyLimits(1 << 23, 1 << 16, 1 << 16, 1 << 23)
-
-
-@dataclass(frozen=True)
 class RunConfig:
     """One ``run()``: its label, flush cap (``max_flushes_``) and whether a planner is installed."""
 
     layer: int
     name: str
-    max_flushes: int = 1 << 11
+    max_flushes: int = MAX_FLUSHES_PER_RUN
     planner: bool = True
 
 
@@ -62,7 +53,7 @@ class PhaseExecutor:
     """One party's executor: owns the open collector and the two PFSS batches for its lifetime."""
 
     def __init__(self, party: int, policy: FlushPolicy, wire: WireFormat,
-                 limits: ExecutorLimits = ExecutorLimits(), *, overlap_pfss_open: bool = True,
+                 limits: ExecutorLimits = transformer_limits("gpu"), *, overlap_pfss_open: bool = True,
                  opportunistic_overlap: bool = True, share_trunc_batch: bool = True, device_pipeline: bool = False,
                  device_pipeline_materialize: bool = True):
         self.party = party

@@ -7,17 +7,8 @@ can select them (``--policy``); ``suf`` reproduces the SUF snapshot (spec §1.3-
 
 from dataclasses import dataclass, replace
 
+from ..limits import LazyLimits
 from .batches import OpenCollector, PfssSuperBatch
-
-
-@dataclass(frozen=True)
-class LazyLimits:
-    """Budget thresholds (``LazyLimits``); 0 disables a flag."""
-
-    open_pending_words: int = 1 << 22
-    coeff_pending_jobs: int = 1 << 14
-    trunc_pending_jobs: int = 1 << 14
-    hatx_pending_words: int = 1 << 22
 
 
 @dataclass

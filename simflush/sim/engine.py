@@ -18,6 +18,7 @@ from ..executor.actions import Flush, FlushResult, OpenOp, PfssOp, Wave
 from ..executor.executor import PhaseExecutor, RunConfig, TaskRunner
 from ..executor.policies import get_policy
 from ..executor.records import FlushRecord
+from ..limits import max_flushes_per_run
 from ..profiles import Settings
 from ..tasks.context import Sym, deps_of
 from ..tasks.need import Need
@@ -169,7 +170,7 @@ class Simulation:
                 try:
                     runners = [TaskRunner(build_task(ctx, t, Sym), label) for t in spec.tasks]
                     yield from bus.attach(runners)
-                    actions = executor.run(runners, RunConfig(layer, spec.name, spec.max_flushes, spec.planner))
+                    actions = executor.run(runners, RunConfig(layer, spec.name, max_flushes_per_run(spec.section), spec.planner))
                     reply = None
                     while True:
                         try:

@@ -12,6 +12,7 @@ from ..executor.driver import drive
 from ..executor.executor import PhaseExecutor, RunConfig, TaskRunner
 from ..executor.policies import get_policy
 from ..executor.records import FlushRecord
+from ..limits import max_flushes_per_run
 from ..profiles import Settings
 from ..tasks.context import Sym
 from ..workload import build_task
@@ -31,7 +32,7 @@ def flush_schedule(model: ModelSpec, seq_len: int, batch: int, settings: Setting
         for spec in runs:
             try:
                 runners = [TaskRunner(build_task(ctx, t, Sym)) for t in spec.tasks]
-                drive(executor, runners, RunConfig(layer, spec.name, spec.max_flushes, spec.planner))
+                drive(executor, runners, RunConfig(layer, spec.name, max_flushes_per_run(spec.section), spec.planner))
             except SufRuntimeError as exc:
                 exc.run = exc.run or f"L{layer}/{spec.name}"
                 raise

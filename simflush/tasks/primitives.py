@@ -10,13 +10,13 @@ mirrors SUF's parents stepping their active sub-task and returning its Need. Ste
 from collections.abc import Generator
 from typing import Any
 
+from ..limits import PER_ELEMENT_CHUNK
 from .context import Batch, BeaverOp, Context, OpenKind
 from .gates import RELU, Gate
 from .need import Need
 
 Task = Generator[Need, None, Any]
 
-PER_ELEMENT_CHUNK = 1024  # TruncTask enqueues at most this many per-element jobs per step
 
 
 def _await(ctx: Context, handle: Any, need: Need) -> Task:

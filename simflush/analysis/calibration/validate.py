@@ -17,20 +17,19 @@ predicts the rest.
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from ..io.suf_bench import BenchRun, read_bench
-from ..io.trace_schema import Trace, from_sim_result
-from ..sim.cost import CostModel, load_cost, warn_if_foreign
-from ..sim.engine import SimResult, simulate
+from ...io.suf_bench import BenchRun
+from ...io.trace_schema import Trace, from_sim_result
+from ...sim.cost import CostModel
+from ...sim.engine import SimResult, simulate
+from ...units import ns_to_s_per_party
 from .calibrate import FIELD_COMPONENT, GROUP_SAMPLES, calibrate, design
-from .calibration_samples import Source, collect, config_for, load_source, steady_iterations
+from .samples import Source, collect, config_for, steady_iterations
 
 Z95 = 1.959964
 
@@ -113,9 +112,10 @@ def compare(cost: CostModel, bench: BenchRun, trace: Trace | None = None) -> dic
     per_party = _components(result)
     if bench.profiled:
         t = bench.online_profile
-        measured = {"open_s_per_party": t.get("open_flush_ns", 0) / 2e9,
-                    "pfss_eval_s_per_party": t.get("pfss_flush_eval_ns", 0) / 2e9,
-                    "pfss_finish_s_per_party": (t.get("pfss_finalize_ns", 0) + t.get("pfss_materialize_ns", 0)) / 2e9}
+        measured = {"open_s_per_party": ns_to_s_per_party(t.get("open_flush_ns", 0)),
+                    "pfss_eval_s_per_party": ns_to_s_per_party(t.get("pfss_flush_eval_ns", 0)),
+                    "pfss_finish_s_per_party": ns_to_s_per_party(t.get("pfss_finalize_ns", 0)
+                                                                 + t.get("pfss_materialize_ns", 0))}
         rows += [_row(k, v, per_party[k], None) for k, v in measured.items()]
     doc = _counters(result)
     for key in ("open_flushes", "num_flushes", "opened_words", "total_hatx_words"):
@@ -159,7 +159,7 @@ def _components(result: SimResult) -> dict[str, float]:
 
 
 def _counters(result: SimResult) -> dict:
-    from ..io.bench_json import bench_document
+    from ...io.bench_json import bench_document
     doc = bench_document(result)
     return {"pfss": doc["pfss"], "net_bytes": doc["communication"]["net_bytes"]}
 
@@ -267,28 +267,3 @@ def _bench_of(source: Source) -> BenchRun:
 
 
 # -- CLI ----------------------------------------------------------------------------------------------------
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("validate", help="predicted vs measured (bench JSON, optional trace), with intervals")
-    p.add_argument("--measured", required=True, type=Path, help="bench JSON of the measured run")
-    p.add_argument("--trace", type=Path, help="the SUF trace of that run: per-run comparison")
-    p.add_argument("--cost", default="suf-h100", help="cost preset name or profile .json")
-    p.add_argument("--traced", action="store_true",
-                   help="the measured run was traced: predict at the profile's traced level")
-    p.add_argument("--plot", type=Path, help="directory for the comparison figure (validate.png)")
-    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    p.set_defaults(func=cmd_validate)
-
-
-def cmd_validate(args: argparse.Namespace) -> str:
-    bench = read_bench(args.measured)
-    cost = load_cost(args.cost)
-    if args.traced:
-        cost = at_traced_level(cost)
-    warn_if_foreign(cost, "suf-gpu-bench" if bench.backend == "gpu" else "suf-cpu-bench")
-    trace = load_source(args.trace, args.measured).trace if args.trace else None
-    doc = compare(cost, bench, trace)
-    if args.plot:
-        args.plot.mkdir(parents=True, exist_ok=True)
-        plot_runs(doc, args.plot / "validate.png")
-    return json.dumps(doc, indent=2) + "\n" if args.json else report(doc)

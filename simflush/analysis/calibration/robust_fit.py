@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 Z95 = 1.959964
 MIN_TIME_S = 10e-6          # row weights use max(time, this)

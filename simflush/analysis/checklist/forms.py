@@ -22,8 +22,8 @@ from functools import lru_cache
 
 from models.layer import TaskSpec
 
-from ..tasks import gates as G
-from ..tasks.primitives import PER_ELEMENT_CHUNK
+from ...limits import PER_ELEMENT_CHUNK
+from ...tasks import gates as G
 
 
 @dataclass(frozen=True)

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 
-from ..errors import ConfigError
-from ..options import add_config_options, build_config
-from ..profiles import PROFILES
-from .checklist import (
+from ...profiles import PROFILES
+from ...units import PARTIES
+from .counts import (
     BENCH_FIELDS,
     COUNT_FIELDS,
-    PARTIES,
     Checklist,
     Counts,
     RunChecklist,
-    build_checklist,
     item_counts,
 )
-from .checklist_forms import Block, Step
+from .forms import Block, Step
 
 FORMATS = ("md", "csv", "json")
 
@@ -224,17 +220,3 @@ def to_markdown(check: Checklist) -> str:
 
 
 RENDER = {"md": to_markdown, "csv": to_csv, "json": lambda c: json.dumps(to_json(c), indent=2) + "\n"}
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("checklist", help="closed-form flush counts per task, run, layer and model (核对表)")
-    add_config_options(p)
-    p.add_argument("--format", default="md", help=f"output format: {', '.join(FORMATS)} (default md)")
-    p.set_defaults(func=cmd_checklist)
-
-
-def cmd_checklist(args: argparse.Namespace) -> str:
-    if args.format not in FORMATS:
-        raise ConfigError(f"--format {args.format!r}: allowed {', '.join(FORMATS)}")
-    cfg = build_config(args)
-    return RENDER[args.format](build_checklist(cfg.model, cfg.seq_len, cfg.batch, cfg.settings, cfg.layers))

@@ -16,8 +16,8 @@ from itertools import product
 
 from models.specs import ModelSpec
 
-from ..errors import ConfigError
-from ..profiles import PROFILES, resolve
+from ...errors import ConfigError
+from ...profiles import PROFILES, resolve
 
 Assignment = dict[str, str]
 

@@ -11,19 +11,19 @@ from the profile. Flushes that the best configuration does not produce are liste
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from difflib import SequenceMatcher
 from itertools import product
+from pathlib import Path
 
 from models.layer import transformer_layer
 
-from ..errors import ConfigError
-from ..io.suf_trace import read_suf_trace
-from ..io.trace_schema import FlushEvent
-from ..profiles import resolve
-from .checklist import PredictedFlush, build_checklist, checklist_runs, flush_sequence
-from .reconcile import RELEVANT_SHARED, Problem
+from ...errors import ConfigError
+from ...io.suf_trace import read_suf_trace
+from ...io.trace_schema import FlushEvent
+from ...profiles import resolve
+from ..checklist.counts import PredictedFlush, build_checklist, checklist_runs, flush_sequence
+from .search import RELEVANT_SHARED, Problem
 
 VISIBLE = ("planner", "lastchance")   # the branches SUF's trace prints
 
@@ -67,13 +67,13 @@ def _predicted_runs(problem: Problem, *assignments, only: list[int] | None = Non
     return specs, runs
 
 
-def reconcile_trace(args: argparse.Namespace, make_problem, top: int) -> dict:
-    """The trace reconcile document. ``make_problem(args, scope)`` builds the configuration from the options."""
-    problem: Problem = make_problem(args, None)
+def reconcile_trace(problem: Problem, trace_path: Path, top: int) -> dict:
+    """The trace reconcile document: every flush of the SUF trace at ``trace_path`` attributed to a task
+    and branch under the ``top`` best-matching settings of ``problem``'s search space."""
     specs, base_runs = _predicted_runs(problem)
     names = [s.name for s in specs]
     try:
-        trace = read_suf_trace(args.trace, names, problem.layers)
+        trace = read_suf_trace(trace_path, names, problem.layers)
     except ConfigError as exc:
         if "RUN count" in str(exc):
             raise ConfigError(f"{exc} — is the trace of another model or size than {problem.model.name} "

@@ -22,13 +22,12 @@ from operator import add, attrgetter
 from models.layer import RunSpec, TaskSpec, transformer_layer
 from models.specs import ModelSpec
 
-from ..errors import ConfigError
-from ..executor.batches import WireFormat
-from ..profiles import Settings
-from ..tasks.primitives import PER_ELEMENT_CHUNK
-from .checklist_forms import Block, Step, describe, matmul_items, task_items
-
-PARTIES = 2
+from ...errors import ConfigError
+from ...executor.batches import WireFormat
+from ...limits import PER_ELEMENT_CHUNK
+from ...profiles import Settings
+from ...units import PARTIES
+from .forms import Block, Step, describe, matmul_items, task_items
 
 
 @dataclass(frozen=True)

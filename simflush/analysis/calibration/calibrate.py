@@ -33,22 +33,21 @@ the profile predicts untraced runs; the factors are kept in the provenance.
 
 from __future__ import annotations
 
-import argparse
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
-from ..errors import ConfigError
-from ..io.suf_bench import BenchRun, read_bench
-from ..io.trace_schema import Trace
-from ..sim.cost import CostModel
-from ..sim.engine import SimResult
-from .calibration_samples import (ALL_GATES, Rows, Select, Source, collect, flush_key, load_source,
-                                  steady_iterations)
+from ... import __version__
+from ...errors import ConfigError
+from ...io.suf_bench import BenchRun
+from ...io.trace_schema import Trace
+from ...sim.cost import CostModel
+from ...sim.engine import SimResult
+from ...units import ns_to_s_per_party
 from .robust_fit import Z95, Fit, huber_fit
+from .samples import ALL_GATES, Rows, Select, Source, collect, flush_key, steady_iterations
 
 LARGE_HATX = 16384          # a gate needs flushes this large for its per-element slope
 SPREAD = 4.0                # and sizes spread by this factor for floor and slope together
@@ -309,8 +308,8 @@ def untraced_scale(traced: dict[str, float], bench: BenchRun) -> dict[str, float
     if not bench.profiled or any(k not in t for k in need):
         raise ConfigError(f"{bench.path}: field 'online_profile' has no timers: --untraced needs a run "
                           "with SUF_BENCH_PROFILE=1")
-    per_party = {"open": t["open_flush_ns"] / 2e9, "pfss_eval": t["pfss_flush_eval_ns"] / 2e9,
-                 "pfss_finish": (t["pfss_finalize_ns"] + t["pfss_materialize_ns"]) / 2e9}
+    per_party = {"open": ns_to_s_per_party(t["open_flush_ns"]), "pfss_eval": ns_to_s_per_party(t["pfss_flush_eval_ns"]),
+                 "pfss_finish": ns_to_s_per_party(t["pfss_finalize_ns"] + t["pfss_materialize_ns"])}
     per_party["local"] = bench.online_time_s - sum(per_party.values())
     return {k: per_party[k] / traced[k] for k in per_party}
 
@@ -319,7 +318,7 @@ def kernel_s_per_flop(bench: BenchRun, schedule: SimResult) -> float | None:
     """The public matmuls' measured kernel time (``matmul_kernel_ns``) per flop, per party."""
     kernel_ns = bench.online_profile.get("matmul_kernel_ns", 0)
     flops = bench.layers * sum(spec.local_flops_before for spec in schedule.runs_per_layer)
-    return kernel_ns / 2e9 / flops if kernel_ns > 0 and flops > 0 else None
+    return ns_to_s_per_party(kernel_ns) / flops if kernel_ns > 0 and flops > 0 else None
 
 
 # -- the profile ------------------------------------------------------------------------------------
@@ -434,39 +433,3 @@ def report(cal: Calibration) -> str:
             note = "  (dropped: negative)" if name in fit.dropped else ""
             lines.append(f"  {name:40s} {est: .4e}  ± {Z95 * se:.2e} (95%){note}")
     return "\n".join(lines) + "\n"
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("calibrate", help="fit a cost profile from measured flush traces")
-    p.add_argument("--trace", action="append", required=True, type=Path,
-                   help="a SUF [trace] file (.txt/.gz) or a simflush trace .json (repeatable)")
-    p.add_argument("--bench", action="append", default=[], type=Path,
-                   help="bench JSON of each SUF trace, in the same order (gives model, T, B, layers)")
-    p.add_argument("--untraced", type=Path,
-                   help="profiled bench JSON of the same configuration without tracing: scale to untraced level")
-    p.add_argument("--out", required=True, type=Path, help="where to write the profile JSON")
-    p.add_argument("--name", help="profile name (default: the output file's stem)")
-    p.add_argument("--device", default="", help="device the traces were measured on (provenance)")
-    p.add_argument("--plot", type=Path, help="PNG of measured vs fitted (default: next to --out)")
-    p.add_argument("--cross-validate", action="store_true",
-                   help="also calibrate on parts of the first trace and report the errors on the rest")
-    p.set_defaults(func=cmd_calibrate)
-
-
-def cmd_calibrate(args: argparse.Namespace) -> str:
-    if args.bench and len(args.bench) != len(args.trace):
-        raise ConfigError(f"--bench given {len(args.bench)} times for {len(args.trace)} --trace files")
-    benches = args.bench or [None] * len(args.trace)
-    sources = [load_source(t, b) for t, b in zip(args.trace, benches)]
-    for src in sources:
-        src.trace.meta.device = args.device or src.trace.meta.device
-    untraced = read_bench(args.untraced) if args.untraced else None
-    cal = calibrate(sources, untraced, name=args.name or args.out.stem)
-    args.out.write_text(cal.cost.to_json() + "\n")
-    plot = args.plot or args.out.with_suffix(".png")
-    plot_fits(cal.fits, plot)
-    text = report(cal) + f"\nwrote {args.out} and {plot}\n"
-    if args.cross_validate:
-        from .validate import cross_validation_report, cross_validate
-        text += "\n" + cross_validation_report(cross_validate(sources[0]))
-    return text

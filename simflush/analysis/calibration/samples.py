@@ -14,14 +14,14 @@ import numpy as np
 from models.layer import RunSpec
 from models.specs import get_model
 
-from ..errors import ConfigError
-from ..io.suf_bench import BenchRun, read_bench
-from ..io.suf_trace import read_suf_trace
-from ..io.trace_schema import FlushEvent, Trace, TraceMeta, read_trace
-from ..profiles import resolve
-from ..sim.cost import CostModel, get_network
-from ..sim.engine import SimConfig, SimResult, simulate
-from ..tasks import gates as gate_defs
+from ...errors import ConfigError
+from ...io.suf_bench import BenchRun, read_bench
+from ...io.suf_trace import read_suf_trace
+from ...io.trace_schema import FlushEvent, Trace, TraceMeta, read_trace
+from ...profiles import resolve
+from ...sim.cost import CostModel, get_network
+from ...sim.engine import SimConfig, SimResult, simulate
+from ...tasks import gates as gate_defs
 
 # SUF's own gates; sigma gates are costed from the ReLU slope by their PRG calls (Gate.cost_scale)
 ALL_GATES = {g.name: g for g in vars(gate_defs).values() if isinstance(g, gate_defs.Gate) and g.suf_kind >= 0}

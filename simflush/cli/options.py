@@ -9,11 +9,11 @@ import sys
 
 from models.specs import MODELS, get_model
 
-from .errors import ConfigError
-from .executor.policies import POLICIES
-from .profiles import KNOBS, PROFILES, parse_overrides, resolve
-from .sim.cost import NETWORKS, get_network, load_cost
-from .sim.engine import DEPLOYMENTS, SimConfig
+from ..errors import ConfigError
+from ..executor.policies import POLICIES
+from ..profiles import KNOBS, PROFILES, parse_overrides, resolve
+from ..sim.cost import NETWORKS, get_network, load_cost
+from ..sim.engine import DEPLOYMENTS, SimConfig
 
 
 def positive(name: str):

@@ -21,10 +21,11 @@ import numpy as np
 from models.layer import RunSpec, transformer_layer
 from models.specs import ModelSpec
 
-from ..errors import ConfigError
-from ..profiles import resolve
-from .checklist import COUNT_FIELDS, PARTIES, Counts, build_checklist, checklist_runs, phase_names
-from .reconcile_space import SearchSpace
+from ...errors import ConfigError
+from ...profiles import resolve
+from ...units import PARTIES
+from ..checklist.counts import COUNT_FIELDS, Counts, build_checklist, checklist_runs, phase_names
+from .space import SearchSpace
 
 AGGREGATIONS = ("per-party-per-layer", "per-party", "bench")
 PHASES = ("LN1", "QKV_Score", "Softmax", "OutProj", "LN2_MLP")

@@ -1,0 +1,36 @@
+"""``simflush validate``: predicted against measured (bench JSON, optional trace), with intervals."""
+
+import argparse
+import json
+from pathlib import Path
+
+from ..analysis.calibration.samples import load_source
+from ..analysis.calibration.validate import at_traced_level, compare, plot_runs, report
+from ..io.suf_bench import read_bench
+from ..sim.cost import load_cost, warn_if_foreign
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("validate", help="predicted vs measured (bench JSON, optional trace), with intervals")
+    p.add_argument("--measured", required=True, type=Path, help="bench JSON of the measured run")
+    p.add_argument("--trace", type=Path, help="the SUF trace of that run: per-run comparison")
+    p.add_argument("--cost", default="suf-h100", help="cost preset name or profile .json")
+    p.add_argument("--traced", action="store_true",
+                   help="the measured run was traced: predict at the profile's traced level")
+    p.add_argument("--plot", type=Path, help="directory for the comparison figure (validate.png)")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.set_defaults(func=cmd_validate)
+
+
+def cmd_validate(args: argparse.Namespace) -> str:
+    bench = read_bench(args.measured)
+    cost = load_cost(args.cost)
+    if args.traced:
+        cost = at_traced_level(cost)
+    warn_if_foreign(cost, "suf-gpu-bench" if bench.backend == "gpu" else "suf-cpu-bench")
+    trace = load_source(args.trace, args.measured).trace if args.trace else None
+    doc = compare(cost, bench, trace)
+    if args.plot:
+        args.plot.mkdir(parents=True, exist_ok=True)
+        plot_runs(doc, args.plot / "validate.png")
+    return json.dumps(doc, indent=2) + "\n" if args.json else report(doc)

@@ -1,0 +1,16 @@
+"""``simflush whatif-report --out docs``: write docs/whatif.md and its figures."""
+
+import argparse
+from pathlib import Path
+
+from ..analysis.whatif.report import write_report
+
+
+def cmd_whatif_report(args: argparse.Namespace) -> str:
+    return write_report(Path(args.out))
+
+
+def register(sub) -> None:
+    p = sub.add_parser("whatif-report", help="write docs/whatif.md and its figures (the three questions)")
+    p.add_argument("--out", default="docs", help="folder for whatif.md (figures go to OUT/whatif/)")
+    p.set_defaults(func=cmd_whatif_report)
