@@ -7,6 +7,7 @@ model; reconcile over the full search space < 2 s.
 """
 
 import time
+from functools import partial
 from pathlib import Path
 
 from models.specs import get_model
@@ -34,13 +35,13 @@ def main() -> None:
         m = get_model(name)
         s = resolve("suf-gpu-bench", m, sets)
         label = "checklist" + (" (decode path)" if sets else "")
-        print(f"| {label} | {name} | {T} | 1 | {best_of(lambda: build_checklist(m, T, 1, s)) * 1e3:.1f} |")
+        print(f"| {label} | {name} | {T} | 1 | {best_of(partial(build_checklist, m, T, 1, s)) * 1e3:.1f} |")
     for name, T in (("bert-base", 128), ("llama2-7b", 2048)):
         m = get_model(name)
         space = search_space("suf-gpu-bench", m, {})
         check = build_checklist(m, T, 1, resolve("suf-gpu-bench", m, {}))
         target = {"open_flushes": check.per_layer.open_flushes + 1, "pfss_flushes": check.per_layer.pfss_flushes}
-        t = best_of(lambda: search(Problem(m, T, 1, m.n_layers, space), target), 3)
+        t = best_of(partial(search, Problem(m, T, 1, m.n_layers, space), target), 3)
         print(f"| reconcile, whole layer, no exact match (nearest) | {name} | {T} | {space.size:,} | {t * 1e3:.0f} |")
     if GOLDEN.is_dir():
         from simflush.analysis.reconcile.trace import reconcile_trace
@@ -48,9 +49,8 @@ def main() -> None:
         m = get_model("bert-base")
         problem = Problem(m, 128, 1, m.n_layers, search_space("suf-gpu-bench", m, {}))
 
-        def trace():
-            reconcile_trace(problem, GOLDEN / "gpu_h100_trace_bert-base.txt.gz", 5)
-        print(f"| reconcile --trace (4,368 flushes) | bert-base | 128 | {search_space('suf-gpu-bench', get_model('bert-base'), {}).size:,} "
+        trace = partial(reconcile_trace, problem, GOLDEN / "gpu_h100_trace_bert-base.txt.gz", 5)
+        print(f"| reconcile --trace (4,368 flushes) | bert-base | 128 | {problem.space.size:,} "
               f"| {best_of(trace, 3) * 1e3:.0f} |")
 
 

@@ -3,4 +3,4 @@
 from .layer import LayerOptions, RunSpec, TaskSpec, transformer_layer
 from .specs import MODELS, ModelSpec, get_model
 
-__all__ = ["LayerOptions", "MODELS", "ModelSpec", "RunSpec", "TaskSpec", "get_model", "transformer_layer"]
+__all__ = ["MODELS", "LayerOptions", "ModelSpec", "RunSpec", "TaskSpec", "get_model", "transformer_layer"]
