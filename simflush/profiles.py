@@ -67,8 +67,8 @@ class Settings:
     wire: WireFormat
     limits: ExecutorLimits
     device_pipeline: bool
-    overlap_pfss_open: bool
-    opportunistic_overlap: bool
+    overlap_pfss_open: bool         # pfss_channel: a dedicated PFSS channel (SUF's overlap_pfss_open)
+    opportunistic_overlap: bool     # SUF_OVERLAP_PFSS_OPEN
     device_pack_min_words: int
     budget: LazyLimits              # thresholds of the budget policy
 

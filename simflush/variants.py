@@ -110,14 +110,17 @@ class Knob:
 
 
 def flag(name: str, help: str, default: str | None = None, **kw) -> Knob:
+    """A 0/1 knob."""
     return Knob(name, "bool", help, default, **kw)
 
 
 def integer(name: str, help: str, default: int | None = None, lo: int = 0, hi: int = 1 << 30, **kw) -> Knob:
+    """An integer knob in ``[lo, hi]``."""
     return Knob(name, "int", help, None if default is None else str(default), lo, hi, **kw)
 
 
 def one_of(name: str, help: str, values: tuple[str, ...], default: str | None = None, **kw) -> Knob:
+    """A knob that takes one of ``values``."""
     return Knob(name, "choice", help, default, choices=values, **kw)
 
 
