@@ -6,6 +6,7 @@ into task instances; the analytic checklist reads the same specs.
 """
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from .specs import ModelSpec
 
@@ -43,33 +44,38 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class LayerOptions:
-    """Schedule-relevant settings (named after SUF's env knobs where it has one)."""
+    """Schedule-relevant settings, as ``simflush.profiles.resolve`` derives them from the runtime knobs
+    (declared, with their defaults, in ``simflush.variants``; named here after the knob they come from).
 
-    gelu_const: bool = True               # SUF_GELU_CONST
-    causal_prefill: bool = True           # SUF_CAUSAL_PREFILL
-    per_element_masks: bool = False       # SUF_PER_ELEMENT_MASKS
-    softmax_trunc_ref: bool = False       # SOFTMAX_TRUNC_REF
-    rsqrt_iters: int = 1
-    recip_iters: int = 1
-    batched_matmul: bool = True           # SUF_MATMUL_BEAVER_BATCHED on the GPU backend
-    ln_gpu_variance: bool = False         # SUF_BENCH_DEVICE_PIPELINE with SUF_LN_GPU
-    eager_pfss: bool = False              # SUF_BENCH_EAGER_PFSS: no planner in attention/MLP
-    # task variants (DESIGN.md §5): "suf" (snapshot task) or "sigma_gpu" (sigma-style GPU task)
-    rowmax_mode: str = "suf"              # SUF_ROWMAX_MODE
-    nexp_mode: str = "suf"                # SUF_NEXP_MODE
-    inv_mode: str = "suf"                 # SUF_INV_MODE
-    gelu_mode: str = "suf"                # SUF_GELU_MODE
-    rsqrt_mode: str = "suf"               # SUF_RSQRT_MODE
-    rsqrt_init_mode: str = "local"        # "local" (snapshot) or "mul_trunc" (live InitMul + InitTrunc)
-    sigma_via_batch: bool = True          # sigma_fss_via_pfss_batch
-    nexp_final_trunc: bool = True
-    prob_trunc: bool = True
-    inv_sigma_muls: int = 2               # Beaver multiplies after InvSigmaGpuTask's LUT
+    ``rowmax``, ``nexp``, ``inv`` and ``rsqrt`` are the task-variant choices of their knobs, carried
+    into the task specs as they are (the workload builder and the checklist call them; nothing here
+    reads them); ``gelu_kind`` is the task kind GeLU models use for the MLP activation.
+    """
+
+    gelu_const: bool                      # SUF_GELU_CONST
+    causal_prefill: bool                  # SUF_CAUSAL_PREFILL
+    per_element_masks: bool               # SUF_PER_ELEMENT_MASKS
+    softmax_trunc_ref: bool               # SOFTMAX_TRUNC_REF
+    rsqrt_iters: int
+    recip_iters: int
+    batched_matmul: bool                  # SUF_MATMUL_BEAVER_BATCHED on the GPU backend
+    ln_gpu_variance: bool                 # SUF_BENCH_DEVICE_PIPELINE with SUF_LN_GPU
+    eager_pfss: bool                      # SUF_BENCH_EAGER_PFSS: no planner in attention/MLP
+    rowmax: Any                           # SUF_ROWMAX_MODE
+    nexp: Any                             # SUF_NEXP_MODE
+    inv: Any                              # SUF_INV_MODE
+    rsqrt: Any                            # SUF_RSQRT_MODE
+    gelu_kind: str                        # SUF_GELU_MODE: "cubic" or "gelu_sigma"
+    rsqrt_live_init: bool                 # rsqrt_init_mode=mul_trunc: live InitMul + InitTrunc
+    sigma_via_batch: bool                 # sigma_fss_via_pfss_batch
+    nexp_final_trunc: bool
+    prob_trunc: bool
+    inv_sigma_muls: int                   # Beaver multiplies after InvSigmaGpuTask's LUT
     chains: int = 1                       # what-if: each run's rows split into this many staggered tasks
 
     def variants(self) -> dict:
         """The variant settings a task spec carries."""
-        keys = ("rowmax_mode", "nexp_mode", "inv_mode", "rsqrt_mode", "rsqrt_init_mode", "sigma_via_batch",
+        keys = ("rowmax", "nexp", "inv", "rsqrt", "rsqrt_live_init", "sigma_via_batch",
                 "nexp_final_trunc", "prob_trunc", "inv_sigma_muls", "rsqrt_iters", "recip_iters")
         return {k: getattr(self, k) for k in keys}
 
@@ -153,7 +159,7 @@ def _public_matmul(n: int, d_in: int, d_out: int) -> dict:
 
 
 def _activation(model: ModelSpec, n: int, opts: LayerOptions) -> TaskSpec:
-    if model.activation == "gelu" and opts.gelu_mode == "sigma_gpu":
+    if model.activation == "gelu" and opts.gelu_kind == "gelu_sigma":
         return TaskSpec("gelu_sigma", {"n": n, "sigma_via_batch": opts.sigma_via_batch})
     if model.activation == "silu":
         gate = "silu"

@@ -1,7 +1,9 @@
 """Turns the model layer's task specs (``models.layer``) into task instances on a context.
 
-Variant settings (``*_mode``, iterations, truncation switches) pick which task definition each
-call site uses; DESIGN.md §5 and docs/whatif.md describe them.
+``BUILDERS`` has one builder per task-spec kind. A step that a task variant replaces inside a
+composite task (LayerNorm's rsqrt, the softmax's row max, nExp and inverse) is built by the builder
+that the variant's knob value selected: the task spec carries that choice (``simflush.variants.Choice``)
+and its ``task`` is one of the step builders below (DESIGN.md §5 and docs/whatif.md describe them).
 """
 
 from collections.abc import Callable, Generator
@@ -20,18 +22,61 @@ from .tasks.softmax import active_elems, attention_softmax, row_max_diff, softma
 
 ACTIVATION_GATES = {"gelu_const": GELU_CONST, "gelu_spline": GELU_SPLINE, "silu": SILU}
 
+Step = Callable[[Context, Any], Generator]   # a step of a composite task: (context, input value) -> task
 
-def _inv_std(p: dict, gates: LayerNormGates) -> Callable[[Context, Any], Generator]:
-    if p["rsqrt_mode"] == "sigma_gpu":
-        return lambda c, v: rsqrt_sigma(c, v, p["sigma_via_batch"], p["rsqrt_iters"], gates.rsqrt[2])
-    return lambda c, v: rsqrt(c, v, gates.rsqrt, p["rsqrt_iters"], p["rsqrt_init_mode"] == "mul_trunc")
+# -- the steps that task variants replace (selected by the knob's value; see simflush.variants) ---------
 
+def rsqrt_newton(p: dict, gates: LayerNormGates) -> Step:
+    """SUF_RSQRT_MODE=suf: RsqrtTask (Newton iterations; ``rsqrt_live_init``: live InitMul + InitTrunc)."""
+    return lambda c, v: rsqrt(c, v, gates.rsqrt, p["rsqrt_iters"], p["rsqrt_live_init"])
+
+
+def rsqrt_lut(p: dict, gates: LayerNormGates) -> Step:
+    """SUF_RSQRT_MODE=sigma_gpu: RsqrtSigmaGpuTask (LUT, then 0 or 1 Newton step)."""
+    return lambda c, v: rsqrt_sigma(c, v, p["sigma_via_batch"], p["rsqrt_iters"], gates.rsqrt[2])
+
+
+def _final_trunc(p: dict):
+    return GAPARS if p["nexp_final_trunc"] else None
+
+
+def nexp_spline(p: dict) -> Step:
+    """SUF_NEXP_MODE=suf: nExp as a CubicPolyTask."""
+    return lambda c, x: cubic_poly(c, x, NEXP, (GAPARS, _final_trunc(p)))
+
+
+def nexp_lut(p: dict) -> Step:
+    """SUF_NEXP_MODE=sigma_gpu: NExpSigmaGpuTask."""
+    return lambda c, x: nexp_sigma(c, x, p["sigma_via_batch"], _final_trunc(p))
+
+
+def inv_recip(p: dict) -> Step:
+    """SUF_INV_MODE=suf: RecipTask (Newton iterations)."""
+    return lambda c, s: recip(c, s, GAPARS, p["recip_iters"], p["recip_local_truncs"])
+
+
+def inv_lut(p: dict) -> Step:
+    """SUF_INV_MODE=sigma_gpu: InvSigmaGpuTask (LUT and Beaver multiplies)."""
+    return lambda c, s: inv_sigma(c, s, p["sigma_via_batch"], p["inv_sigma_muls"])
+
+
+def row_max_relu(ctx: Context, p: dict, scores: Any) -> Generator:
+    """SUF_ROWMAX_MODE=suf: RowMaxDiffTask (one ReLU round per halving)."""
+    return row_max_diff(ctx, scores, p["lengths"])
+
+
+def row_max_lut(ctx: Context, p: dict, scores: Any) -> Generator:
+    """SUF_ROWMAX_MODE=sigma_gpu: RowMaxDiffSigmaGpuTask (DReLU, B2A, relu·diff per round)."""
+    return row_max_diff_sigma(ctx, scores, p["lengths"], p["sigma_via_batch"])
+
+
+# -- one builder per task-spec kind --------------------------------------------------------------------
 
 def _layernorm(ctx: Context, p: dict, make_input) -> Generator:
     gates = LayerNormGates(TRUNC_GATES[p["mean_gate"]], TRUNC_GATES[p["var_gate"]],
                            tuple(TRUNC_GATES[g] for g in p["rsqrt_gates"]), TRUNC_GATES[p["norm_gate"]])
     return layernorm(ctx, make_input(p["rows"] * p["cols"]), p["rows"], p["cols"], gates,
-                     _inv_std(p, gates), p["gpu_variance"])
+                     p["rsqrt"].task(p, gates), p["gpu_variance"])
 
 
 def _trunc(ctx: Context, p: dict, make_input) -> Generator:
@@ -45,36 +90,20 @@ def _matmul(ctx: Context, p: dict, make_input) -> Generator:
 
 def _block_options(p: dict) -> dict:
     """nExp, inverse and probability-trunc choices of a SoftmaxBlockTask."""
-    via = p["sigma_via_batch"]
-    final = GAPARS if p["nexp_final_trunc"] else None
-    if p["nexp_mode"] == "sigma_gpu":
-        nexp = lambda c, x: nexp_sigma(c, x, via, final)  # noqa: E731
-    else:
-        nexp = lambda c, x: cubic_poly(c, x, NEXP, (GAPARS, final))  # noqa: E731
-    if p["inv_mode"] == "sigma_gpu":
-        inv = lambda c, s: inv_sigma(c, s, via, p["inv_sigma_muls"])  # noqa: E731
-    else:
-        inv = lambda c, s: recip(c, s, GAPARS, p["recip_iters"], p["recip_local_truncs"])  # noqa: E731
-    return {"nexp": nexp, "inv": inv, "prob_trunc": GAPARS if p["prob_trunc"] else None}
-
-
-def _row_max(ctx: Context, p: dict, scores: Any) -> Generator:
-    if p["rowmax_mode"] == "sigma_gpu":
-        return row_max_diff_sigma(ctx, scores, p["lengths"], p["sigma_via_batch"])
-    return row_max_diff(ctx, scores, p["lengths"])
+    return {"nexp": p["nexp"].task(p), "inv": p["inv"].task(p), "prob_trunc": GAPARS if p["prob_trunc"] else None}
 
 
 def _attention_softmax(ctx: Context, p: dict, make_input) -> Generator:
     lengths = p["lengths"]
     block = lambda md: softmax_block(ctx, md, lengths, **_block_options(p))  # noqa: E731
-    return attention_softmax(_row_max(ctx, p, make_input(active_elems(lengths))), block)
+    return attention_softmax(p["rowmax"].task(ctx, p, make_input(active_elems(lengths))), block)
 
 
 def _decode_softmax(ctx: Context, p: dict, make_input) -> Generator:
     lengths = p["lengths"]
     block = lambda md: softmax_then_rows(  # noqa: E731
         ctx, md, lengths, p["head_dim"], TRUNC_GATES[p["ctx_gate"]], **_block_options(p))
-    return attention_softmax(_row_max(ctx, p, make_input(active_elems(lengths))), block)
+    return attention_softmax(p["rowmax"].task(ctx, p, make_input(active_elems(lengths))), block)
 
 
 def _cubic(ctx: Context, p: dict, make_input) -> Generator:

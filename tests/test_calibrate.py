@@ -113,10 +113,12 @@ def test_foreign_runtime_profile_is_reported(bert_profile):
 
 def test_matmul_kernel_share_of_run_gaps_comes_from_the_bench_timer(bert_profile, golden):
     """With --untraced, the public matmul's per-flop cost is its measured kernel timer, not a fit."""
-    from models.layer import LayerOptions, transformer_layer
+    from models.layer import transformer_layer
     from models.specs import get_model
+    from simflush.profiles import resolve
     bench = json.loads((golden / "gpu_h100_prof_bert-base.json").read_text())
-    flops = sum(r.local_flops_before for r in transformer_layer(get_model("bert-base"), 128, 1, LayerOptions()))
+    m = get_model("bert-base")
+    flops = sum(r.local_flops_before for r in transformer_layer(m, 128, 1, resolve("suf-gpu-bench", m).layer))
     want = bench["online_profile"]["matmul_kernel_ns"] / 2e9 / (12 * flops)
     assert load_cost(str(bert_profile)).run_gap_s_per_flop == pytest.approx(want, rel=1e-9)
 

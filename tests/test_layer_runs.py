@@ -5,8 +5,9 @@ from dataclasses import replace
 import pytest
 from simhelpers import run_sim
 
-from models.layer import LayerOptions, transformer_layer
+from models.layer import transformer_layer
 from models.specs import get_model
+from simflush.profiles import resolve
 from simflush.sim.cost import load_cost
 
 
@@ -14,14 +15,16 @@ from simflush.sim.cost import load_cost
 def test_public_matmuls_carry_their_flops_and_copied_elements(model):
     spec = get_model(model)
     N, D, F = 128, spec.d_model, spec.d_ff
-    runs = {r.name: r for r in transformer_layer(spec, 128, 1, LayerOptions())}
-    assert (runs["QKV_trunc"].local_flops_before, runs["QKV_trunc"].local_matmul_elems) == (2 * N * D * 3 * D, N * 4 * D)
+    runs = {r.name: r for r in transformer_layer(spec, 128, 1, resolve("suf-gpu-bench", spec).layer)}
+    assert (runs["QKV_trunc"].local_flops_before, runs["QKV_trunc"].local_matmul_elems) == (2 * N * D * 3 * D,
+                                                                                            N * 4 * D)
     assert runs["MLP_trunc2"].local_matmul_elems == N * (F + D)
     assert runs["Softmax"].local_flops_before == runs["Softmax"].local_matmul_elems == 0
 
 
 def test_a_beaver_matmul_product_is_truncated_without_hidden_state_work_before_it():
-    runs = transformer_layer(get_model("bert-base"), 128, 1, LayerOptions())
+    spec = get_model("bert-base")
+    runs = transformer_layer(spec, 128, 1, resolve("suf-gpu-bench", spec).layer)
     idle = [r.name for r in runs if r.hidden_elems == 0]
     assert idle == ["Score_trunc", "Ctx_trunc"]
     assert {r.hidden_elems for r in runs if r.hidden_elems} == {128 * 768}
@@ -80,6 +83,6 @@ def test_an_open_waits_for_the_peer_in_proportion_to_the_time_worked_apart_since
     opens = [r for r in base.parties[0].records if r.event == "OPEN"]
     opens0 = [r for r in still.parties[0].records if r.event == "OPEN"]
     assert opens[0].duration_s == pytest.approx(opens0[0].duration_s)      # the first open: nothing before it
-    extra = [a.duration_s - b.duration_s for a, b in zip(opens[1:], opens0[1:])]
+    extra = [a.duration_s - b.duration_s for a, b in zip(opens[1:], opens0[1:], strict=True)]
     assert all(e > 0 for e in extra) and max(extra) > 10 * min(extra)
     assert cost.open_wait_per_s_apart > 0

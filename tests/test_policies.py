@@ -5,7 +5,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.layer import LayerOptions, TaskSpec, split_into_chains, transformer_layer
+from models.layer import TaskSpec, split_into_chains, transformer_layer
 from models.specs import get_model
 from simflush.profiles import parse_overrides, resolve
 from simflush.sim.schedule import flush_schedule
@@ -87,7 +87,8 @@ def test_chain_split_keeps_rows_and_staggers():
     assert dict(total) == lengths
     assert [p.params["stagger"] for p in parts] == [0, 1, 2]
     assert [p.params["n"] for p in split_into_chains(TaskSpec("trunc", {"n": 10}), 4)] == [3, 3, 2, 2]
-    runs = transformer_layer(get_model("bert-tiny"), 16, 1, LayerOptions(chains=2))
+    m = get_model("bert-tiny")
+    runs = transformer_layer(m, 16, 1, resolve("suf-gpu-bench", m, chains=2).layer)
     assert all(len(r.tasks) == 2 for r in runs)
 
 

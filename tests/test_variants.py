@@ -1,13 +1,22 @@
-"""Task variants (DESIGN.md §5) alone under the executor: their flush structure, both FSS routes."""
+"""Task variants (DESIGN.md §5) alone under the executor (their flush structure, both FSS routes), and the
+knob table that selects them (`simflush.variants`)."""
 
 import pytest
 from test_tasks import TRUNCS3, N, counts, run_alone
 
+from models.specs import get_model
+from simflush.analysis.checklist.forms import TASK_NAMES
+from simflush.analysis.reconcile.space import search_space
+from simflush.cli import make_parser
+from simflush.errors import ConfigError
+from simflush.profiles import PROFILES, parse_overrides, resolve
 from simflush.tasks import gates as G
 from simflush.tasks.context import Sym
 from simflush.tasks.nonlinear import cubic_poly, rsqrt
 from simflush.tasks.sigma import gelu_sigma, inv_sigma, nexp_sigma, row_max_diff_sigma, rsqrt_sigma
 from simflush.tasks.softmax import maxdiff_round_sizes, softmax_block
+from simflush.variants import KNOBS
+from simflush.workload import BUILDERS
 
 
 def pfss_if(via: bool, k: int = 1) -> int:
@@ -81,3 +90,40 @@ def test_direct_fss_is_recorded_as_local_work_not_a_flush():
     drive(ex, [TaskRunner(gelu_sigma(ctx, Sym(N), via_batch=False))], RunConfig(0, "r"))
     assert [(g.name, w) for g, w in ctx.take_direct_work()] == [("GeLULUT", N)]
     assert ctx.take_direct_work() == []
+
+
+# -- the knob table (simflush.variants) ----------------------------------------------------------------
+
+def test_every_task_variant_value_selects_a_builder_and_a_closed_form():
+    variants = [k for k in KNOBS.values() if k.options]
+    assert len(variants) >= 5
+    for knob in variants:
+        assert knob.choices == tuple(c.value for c in knob.options) and knob.default == knob.choices[0]
+        for c in knob.options:
+            if c.kind:   # a whole task: its kind has a builder and a closed form
+                assert c.kind in BUILDERS and c.kind in TASK_NAMES and c.task is c.form is None, knob.name
+            else:
+                assert callable(c.task) and callable(c.form), knob.name
+
+
+def test_every_profile_value_is_an_allowed_value_of_its_knob():
+    for profile in PROFILES.values():
+        for name, value in profile.env.items():
+            assert KNOBS.get(name).parse(value) == value, (profile.name, name)
+
+
+def test_reconcile_searches_exactly_the_knobs_the_table_marks():
+    space = search_space("suf-gpu-bench", get_model("bert-base"), {})
+    assert space.knobs == sorted(k.name for k in KNOBS.values() if k.searched)
+    assert (len(space.knobs), space.size) == (18, 207_360)
+
+
+def test_pfss_channel_0_reaches_the_settings_and_is_off_the_profiles():
+    m = get_model("bert-tiny")
+    args = make_parser().parse_args(["simulate", "--set", "pfss_channel=0"])
+    settings = resolve("suf-gpu-bench", m, parse_overrides(args.set))
+    assert settings.overlap_pfss_open is False and settings.env["pfss_channel"] == "0"
+    default = resolve("suf-gpu-bench", m, {})
+    assert default.overlap_pfss_open is True and "pfss_channel" not in default.env   # outputs list no new knob
+    with pytest.raises(ConfigError, match="pfss_channel=2: allowed values are 0 or 1"):
+        parse_overrides(["pfss_channel=2"])

@@ -117,8 +117,19 @@ def rsqrt_sigma_items(n: int, via_batch: bool, steps: int, gate: G.Gate) -> tupl
             Block("LUT rsqrt Newton step", steps, f"rsqrt_iters = {steps}", step))
 
 
+def rsqrt_newton_block(n: int, p: dict, gates: tuple[G.Gate, G.Gate, G.Gate]) -> Block:
+    """SUF_RSQRT_MODE=suf: the Newton RsqrtTask over n rows."""
+    return Block("rsqrt over n = N rows", 1, "", rsqrt_items(n, gates, p["rsqrt_iters"], p["rsqrt_live_init"]))
+
+
+def rsqrt_lut_block(n: int, p: dict, gates: tuple[G.Gate, G.Gate, G.Gate]) -> Block:
+    """SUF_RSQRT_MODE=sigma_gpu: RsqrtSigmaGpuTask over n rows."""
+    return Block(f"rsqrt over n = N rows (LUT, {p['rsqrt'].value})", 1, "",
+                 rsqrt_sigma_items(n, p["sigma_via_batch"], p["rsqrt_iters"], gates[2]))
+
+
 def layernorm_items(p: dict) -> tuple:
-    """LayerNormTask over N rows of D columns (snapshot: 12 opens + 7 PFSS)."""
+    """LayerNormTask over N rows of D columns (snapshot: 12 opens + 7 PFSS); the rsqrt is the variant's."""
     N, D = p["rows"], p["cols"]
     gates = tuple(G.TRUNC_GATES[g] for g in p["rsqrt_gates"])
     items: list = [trunc("mean trunc", N, G.TRUNC_GATES[p["mean_gate"]], sym="N")]
@@ -127,12 +138,7 @@ def layernorm_items(p: dict) -> tuple:
     else:
         items.append(mul("variance multiply (x−μ)²", 2 * N * D, "2·N·D"))
     items.append(trunc("variance trunc (2f)", N, G.TRUNC_GATES[p["var_gate"]], sym="N"))
-    if p["rsqrt_mode"] == "sigma_gpu":
-        inner = rsqrt_sigma_items(N, p["sigma_via_batch"], p["rsqrt_iters"], gates[2])
-    else:
-        inner = rsqrt_items(N, gates, p["rsqrt_iters"], p["rsqrt_init_mode"] == "mul_trunc")
-    items.append(Block("rsqrt over n = N rows" + (" (LUT, sigma_gpu)" if p["rsqrt_mode"] == "sigma_gpu" else ""),
-                       1, "", inner))
+    items.append(p["rsqrt"].form(N, p, gates))
     items += [mul("normalise: row-broadcast multiply", N * D + N, "N·D + N"),
               trunc("norm trunc", N * D, G.TRUNC_GATES[p["norm_gate"]], sym="N·D")]
     return tuple(items)
@@ -177,44 +183,64 @@ def _key(lengths: dict) -> tuple[tuple[int, int], ...]:
     return tuple(sorted(lengths.items()))
 
 
-def rowmax_items(lengths: dict, p: dict) -> tuple:
-    """RowMaxDiffTask (1 open + 1 PFSS per round) or RowMaxDiffSigmaGpuTask (3 opens per round)."""
-    d = round_sizes(_key(lengths))
-    sigma = p["rowmax_mode"] == "sigma_gpu"
-    rounds = []
-    for k, dk in enumerate(d):
-        if sigma:
-            rounds += [open_eval(f"round {k}: open diff, DReLU", dk, G.DRELU, p["sigma_via_batch"], f"d{k}"),
-                       mul(f"round {k}: B2A", 2 * dk, f"2·d{k}"), mul(f"round {k}: relu·diff", 2 * dk, f"2·d{k}")]
-        else:
-            rounds.append(relu(f"round {k}: ReLU(a − b)", dk, f"d{k}"))
-    name = "RowMaxDiffSigmaGpuTask" if sigma else "RowMaxDiffTask"
-    return (Block(f"{name}: pairwise-max rounds, d_k = Σ_r ⌊⌈L_r/2^k⌉/2⌋", 1, f"K = {len(d)} rounds",
+def _rounds_block(task: str, d: tuple[int, ...], rounds: list) -> tuple:
+    return (Block(f"{task}: pairwise-max rounds, d_k = Σ_r ⌊⌈L_r/2^k⌉/2⌋", 1, f"K = {len(d)} rounds",
                   tuple(rounds)),)
 
 
+def rowmax_relu_items(lengths: dict, p: dict) -> tuple:
+    """SUF_ROWMAX_MODE=suf: RowMaxDiffTask, 1 open + 1 PFSS per round."""
+    d = round_sizes(_key(lengths))
+    return _rounds_block("RowMaxDiffTask", d, [relu(f"round {k}: ReLU(a − b)", dk, f"d{k}") for k, dk in enumerate(d)])
+
+
+def rowmax_lut_items(lengths: dict, p: dict) -> tuple:
+    """SUF_ROWMAX_MODE=sigma_gpu: RowMaxDiffSigmaGpuTask, 3 opens per round."""
+    d = round_sizes(_key(lengths))
+    rounds = []
+    for k, dk in enumerate(d):
+        rounds += [open_eval(f"round {k}: open diff, DReLU", dk, G.DRELU, p["sigma_via_batch"], f"d{k}"),
+                   mul(f"round {k}: B2A", 2 * dk, f"2·d{k}"), mul(f"round {k}: relu·diff", 2 * dk, f"2·d{k}")]
+    return _rounds_block("RowMaxDiffSigmaGpuTask", d, rounds)
+
+
+def _final_trunc(p: dict) -> G.Gate | None:
+    return G.GAPARS if p["nexp_final_trunc"] else None
+
+
+def nexp_spline_block(A: int, p: dict) -> Block:
+    """SUF_NEXP_MODE=suf: nExp as a CubicPolyTask over A active elements."""
+    return Block(f"nExp over A = {A:,} active", 1, "", cubic_items(A, G.NEXP, (G.GAPARS, _final_trunc(p)), "nExp: "))
+
+
+def nexp_lut_block(A: int, p: dict) -> Block:
+    """SUF_NEXP_MODE=sigma_gpu: NExpSigmaGpuTask over A active elements."""
+    final = _final_trunc(p)
+    items = (open_eval("nExp LUT: open x̂", A, G.NEXP_LUT, p["sigma_via_batch"], "A"), mul("msb·lsb", 2 * A, "2A"),
+             trunc("trunc to target scale", A, final, sym="A") if final else
+             local("final trunc dropped (nexp_final_trunc=0)"))
+    return Block(f"nExp over A = {A:,} active ({p['nexp'].value})", 1, "", items)
+
+
+def inv_recip_block(R: int, p: dict) -> Block:
+    """SUF_INV_MODE=suf: RecipTask over R rows."""
+    return Block(f"inverse over R = {R:,} rows", 1, "", recip_items(R, p["recip_iters"], p["recip_local_truncs"]))
+
+
+def inv_lut_block(R: int, p: dict) -> Block:
+    """SUF_INV_MODE=sigma_gpu: InvSigmaGpuTask over R rows."""
+    muls = p["inv_sigma_muls"]
+    items = (open_eval("inv LUT: open x̂", R, G.INV_LUT, p["sigma_via_batch"], "R"),
+             Block("Beaver multiply y·sum", muls, f"inv_sigma_muls = {muls}", (mul("y·sum", 2 * R, "2R"),)))
+    return Block(f"inverse over R = {R:,} rows ({p['inv'].value})", 1, "", items)
+
+
 def softmax_block_items(lengths: dict, p: dict) -> tuple:
-    """SoftmaxBlockTask over R rows with A active elements: nExp, inverse, row-broadcast, prob trunc."""
+    """SoftmaxBlockTask over R rows with A active elements: nExp, inverse (the variants'), row-broadcast,
+    prob trunc."""
     A = sum(L * c for L, c in lengths.items())
     R = sum(lengths.values())
-    via = p["sigma_via_batch"]
-    final = G.GAPARS if p["nexp_final_trunc"] else None
-    if p["nexp_mode"] == "sigma_gpu":
-        nexp: tuple = (open_eval("nExp LUT: open x̂", A, G.NEXP_LUT, via, "A"), mul("msb·lsb", 2 * A, "2A"))
-        nexp += (trunc("trunc to target scale", A, final, sym="A") if final else
-                 local("final trunc dropped (nexp_final_trunc=0)"),)
-    else:
-        nexp = cubic_items(A, G.NEXP, (G.GAPARS, final), "nExp: ")
-    if p["inv_mode"] == "sigma_gpu":
-        muls = p["inv_sigma_muls"]
-        inv: tuple = (open_eval("inv LUT: open x̂", R, G.INV_LUT, via, "R"),
-                      Block("Beaver multiply y·sum", muls, f"inv_sigma_muls = {muls}", (mul("y·sum", 2 * R, "2R"),)))
-    else:
-        inv = recip_items(R, p["recip_iters"], p["recip_local_truncs"])
-    items: list = [Block(f"nExp over A = {A:,} active" + (" (sigma_gpu)" if p["nexp_mode"] == "sigma_gpu" else ""),
-                         1, "", nexp),
-                   Block(f"inverse over R = {R:,} rows" + (" (sigma_gpu)" if p["inv_mode"] == "sigma_gpu" else ""),
-                         1, "", inv),
+    items: list = [p["nexp"].form(A, p), p["inv"].form(R, p),
                    mul("probabilities: row-broadcast multiply", A + R, "A + R")]
     if A and p["prob_trunc"]:
         items.append(trunc("probability trunc", A, G.GAPARS, sym="A"))
@@ -224,8 +250,8 @@ def softmax_block_items(lengths: dict, p: dict) -> tuple:
 
 
 def attention_softmax_items(p: dict) -> tuple:
-    """SeqTwoTask(RowMaxDiff, SoftmaxBlock)."""
-    return rowmax_items(p["lengths"], p) + softmax_block_items(p["lengths"], p)
+    """SeqTwoTask(RowMaxDiff, SoftmaxBlock); the row max is the variant's."""
+    return p["rowmax"].form(p["lengths"], p) + softmax_block_items(p["lengths"], p)
 
 
 def decode_softmax_items(p: dict) -> tuple:
@@ -234,7 +260,7 @@ def decode_softmax_items(p: dict) -> tuple:
     dh = p["head_dim"]
     per_row = (mul("per-product matmul p·V", 2 * cur * dh, "2·cur·Dh"),
                trunc("ctx trunc", dh, G.TRUNC_GATES[p["ctx_gate"]], sym="Dh"))
-    return attention_softmax_items(p) + (Block("per row, sequentially", rows, f"rows = B·H = {rows}", per_row),)
+    return (*attention_softmax_items(p), Block("per row, sequentially", rows, f"rows = B·H = {rows}", per_row))
 
 
 def matmul_items(tasks: tuple[TaskSpec, ...]) -> tuple:

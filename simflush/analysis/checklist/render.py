@@ -23,7 +23,7 @@ FORMATS = ("md", "csv", "json")
 
 def changed_settings(check: Checklist) -> dict[str, str]:
     """Knobs whose value differs from the runtime profile's."""
-    base = PROFILES[check.settings.profile].env
+    base = PROFILES.get(check.settings.profile).env
     return {k: v for k, v in sorted(check.settings.env.items()) if base.get(k) != v}
 
 

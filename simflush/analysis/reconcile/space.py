@@ -18,6 +18,7 @@ from models.specs import ModelSpec
 
 from ...errors import ConfigError
 from ...profiles import PROFILES, resolve
+from ...variants import KNOBS, Mode, RsqrtInit
 
 Assignment = dict[str, str]
 
@@ -31,27 +32,34 @@ class Group:
     assignments: tuple[tuple[tuple[str, str], ...], ...]   # each a sorted tuple of (knob, value)
 
 
+def _values(knob: str) -> tuple[str, ...]:
+    """The values of a choice knob, in the table's order (the snapshot's first)."""
+    return KNOBS.get(knob).choices
+
+
 def _ln() -> list[Assignment]:
-    out = [{"SUF_RSQRT_MODE": "suf", "rsqrt_iters": str(i), "rsqrt_init_mode": init}
-           for i in range(5) for init in ("local", "mul_trunc")]
-    out += [{"SUF_RSQRT_MODE": "sigma_gpu", "rsqrt_iters": str(i), "rsqrt_init_mode": "local"} for i in (0, 1)]
+    out = [{"SUF_RSQRT_MODE": Mode.SUF, "rsqrt_iters": str(i), "rsqrt_init_mode": init}
+           for i in range(5) for init in _values("rsqrt_init_mode")]
+    out += [{"SUF_RSQRT_MODE": Mode.SIGMA_GPU, "rsqrt_iters": str(i), "rsqrt_init_mode": RsqrtInit.LOCAL}
+            for i in (0, 1)]
     return out
 
 
 def _softmax() -> list[Assignment]:
-    inv = [{"SUF_INV_MODE": "suf", "recip_iters": str(i), "SOFTMAX_TRUNC_REF": ref, "inv_sigma_muls": None}
+    inv = [{"SUF_INV_MODE": Mode.SUF, "recip_iters": str(i), "SOFTMAX_TRUNC_REF": ref, "inv_sigma_muls": None}
            for i in range(5) for ref in ("0", "1")]
-    inv += [{"SUF_INV_MODE": "sigma_gpu", "recip_iters": None, "SOFTMAX_TRUNC_REF": None, "inv_sigma_muls": str(m)}
-            for m in range(5)]
+    inv += [{"SUF_INV_MODE": Mode.SIGMA_GPU, "recip_iters": None, "SOFTMAX_TRUNC_REF": None,
+             "inv_sigma_muls": str(m)} for m in range(5)]
     return [{"SUF_ROWMAX_MODE": rm, "SUF_NEXP_MODE": nm, "nexp_final_trunc": ft, "prob_trunc": pt, **i}
-            for rm, nm, ft, pt, i in product(("suf", "sigma_gpu"), ("suf", "sigma_gpu"), ("1", "0"), ("1", "0"), inv)]
+            for rm, nm, ft, pt, i in product(_values("SUF_ROWMAX_MODE"), _values("SUF_NEXP_MODE"), ("1", "0"),
+                                             ("1", "0"), inv)]
 
 
 def _activation(model: ModelSpec) -> list[Assignment]:
     if model.activation != "gelu":
         return [{}]
-    return [{"SUF_GELU_MODE": "suf", "SUF_GELU_CONST": "1"}, {"SUF_GELU_MODE": "suf", "SUF_GELU_CONST": "0"},
-            {"SUF_GELU_MODE": "sigma_gpu", "SUF_GELU_CONST": None}]
+    return [{"SUF_GELU_MODE": Mode.SUF, "SUF_GELU_CONST": "1"}, {"SUF_GELU_MODE": Mode.SUF, "SUF_GELU_CONST": "0"},
+            {"SUF_GELU_MODE": Mode.SIGMA_GPU, "SUF_GELU_CONST": None}]
 
 
 def _shared(backend: str) -> list[Assignment]:
@@ -108,8 +116,8 @@ class SearchSpace:
 
 def search_space(profile: str, model: ModelSpec, pinned: dict[str, str]) -> SearchSpace:
     """Every valid assignment of each group, filtered to agree with the ``pinned`` knobs."""
-    defaults = PROFILES[profile].env
-    backend = PROFILES[profile].backend
+    defaults = PROFILES.get(profile).env
+    backend = PROFILES.get(profile).backend
 
     def keep(assignments: list[Assignment]) -> tuple:
         out = []
