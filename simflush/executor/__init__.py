@@ -5,18 +5,5 @@ from .executor import PhaseExecutor, RunConfig, TaskRunner
 from .policies import POLICIES, FlushPolicy, get_policy
 from .records import FlushBranch, FlushKind, FlushRecord, PfssFinish
 
-__all__ = [
-           "POLICIES",
-           "FlushBranch",
-           "FlushKind",
-           "FlushPolicy",
-           "FlushRecord",
-           "OpenCollector",
-           "PfssFinish",
-           "PfssSuperBatch",
-           "PhaseExecutor",
-           "RunConfig",
-           "TaskRunner",
-           "WireFormat",
-           "get_policy",
-]
+__all__ = ["POLICIES", "FlushBranch", "FlushKind", "FlushPolicy", "FlushRecord", "OpenCollector", "PfssFinish",
+           "PfssSuperBatch", "PhaseExecutor", "RunConfig", "TaskRunner", "WireFormat", "get_policy"]

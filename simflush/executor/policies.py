@@ -73,9 +73,9 @@ class FlushPolicy:
 
     At most one plan per wave; after it, the executor steps the next wave. A hook only reads ``s``: it
     must not change the state, the collector or the batches (the executor alone takes and completes
-    them), and must decide from ``s`` alone (no clock), so that every driver gets the same schedule.
-    The executor records planner use: a demand plan of kind PLANNER, or with ``planner``, sets
-    ``planner_flushed`` for the rest of the run.
+    them), and must decide from ``s`` and its own settings only (no clock), so that every driver gets
+    the same schedule. The executor records planner use: a demand plan of kind PLANNER, or with
+    ``planner``, sets ``planner_flushed`` for the rest of the run.
     """
 
     name = "base"
@@ -149,7 +149,8 @@ class SufPolicy(FlushPolicy):
 
 @POLICIES.register
 class HavePfssWorkPolicy(SufPolicy):
-    """The have_pfss_work patch: SUF with a wider overlap condition (demand step 1)."""
+    """The have_pfss_work patch: SUF with a wider overlap condition (demand step 1). As in SUF, the
+    PFSS thread runs the planner instead while the run has not used it."""
 
     name = "have_pfss_work"
     description = "overlap the open flush with any pending PFSS work, wanted or not"
