@@ -186,8 +186,8 @@ class PhaseExecutor:
         self.records.extend(records)
 
     def _open_op(self) -> OpenOp:
-        """The open flush's requests and words by kind: Beaver differences (elementwise, row-broadcast
-        and matmul: a matmul's are made by a batched GPU kernel, so they are counted apart too) and masks."""
+        """The open flush of every pending request, its words split by kind: Beaver differences (a
+        matmul's also counted apart: a batched GPU kernel makes them) and masked PFSS inputs."""
         requests = self.opens.take()
         beaver = matmul = mask = 0
         for r in requests:
