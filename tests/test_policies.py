@@ -1,22 +1,25 @@
 """Flush policies and staggered chains: same work, different grouping (issue 3)."""
 
+import dataclasses
 from collections import Counter
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.layer import TaskSpec, split_into_chains, transformer_layer
 from models.specs import get_model
+from simflush.executor.policies import POLICIES, HavePfssWorkPolicy, SufPolicy
 from simflush.profiles import parse_overrides, resolve
 from simflush.sim.schedule import flush_schedule
 
 POLICY_NAMES = ["suf", "have_pfss_work", "budget", "pfss_eager"]
 
 
-def sched(model="bert-tiny", T=16, B=1, policy="suf", chains=1, sets=()):
+def sched(model="bert-tiny", T=16, B=1, policy="suf", chains=1, sets=(), overlap_pfss_open=True):
     m = get_model(model)
-    return flush_schedule(m, T, B, resolve("suf-gpu-bench", m, parse_overrides(list(sets)), chains=chains),
-                          policy=policy)
+    s = resolve("suf-gpu-bench", m, parse_overrides(list(sets)), chains=chains)
+    return flush_schedule(m, T, B, dataclasses.replace(s, overlap_pfss_open=overlap_pfss_open), policy=policy)
 
 
 def work(records):
@@ -62,6 +65,21 @@ def test_two_chains_let_suf_overlap_and_have_pfss_work_overlap_more():
     n_suf, n_hpw = sum(r.concurrent for r in suf), sum(r.concurrent for r in hpw)
     assert 0 < n_suf <= n_hpw
     assert len([r for r in suf if r.event == "OPEN"]) < 2 * len([r for r in one if r.event == "OPEN"])
+
+
+@pytest.mark.parametrize("policy", ["suf", "have_pfss_work"])
+def test_no_overlap_without_a_pfss_channel(policy):
+    """overlap_pfss_open False (no dedicated PFSS channel): no overlap flush, and no PFSS beside an open."""
+    assert any(r.branch == "overlap" for r in sched(policy=policy, chains=2))
+    without = sched(policy=policy, chains=2, overlap_pfss_open=False)
+    assert not any(r.branch == "overlap" or r.concurrent for r in without)
+    assert work(without) == work(sched(policy=policy, chains=2))
+
+
+def test_have_pfss_work_is_suf_with_one_overridden_predicate():
+    assert HavePfssWorkPolicy.__bases__ == (SufPolicy,)
+    assert [k for k, v in vars(HavePfssWorkPolicy).items() if callable(v)] == ["overlap_batches"]
+    assert list(POLICIES) == POLICY_NAMES
 
 
 def test_pfss_eager_flushes_in_the_background_as_soon_as_a_job_is_pending():

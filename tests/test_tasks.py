@@ -21,9 +21,10 @@ from simflush.tasks.primitives import beaver, mul, relu, trunc
 from simflush.tasks.softmax import maxdiff_round_sizes, row_max_diff, softmax_block
 
 TRUNCS3 = (G.FAITHFUL_ARS,) * 3
+GPU_LIMITS = transformer_limits("gpu")
 
 
-def run_alone(make, limits=transformer_limits("gpu")):
+def run_alone(make, limits=GPU_LIMITS):
     """Run the task built by ``make(ctx)`` alone; return the flush records of party 0."""
     ex = PhaseExecutor(0, get_policy("suf"), WireFormat(37), limits)
     ctx = SymbolicContext(ex)

@@ -1,5 +1,7 @@
 """Policies and chains in time: real concurrency of network, GPU and CPU (issue 3)."""
 
+from itertools import pairwise
+
 from simhelpers import run_sim
 
 
@@ -26,7 +28,7 @@ def test_one_chain_policies_give_the_same_time():
 def test_background_pfss_results_are_waited_for_before_dependent_opens():
     res = run_sim("bert-tiny", 16, layers=1, policy="pfss_eager")
     recs = res.parties[0].records
-    for prev, nxt in zip(recs, recs[1:]):
+    for prev, nxt in pairwise(recs):
         if prev.event == "PFSS" and nxt.event == "OPEN" and prev.run == nxt.run:
             assert nxt.start_s >= prev.start_s + prev.eval_s - 1e-12
 
@@ -34,7 +36,7 @@ def test_background_pfss_results_are_waited_for_before_dependent_opens():
 def test_concurrent_flushes_overlap_in_time():
     res = run_sim("bert-base", 128, layers=1, policy="have_pfss_work", chains=2, net="lan")
     recs = res.parties[0].records
-    pairs = [(a, b) for a, b in zip(recs, recs[1:]) if a.concurrent and b.concurrent
+    pairs = [(a, b) for a, b in pairwise(recs) if a.concurrent and b.concurrent
              and a.event == "OPEN" and b.event == "PFSS"]
     assert pairs
     assert all(b.start_s < a.start_s + a.duration_s for a, b in pairs)

@@ -3,6 +3,7 @@
 from .batches import OpenCollector, PfssSuperBatch, WireFormat
 from .executor import PhaseExecutor, RunConfig, TaskRunner
 from .policies import POLICIES, FlushPolicy, get_policy
+from .records import FlushBranch, FlushKind, FlushRecord, PfssFinish
 
-__all__ = ["FlushPolicy", "OpenCollector", "POLICIES", "PfssSuperBatch",
-           "PhaseExecutor", "RunConfig", "TaskRunner", "WireFormat", "get_policy"]
+__all__ = ["POLICIES", "FlushBranch", "FlushKind", "FlushPolicy", "FlushRecord", "OpenCollector", "PfssFinish",
+           "PfssSuperBatch", "PhaseExecutor", "RunConfig", "TaskRunner", "WireFormat", "get_policy"]

@@ -7,7 +7,9 @@ driver charges simulated time, a real driver exchanges data or evaluates keys on
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..tasks.context import Batch
 from .batches import OpenRequest, PfssJob
+from .records import FlushBranch, FlushRecord, PfssFinish
 
 
 @dataclass
@@ -19,32 +21,39 @@ class Wave:
 
 @dataclass
 class OpenOp:
+    """One ``OpenCollector::flush`` of ``requests``: ``words`` opened words, of which ``words_beaver``
+    are Beaver differences (``words_matmul`` of them a matmul's) and ``words_mask`` masked inputs."""
+
     requests: list[OpenRequest]
     words: int
-    words_by_kind: dict[str, int]
-    wire_bytes: int
-    negotiation_exchanges: int
+    words_beaver: int
+    words_matmul: int
+    words_mask: int
+    wire_bytes: int              # bytes one party sends, negotiation included
+    negotiation_exchanges: int   # u64 exchanges before the bulk message
 
 
 @dataclass
 class PfssOp:
-    """One ``flush_eval`` of ``batch`` (if ``jobs``), then materialize+clear or finalize_all."""
+    """One ``flush_eval`` of ``batch`` (if ``jobs``), then ``finish``."""
 
-    batch: str
+    batch: Batch
     jobs: list[PfssJob]
-    finish: str  # "materialize" (executor path) or "finalize" (planner path)
+    finish: PfssFinish
 
 
 @dataclass
 class Flush:
-    """One executor flush decision. ``concurrent``: the PFSS ops run beside the open (overlap)."""
+    """One executor flush decision. ``concurrent``: the PFSS ops run beside the open (overlap).
+    ``records``: its FlushRecords (the open's first, then one per PFSS op with jobs); the driver fills
+    in their times."""
 
-    branch: str
+    branch: FlushBranch
     open: OpenOp | None = None
     pfss: list[PfssOp] = field(default_factory=list)
     concurrent: bool = False
     background: bool = False  # the driver starts it and goes on; users of its results wait in time
-    records: list = field(default_factory=list)  # the FlushRecords a driver fills with times
+    records: list[FlushRecord] = field(default_factory=list)
 
 
 @dataclass

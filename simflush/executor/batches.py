@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SufRuntimeError
-from ..tasks.context import OpenKind
+from ..tasks.context import Batch, OpenKind
 from ..tasks.gates import Gate
 
 
@@ -60,6 +60,8 @@ class WireFormat:
 
 @dataclass(frozen=True)
 class OpenHandle:
+    """A reserved open: ``index`` into the requests of collector generation ``generation``."""
+
     generation: int
     index: int
 
@@ -73,17 +75,25 @@ class OpenRequest:
 
 
 class OpenCollector:
-    """Pending opens of one party; one flush opens all of them (one generation)."""
+    """Pending opens of one party; one flush opens all of them.
+
+    Generations: ``reserve`` hands out handles of the generation being collected (``generation``);
+    ``complete`` publishes that generation's opened values and starts collecting the next. A handle is
+    ready from the flush of its generation until the next flush completes (SUF's ``clear()`` bumps the
+    generation): the executor steps every task after each flush, so a task reads its opened value in
+    the wave right after the flush. Reading it later raises ``SufRuntimeError``, as SUF throws.
+    """
 
     def __init__(self, max_pending_words: int):
         self.max_pending_words = max_pending_words
         self.requests: list[OpenRequest] = []
         self.pending_words = 0
-        self.generation = 0
-        self.opened_generation = -1
+        self.generation = 0            # the generation being collected
+        self.opened_generation = -1    # the generation whose values ``result`` returns; -1: none yet
         self._results: list[Any] = []
 
     def reserve(self, value: Any, kind: OpenKind, words: int, tag: str = "") -> OpenHandle:
+        """Add an open of ``words`` words; ``SufRuntimeError`` past ``max_pending_words``."""
         if self.pending_words + words > self.max_pending_words:
             raise SufRuntimeError(
                 f"OpenCollector::reserve: {self.pending_words + words} pending words exceed "
@@ -96,11 +106,12 @@ class OpenCollector:
         return bool(self.requests)
 
     def take(self) -> list[OpenRequest]:
-        """The requests of the flush about to happen."""
+        """The requests of the flush about to happen (they stay pending until ``complete``)."""
         return list(self.requests)
 
     def complete(self, opened: list[Any]) -> None:
-        """Publish the opened values; handles of this generation become ready (until the next flush)."""
+        """Publish the opened values, one per request of ``take``: this generation's handles become
+        ready and the previous generation's stop being so."""
         self._results = opened
         self.requests = []
         self.pending_words = 0
@@ -108,9 +119,11 @@ class OpenCollector:
         self.generation += 1
 
     def ready(self, handle: OpenHandle) -> bool:
+        """Whether ``handle``'s generation is the one flushed last."""
         return handle.generation == self.opened_generation
 
     def result(self, handle: OpenHandle) -> Any:
+        """The opened value of a ready handle; ``SufRuntimeError`` outside its generation."""
         if not self.ready(handle):
             raise SufRuntimeError("OpenCollector: handle read outside its generation")
         return self._results[handle.index]
@@ -118,7 +131,8 @@ class OpenCollector:
 
 @dataclass(eq=False)
 class PfssSlot:
-    """What a PFSS handle points to; it outlives ``clear()`` as SUF's shared result slot does."""
+    """What a PFSS handle points to: ready, with its output, once the ``flush_eval`` that evaluated
+    its job completed, and from then on; it outlives ``clear()`` as SUF's shared result slot does."""
 
     ready: bool = False
     result: Any = None
@@ -133,17 +147,10 @@ class PfssJob:
     slot: PfssSlot = field(default_factory=PfssSlot)
 
 
-@dataclass
-class BatchTotals:
-    flushes: int = 0
-    jobs: int = 0
-    hatx_words: int = 0
-
-
 class PfssSuperBatch:
-    """Pending PFSS jobs; ``flush_eval`` evaluates all pending jobs at once."""
+    """Pending PFSS jobs of one batch (``name``); ``flush_eval`` evaluates all pending jobs at once."""
 
-    def __init__(self, name: str, max_pending_jobs: int, max_pending_hatx: int):
+    def __init__(self, name: Batch, max_pending_jobs: int, max_pending_hatx: int):
         self.name = name
         self.max_pending_jobs = max_pending_jobs
         self.max_pending_hatx = max_pending_hatx
@@ -152,7 +159,6 @@ class PfssSuperBatch:
         self.flushed = False
         self.pending_jobs = 0
         self.pending_hatx = 0
-        self.totals = BatchTotals()
 
     def enqueue(self, gate: Gate, hatx: Any, hatx_words: int, jobs: int = 1) -> PfssSlot:
         if self.pending_jobs + jobs > self.max_pending_jobs:
@@ -189,9 +195,6 @@ class PfssSuperBatch:
         for job, result in zip(jobs, results, strict=True):
             job.slot.result = result
             job.slot.ready = True
-        self.totals.flushes += 1
-        self.totals.jobs += sum(j.jobs for j in jobs)
-        self.totals.hatx_words += sum(j.hatx_words for j in jobs)
         self.evaluated = len(self.jobs)
         self.flushed = True
         self.pending_jobs = 0

@@ -13,7 +13,12 @@ from .executor import PhaseExecutor
 
 
 class ExecutorContext:
-    """Implements ``open``/``pfss``/``ready``/``result`` of the ``Context`` protocol."""
+    """Implements ``open``/``pfss``/``ready``/``result`` of the ``Context`` protocol on ``executor``.
+
+    Handles: ``open`` returns an ``OpenHandle`` of the collector's current generation, ready from that
+    generation's flush until the next open flush completes (``OpenCollector``); ``pfss`` returns the
+    job's ``PfssSlot``, ready from the ``flush_eval`` that evaluated it on, for good.
+    """
 
     def __init__(self, executor: PhaseExecutor):
         self.executor = executor
@@ -32,12 +37,13 @@ class ExecutorContext:
         """Flushes the executor has done in the current run (staggered chains start on it)."""
         return self.executor.run_flushes
 
-    def ready(self, handle: Any) -> bool:
+    def ready(self, handle: OpenHandle | PfssSlot) -> bool:
         if isinstance(handle, PfssSlot):
             return handle.ready
         return self.executor.opens.ready(handle)
 
-    def result(self, handle: Any) -> Any:
+    def result(self, handle: OpenHandle | PfssSlot) -> Any:
+        """A ready handle's value; an open handle outside its generation raises ``SufRuntimeError``."""
         if isinstance(handle, PfssSlot):
             return handle.result
         return self.executor.opens.result(handle)

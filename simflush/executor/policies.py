@@ -1,19 +1,25 @@
 """Flush policies: which flush the executor does in a wave (pure decisions, no clock).
 
 A policy sees the executor's state after a wave (``WaveState``) and returns a ``Plan``; the
-executor turns the plan into batch operations. Policies are registered by name so that the CLI
-can select them (``--policy``); ``suf`` reproduces the SUF snapshot (spec §1.3-§1.5).
+executor turns the plan into batch operations. Policies are registered by name in ``POLICIES`` so
+that the CLI can select them (``--policy``); ``suf`` reproduces the SUF snapshot (spec §1.3-§1.5).
 """
 
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from ..limits import LazyLimits
+from ..registry import Registry
+from ..tasks.context import Batch
 from .batches import OpenCollector, PfssSuperBatch
+from .records import FlushBranch
 
 
 @dataclass
 class WaveState:
-    progressed: bool
+    """The executor after one wave: what the tasks asked for, and its collector and batches (read only)."""
+
+    progressed: bool            # some task returned Need.NONE
     want_open: bool
     want_coeff: bool
     want_trunc: bool
@@ -21,31 +27,65 @@ class WaveState:
     coeff: PfssSuperBatch
     trunc: PfssSuperBatch       # the executor's own trunc batch (empty when tasks share coeff)
     planner: bool               # a phase planner is installed and allowed for this run
-    planner_flushed: bool
+    planner_flushed: bool       # the planner already ran in this run (it runs at most once)
     overlap_pfss_open: bool     # R.overlap_pfss_open (a dedicated PFSS channel exists)
     opportunistic_overlap: bool  # do_flush_open may flush PFSS work beside the open (spec §1.5)
     lazy: LazyLimits
 
+    def batch(self, which: Batch) -> PfssSuperBatch:
+        return self.coeff if which is Batch.COEFF else self.trunc
+
+    def batches_with_work(self) -> tuple[Batch, ...]:
+        """The member batches with pending or flushed work, coeff first."""
+        return tuple(b for b in Batch if self.batch(b).has_work())
+
+
+class PlanKind(StrEnum):
+    OPEN = "open"        # do_flush_open
+    PFSS = "pfss"        # do_flush_pfss of each of Plan.batches, in order
+    PLANNER = "planner"  # finalize_phase: flush_eval + finalize_all of both member batches
+    OVERLAP = "overlap"  # do_flush_open with a PFSS thread flushing Plan.batches (or the planner)
+
 
 @dataclass(frozen=True)
 class Plan:
-    """``kind``: "open" (do_flush_open), "pfss" (do_flush_pfss of each of ``batches``), "planner"
-    (finalize_phase), "overlap" (open + PFSS thread flushing ``batches``, or the planner if
-    ``planner``). ``opportunistic``: do_flush_open may flush batches with work beside the open."""
+    """One flush decision. ``batches``: for PFSS, the batches to flush; for OVERLAP, those the PFSS
+    thread flushes (the executor skips any without work), ignored when ``planner``: the thread runs
+    finalize_phase instead. ``opportunistic`` (OPEN): do_flush_open flushes batches with work beside
+    the open (spec §1.5). ``background`` (PFSS): the driver starts the flush and goes on."""
 
-    kind: str
-    branch: str
-    batches: tuple[str, ...] = ()
+    kind: PlanKind
+    branch: FlushBranch
+    batches: tuple[Batch, ...] = ()
     planner: bool = False
     opportunistic: bool = False
-    background: bool = False     # the driver starts it and moves on (pfss_eager)
+    background: bool = False
 
 
 class FlushPolicy:
-    """Base: a named policy. ``budget`` runs in waves with progress, ``demand`` in stalled waves."""
+    """Base of the registered policies: two hooks, called by ``PhaseExecutor.run`` after each wave.
+
+    - ``budget(s)`` runs after a wave in which some task progressed. It returns the flush to do now,
+      or None: no flush, the next wave runs.
+    - ``demand(s)`` runs after a wave in which no task progressed. It returns the flush that unblocks
+      a task; None means nothing can, and the executor raises ``SufRuntimeError`` (deadlock), as SUF
+      throws.
+
+    At most one plan per wave; after it, the executor steps the next wave. A hook only reads ``s``: it
+    must not change the state, the collector or the batches (the executor alone takes and completes
+    them), and must decide from ``s`` and its own settings only (no clock), so that every driver gets
+    the same schedule. The executor records planner use: a demand plan of kind PLANNER, or with
+    ``planner``, sets ``planner_flushed`` for the rest of the run.
+    """
 
     name = "base"
     description = ""
+
+    @classmethod
+    def create(cls, budget: LazyLimits | None = None) -> "FlushPolicy":
+        """An instance for a simulation; ``budget`` holds the ``--set budget_*`` thresholds, which only
+        the budget policy reads."""
+        return cls()
 
     def budget(self, s: WaveState) -> Plan | None:
         raise NotImplementedError
@@ -54,6 +94,10 @@ class FlushPolicy:
         raise NotImplementedError
 
 
+POLICIES: Registry[type[FlushPolicy]] = Registry("policy")
+
+
+@POLICIES.register
 class SufPolicy(FlushPolicy):
     """The SUF snapshot's ``run_lazy``: budget flags, then the demand priority order."""
 
@@ -63,56 +107,61 @@ class SufPolicy(FlushPolicy):
     def budget(self, s: WaveState) -> Plan | None:
         lazy = s.lazy
         if lazy.open_pending_words and s.opens.pending_words >= lazy.open_pending_words:
-            return Plan("open", "budget", opportunistic=s.opportunistic_overlap)
+            return Plan(PlanKind.OPEN, FlushBranch.BUDGET, opportunistic=s.opportunistic_overlap)
         if (lazy.coeff_pending_jobs and s.coeff.pending_jobs >= lazy.coeff_pending_jobs) or (
                 lazy.hatx_pending_words and s.coeff.pending_hatx >= lazy.hatx_pending_words):
-            return Plan("pfss", "budget", ("coeff",))
+            return Plan(PlanKind.PFSS, FlushBranch.BUDGET, (Batch.COEFF,))
         if lazy.trunc_pending_jobs and s.trunc.pending_jobs >= lazy.trunc_pending_jobs:
-            return Plan("pfss", "budget", ("trunc",))
+            return Plan(PlanKind.PFSS, FlushBranch.BUDGET, (Batch.TRUNC,))
+        return None
+
+    def overlap_batches(self, s: WaveState) -> tuple[Batch, ...] | None:
+        """Demand step 1's own condition: the batches the PFSS thread flushes beside the open, or None
+        for no overlap. ``demand`` asks it only when a PFSS channel exists (``overlap_pfss_open``), a
+        task wants an open and opens are pending. SUF: a task also wants PFSS and a batch has work;
+        the thread flushes the wanted batches."""
+        if (s.want_coeff or s.want_trunc) and (s.coeff.has_work() or s.trunc.has_work()):
+            return tuple(b for b, wanted in ((Batch.COEFF, s.want_coeff), (Batch.TRUNC, s.want_trunc)) if wanted)
         return None
 
     def demand(self, s: WaveState) -> Plan | None:
         want_pfss = s.want_coeff or s.want_trunc
-        if (s.overlap_pfss_open and s.want_open and want_pfss and s.opens.has_pending()
-                and (s.coeff.has_work() or s.trunc.has_work())):
-            use_planner = s.planner and not s.planner_flushed
-            wanted = tuple(b for b, w in (("coeff", s.want_coeff), ("trunc", s.want_trunc)) if w)
-            return Plan("overlap", "overlap", () if use_planner else wanted, planner=use_planner)
+        if s.overlap_pfss_open and s.want_open and s.opens.has_pending():
+            batches = self.overlap_batches(s)
+            if batches is not None:
+                use_planner = s.planner and not s.planner_flushed
+                return Plan(PlanKind.OVERLAP, FlushBranch.OVERLAP, () if use_planner else batches, planner=use_planner)
         if s.want_open and s.opens.has_pending():
-            return Plan("open", "demand_open", opportunistic=s.opportunistic_overlap)
+            return Plan(PlanKind.OPEN, FlushBranch.DEMAND_OPEN, opportunistic=s.opportunistic_overlap)
         if s.planner and want_pfss and not s.planner_flushed:
-            return Plan("planner", "planner")
+            return Plan(PlanKind.PLANNER, FlushBranch.PLANNER)
         if s.want_coeff and s.coeff.has_work():
-            return Plan("pfss", "demand_coeff", ("coeff",))
+            return Plan(PlanKind.PFSS, FlushBranch.DEMAND_COEFF, (Batch.COEFF,))
         if s.want_trunc and s.trunc.has_work():
-            return Plan("pfss", "demand_trunc", ("trunc",))
+            return Plan(PlanKind.PFSS, FlushBranch.DEMAND_TRUNC, (Batch.TRUNC,))
         if s.opens.has_pending():
-            return Plan("open", "lastchance", opportunistic=s.opportunistic_overlap)
-        for batch in ("coeff", "trunc"):
-            if getattr(s, batch).has_work():
-                return Plan("pfss", "lastchance", (batch,))
+            return Plan(PlanKind.OPEN, FlushBranch.LASTCHANCE, opportunistic=s.opportunistic_overlap)
+        with_work = s.batches_with_work()
+        if with_work:
+            return Plan(PlanKind.PFSS, FlushBranch.LASTCHANCE, with_work[:1])
         return None
 
 
-def _with_work(s: WaveState) -> tuple[str, ...]:
-    return tuple(b for b in ("coeff", "trunc") if getattr(s, b).has_work())
-
-
+@POLICIES.register
 class HavePfssWorkPolicy(SufPolicy):
-    """The have_pfss_work patch: the deadlock path overlaps the open flush with a PFSS flush whenever
-    a PFSS batch has pending or flushed work, whether or not a task asked for PFSS, and the PFSS
-    thread flushes every batch that has work (through the planner while it is unused)."""
+    """The have_pfss_work patch: SUF with a wider overlap condition (demand step 1). As in SUF, the
+    PFSS thread runs the planner instead while the run has not used it."""
 
     name = "have_pfss_work"
     description = "overlap the open flush with any pending PFSS work, wanted or not"
 
-    def demand(self, s: WaveState) -> Plan | None:
-        if s.want_open and s.opens.has_pending() and _with_work(s):
-            use_planner = s.planner and not s.planner_flushed
-            return Plan("overlap", "overlap", () if use_planner else _with_work(s), planner=use_planner)
-        return super().demand(s)
+    def overlap_batches(self, s: WaveState) -> tuple[Batch, ...] | None:
+        """Overlap whenever a batch has pending or flushed work, whether or not a task asked for PFSS;
+        the thread flushes every batch that has work."""
+        return s.batches_with_work() or None
 
 
+@POLICIES.register
 class BudgetPolicy(SufPolicy):
     """SUF's lazy-limit flushes with thresholds of one's own (``--set budget_*``), so that a batch
     is flushed as soon as it reaches a size, in a wave where tasks still progress."""
@@ -120,13 +169,18 @@ class BudgetPolicy(SufPolicy):
     name = "budget"
     description = "SUF order plus budget flushes at thresholds set by budget_open_words etc."
 
-    def __init__(self, lazy: LazyLimits = LazyLimits()):
-        self.lazy = lazy
+    def __init__(self, lazy: LazyLimits | None = None):
+        self.lazy = LazyLimits() if lazy is None else lazy
+
+    @classmethod
+    def create(cls, budget: LazyLimits | None = None) -> "BudgetPolicy":
+        return cls(budget)
 
     def budget(self, s: WaveState) -> Plan | None:
-        return super().budget(_replace_lazy(s, self.lazy))
+        return super().budget(replace(s, lazy=self.lazy))
 
 
+@POLICIES.register
 class PfssEagerPolicy(SufPolicy):
     """Start a PFSS flush as soon as a job is pending, in the background: the party goes on stepping
     and flushing opens while the GPU evaluates; whoever uses a result waits for it in time."""
@@ -135,29 +189,16 @@ class PfssEagerPolicy(SufPolicy):
     description = "flush PFSS jobs as soon as they are pending, concurrently with what comes next"
 
     def budget(self, s: WaveState) -> Plan | None:
-        pending = tuple(b for b in ("coeff", "trunc") if getattr(s, b).has_pending())
+        pending = tuple(b for b in Batch if s.batch(b).has_pending())
         if pending:
-            return Plan("pfss", "eager", pending, background=True)
+            return Plan(PlanKind.PFSS, FlushBranch.EAGER, pending, background=True)
         return super().budget(s)
 
     def demand(self, s: WaveState) -> Plan | None:
         return self.budget(s) or super().demand(s)
 
 
-def _replace_lazy(s: WaveState, lazy: LazyLimits) -> WaveState:
-    return replace(s, lazy=lazy)
-
-
-POLICIES: dict[str, type[FlushPolicy]] = {p.name: p for p in (SufPolicy, HavePfssWorkPolicy, BudgetPolicy,
-                                                               PfssEagerPolicy)}
-
-
-def get_policy(name: str, lazy: LazyLimits | None = None) -> FlushPolicy:
-    """A policy by name; ``lazy`` gives the budget policy its thresholds."""
-    from ..errors import ConfigError
-
-    if name not in POLICIES:
-        raise ConfigError(f"unknown policy {name!r}; allowed: {', '.join(POLICIES)}")
-    if name == BudgetPolicy.name and lazy is not None:
-        return BudgetPolicy(lazy)
-    return POLICIES[name]()
+def get_policy(name: str, budget: LazyLimits | None = None) -> FlushPolicy:
+    """A policy by name (``ConfigError`` naming the allowed ones if unknown); ``budget`` gives the
+    budget policy its thresholds."""
+    return POLICIES.get(name).create(budget)

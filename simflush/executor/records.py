@@ -1,6 +1,40 @@
-"""One record per flush, per party: what was flushed and why (and, once a driver ran it, when)."""
+"""One record per flush, per party: what was flushed and why (and, once a driver ran it, when).
+
+The flush kind, the executor branch and the PFSS finish are ``StrEnum`` values: they compare equal to,
+print and serialise as their strings (``"OPEN"``, ``"lastchance"``, ...), which the outputs use.
+"""
 
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from ..tasks.context import Batch
+
+
+class FlushKind(StrEnum):
+    OPEN = "OPEN"   # one OpenCollector::flush (a round trip of masked shares)
+    PFSS = "PFSS"   # one PfssSuperBatch::flush_eval and its materialize / finalize
+
+
+class FlushBranch(StrEnum):
+    """The executor branch that issued a flush (spec §1.3-§1.4; ``eager`` is simflush's own)."""
+
+    BUDGET = "budget"              # lazy-limit flush in a wave with progress (§1.3)
+    OVERLAP = "overlap"            # demand step 1: open + PFSS thread
+    DEMAND_OPEN = "demand_open"    # step 2
+    PLANNER = "planner"            # step 3: finalize_phase, once per run
+    DEMAND_COEFF = "demand_coeff"  # step 4
+    DEMAND_TRUNC = "demand_trunc"  # step 5
+    LASTCHANCE = "lastchance"      # step 6
+    EAGER = "eager"                # pfss_eager policy: background PFSS flush
+
+
+class PfssFinish(StrEnum):
+    """What follows a PFSS flush_eval."""
+
+    MATERIALIZE = "materialize"  # executor path: materialize_host, then clear()
+    FINALIZE = "finalize"        # planner path: finalize_all (empties the batch as clear() does)
+    CLEAR = "clear"              # device pipeline without host materialization: clear() only
 
 
 def open_kind(words_beaver: int, words_mask: int) -> str:
@@ -12,17 +46,17 @@ def open_kind(words_beaver: int, words_mask: int) -> str:
 class FlushRecord:
     layer: int
     run: str
-    event: str                 # "OPEN" or "PFSS"
-    branch: str                # budget, overlap, demand_open, planner, demand_coeff, demand_trunc, lastchance
+    event: FlushKind
+    branch: FlushBranch
     words: int = 0             # OPEN: opened words; PFSS: hatx words
     words_beaver: int = 0
     words_mask: int = 0
     wire_bytes: int = 0        # OPEN: bytes this party sends (negotiation included); PFSS: 0
     words_matmul: int = 0      # OPEN: the part of words_beaver that are matmul Beaver differences
     jobs: int = 0
-    batch: str = ""            # PFSS: the executor batch flushed ("coeff" or "trunc")
+    batch: Batch | Literal[""] = ""         # PFSS: the executor batch flushed
     gates: tuple[str, ...] = ()
-    finish: str = ""           # PFSS: "finalize" (planner path) or "materialize" (executor path)
+    finish: PfssFinish | Literal[""] = ""   # PFSS only
     concurrent: bool = False   # ran beside another flush (overlap paths)
     start_s: float = 0.0
     duration_s: float = 0.0
@@ -32,4 +66,4 @@ class FlushRecord:
 
     @property
     def open_kind(self) -> str:
-        return open_kind(self.words_beaver, self.words_mask) if self.event == "OPEN" else ""
+        return open_kind(self.words_beaver, self.words_mask) if self.event == FlushKind.OPEN else ""

@@ -7,11 +7,12 @@ A ``CostModel`` is one deployment's calibrated parameters (a cost preset, JSON i
 import json
 import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from importlib import resources
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..jsonfile import json_key_line, parse_json_object
+from ..presets import COST_PRESETS
+from ..registry import Registry
 
 COST_SCHEMA_VERSION = 3  # 3: opens split into pack and per-wire-byte copy; run gaps per hidden element
 
@@ -28,12 +29,11 @@ class Network:
         return nbytes / self.bandwidth_Bps
 
 
-NETWORKS: dict[str, Network] = {n.name: n for n in (
-    # In-process ring of the SUF bench: its exchange is the cost preset's ``open_s_per_wire_byte``.
-    Network("loopback", float("inf"), 0.0),
-    Network("lan", 9.4e9 / 8, 0.05e-3),
-    Network("wan", 305e6 / 8, 60e-3),
-)}
+NETWORKS: Registry[Network] = Registry("network")
+# In-process ring of the SUF bench: its exchange is the cost preset's ``open_s_per_wire_byte``.
+NETWORKS.register(Network("loopback", float("inf"), 0.0))
+NETWORKS.register(Network("lan", 9.4e9 / 8, 0.05e-3))
+NETWORKS.register(Network("wan", 305e6 / 8, 60e-3))
 
 
 def get_network(name: str) -> Network:
@@ -47,10 +47,9 @@ def get_network(name: str) -> Network:
             raise ConfigError(f"network {name!r}: expected custom:BW_GBPS,RTT_MS with BW > 0 and RTT >= 0")
         return Network(name, bw_gbps * 1e9 / 8, rtt_ms * 1e-3)
     try:
-        return NETWORKS[name]
-    except KeyError:
-        raise ConfigError(f"unknown network {name!r}; allowed: {', '.join(NETWORKS)}, "
-                          "custom:BW_GBPS,RTT_MS") from None
+        return NETWORKS.get(name)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}, custom:BW_GBPS,RTT_MS") from None
 
 
 @dataclass(frozen=True)
@@ -130,8 +129,8 @@ class CostModel:
 
     def pfss_finish_s(self, gates: list[str], hatx_words: list[int]) -> float:
         """Materialize/finalize of one flush whose jobs are ``gates`` with ``hatx_words`` each."""
-        return self.pfss_finish_floor_s + sum(
-            self._per_gate(self.pfss_finish_s_per_elem, "finish slope", g) * h for g, h in zip(gates, hatx_words))
+        slopes = (self._per_gate(self.pfss_finish_s_per_elem, "finish slope", g) for g in gates)
+        return self.pfss_finish_floor_s + sum(s * h for s, h in zip(slopes, hatx_words, strict=True))
 
     def step_s_per_word_of(self, family: str) -> float:
         return self.step_s_per_word.get(family, self.step_s_per_word["*"])
@@ -188,12 +187,10 @@ def load_cost(name_or_path: str) -> CostModel:
     if path.suffix == ".json" and path.exists():
         text, where = path.read_text(), str(path)
     else:
-        preset = resources.files("simflush.presets").joinpath(f"{name_or_path}.json")
-        if not preset.is_file():
-            names = sorted(p.name[:-5] for p in resources.files("simflush.presets").iterdir()
-                           if p.name.endswith(".json"))
-            raise ConfigError(f"unknown cost preset {name_or_path!r}; allowed: {', '.join(names)} "
-                              "or a path to a .json profile")
+        try:
+            preset = COST_PRESETS.get(name_or_path)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} or a path to a .json profile") from None
         text, where = preset.read_text(), f"preset {name_or_path}"
     data = parse_json_object(text, where, "a cost profile")
     version = data.pop("schema_version", None)

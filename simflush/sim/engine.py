@@ -17,9 +17,10 @@ from ..errors import SufRuntimeError
 from ..executor.actions import Flush, FlushResult, OpenOp, PfssOp, Wave
 from ..executor.executor import PhaseExecutor, RunConfig, TaskRunner
 from ..executor.policies import get_policy
-from ..executor.records import FlushRecord
+from ..executor.records import FlushRecord, PfssFinish
 from ..limits import max_flushes_per_run
 from ..profiles import Settings
+from ..registry import Registry
 from ..tasks.context import Sym, deps_of
 from ..tasks.need import Need
 from ..workload import build_task
@@ -28,7 +29,18 @@ from .gpu import SharedGPU
 from .link import Link
 from .symbolic import SymbolicContext
 
-DEPLOYMENTS = ("colocated", "two-gpu")
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where the two parties run: ``shared_gpu``: on one GPU (the SUF bench), else one GPU each."""
+
+    name: str
+    shared_gpu: bool
+
+
+DEPLOYMENTS: Registry[Deployment] = Registry("deployment")
+DEPLOYMENTS.register(Deployment("colocated", shared_gpu=True))
+DEPLOYMENTS.register(Deployment("two-gpu", shared_gpu=False))
 
 
 @dataclass(frozen=True)
@@ -40,8 +52,8 @@ class SimConfig:
     settings: Settings
     cost: CostModel
     network: Network
-    policy: str = "suf"
-    deploy: str = "colocated"
+    policy: str = "suf"          # a name of POLICIES
+    deploy: str = "colocated"    # a name of DEPLOYMENTS
 
 
 @dataclass
@@ -58,7 +70,6 @@ class PartyResult:
     party: int
     records: list[FlushRecord]
     spans: list[RunSpan]
-    branches: dict
     end_s: float = 0.0
     steps: int = 0
 
@@ -119,14 +130,12 @@ class WaveBus:
 
 class Simulation:
     def __init__(self, config: SimConfig):
-        if config.deploy not in DEPLOYMENTS:
-            from ..errors import ConfigError
-            raise ConfigError(f"unknown deployment {config.deploy!r}; allowed: {', '.join(DEPLOYMENTS)}")
+        deployment = DEPLOYMENTS.get(config.deploy)
         self.config = config
         self.env = simpy.Environment()
         self.link = Link(self.env, config.network)
         shared = SharedGPU(self.env)
-        self.gpus = [shared, shared] if config.deploy == "colocated" else [SharedGPU(self.env), SharedGPU(self.env)]
+        self.gpus = [shared, shared] if deployment.shared_gpu else [SharedGPU(self.env), SharedGPU(self.env)]
         c = config
         self.runs = transformer_layer(c.model, c.seq_len, c.batch, c.settings.layer)
         self._inflight: list[dict] = [{}, {}]  # per party: PFSS slot -> its background flush process
@@ -136,7 +145,7 @@ class Simulation:
         result = SimResult(self.config, self.runs)
         errors: list[BaseException] = []
         for party in (0, 1):
-            pr = PartyResult(party, [], [], {})
+            pr = PartyResult(party, [], [])
             result.parties.append(pr)
             self.env.process(self._guard(self._party(party, pr), errors))
         self.env.run()
@@ -168,9 +177,10 @@ class Simulation:
                                                        spec.hidden_elems))
                 start = self.env.now
                 try:
-                    runners = [TaskRunner(build_task(ctx, t, Sym), label) for t in spec.tasks]
+                    runners = [TaskRunner(build_task(ctx, t, Sym)) for t in spec.tasks]
                     yield from bus.attach(runners)
-                    actions = executor.run(runners, RunConfig(layer, spec.name, max_flushes_per_run(spec.section), spec.planner))
+                    config = RunConfig(layer, spec.name, max_flushes_per_run(spec.section), spec.planner)
+                    actions = executor.run(runners, config)
                     reply = None
                     while True:
                         try:
@@ -194,7 +204,6 @@ class Simulation:
                     raise
                 out.spans.append(RunSpan(layer, spec.name, spec.section, start, self.env.now))
         out.records = executor.records
-        out.branches = executor.branches
         out.end_s = self.env.now
         out.steps = bus.steps
 
@@ -202,10 +211,11 @@ class Simulation:
 
     def _direct_fss(self, party: int, ctx: SymbolicContext):
         """FSS keys evaluated inside task steps (sigma tasks without the PFSS batch): local GPU work."""
-        for gate, words in ctx.take_direct_work():
-            cost = self.config.cost
+        cost = self.config.cost
+        for work in ctx.take_direct_work():
+            gate = work.gate
             yield from self._wait(cost.pfss_floor_for([gate.cost_name]))
-            yield from self.gpus[party].run(cost.pfss_work_s(gate.cost_name, words) * gate.cost_scale)
+            yield from self.gpus[party].run(cost.pfss_work_s(gate.cost_name, work.hatx_words) * gate.cost_scale)
 
     def _start_background(self, party: int, flush: Flush, family: str) -> FlushResult:
         """Start a background PFSS flush; its outputs carry the slots whose users must wait for it."""
@@ -251,7 +261,7 @@ class Simulation:
         """Local preparation, the flush itself, then consuming the opened words (SUF's step work)."""
         cost = self.config.cost
         words = flush.open.words if flush.open else 0
-        matmul_words = flush.open.words_by_kind.get("Bmm", 0) if flush.open else 0
+        matmul_words = flush.open.words_matmul if flush.open else 0
         prep = cost.step_before_s(spec.family, words)
         after = (cost.step_after_s(spec.family, words, sum(j.hatx_words for op in flush.pfss for j in op.jobs),
                                    matmul_words * spec.matmul_out_per_word)
@@ -301,7 +311,7 @@ class Simulation:
             work = sum(cost.pfss_work_s(j.gate.cost_name, j.hatx_words) * j.gate.cost_scale for j in op.jobs)
             yield from self.gpus[party].run(work)
         eval_end = self.env.now
-        if op.finish in ("materialize", "finalize"):
+        if op.finish in (PfssFinish.MATERIALIZE, PfssFinish.FINALIZE):
             gates, hatx = [j.gate.cost_name for j in op.jobs], [j.hatx_words for j in op.jobs]
             yield from self._wait(cost.pfss_finish_s(gates, hatx))
         if record is not None:

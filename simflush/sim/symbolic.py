@@ -1,19 +1,26 @@
 """The simulation context: values are ``Sym`` (word counts); every operation computes sizes only."""
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..executor.context import ExecutorContext
 from ..tasks.context import BeaverOp, Sym, beaver_open_words, beaver_output_words, deps_of
 from ..tasks.gates import Gate
 
 
+class DirectFss(NamedTuple):
+    """One FSS evaluation inside a task step (``fss_direct``): ``gate`` on ``hatx_words`` words."""
+
+    gate: Gate
+    hatx_words: int
+
+
 class SymbolicContext(ExecutorContext):
-    """``direct_work`` collects FSS evaluations done inside task steps (``fss_direct``), as
-    ``(gate, words)``, for the engine to charge as local GPU work before the next flush."""
+    """``direct_work`` collects the ``fss_direct`` evaluations of task steps, for the engine to charge
+    as local GPU work before the next flush."""
 
     def __init__(self, executor):
         super().__init__(executor)
-        self.direct_work: list[tuple[Gate, int]] = []
+        self.direct_work: list[DirectFss] = []
 
     def words(self, x: Sym) -> int:
         return x.words
@@ -33,9 +40,10 @@ class SymbolicContext(ExecutorContext):
         return Sym(words, deps_of(*inputs))
 
     def fss_direct(self, gate: Gate, hatx: Sym) -> Sym:
-        self.direct_work.append((gate, hatx.words))
+        self.direct_work.append(DirectFss(gate, hatx.words))
         return Sym(hatx.words, hatx.deps)
 
-    def take_direct_work(self) -> list[tuple[Gate, int]]:
+    def take_direct_work(self) -> list[DirectFss]:
+        """The evaluations since the last call (and forget them)."""
         work, self.direct_work = self.direct_work, []
         return work

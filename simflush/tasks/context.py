@@ -6,7 +6,7 @@ share arrays. Nothing here knows about time or SimPy.
 """
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, Protocol
 
 from .gates import Gate
@@ -17,7 +17,7 @@ class OpenKind(Enum):
     MASK = "M"    # masked input x + r_in that feeds a PFSS job
 
 
-class Batch(Enum):
+class Batch(StrEnum):
     """Which PFSS batch a job is enqueued into (SUF ``R.pfss_coeff`` / ``R.pfss_trunc``)."""
 
     COEFF = "coeff"
@@ -85,10 +85,20 @@ class Context(Protocol):
         """Evaluate ``gate`` on ``hatx`` inside the task, outside any PFSS batch (local GPU work)."""
 
     def ready(self, handle: Any) -> bool:
-        """Whether the open or PFSS result behind ``handle`` is available."""
+        """Whether the result behind ``handle`` is available now.
+
+        An open handle is ready from the open flush of the collector generation it was reserved in
+        until the next open flush completes (then it is stale: False again); the executor steps every
+        task after each flush, so a task reads it in its step right after that flush. A PFSS handle is
+        ready from the ``flush_eval`` that evaluated its job on, for good (it outlives the batch's
+        ``clear``). A background PFSS flush (``pfss_eager``) makes its handles ready at once: in
+        simulation their outputs carry the in-flight flush in ``Sym.deps``, and whoever uses them
+        waits for it in time.
+        """
 
     def result(self, handle: Any) -> Any:
-        """The opened value / gate output shares behind a ready ``handle``."""
+        """The opened value / gate output shares behind ``handle``; valid only while ``ready(handle)``
+        (an open handle outside its generation raises ``SufRuntimeError``)."""
 
 
 def beaver_open_words(op: BeaverOp, shape: tuple[int, ...]) -> int:
