@@ -24,8 +24,10 @@ from models.specs import ModelSpec
 
 from ...errors import ConfigError
 from ...executor.batches import WireFormat
+from ...executor.records import FlushBranch, FlushKind
 from ...limits import PER_ELEMENT_CHUNK
 from ...profiles import Settings
+from ...tasks.context import Batch
 from ...units import PARTIES
 from .forms import Block, Step, describe, matmul_items, task_items
 
@@ -198,12 +200,12 @@ class PredictedFlush:
     ``path``: the item labels from the task down to the step.
     """
 
-    event: str
+    event: FlushKind
     open_kind: str
     words: int
     jobs: int
     gate: str
-    branch: str
+    branch: FlushBranch
     path: tuple[str, ...]
 
 
@@ -223,15 +225,15 @@ def flush_sequence(run: RunChecklist) -> list[PredictedFlush]:
     planner_used = not run.planner
     for step, path in _steps(run.items):
         if step.open_kind:
-            out.append(PredictedFlush("OPEN", step.open_kind, step.words, 0, "", "demand_open", path))
+            out.append(PredictedFlush(FlushKind.OPEN, step.open_kind, step.words, 0, "", FlushBranch.DEMAND_OPEN, path))
         for chunk in range(step.pfss_flushes):
             if step.pfss_flushes == 1:
                 size, jobs = step.hatx_words, step.pfss_jobs
             else:  # per-element masks: chunks of PER_ELEMENT_CHUNK one-word jobs
                 size = jobs = min(PER_ELEMENT_CHUNK, step.hatx_words - chunk * PER_ELEMENT_CHUNK)
             if not planner_used:
-                branch, planner_used = "planner", True
+                branch, planner_used = FlushBranch.PLANNER, True
             else:
-                branch = "demand_coeff" if step.batch == "coeff" else "lastchance"
-            out.append(PredictedFlush("PFSS", "", size, jobs, step.gate, branch, path))
+                branch = FlushBranch.DEMAND_COEFF if step.batch == Batch.COEFF else FlushBranch.LASTCHANCE
+            out.append(PredictedFlush(FlushKind.PFSS, "", size, jobs, step.gate, branch, path))
     return out

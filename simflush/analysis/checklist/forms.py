@@ -24,6 +24,7 @@ from models.layer import TaskSpec
 
 from ...limits import PER_ELEMENT_CHUNK
 from ...tasks import gates as G
+from ...tasks.context import Batch
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Step:
     pfss_jobs: int = 0
     hatx_words: int = 0
     gate: str = ""
-    batch: str = ""
+    batch: Batch | None = None
     fss: str = ""
     direct_words: int = 0
 
@@ -69,23 +70,23 @@ def trunc(label: str, n: int, gate: G.Gate, per_element: bool = False, sym: str 
     """TruncTask: O(n, M) then P(n); per-element masks: ceil(n/1024) flushes of n one-word jobs."""
     if per_element:
         return Step(label, f"O({sym}, M) + ⌈{sym}/1024⌉·P", "M", n, -(-n // PER_ELEMENT_CHUNK), n, n,
-                    gate.name, "trunc", "batch")
-    return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, gate.name, "trunc", "batch")
+                    gate.name, Batch.TRUNC, "batch")
+    return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, gate.name, Batch.TRUNC, "batch")
 
 
 def relu(label: str, n: int, sym: str) -> Step:
-    return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, G.RELU.name, "trunc", "batch")
+    return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, G.RELU.name, Batch.TRUNC, "batch")
 
 
 def open_coeff(label: str, n: int, gate: G.Gate, sym: str = "n") -> Step:
     """OpenXhat + one coefficient job in the coeff batch (RsqrtTask, CubicPolyTask, RecipTask)."""
-    return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, gate.name, "coeff", "batch")
+    return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, gate.name, Batch.COEFF, "batch")
 
 
 def open_eval(label: str, n: int, gate: G.Gate, via_batch: bool, sym: str = "n") -> Step:
     """A sigma-style task's open of x_hat and its FSS gate: through the PFSS batch or direct."""
     if via_batch:
-        return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, gate.name, "coeff", "batch")
+        return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, gate.name, Batch.COEFF, "batch")
     return Step(label, f"O({sym}, M) + direct FSS({sym})", "M", n, gate=gate.name, fss="direct", direct_words=n)
 
 

@@ -49,7 +49,7 @@ def _items_json(items: tuple, wire) -> list[dict]:
         if isinstance(item, Step):
             out.append({"label": item.label, "formula": item.formula, "open_kind": item.open_kind,
                         "words_per_open": item.words, "gate": item.gate, "fss": item.fss or "local",
-                        "batch": item.batch, "counts": counts})
+                        "batch": item.batch or "", "counts": counts})
         else:
             out.append({"label": item.label, "repeat": item.repeat, "repeat_from": item.count,
                         "counts": counts, "items": _items_json(item.items, wire)})

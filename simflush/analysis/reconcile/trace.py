@@ -19,25 +19,26 @@ from pathlib import Path
 from models.layer import transformer_layer
 
 from ...errors import ConfigError
+from ...executor.records import FlushBranch, FlushKind
 from ...io.suf_trace import read_suf_trace
 from ...io.trace_schema import FlushEvent
 from ...profiles import resolve
 from ..checklist.counts import PredictedFlush, build_checklist, checklist_runs, flush_sequence
 from .search import RELEVANT_SHARED, Problem
 
-VISIBLE = ("planner", "lastchance")   # the branches SUF's trace prints
+VISIBLE = (FlushBranch.PLANNER, FlushBranch.LASTCHANCE)   # the branches SUF's trace prints
 
 
 def measured_sig(f: FlushEvent) -> tuple:
-    if f.kind == "OPEN":
-        return ("OPEN", f.open_kind, f.words)
-    return ("PFSS", f.words, f.jobs, f.branch)
+    if f.kind == FlushKind.OPEN:
+        return (FlushKind.OPEN, f.open_kind, f.words)
+    return (FlushKind.PFSS, f.words, f.jobs, f.branch)
 
 
 def predicted_sig(f: PredictedFlush) -> tuple:
-    if f.event == "OPEN":
-        return ("OPEN", f.open_kind, f.words)
-    return ("PFSS", f.words, f.jobs, f.branch if f.branch in VISIBLE else "")
+    if f.event == FlushKind.OPEN:
+        return (FlushKind.OPEN, f.open_kind, f.words)
+    return (FlushKind.PFSS, f.words, f.jobs, f.branch if f.branch in VISIBLE else "")
 
 
 def _mismatch(measured: list, predicted: list) -> int:
@@ -124,8 +125,8 @@ def _check_size(problem: Problem, specs, runs, measured: dict[int, list]) -> Non
     differ, it is a trace of another model or size."""
     for i, spec in enumerate(specs):
         if {t.kind for t in spec.tasks} <= {"trunc", "matmul"} and measured[i]:
-            want = next(f.words for f in flush_sequence(runs[i]) if f.event == "OPEN")
-            got = measured[i][0][2] if measured[i][0][0] == "OPEN" else None
+            want = next(f.words for f in flush_sequence(runs[i]) if f.event == FlushKind.OPEN)
+            got = measured[i][0][2] if measured[i][0][0] == FlushKind.OPEN else None
             if got != want:
                 raise ConfigError(
                     f"the trace's run {spec.name} opens {got} words first, but {problem.model.name} at "
