@@ -20,7 +20,7 @@ from . import block128 as B
 from .chacha import check_rounds, prg
 from .ring import Ring, check_bits, check_words
 from .rng import RandomStream
-from .xp import get_xp, is_cupy
+from .xp import get_xp
 
 
 def key_bytes(n_bits: int, payload_words: int) -> float:
@@ -101,13 +101,11 @@ def keygen(alpha: Any, beta: Any, n_bits: int, out_bits: int, stream: RandomStre
 
 
 def eval_lt(key: DcfKey, x: Any) -> Any:
-    """Additive shares (k, N) uint64 mod 2^out_bits of beta * [x < alpha] (fused kernel on CuPy arrays)."""
+    """Additive shares (k, N) uint64 mod 2^out_bits of beta * [x < alpha].
+
+    Array code; ``engine.dcf_lt`` runs the fused kernel ``kernels.dcf_lt`` on CuPy inputs (same bits)."""
     x = check_words(x, key.n_bits, key.n_elems)
     xp = get_xp(x)
-    if is_cupy(xp):
-        from .kernels import dcf_lt
-
-        return dcf_lt(key, x)
     ring, k = Ring(key.out_bits), key.payload_words
     seed, t = key.root, xp.full(key.n_elems, key.party, dtype=xp.uint32)
     acc = xp.zeros((k, key.n_elems), dtype=xp.uint64)

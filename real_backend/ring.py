@@ -34,6 +34,12 @@ def check_words(x: Any, bits: int, n_elems: int, what: str = "x") -> Any:
     return x
 
 
+def public_share(party: int, value: Any) -> Any:
+    """Party ``party``'s additive share of a public ``value``: the value for party 0, zero for party 1 (so a public
+    term enters the reconstructed sum once)."""
+    return value if party == 0 else value * U64(0)
+
+
 @dataclass(frozen=True)
 class Ring:
     """Z_2^n. ``n`` is the bit width (1..64)."""
@@ -71,10 +77,6 @@ class Ring:
     def msb(self, a: Any) -> Any:
         """Bit n-1 of each element (0 or 1, uint64)."""
         return (a >> U64(self.n - 1)) & U64(1)
-
-    def random(self, xp_or_words: Any) -> Any:
-        """Reduce a uint64 array of uniform words to uniform ring elements."""
-        return xp_or_words & self.mask
 
     def from_signed(self, a: Any) -> Any:
         """Signed integers (int64 array or Python ints) to ring elements (two's complement mod 2^n)."""

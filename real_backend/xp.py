@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 from types import ModuleType
 from typing import Any
 
@@ -58,8 +59,6 @@ def is_cupy(xp: ModuleType) -> bool:
 
 def convert_tree(obj: Any, xp: ModuleType) -> Any:
     """Copy every array inside ``obj`` (dataclasses, dicts, lists, tuples) to module ``xp``; other values stay."""
-    import dataclasses
-
     if isinstance(obj, np.ndarray) or (_cupy is not None and isinstance(obj, _cupy.ndarray)):
         return to_numpy(obj) if xp is np else xp.asarray(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

@@ -134,11 +134,6 @@ def pair(kind: str, n: int, parts0: dict[str, Any], parts1: dict[str, Any], r_in
     return GateKeys(GateKey(kind, 0, n, parts0), GateKey(kind, 1, n, parts1), r_in, r_out)
 
 
-def pick(party: int, value: Any) -> Any:
-    """``value`` for party 0, zero for party 1 (public terms are added by one party only)."""
-    return value if party == 0 else value * np.uint64(0)
-
-
 def sign_of_bit(ring: Ring, bit: Any) -> Any:
     """1 - 2*bit in the ring (1 or -1), for a 0/1 uint64 array."""
     return ring.sub(np.uint64(1), ring.mul(np.uint64(2), bit))

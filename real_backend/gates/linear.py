@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 
-from ..ring import Ring, check_bits
-from .base import Gate, GateKeys, check_hatx, pair, pick, share_each, sign_of_bit
+from ..ring import Ring, check_bits, public_share
+from .base import Gate, GateKeys, check_hatx, pair, share_each, sign_of_bit
 
 
 def _split_pair(hatx: Any, what: str) -> tuple[Any, Any]:
@@ -38,7 +38,7 @@ class Select(Gate):
         ring = Ring(self.n_bits)
         hb, hx = _split_pair(hatx, "select")
         hb, hx = check_hatx(hb, 1, key.n_elems, "hatb"), check_hatx(hx, self.n_bits, key.n_elems, "hatx")
-        y = ring.sub(pick(party, ring.mul(hb, hx)), ring.mul(hb, parts["rx"]))
+        y = ring.sub(public_share(party, ring.mul(hb, hx)), ring.mul(hb, parts["rx"]))
         y = ring.add(y, ring.mul(sign_of_bit(ring, hb), ring.sub(ring.mul(hx, parts["rb"]), parts["rbrx"])))
         return ring.add(y, parts["rout"])
 
@@ -67,7 +67,7 @@ class B2A(Gate):
     def _eval(self, party, key, hatx, parts) -> Any:
         ring = Ring(self.n_bits)
         hb = check_hatx(hatx, 1, key.n_elems, "hatb")
-        return ring.add(ring.add(pick(party, hb), ring.mul(sign_of_bit(ring, hb), parts["rb"])), parts["rout"])
+        return ring.add(ring.add(public_share(party, hb), ring.mul(sign_of_bit(ring, hb), parts["rb"])), parts["rout"])
 
     def key_bytes_per_elem(self) -> float:
         return 2 * 8
@@ -97,7 +97,7 @@ class MaskedMul(Gate):
         ring = Ring(self.n_bits)
         hx, hy = _split_pair(hatx, "mul")
         hx, hy = check_hatx(hx, self.n_bits, key.n_elems, "hatx"), check_hatx(hy, self.n_bits, key.n_elems, "haty")
-        y = ring.sub(pick(party, ring.mul(hx, hy)), ring.add(ring.mul(hx, parts["ry"]), ring.mul(hy, parts["rx"])))
+        y = ring.sub(public_share(party, ring.mul(hx, hy)), ring.add(ring.mul(hx, parts["ry"]), ring.mul(hy, parts["rx"])))
         return ring.add(ring.add(y, parts["rxry"]), parts["rout"])
 
     def key_bytes_per_elem(self) -> float:

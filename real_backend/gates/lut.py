@@ -12,23 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import dpf
+from .. import dpf, engine
 from ..ring import Ring, check_bits
-from ..xp import get_xp, is_cupy
+from ..xp import get_xp
 from .base import Gate, GateKey, GateKeys, check_hatx, draw_mask, pair
 from .linear import MaskedMul
-
-_CHUNK = 256  # elements per full-domain block on the array path (bounds memory at 2^b * 8 B per element)
-
-
-def dot_rotated(bits: Any, table: Any, hatx: Any, ring: Ring) -> tuple[Any, Any]:
-    """Per element: sum_j bits[j] and sum_j bits[j] * table[(hatx - j) mod 2^b], in ``ring``."""
-    xp = get_xp(bits)
-    size = table.shape[0]
-    j = xp.arange(size, dtype=np.uint64)
-    idx = (hatx[:, None] - j[None, :]) & np.uint64(size - 1)
-    b64 = bits.astype(np.uint64)
-    return ring.reduce(b64.sum(axis=1, dtype=np.uint64)), ring.reduce((b64 * table[idx]).sum(axis=1, dtype=np.uint64))
 
 
 class LUT(Gate):
@@ -60,28 +48,10 @@ class LUT(Gate):
         hatx = check_hatx(hatx, self.in_bits, key.n_elems)
         xp = get_xp(hatx)
         table = xp.asarray(self.table)
-        dk = parts["dpf"]
-        if is_cupy(xp):
-            from ..kernels import lut_eval
-
-            u, v = lut_eval(dk, hatx, table, self.out_bits)
-        else:
-            u, v = self._eval_arrays(dk, hatx, table, ring)
+        u, v = engine.lut_sums(parts["dpf"], hatx, table, ring)
         if party:
             u, v = ring.neg(u), ring.neg(v)
         return xp.stack([ring.add(u, parts["ru"]), ring.add(v, parts["rv"])])
-
-    @staticmethod
-    def _eval_arrays(dk: dpf.DpfKey, hatx: Any, table: Any, ring: Ring) -> tuple[Any, Any]:
-        xp = get_xp(hatx)
-        us, vs = [], []
-        for lo in range(0, dk.n_elems, _CHUNK):
-            sl = slice(lo, lo + _CHUNK)
-            sub = dpf.DpfKey(dk.party, dk.n_bits, dk.rounds, dk.root[sl], dk.scw[:, sl], dk.tr[:, sl], dk.leaf[:, sl])
-            u, v = dot_rotated(dpf.eval_all(sub), table, hatx[sl], ring)
-            us.append(u)
-            vs.append(v)
-        return xp.concatenate(us), xp.concatenate(vs)
 
     def finish(self, party: int, key: GateKey, uv_hat: Any) -> Any:
         """Local step after the open: public (hat u, hat v) (shape (2, N)) -> share of T[x] + r_out."""

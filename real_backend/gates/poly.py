@@ -14,10 +14,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import dcf
-from ..ring import Ring, check_bits
+from .. import dcf, engine
+from ..ring import Ring, check_bits, public_share
 from ..xp import get_xp
-from .base import Gate, GateKeys, check_hatx, draw_mask, pair, pick
+from .base import Gate, GateKeys, check_hatx, draw_mask, pair
 
 
 class PiecewisePoly(Gate):
@@ -63,13 +63,13 @@ class PiecewisePoly(Gate):
         coeffs = xp.asarray(self.coeffs)
         y = nring.add(hatx, nring.const(1 << (self.n_bits - 1)))
         acc = xp.broadcast_to(coeffs[-1][:, None], (coeffs.shape[1], key.n_elems)).copy()
-        acc = pick(party, acc)
+        acc = public_share(party, acc)
         if self.m > 1:
-            acc = ring.add(acc, ring.mul(ring.sub(coeffs[-1], coeffs[0])[:, None], dcf.eval_lt(parts["dcf"], y)[0][None, :]))
+            acc = ring.add(acc, ring.mul(ring.sub(coeffs[-1], coeffs[0])[:, None], engine.dcf_lt(parts["dcf"], y)[0][None, :]))
         for i, q in enumerate(self.shifted, start=1):
             delta = ring.sub(coeffs[i], coeffs[i - 1])[:, None]
-            below = pick(party, (y < np.uint64(q)).astype(np.uint64))
-            a = ring.add(dcf.eval_lt(parts["dcf"], nring.sub(y, np.uint64(q)))[0], below)
+            below = public_share(party, (y < np.uint64(q)).astype(np.uint64))
+            a = ring.add(engine.dcf_lt(parts["dcf"], nring.sub(y, np.uint64(q)))[0], below)
             acc = ring.sub(acc, ring.mul(delta, a[None, :]))
         return ring.add(acc, parts["rout"])
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import dcf
-from ..ring import Ring, check_bits
-from .base import Gate, GateKeys, check_hatx, draw_mask, pair, pick, share_each
+from .. import dcf, engine
+from ..ring import Ring, check_bits, public_share
+from .base import Gate, GateKeys, check_hatx, draw_mask, pair, share_each
 
 
 def _low(ring_bits: int, v: Any) -> Any:
@@ -47,9 +47,9 @@ class GapARS(Gate):
         ring, s = Ring(self.n_bits), self.shift
         hatx = check_hatx(hatx, self.n_bits, key.n_elems)
         hp = ring.add(hatx, ring.const(1 << (self.n_bits - 2)))
-        c = dcf.eval_lt(parts["dcf"], _low(s, hp))[0]
+        c = engine.dcf_lt(parts["dcf"], _low(s, hp))[0]
         public = ring.sub(hp >> np.uint64(s), ring.const(1 << (self.n_bits - 2 - s)))
-        y = ring.sub(ring.sub(pick(party, public), parts["R"]), c)
+        y = ring.sub(ring.sub(public_share(party, public), parts["R"]), c)
         y = ring.add(y, ring.mul(np.uint64(1) - ring.msb(hp), parts["W"]))
         return ring.add(y, parts["rout"])
 
@@ -91,11 +91,11 @@ class TrFloor(Gate):
     def _eval(self, party, key, hatx, parts) -> Any:
         ring, s, nb = Ring(self.n_bits), self.shift, self.n_bits
         hatx = check_hatx(hatx, nb, key.n_elems)
-        c = dcf.eval_lt(parts["carry"], _low(s, hatx))[0]
-        dd = dcf.eval_lt(parts["sign"], _low(nb - 1, hatx))
+        c = engine.dcf_lt(parts["carry"], _low(s, hatx))[0]
+        dd = engine.dcf_lt(parts["sign"], _low(nb - 1, hatx))
         x1 = ring.msb(hatx)
         public = ring.sub(hatx >> np.uint64(s), ring.mul(x1, ring.const(1 << (nb - s))))
-        y = ring.sub(ring.sub(pick(party, public), parts["R"]), c)
+        y = ring.sub(ring.sub(public_share(party, public), parts["R"]), c)
         y = ring.add(y, ring.mul(x1, ring.add(parts["R1s"], dd[0])))
         y = ring.add(y, ring.mul(ring.sub(np.uint64(1), ring.mul(np.uint64(2), x1)), dd[1]))
         return ring.add(y, parts["rout"])
