@@ -18,12 +18,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from real_backend import beaver, kernels, wire  # noqa: E402
-from real_backend import gates as G  # noqa: E402
-from real_backend.channel import accept, connect, listen  # noqa: E402
-from real_backend.dealer import Dealer  # noqa: E402
-from real_backend.opening import open_shares  # noqa: E402
-from real_backend.ring import Ring  # noqa: E402
+from real_backend import beaver, kernels, wire
+from real_backend import gates as G
+from real_backend.channel import accept, connect, listen
+from real_backend.dealer import Dealer
+from real_backend.opening import open_shares
+from real_backend.ring import Ring
 
 
 def cuda_median(fn, reps=20, warm=3):

@@ -9,8 +9,9 @@ partial products summed in uint64), exact mod 2^64.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

@@ -20,9 +20,10 @@ import hashlib
 import json
 import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class Channel:
         self.stats = CommStats()
 
     @classmethod
-    def pair(cls, **kw: Any) -> tuple["Channel", "Channel"]:
+    def pair(cls, **kw: Any) -> tuple[Channel, Channel]:
         """Two connected in-process channels (party 0, party 1)."""
         a, b = socket.socketpair()
         return cls(a, 0, **kw), cls(b, 1, **kw)
@@ -111,7 +112,7 @@ class Channel:
             self._scratch = np.empty(nbytes, dtype=np.uint8)
         return self._scratch[:nbytes]
 
-    def __enter__(self) -> "Channel":
+    def __enter__(self) -> Channel:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -155,7 +156,7 @@ class Channel:
                 self.sock.sendall(view)
             elif sent < len(header) + len(view):
                 self.sock.sendall(view[sent - len(header):])
-        except (socket.timeout, OSError) as e:
+        except (TimeoutError, OSError) as e:
             raise PeerError(f"party {self.party}: send of frame {self._send_seq} failed: {e}") from e
         self._send_seq += 1
         self.stats.frames_sent += 1
@@ -167,7 +168,7 @@ class Channel:
         while got < len(buf):
             try:
                 k = self.sock.recv_into(buf[got:])
-            except socket.timeout as e:
+            except TimeoutError as e:
                 raise PeerError(f"party {self.party}: no data from peer within {self.timeout_s} s (frame {self._recv_seq})") from e
             except OSError as e:
                 raise PeerError(f"party {self.party}: receive failed: {e}") from e
@@ -291,7 +292,7 @@ def accept(server: socket.socket, timeout_s: float = 10.0, **kw: Any) -> Channel
     server.settimeout(timeout_s)
     try:
         conn, _ = server.accept()
-    except socket.timeout as e:
+    except TimeoutError as e:
         raise PeerError(f"party 0: no peer connected within {timeout_s} s") from e
     return Channel(conn, 0, timeout_s=timeout_s, **kw)
 

@@ -63,7 +63,7 @@ class Dealer:
         if self.xp.__name__ == "cupy":
             self.xp.cuda.Device().synchronize()
 
-    def timed(self) -> "_Timer":
+    def timed(self) -> _Timer:
         """Context manager measuring wall time with a GPU sync at the end."""
         return _Timer(self)
 
@@ -73,7 +73,7 @@ class _Timer:
         self.dealer = dealer
         self.seconds = 0.0
 
-    def __enter__(self) -> "_Timer":
+    def __enter__(self) -> _Timer:
         self.dealer.sync()
         self._t0 = time.perf_counter()
         return self

@@ -172,7 +172,7 @@ extern "C" __global__ void lut_eval(const uint4* root, const uint4* scw, const u
   u_out[i] = u & out_mask;
   v_out[i] = v & out_mask;
 }
-"""
+"""  # noqa: E501 - CUDA source, kept verbatim
 
 _module: dict = {}
 _THREADS = 256

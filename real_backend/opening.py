@@ -5,7 +5,8 @@ Packing runs on the host (the bytes cross PCIe once, unpacked). Each party sends
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

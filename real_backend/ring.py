@@ -79,7 +79,8 @@ class Ring:
         return (a >> U64(self.n - 1)) & U64(1)
 
     def from_signed(self, a: Any) -> Any:
-        """Signed integers (int64 array or Python ints) to ring elements (two's complement mod 2^n)."""
+        """Signed integers (any integer array or Python ints) to ring elements (two's complement mod 2^n); a uint64
+        array is taken as ring words and reduced."""
         xp = get_xp(a)
         arr = xp.asarray(a)
         if arr.dtype == xp.uint64:

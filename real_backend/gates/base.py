@@ -9,8 +9,9 @@ Keys are one-time: evaluating a key a second time raises :class:`KeyReuseError`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

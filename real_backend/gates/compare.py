@@ -30,7 +30,8 @@ class _SignGate(Gate):
 class DReLU(_SignGate):
     """Masked input (n-bit) -> XOR share of DReLU(x) xor r_out (a bit, uint64 0/1).
 
-    Key: DPF on n-1 bits with alpha = r mod 2^(n-1), plus an XOR share of R1 xor 1 xor r_out.
+    Key of each party: ``dpf`` (DPF on n-1 bits, alpha = r mod 2^(n-1)) and ``c``, an XOR share of
+    R1 xor 1 xor r_out. The output is an XOR share: the open XORs the two parties' bits.
     """
 
     kind = "drelu"
@@ -59,7 +60,8 @@ class ReLU(_SignGate):
 
     With P = d(1-2R1) and Q = d(1-2R1)r from a DCF on n-1 bits (payload (1-2R1, (1-2R1)r)), and s = 1-2X1:
     ReLU(x) = (1-X1)(hatx - r) - s*hatx*(R1 + P) + s*(R1*r + Q).
-    Key: DCF_{n-1} with 2 payload words + shares of R1, r, R1*r, r_out.
+    Key of each party: ``dcf`` (DCF on n-1 bits, payload (1-2R1, (1-2R1)r)) and additive shares of R1 (``r1``),
+    r (``r``), R1*r (``r1r``) and r_out (``rout``).
     """
 
     kind = "relu"

@@ -20,7 +20,11 @@ from .linear import MaskedMul
 
 
 class LUT(Gate):
-    """Masked b-bit input -> shares of (u + r_u, v + r_v); ``finish`` turns the opened pair into T[x] + r_out."""
+    """Masked b-bit input -> shares of (u + r_u, v + r_v); ``finish`` turns the opened pair into T[x] + r_out.
+
+    Key of each party: ``dpf`` (DPF on b bits, alpha = r_in), additive shares of r_u and r_v (``ru``, ``rv``) and
+    ``finish``, a MaskedMul key for the masked inputs (hat u, hat v) (its ``r_out`` is the gate's). ``eval`` returns a
+    (2, N) share; opening it puts 2 words per element on the wire."""
 
     kind = "lut"
 
@@ -30,7 +34,7 @@ class LUT(Gate):
         tab = np.asarray(table)
         if tab.shape != (1 << self.in_bits,):
             raise ValueError(f"LUT table has shape {tab.shape}; a {self.in_bits}-bit domain needs ({1 << self.in_bits},)")
-        self.table = Ring(self.out_bits).from_signed(tab.astype(np.int64)) if tab.dtype != np.uint64 else Ring(self.out_bits).reduce(tab)
+        self.table = Ring(self.out_bits).from_signed(tab)
         self.rounds = rounds
         self._finisher = MaskedMul(self.out_bits)
 

@@ -10,7 +10,9 @@ c(x) = c_{m-1} - sum_i [x < p_i] (c_i - c_{i-1}).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +23,10 @@ from .base import Gate, GateKeys, check_hatx, draw_mask, pair
 
 
 class PiecewisePoly(Gate):
-    """Select the coefficient row of x's interval. ``breakpoints``: m-1 sorted signed ints; ``coeffs``: (m, r) ints."""
+    """Select the coefficient row of x's interval. ``breakpoints``: m-1 sorted signed ints; ``coeffs``: (m, r) ints.
+
+    Key of each party: ``dcf`` (DCF on n bits, alpha = r_in, payload 1) and additive shares of r_out (``rout``,
+    shape (r, N)). The output share has shape (r, N)."""
 
     kind = "poly"
 
@@ -32,13 +37,13 @@ class PiecewisePoly(Gate):
         half = 1 << (self.n_bits - 1)
         if any(not -half <= p < half for p in bp):
             raise ValueError(f"breakpoints must lie in [-2^{self.n_bits - 1}, 2^{self.n_bits - 1}), got {bp}")
-        if any(a >= b for a, b in zip(bp, bp[1:])):
+        if any(a >= b for a, b in pairwise(bp)):
             raise ValueError(f"breakpoints must be strictly increasing, got {bp}")
         c = np.asarray(coeffs)
         if c.ndim != 2 or c.shape[0] != len(bp) + 1:
             raise ValueError(f"coeffs has shape {c.shape}; {len(bp) + 1} intervals need shape ({len(bp) + 1}, r)")
         ring = Ring(self.out_bits)
-        self.coeffs = ring.from_signed(c.astype(np.int64)) if c.dtype != np.uint64 else ring.reduce(c)
+        self.coeffs = ring.from_signed(c)
         self.shifted = [(p + half) % (1 << self.n_bits) for p in bp]
         self.rounds = rounds
 

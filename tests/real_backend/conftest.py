@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,7 +33,7 @@ def run_parties(fn0: Callable[[], Any], fn1: Callable[[], Any], timeout_s: float
     def target() -> None:
         try:
             box["r1"] = fn1()
-        except BaseException as e:  # noqa: BLE001 - re-raised below
+        except BaseException as e:
             box["e1"] = e
 
     t = threading.Thread(target=target, daemon=True)
