@@ -6,19 +6,5 @@ from .lut import LUT
 from .poly import PiecewisePoly
 from .trunc import GapARS, TrFloor
 
-__all__ = [
-           "B2A",
-           "LUT",
-           "DReLU",
-           "GapARS",
-           "Gate",
-           "GateKey",
-           "GateKeys",
-           "KeyReuseError",
-           "MaskedMul",
-           "PfssJob",
-           "PiecewisePoly",
-           "ReLU",
-           "Select",
-           "TrFloor",
-]
+__all__ = ["B2A", "LUT", "DReLU", "GapARS", "Gate", "GateKey", "GateKeys", "KeyReuseError", "MaskedMul", "PfssJob",
+           "PiecewisePoly", "ReLU", "Select", "TrFloor"]

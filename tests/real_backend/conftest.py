@@ -33,7 +33,7 @@ def run_parties(fn0: Callable[[], Any], fn1: Callable[[], Any], timeout_s: float
     def target() -> None:
         try:
             box["r1"] = fn1()
-        except BaseException as e:
+        except BaseException as e:  # re-raised below
             box["e1"] = e
 
     t = threading.Thread(target=target, daemon=True)
