@@ -39,7 +39,8 @@ def test_chacha_kernel_matches_arrays():
 def gate_cases(n):
     tab = np.random.default_rng(n).integers(0, 2**40, 1 << 13)
     return [G.DReLU(n), G.ReLU(n), G.GapARS(n, 12), G.TrFloor(n, 12), G.LUT(13, n, tab), G.LUT(5, n, tab[:32]),
-            G.PiecewisePoly(n, [-5000, 0, 77, 9000], np.arange(10).reshape(5, 2) - 3, n), G.Select(n), G.B2A(n), G.MaskedMul(n)]
+            G.PiecewisePoly(n, [-5000, 0, 77, 9000], np.arange(10).reshape(5, 2) - 3, n), G.Select(n), G.B2A(n),
+            G.MaskedMul(n)]
 
 
 @pytest.mark.parametrize("n", [16, 37, 50, 64])
@@ -52,9 +53,11 @@ def test_keygen_and_eval_bit_identical(n):
     for gate in gate_cases(n):
         kn, kc = gate.keygen(dn, N), gate.keygen(dc, N)
         ln, lc = leaves(kn), leaves(kc)
-        assert len(ln) == len(lc) and all((a == b).all() for a, b in zip(ln, lc)), f"{gate.kind}: keys differ"
+        assert len(ln) == len(lc), f"{gate.kind}: keys differ"
+        assert all((a == b).all() for a, b in zip(ln, lc, strict=True)), f"{gate.kind}: keys differ"
         if isinstance(kn.r_in, tuple):
-            hat = tuple(rng.integers(0, 2**63, N, dtype=np.uint64) & Ring(b).mask for b in (1 if gate.kind == "select" else n, n))
+            widths = (1 if gate.kind == "select" else n, n)
+            hat = tuple(rng.integers(0, 2**63, N, dtype=np.uint64) & Ring(b).mask for b in widths)
         else:
             bits = {"lut": gate.in_bits if gate.kind == "lut" else n, "b2a": 1}.get(gate.kind, n)
             hat = rng.integers(0, 2**63, N, dtype=np.uint64) * np.uint64(2) + np.uint64(1) & Ring(bits).mask
