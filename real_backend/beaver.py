@@ -83,7 +83,8 @@ def triples(dealer: Dealer, kind: str, shape_x: tuple, shape_y: tuple, n_bits: i
 def mask(triple: Triple, x: Any, y: Any, n_bits: int) -> tuple[Any, Any]:
     """Step 2: this party's (E_p, F_p) = (x_p - a_p, y_p - b_p), to be opened."""
     if x.shape != triple.a.shape or y.shape != triple.b.shape:
-        raise ValueError(f"operand shapes {x.shape}, {y.shape} do not match the triple's {triple.a.shape}, {triple.b.shape}")
+        raise ValueError(f"operand shapes {x.shape}, {y.shape} do not match the triple's {triple.a.shape}, "
+                         f"{triple.b.shape}")
     ring = Ring(n_bits)
     return ring.sub(x, triple.a), ring.sub(y, triple.b)
 
@@ -91,7 +92,8 @@ def mask(triple: Triple, x: Any, y: Any, n_bits: int) -> tuple[Any, Any]:
 def finalise(triple: Triple, e: Any, f: Any, n_bits: int) -> Any:
     """Step 3: this party's share of x*y from the opened E, F. A triple is one-time."""
     if triple.used:
-        raise RuntimeError(f"{triple.kind} Beaver triple of party {triple.party} was already used; triples are one-time")
+        raise RuntimeError(f"{triple.kind} Beaver triple of party {triple.party} was already used; "
+                           "triples are one-time")
     triple.used = True
     ring = Ring(n_bits)
     prod = _product(triple.kind, ring)

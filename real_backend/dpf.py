@@ -116,7 +116,8 @@ def keygen(alpha: Any, n_bits: int, stream: RandomStream, rounds: int = 12) -> t
     leaf_l = g[0, :, 0:4] ^ g[1, :, 0:4] ^ B.mask_by(np.uint32(1) - a, e)
     leaf_r = g[0, :, 4:8] ^ g[1, :, 4:8] ^ B.mask_by(a, e)
     leaf = xp.stack([leaf_l, leaf_r])
-    return tuple(DpfKey(b, n_bits, rounds, roots[b], scw.copy(), tr.copy(), leaf.copy()) for b in (0, 1))  # type: ignore[return-value]
+    k0, k1 = (DpfKey(b, n_bits, rounds, roots[b], scw.copy(), tr.copy(), leaf.copy()) for b in (0, 1))
+    return k0, k1
 
 
 def _walk(key: DpfKey, x: Any, compare: bool) -> Any:

@@ -113,7 +113,9 @@ class FixedPoint:
         scaled = xp.rint(xp.asarray(v, dtype=xp.float64) * float(1 << self.f))
         lim = float(1 << (self.ring.n - 1))
         if bool(xp.any(scaled >= lim)) or bool(xp.any(scaled < -lim)):
-            raise ValueError(f"fixed-point encode: a value is outside [-2^{self.ring.n - 1 - self.f}, 2^{self.ring.n - 1 - self.f}) for n={self.ring.n}, f={self.f}")
+            top = self.ring.n - 1 - self.f
+            raise ValueError(f"fixed-point encode: a value is outside [-2^{top}, 2^{top}) "
+                             f"for n={self.ring.n}, f={self.f}")
         return self.ring.from_signed(scaled.astype(xp.int64))
 
     def decode(self, a: Any) -> Any:

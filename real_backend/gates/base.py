@@ -36,7 +36,8 @@ class GateKey:
     def check_unused(self) -> None:
         """Raise KeyReuseError if this key was already evaluated."""
         if self.used:
-            raise KeyReuseError(f"{self.kind} key of party {self.party} ({self.n_elems} elements) was already used; FSS keys are one-time")
+            raise KeyReuseError(f"{self.kind} key of party {self.party} ({self.n_elems} elements) was already used; "
+                                "FSS keys are one-time")
 
 
 @dataclass

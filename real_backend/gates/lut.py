@@ -33,7 +33,8 @@ class LUT(Gate):
         self.out_bits = check_bits("out_bits", out_bits, 1, 64)
         tab = np.asarray(table)
         if tab.shape != (1 << self.in_bits,):
-            raise ValueError(f"LUT table has shape {tab.shape}; a {self.in_bits}-bit domain needs ({1 << self.in_bits},)")
+            raise ValueError(f"LUT table has shape {tab.shape}; a {self.in_bits}-bit domain needs "
+                             f"({1 << self.in_bits},)")
         self.table = Ring(self.out_bits).from_signed(tab)
         self.rounds = rounds
         self._finisher = MaskedMul(self.out_bits)
@@ -45,7 +46,9 @@ class LUT(Gate):
         ru, rv = stream.ring(n, self.out_bits), stream.ring(n, self.out_bits)
         fin = self._finisher._keygen(dealer, stream, n, (ru, rv))
         (u0, u1), (v0, v1) = dealer.share(ru, ring, stream), dealer.share(rv, ring, stream)
-        return pair(self.kind, n, {"dpf": k0, "ru": u0, "rv": v0, "finish": fin.key0}, {"dpf": k1, "ru": u1, "rv": v1, "finish": fin.key1}, r, fin.r_out)
+        parts0 = {"dpf": k0, "ru": u0, "rv": v0, "finish": fin.key0}
+        parts1 = {"dpf": k1, "ru": u1, "rv": v1, "finish": fin.key1}
+        return pair(self.kind, n, parts0, parts1, r, fin.r_out)
 
     def _eval(self, party, key, hatx, parts) -> Any:
         ring = Ring(self.out_bits)

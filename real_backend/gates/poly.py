@@ -70,7 +70,8 @@ class PiecewisePoly(Gate):
         acc = xp.broadcast_to(coeffs[-1][:, None], (coeffs.shape[1], key.n_elems)).copy()
         acc = public_share(party, acc)
         if self.m > 1:
-            acc = ring.add(acc, ring.mul(ring.sub(coeffs[-1], coeffs[0])[:, None], engine.dcf_lt(parts["dcf"], y)[0][None, :]))
+            wrap = engine.dcf_lt(parts["dcf"], y)[0]
+            acc = ring.add(acc, ring.mul(ring.sub(coeffs[-1], coeffs[0])[:, None], wrap[None, :]))
         for i, q in enumerate(self.shifted, start=1):
             delta = ring.sub(coeffs[i], coeffs[i - 1])[:, None]
             below = public_share(party, (y < np.uint64(q)).astype(np.uint64))
