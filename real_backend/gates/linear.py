@@ -4,6 +4,7 @@ Bits travel XOR-masked (hatb = b xor r_b); b = hatb + (1 - 2 hatb) r_b over the 
 """
 from __future__ import annotations
 
+from abc import abstractmethod
 from types import ModuleType
 from typing import Any
 
@@ -46,24 +47,47 @@ class _LocalGate(Gate):
         return 0
 
 
-class Select(_LocalGate):
+class _PairGate(_LocalGate):
+    """A local gate on two public masked inputs (hat a, hat b), of bit widths ``widths()``: ``r_in`` is the pair of
+    their masks (r_a, r_b), and each party's key holds additive shares of r_a, r_b, r_a*r_b and r_out, under the part
+    names ``mask_parts`` (r_a, r_b, r_a*r_b) and ``rout``."""
+
+    key_words = 4
+    mask_parts: tuple[str, str, str]
+    input_names: tuple[str, str]
+
+    @abstractmethod
+    def widths(self) -> tuple[int, int]:
+        """Bit widths of the two inputs."""
+
+    def _keygen(self, dealer, stream, n, r_in) -> GateKeys:
+        widths = self.widths()
+        if r_in is None:
+            r_in = tuple(stream.ring(n, bits) for bits in widths)
+        ra, rb = _checked_pair(r_in, widths, ("r_in", "r_in"), n, f"{self.kind} r_in", stream.xp)
+        a, b, ab = self.mask_parts
+        return self._deal(dealer, stream, n, (ra, rb), {a: ra, b: rb, ab: Ring(self.n_bits).mul(ra, rb)})
+
+    def _inputs(self, hatx: Any, n_elems: int) -> tuple:
+        """The checked pair of public masked inputs."""
+        return _checked_pair(hatx, self.widths(), self.input_names, n_elems, self.kind)
+
+
+class Select(_PairGate):
     """(hatb, hatx) -> share of b*x + r_out. ``r_in`` is the pair (r_b bit, r_x).
 
     Key of each party: additive shares of r_b, r_x, r_b*r_x and r_out (parts ``rb``, ``rx``, ``rbrx``, ``rout``)."""
 
     kind = "select"
-    key_words = 4
+    mask_parts = ("rb", "rx", "rbrx")
+    input_names = ("hatb", "hatx")
 
-    def _keygen(self, dealer, stream, n, r_in) -> GateKeys:
-        ring = Ring(self.n_bits)
-        if r_in is None:
-            r_in = (stream.bits(n), stream.ring(n, self.n_bits))
-        rb, rx = _checked_pair(r_in, (1, self.n_bits), ("r_in", "r_in"), n, "select r_in", stream.xp)
-        return self._deal(dealer, stream, n, (rb, rx), {"rb": rb, "rx": rx, "rbrx": ring.mul(rb, rx)})
+    def widths(self) -> tuple[int, int]:
+        return 1, self.n_bits
 
     def _eval(self, party, key, hatx, parts) -> Any:
         ring = Ring(self.n_bits)
-        hb, hx = _checked_pair(hatx, (1, self.n_bits), ("hatb", "hatx"), key.n_elems, "select")
+        hb, hx = self._inputs(hatx, key.n_elems)
         y = ring.sub(public_share(party, ring.mul(hb, hx)), ring.mul(hb, parts["rx"]))
         y = ring.add(y, ring.mul(sign_of_bit(ring, hb), ring.sub(ring.mul(hx, parts["rb"]), parts["rbrx"])))
         return ring.add(y, parts["rout"])
@@ -87,24 +111,21 @@ class B2A(_LocalGate):
         return ring.add(ring.add(public_share(party, hb), ring.mul(sign_of_bit(ring, hb), parts["rb"])), parts["rout"])
 
 
-class MaskedMul(_LocalGate):
+class MaskedMul(_PairGate):
     """(hatx, haty) -> share of x*y + r_out (masked-wire Beaver multiply). ``r_in`` is the pair (r_x, r_y).
 
     Key of each party: additive shares of r_x, r_y, r_x*r_y and r_out (parts ``rx``, ``ry``, ``rxry``, ``rout``)."""
 
     kind = "mul"
-    key_words = 4
+    mask_parts = ("rx", "ry", "rxry")
+    input_names = ("hatx", "haty")
 
-    def _keygen(self, dealer, stream, n, r_in) -> GateKeys:
-        ring = Ring(self.n_bits)
-        if r_in is None:
-            r_in = (stream.ring(n, self.n_bits), stream.ring(n, self.n_bits))
-        rx, ry = _checked_pair(r_in, (self.n_bits, self.n_bits), ("r_in", "r_in"), n, "mul r_in", stream.xp)
-        return self._deal(dealer, stream, n, (rx, ry), {"rx": rx, "ry": ry, "rxry": ring.mul(rx, ry)})
+    def widths(self) -> tuple[int, int]:
+        return self.n_bits, self.n_bits
 
     def _eval(self, party, key, hatx, parts) -> Any:
         ring = Ring(self.n_bits)
-        hx, hy = _checked_pair(hatx, (self.n_bits, self.n_bits), ("hatx", "haty"), key.n_elems, "mul")
+        hx, hy = self._inputs(hatx, key.n_elems)
         cross = ring.add(ring.mul(hx, parts["ry"]), ring.mul(hy, parts["rx"]))
         y = ring.sub(public_share(party, ring.mul(hx, hy)), cross)
         return ring.add(ring.add(y, parts["rxry"]), parts["rout"])
