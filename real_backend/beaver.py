@@ -74,10 +74,10 @@ def triples(dealer: Dealer, kind: str, shape_x: tuple, shape_y: tuple, n_bits: i
         a = st.ring(int(np.prod(shape_x)), n_bits).reshape(shape_x)
         b = st.ring(int(np.prod(shape_y)), n_bits).reshape(shape_y)
         c = _product(kind, ring)(a, b)
-        sh = [dealer.share(v, ring, st) for v in (a, b, c)]
+        (a0, a1), (b0, b1), (c0, c1) = (dealer.share(v, ring, st) for v in (a, b, c))
     words = a.size + b.size + c.size
     dealer.record(f"beaver_{kind}", 1, 8 * words, t.seconds)
-    return tuple(Triple(kind, p, sh[0][p], sh[1][p], sh[2][p]) for p in (0, 1))  # type: ignore[return-value]
+    return Triple(kind, 0, a0, b0, c0), Triple(kind, 1, a1, b1, c1)
 
 
 def mask(triple: Triple, x: Any, y: Any, n_bits: int) -> tuple[Any, Any]:

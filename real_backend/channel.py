@@ -288,8 +288,7 @@ def parse_address(address: str) -> tuple[str, int]:
 def listen(address: str) -> socket.socket:
     """A listening socket on ``host:port`` (port 0 picks a free one; read it from getsockname())."""
     host, port = parse_address(address)
-    srv = socket.create_server((host, port))
-    return srv
+    return socket.create_server((host, port))
 
 
 def accept(server: socket.socket, timeout_s: float = 10.0, **kw: Any) -> Channel:

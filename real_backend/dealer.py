@@ -13,7 +13,7 @@ from typing import Any
 
 from .ring import Ring
 from .rng import RandomStream, seed_words
-from .xp import module
+from .xp import is_cupy, module
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Dealer:
 
     def sync(self) -> None:
         """Wait for queued GPU work (so that recorded times are real)."""
-        if self.xp.__name__ == "cupy":
+        if is_cupy(self.xp):
             self.xp.cuda.Device().synchronize()
 
     def timed(self) -> _Timer:

@@ -4,6 +4,11 @@ A gate is a *PFSS job*: the dealer makes a key pair for N elements (``keygen``),
 the public masked input into its share of the masked output (``eval``), with no communication. Opening that
 output (one exchange) gives the next gate its public masked input.
 
+Who holds what: party p holds only ``GateKeys.key<p>`` (each gate's docstring lists its ``parts``) and the public
+masked inputs; the masks ``r_in`` and ``r_out`` stay with the dealer (it masks the inputs, and in a circuit one gate's
+r_out is the next gate's r_in). What crosses the wire: only the opened output shares (additive mod 2^n, XOR for
+DReLU), packed to n bits by ``opening.open_shares``; keys go from the dealer to each party before the online phase.
+
 Keys are one-time: evaluating a key a second time raises :class:`KeyReuseError`.
 """
 from __future__ import annotations
@@ -25,7 +30,9 @@ class KeyReuseError(RuntimeError):
 
 @dataclass
 class GateKey:
-    """One party's key batch: gate ``kind``, ``party`` (0/1), ``n_elems`` and named arrays or FSS keys."""
+    """One party's key batch: gate ``kind``, ``party`` (0/1), ``n_elems`` and ``parts``, the named arrays (ring words,
+    shape (N,) unless the gate says otherwise) and FSS keys (``DpfKey``/``DcfKey``) that the gate's docstring lists.
+    ``used`` is set by the first successful ``Gate.eval``."""
 
     kind: str
     party: int
@@ -42,7 +49,8 @@ class GateKey:
 
 @dataclass
 class GateKeys:
-    """What the dealer makes: both parties' keys, and the masks it keeps (input mask, output mask)."""
+    """What the dealer makes: both parties' keys (``key0`` for party 0, ``key1`` for party 1), and the masks it keeps:
+    ``r_in`` (one array, or a pair for two-input gates) and ``r_out``. Iterating gives (key0, key1)."""
 
     key0: GateKey
     key1: GateKey
