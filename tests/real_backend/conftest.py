@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from real_backend.dealer import Dealer
 from real_backend.xp import gpu_available
 
 
@@ -19,11 +18,6 @@ def pytest_collection_modifyitems(config: Any, items: list) -> None:
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
-
-
-@pytest.fixture
-def dealer() -> Dealer:
-    return Dealer(1234)
 
 
 def run_parties(fn0: Callable[[], Any], fn1: Callable[[], Any], timeout_s: float = 20.0) -> tuple[Any, Any]:

@@ -4,11 +4,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from real_backend import beaver
+from real_backend import beaver, dpf, kernels
 from real_backend import gates as G
 from real_backend.chacha import chacha_block
 from real_backend.dealer import Dealer
 from real_backend.ring import Ring
+from real_backend.rng import RandomStream, seed_words
 from real_backend.xp import convert_tree, to_numpy
 
 pytestmark = pytest.mark.gpu
@@ -83,9 +84,6 @@ def test_split_k_matmul_matches_numpy():
 def test_dpf_compare_kernel_matches_arrays_on_host_keys(n):
     """Isolates the comparison kernel: keys made on the host, evaluated by the kernel and by the array code."""
     import cupy as cp
-
-    from real_backend import dpf, kernels
-    from real_backend.rng import RandomStream, seed_words
 
     st = RandomStream(seed_words(3), 0)
     N = 4000
