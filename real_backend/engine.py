@@ -1,9 +1,9 @@
 """The one place where FSS evaluation picks NumPy array code or a fused CUDA kernel.
 
 Inputs on CuPy run the kernels of :mod:`kernels` (one launch per batch); anything else runs the array code of
-:mod:`dpf` and :mod:`dcf`. Both give the same bits (``tests/real_backend/test_gpu.py``). The gates call these
-functions, never ``kernels`` directly, so the array code and the kernels do not know of each other: ``kernels``
-depends only on ``chacha``, ``dpf``/``dcf`` not on ``kernels``.
+:mod:`dpf` and :mod:`dcf`. Both paths check their inputs alike (``ring.check_words``) and give the same bits
+(``tests/real_backend/test_gpu.py``). The gates call these functions, never ``kernels`` directly, so the array code
+and the kernels do not know of each other: ``kernels`` depends only on ``chacha``, ``dpf``/``dcf`` not on ``kernels``.
 
 (Below this layer ``chacha.chacha_block`` makes the same choice for the ChaCha block function on its own, since the
 array code, key generation included, runs on CuPy arrays too.)
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import dcf, dpf, kernels
-from .ring import Ring, public_share
+from .ring import Ring, check_words, public_share
 from .xp import get_xp, is_cupy
 
 
@@ -26,7 +26,7 @@ def _on_gpu(x: Any) -> bool:
 def dpf_lt(key: dpf.DpfKey, x: Any) -> Any:
     """XOR share (uint32 0/1) of [x < alpha] per element (see ``dpf.eval_lt``)."""
     if _on_gpu(x):
-        return kernels.dpf_lt(key, x, key.n_bits).astype(get_xp(x).uint32)
+        return kernels.dpf_lt(key, check_words(x, key.n_bits, key.n_elems), key.n_bits).astype(get_xp(x).uint32)
     return dpf.eval_lt(key, x)
 
 
@@ -44,7 +44,7 @@ def drelu(key: dpf.DpfKey, hatx: Any, c: Any, n_bits: int) -> Any:
 def dcf_lt(key: dcf.DcfKey, x: Any) -> Any:
     """Additive shares (k, N) uint64 mod 2^out_bits of beta * [x < alpha] (see ``dcf.eval_lt``)."""
     if _on_gpu(x):
-        return kernels.dcf_lt(key, x)
+        return kernels.dcf_lt(key, check_words(x, key.n_bits, key.n_elems))
     return dcf.eval_lt(key, x)
 
 
