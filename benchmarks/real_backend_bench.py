@@ -2,8 +2,9 @@
 
 Usage: python benchmarks/real_backend_bench.py [--out DIR] [--elems N]
        python benchmarks/real_backend_bench.py --net-only [--profile] [--out DIR] [--chunk-bytes B] [--check-threads T]
-Writes bench.jsonl (net.jsonl for --net-only) to DIR and prints a table. --net-only needs no GPU. Kernel times: CUDA events, median of repeats after warm-up, over
-fresh keys generated on the GPU (the kernels are re-run on one key batch: the one-time check lives in the gate layer).
+Writes bench.jsonl (net.jsonl for --net-only) to DIR and prints a table. --net-only needs no GPU. Kernel times: CUDA
+events, median of repeats after warm-up, over fresh keys generated on the GPU (the kernels are re-run on one key batch:
+the one-time check lives in the gate layer).
 """
 from __future__ import annotations
 
@@ -12,18 +13,22 @@ import json
 import multiprocessing as mp
 import os
 import sys
+import threading
 import time
+import zlib
+from functools import partial
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from real_backend import beaver, kernels, wire  # noqa: E402
-from real_backend import gates as G  # noqa: E402
-from real_backend.channel import accept, connect, listen  # noqa: E402
-from real_backend.dealer import Dealer  # noqa: E402
-from real_backend.opening import open_shares  # noqa: E402
-from real_backend.ring import Ring  # noqa: E402
+from real_backend import beaver, kernels, wire
+from real_backend import gates as G
+from real_backend.channel import accept, connect, listen
+from real_backend.dealer import Dealer
+from real_backend.opening import open_shares
+from real_backend.ring import Ring
+from real_backend.xp import get_xp
 
 
 def cuda_median(fn, reps=20, warm=3):
@@ -65,10 +70,6 @@ def _raw_recv_into(sock, mv):
 
 
 def _net_party(party, port_q, res_q, words, reps, profile, chan_kw):
-    import threading
-    import zlib
-
-
     if party == 0:
         srv = listen("127.0.0.1:0")
         port_q.put(srv.getsockname()[1])
@@ -183,6 +184,18 @@ def net_main(argv=None):
     print_net(row)
 
 
+def _plain_matmul(a, b, ring):
+    """The reference for split-K: one uint64 matmul, reduced."""
+    return ring.reduce(get_xp(a, b).matmul(a, b))
+
+
+def _short(v):
+    """A row value for the printed table: floats rounded (small) or in 4 significant digits (large)."""
+    if not isinstance(v, float):
+        return v
+    return round(v, 6) if v < 1e3 else f"{v:.4g}"
+
+
 def main():
     import cupy as cp
 
@@ -193,7 +206,8 @@ def main():
     N = a.elems
     props = cp.cuda.runtime.getDeviceProperties(0)
     card = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-    rows = [{"kind": "env", "card": card, "sms": props["multiProcessorCount"], "cupy": cp.__version__, "numpy": np.__version__, "elems": N}]
+    rows = [{"kind": "env", "card": card, "sms": props["multiProcessorCount"], "cupy": cp.__version__,
+             "numpy": np.__version__, "elems": N}]
     dealer = Dealer(5, use_gpu=True)
     rng = cp.random.default_rng(0)
 
@@ -219,29 +233,33 @@ def main():
             with dealer.timed() as tm:
                 g.keygen(dealer, N)
             ts.append(tm.seconds)
-        rows.append({"kind": "keygen", "gate": f"drelu{n}", "s": float(np.median(ts)), "keys_per_s": N / float(np.median(ts))})
+        t = float(np.median(ts))
+        rows.append({"kind": "keygen", "gate": f"drelu{n}", "s": t, "keys_per_s": N / t})
     # DCF-based gates: time the fused DCF walks they launch.
-    for name, gate, n in (("relu37", G.ReLU(37), 37), ("trfloor50_s12", G.TrFloor(50, 12), 50), ("gapars50_s12", G.GapARS(50, 12), 50)):
+    dcf_gates = (("relu37", G.ReLU(37), 37), ("trfloor50_s12", G.TrFloor(50, 12), 50),
+                 ("gapars50_s12", G.GapARS(50, 12), 50))
+    for name, gate, n in dcf_gates:
         keys = gate.keygen(dealer, N)
         hat = rng.integers(0, 2**62, N, dtype=cp.uint64) & Ring(n).mask
-        t = cuda_median(lambda: gate._eval(0, keys.key0, hat, keys.key0.parts), reps=10)
-        rows.append({"kind": "eval", "gate": name, "s": t, "evals_per_s": N / t, "prg_calls_per_elem": gate.prg_calls_per_elem(),
-                     "key_bytes_per_elem": gate.key_bytes_per_elem(), "note": "whole gate incl. CuPy epilogue ops"})
+        t = cuda_median(partial(gate._eval, 0, keys.key0, hat, keys.key0.parts), reps=10)
+        rows.append({"kind": "eval", "gate": name, "s": t, "evals_per_s": N / t,
+                     "prg_calls_per_elem": gate.prg_calls_per_elem(), "key_bytes_per_elem": gate.key_bytes_per_elem(),
+                     "note": "whole gate incl. CuPy epilogue ops"})
     for b in (8, 13):
         tab = np.random.default_rng(b).integers(0, 2**37, 1 << b)
         g = G.LUT(b, 37, tab)
         keys = g.keygen(dealer, N)
         hat = rng.integers(0, 1 << b, N, dtype=cp.uint64)
         ctab = cp.asarray(g.table)
-        t = cuda_median(lambda: kernels.lut_eval(keys.key0.parts["dpf"], hat, ctab, 37), reps=5, warm=1)
-        rows.append({"kind": "eval", "gate": f"lut{b}", "s": t, "evals_per_s": N / t, "prg_calls_per_elem": g.prg_calls_per_elem(),
-                     "key_bytes_per_elem": g.key_bytes_per_elem()})
+        t = cuda_median(partial(kernels.lut_eval, keys.key0.parts["dpf"], hat, ctab, 37), reps=5, warm=1)
+        rows.append({"kind": "eval", "gate": f"lut{b}", "s": t, "evals_per_s": N / t,
+                     "prg_calls_per_elem": g.prg_calls_per_elem(), "key_bytes_per_elem": g.key_bytes_per_elem()})
     ring = Ring(50)
     for m, k, n in ((128, 768, 768), (128, 3072, 768), (128, 768, 3072)):
         A = rng.integers(0, 2**62, (m, k), dtype=cp.uint64) & ring.mask
         B = rng.integers(0, 2**62, (k, n), dtype=cp.uint64) & ring.mask
-        t = cuda_median(lambda: beaver.matmul(A, B, ring))
-        t0 = cuda_median(lambda: ring.reduce(cp.matmul(A, B)))
+        t = cuda_median(partial(beaver.matmul, A, B, ring))
+        t0 = cuda_median(partial(_plain_matmul, A, B, ring))
         rows.append({"kind": "matmul", "shape": f"{m}x{k}x{n}", "s_splitk": t, "s_plain": t0})
     rows.append(net_row(net_bench(profile=True)))
     with open(os.path.join(a.out, "bench.jsonl"), "w") as fh:
@@ -249,7 +267,7 @@ def main():
             fh.write(json.dumps(r) + "\n")
     print(f"card: {card}  elems: {N}")
     for r in rows[1:]:
-        print(json.dumps({k: (round(v, 6) if isinstance(v, float) and v < 1e3 else (f"{v:.4g}" if isinstance(v, float) else v)) for k, v in r.items()}))
+        print(json.dumps({k: _short(v) for k, v in r.items()}))
 
 
 if __name__ == "__main__":

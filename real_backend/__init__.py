@@ -3,6 +3,7 @@
 Layers (CrypTen-style, each with a narrow interface):
 - ``ring``, ``chacha``, ``rng``: arithmetic in Z_2^n, the ChaCha PRG, the dealer's random streams;
 - ``dpf``, ``dcf``, ``kernels``: FSS schemes (array code plus fused CUDA kernels for evaluation);
+- ``engine``: the one place where an evaluation picks the fused kernel (CuPy inputs) or the array code (NumPy);
 - ``gates``: masked-wire gates, each ``keygen(dealer, n, ...)`` + ``eval(party, key, hatx) -> share``;
 - ``beaver``: Beaver triples and masked openings; ``dealer``: all correlated randomness from one seed;
 - ``channel``, ``wire``: framed two-party transport with counters; ``selftest``: a two-process run.

@@ -9,8 +9,9 @@ partial products summed in uint64), exact mod 2^64.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -73,16 +74,17 @@ def triples(dealer: Dealer, kind: str, shape_x: tuple, shape_y: tuple, n_bits: i
         a = st.ring(int(np.prod(shape_x)), n_bits).reshape(shape_x)
         b = st.ring(int(np.prod(shape_y)), n_bits).reshape(shape_y)
         c = _product(kind, ring)(a, b)
-        sh = [dealer.share(v, ring, st) for v in (a, b, c)]
+        (a0, a1), (b0, b1), (c0, c1) = (dealer.share(v, ring, st) for v in (a, b, c))
     words = a.size + b.size + c.size
     dealer.record(f"beaver_{kind}", 1, 8 * words, t.seconds)
-    return tuple(Triple(kind, p, sh[0][p], sh[1][p], sh[2][p]) for p in (0, 1))  # type: ignore[return-value]
+    return Triple(kind, 0, a0, b0, c0), Triple(kind, 1, a1, b1, c1)
 
 
 def mask(triple: Triple, x: Any, y: Any, n_bits: int) -> tuple[Any, Any]:
     """Step 2: this party's (E_p, F_p) = (x_p - a_p, y_p - b_p), to be opened."""
     if x.shape != triple.a.shape or y.shape != triple.b.shape:
-        raise ValueError(f"operand shapes {x.shape}, {y.shape} do not match the triple's {triple.a.shape}, {triple.b.shape}")
+        raise ValueError(f"operand shapes {x.shape}, {y.shape} do not match the triple's {triple.a.shape}, "
+                         f"{triple.b.shape}")
     ring = Ring(n_bits)
     return ring.sub(x, triple.a), ring.sub(y, triple.b)
 
@@ -90,7 +92,8 @@ def mask(triple: Triple, x: Any, y: Any, n_bits: int) -> tuple[Any, Any]:
 def finalise(triple: Triple, e: Any, f: Any, n_bits: int) -> Any:
     """Step 3: this party's share of x*y from the opened E, F. A triple is one-time."""
     if triple.used:
-        raise RuntimeError(f"{triple.kind} Beaver triple of party {triple.party} was already used; triples are one-time")
+        raise RuntimeError(f"{triple.kind} Beaver triple of party {triple.party} was already used; "
+                           "triples are one-time")
     triple.used = True
     ring = Ring(n_bits)
     prod = _product(triple.kind, ring)

@@ -33,11 +33,20 @@ def _rotl(v: Any, k: int) -> Any:
     return (v << _U32(k)) | (v >> _U32(32 - k))
 
 
+# A double round: four quarter rounds on the columns of the 4x4 state, then four on its diagonals (RFC 8439 §2.3).
+_DOUBLE_ROUND = ((0, 4, 8, 12), (1, 5, 9, 13), (2, 6, 10, 14), (3, 7, 11, 15),
+                 (0, 5, 10, 15), (1, 6, 11, 12), (2, 7, 8, 13), (3, 4, 9, 14))
+
+
 def _quarter(x: list, a: int, b: int, c: int, d: int) -> None:
-    x[a] = x[a] + x[b]; x[d] = _rotl(x[d] ^ x[a], 16)
-    x[c] = x[c] + x[d]; x[b] = _rotl(x[b] ^ x[c], 12)
-    x[a] = x[a] + x[b]; x[d] = _rotl(x[d] ^ x[a], 8)
-    x[c] = x[c] + x[d]; x[b] = _rotl(x[b] ^ x[c], 7)
+    x[a] = x[a] + x[b]
+    x[d] = _rotl(x[d] ^ x[a], 16)
+    x[c] = x[c] + x[d]
+    x[b] = _rotl(x[b] ^ x[c], 12)
+    x[a] = x[a] + x[b]
+    x[d] = _rotl(x[d] ^ x[a], 8)
+    x[c] = x[c] + x[d]
+    x[b] = _rotl(x[b] ^ x[c], 7)
 
 
 def _block_arrays(state: Any, rounds: int) -> Any:
@@ -46,8 +55,8 @@ def _block_arrays(state: Any, rounds: int) -> Any:
     s = [xp.ascontiguousarray(state[:, i]) for i in range(16)]
     x = list(s)
     for _ in range(rounds // 2):
-        _quarter(x, 0, 4, 8, 12); _quarter(x, 1, 5, 9, 13); _quarter(x, 2, 6, 10, 14); _quarter(x, 3, 7, 11, 15)
-        _quarter(x, 0, 5, 10, 15); _quarter(x, 1, 6, 11, 12); _quarter(x, 2, 7, 8, 13); _quarter(x, 3, 4, 9, 14)
+        for quarter in _DOUBLE_ROUND:
+            _quarter(x, *quarter)
     return xp.stack([x[i] + s[i] for i in range(16)], axis=1)
 
 

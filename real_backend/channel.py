@@ -1,9 +1,9 @@
 """Two-party channel: framed messages over a stream socket, with counters, timeouts and optional shaping.
 
 ``Channel.pair()`` gives two connected channels in one process (a socketpair: tests, one-process runs);
-``connect_tcp`` links two processes or hosts (``host:port``; party 0 listens, party 1 connects). Every frame
-carries a sequence number and a checksum (``wire.checksum``); every receive has a timeout; a closed or silent peer raises
-:class:`PeerError` naming the problem. ``handshake`` refuses a peer whose configuration hash differs.
+``listen`` + ``accept`` (party 0) and ``connect`` (party 1) link two processes or hosts at ``host:port``. Every frame
+carries a sequence number and a checksum (``wire.checksum``); every receive has a timeout; a closed or silent peer
+raises :class:`PeerError` naming the problem. ``handshake`` refuses a peer whose configuration hash differs.
 
 Shaping (``latency_s``, ``bandwidth_Bps``) delays each send by latency + bytes/bandwidth to emulate LAN/WAN.
 Counters (``stats``) are per party: bytes and frames this party sent and received, and rounds (opens).
@@ -20,9 +20,10 @@ import hashlib
 import json
 import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class Channel:
         self.stats = CommStats()
 
     @classmethod
-    def pair(cls, **kw: Any) -> tuple["Channel", "Channel"]:
+    def pair(cls, **kw: Any) -> tuple[Channel, Channel]:
         """Two connected in-process channels (party 0, party 1)."""
         a, b = socket.socketpair()
         return cls(a, 0, **kw), cls(b, 1, **kw)
@@ -111,7 +112,7 @@ class Channel:
             self._scratch = np.empty(nbytes, dtype=np.uint8)
         return self._scratch[:nbytes]
 
-    def __enter__(self) -> "Channel":
+    def __enter__(self) -> Channel:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -122,8 +123,9 @@ class Channel:
         """Send one message; ``payload``: bytes or a contiguous NumPy array (sent without a copy).
 
         Up to ``chunk_bytes`` it is one frame; larger payloads are split into frames of ``chunk_bytes`` rounded down
-        to a multiple of ``align`` (all but the last flagged ``wire.FLAG_MORE``), whose checksums are computed on the thread
-        pool ahead of the socket writes. ``align`` lets a receiver decode each frame on its own (whole packed groups)."""
+        to a multiple of ``align`` (all but the last flagged ``wire.FLAG_MORE``), whose checksums are computed on the
+        thread pool ahead of the socket writes. ``align`` lets a receiver decode each frame on its own (whole packed
+        groups)."""
         view = memoryview(payload).cast("B") if not isinstance(payload, bytes) else memoryview(payload)
         total = len(view)
         delay = self.latency_s + (total / self.bandwidth_Bps if self.bandwidth_Bps else 0.0)
@@ -155,7 +157,7 @@ class Channel:
                 self.sock.sendall(view)
             elif sent < len(header) + len(view):
                 self.sock.sendall(view[sent - len(header):])
-        except (socket.timeout, OSError) as e:
+        except (TimeoutError, OSError) as e:
             raise PeerError(f"party {self.party}: send of frame {self._send_seq} failed: {e}") from e
         self._send_seq += 1
         self.stats.frames_sent += 1
@@ -167,13 +169,15 @@ class Channel:
         while got < len(buf):
             try:
                 k = self.sock.recv_into(buf[got:])
-            except socket.timeout as e:
-                raise PeerError(f"party {self.party}: no data from peer within {self.timeout_s} s (frame {self._recv_seq})") from e
+            except TimeoutError as e:
+                raise PeerError(f"party {self.party}: no data from peer within {self.timeout_s} s "
+                                f"(frame {self._recv_seq})") from e
             except OSError as e:
                 raise PeerError(f"party {self.party}: receive failed: {e}") from e
             if k == 0:
                 what = "truncated frame" if got else "peer closed the connection"
-                raise PeerError(f"party {self.party}: {what} while receiving frame {self._recv_seq} ({got}/{len(buf)} bytes)")
+                raise PeerError(f"party {self.party}: {what} while receiving frame {self._recv_seq} "
+                                f"({got}/{len(buf)} bytes)")
             got += k
 
     def recv(self, ftype: int = FRAME_DATA, out: np.ndarray | None = None,
@@ -182,9 +186,10 @@ class Channel:
 
         ``out``: a contiguous, writable array to receive into (reused buffers: no allocation); the message must have
         exactly its size in bytes. The result is then a uint8 view of ``out``. Without it, a fresh array is returned.
-        ``on_frame(offset, nbytes)`` (only with ``out``) is called once per frame after that frame's checksum matched, on a
-        pool thread for large frames, so the caller can consume the message while the rest of it arrives. Its errors
-        are re-raised here; if any frame fails its checksum, recv raises (frames already consumed are then garbage)."""
+        ``on_frame(offset, nbytes)`` (only with ``out``) is called once per frame after that frame's checksum matched,
+        on a pool thread for large frames, so the caller can consume the message while the rest of it arrives. Its
+        errors are re-raised here; if any frame fails its checksum, recv raises (frames already consumed are then
+        garbage)."""
         if on_frame is not None and out is None:
             raise ValueError("recv(on_frame=...) needs out=")
         dest = None if out is None else memoryview(out).cast("B")
@@ -199,7 +204,8 @@ class Channel:
                 got_type, length, crc = wire.parse_header(self._hdr, self._recv_seq)
                 more = bool(got_type & wire.FLAG_MORE)
                 if got_type & ~wire.FLAG_MORE != ftype:
-                    raise wire.FrameError(f"frame {self._recv_seq} has type {got_type & ~wire.FLAG_MORE}, expected {ftype}")
+                    raise wire.FrameError(f"frame {self._recv_seq} has type {got_type & ~wire.FLAG_MORE}, "
+                                          f"expected {ftype}")
                 if dest is not None:
                     if got + length > len(dest):
                         raise wire.FrameError(f"frame {self._recv_seq}: message exceeds the expected {len(dest)} bytes "
@@ -258,13 +264,13 @@ class Channel:
         if peer.get("party") == self.party:
             raise HandshakeError(f"both ends claim to be party {self.party}; one must be 0 and the other 1")
         if peer.get("config") != cfg_hash:
-            raise HandshakeError(f"configuration mismatch: this party runs {cfg_hash[:16]}, the peer runs {str(peer.get('config'))[:16]} "
-                                 "(model, settings or dealer seed differ)")
+            raise HandshakeError(f"configuration mismatch: this party runs {cfg_hash[:16]}, the peer runs "
+                                 f"{str(peer.get('config'))[:16]} (model, settings or dealer seed differ)")
 
 
 def _check_and_consume(piece: memoryview, crc: int, on_frame: Callable[[int, int], None] | None, offset: int,
                        nbytes: int) -> int:
-    """Pool job: checksum of a received frame; if it matches, hand the frame to ``on_frame`` while it is still in cache."""
+    """Pool job: checksum of a received frame; if it matches, hand the frame to ``on_frame`` while it is in cache."""
     got = wire.checksum(piece)
     if got == crc and on_frame is not None:
         on_frame(offset, nbytes)
@@ -282,8 +288,7 @@ def parse_address(address: str) -> tuple[str, int]:
 def listen(address: str) -> socket.socket:
     """A listening socket on ``host:port`` (port 0 picks a free one; read it from getsockname())."""
     host, port = parse_address(address)
-    srv = socket.create_server((host, port))
-    return srv
+    return socket.create_server((host, port))
 
 
 def accept(server: socket.socket, timeout_s: float = 10.0, **kw: Any) -> Channel:
@@ -291,7 +296,7 @@ def accept(server: socket.socket, timeout_s: float = 10.0, **kw: Any) -> Channel
     server.settimeout(timeout_s)
     try:
         conn, _ = server.accept()
-    except socket.timeout as e:
+    except TimeoutError as e:
         raise PeerError(f"party 0: no peer connected within {timeout_s} s") from e
     return Channel(conn, 0, timeout_s=timeout_s, **kw)
 

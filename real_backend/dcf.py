@@ -20,7 +20,7 @@ from . import block128 as B
 from .chacha import check_rounds, prg
 from .ring import Ring, check_bits, check_words
 from .rng import RandomStream
-from .xp import get_xp, is_cupy
+from .xp import get_xp
 
 
 def key_bytes(n_bits: int, payload_words: int) -> float:
@@ -56,7 +56,8 @@ def _convert(block: Any, k: int, ring: Ring) -> Any:
     return ring.reduce(get_xp(block).stack([B.low_u64(block, j) for j in range(k)]))
 
 
-def keygen(alpha: Any, beta: Any, n_bits: int, out_bits: int, stream: RandomStream, rounds: int = 12) -> tuple[DcfKey, DcfKey]:
+def keygen(alpha: Any, beta: Any, n_bits: int, out_bits: int, stream: RandomStream,
+           rounds: int = 12) -> tuple[DcfKey, DcfKey]:
     """Keys for f(x) = beta * [x < alpha]; ``alpha`` (N,) uint64 n-bit, ``beta`` (k, N) uint64 (k = 1 or 2)."""
     check_bits("n_bits", n_bits, 1, 64)
     check_bits("out_bits", out_bits, 1, 64)
@@ -97,17 +98,17 @@ def keygen(alpha: Any, beta: Any, n_bits: int, out_bits: int, stream: RandomStre
         t = t_keep
     raw = ring.sub(ring.sub(_convert(seeds[1], k, ring), _convert(seeds[0], k, ring)), v_alpha)
     fcw = xp.where(t[1].astype(bool), ring.neg(raw), raw)
-    return tuple(DcfKey(b, n_bits, out_bits, rounds, roots[b], scw.copy(), tr.copy(), vcw.copy(), fcw.copy()) for b in (0, 1))  # type: ignore[return-value]
+    k0, k1 = (DcfKey(b, n_bits, out_bits, rounds, roots[b], scw.copy(), tr.copy(), vcw.copy(), fcw.copy())
+              for b in (0, 1))
+    return k0, k1
 
 
 def eval_lt(key: DcfKey, x: Any) -> Any:
-    """Additive shares (k, N) uint64 mod 2^out_bits of beta * [x < alpha] (fused kernel on CuPy arrays)."""
+    """Additive shares (k, N) uint64 mod 2^out_bits of beta * [x < alpha].
+
+    Array code; ``engine.dcf_lt`` runs the fused kernel ``kernels.dcf_lt`` on CuPy inputs (same bits)."""
     x = check_words(x, key.n_bits, key.n_elems)
     xp = get_xp(x)
-    if is_cupy(xp):
-        from .kernels import dcf_lt
-
-        return dcf_lt(key, x)
     ring, k = Ring(key.out_bits), key.payload_words
     seed, t = key.root, xp.full(key.n_elems, key.party, dtype=xp.uint32)
     acc = xp.zeros((k, key.n_elems), dtype=xp.uint64)

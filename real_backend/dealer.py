@@ -13,7 +13,7 @@ from typing import Any
 
 from .ring import Ring
 from .rng import RandomStream, seed_words
-from .xp import module
+from .xp import is_cupy, module
 
 
 @dataclass
@@ -60,10 +60,10 @@ class Dealer:
 
     def sync(self) -> None:
         """Wait for queued GPU work (so that recorded times are real)."""
-        if self.xp.__name__ == "cupy":
+        if is_cupy(self.xp):
             self.xp.cuda.Device().synchronize()
 
-    def timed(self) -> "_Timer":
+    def timed(self) -> _Timer:
         """Context manager measuring wall time with a GPU sync at the end."""
         return _Timer(self)
 
@@ -73,7 +73,7 @@ class _Timer:
         self.dealer = dealer
         self.seconds = 0.0
 
-    def __enter__(self) -> "_Timer":
+    def __enter__(self) -> _Timer:
         self.dealer.sync()
         self._t0 = time.perf_counter()
         return self

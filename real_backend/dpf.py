@@ -12,7 +12,8 @@ Key of party b (level-major, element index fastest):
 - ``leaf`` (2, N, 4) uint32: leaf CWs for the left and right child of the last level.
 Size per element on the wire: 16*d + 32 + ceil((d-1)/8) bytes.
 
-Eval outputs XOR shares: point eval gives [x == alpha]; comparison eval gives [x < alpha].
+Eval outputs XOR shares: point eval gives [x == alpha]; comparison eval gives [x < alpha]. Everything here is array
+code that runs on NumPy or CuPy arrays alike; ``engine`` picks the fused CUDA kernels instead for CuPy inputs.
 """
 from __future__ import annotations
 
@@ -23,9 +24,11 @@ import numpy as np
 
 from . import block128 as B
 from .chacha import check_rounds, prg
-from .ring import check_bits, check_words
+from .ring import Ring, check_bits, check_words
 from .rng import RandomStream
-from .xp import get_xp, is_cupy
+from .xp import get_xp
+
+_LUT_CHUNK = 256  # elements per full-domain block in ``eval_lut_sums`` (bounds memory at 2^b * 8 B per element)
 
 
 def domain_bits(n_bits: int) -> int:
@@ -61,8 +64,18 @@ class DpfKey:
         return int(self.root.shape[0])
 
     @property
+    def domain_bits(self) -> int:
+        """Padded domain width of the tree (see :func:`domain_bits`)."""
+        return domain_bits(self.n_bits)
+
+    @property
     def depth(self) -> int:
         return tree_depth(self.n_bits)
+
+    def subset(self, elems: slice) -> DpfKey:
+        """The keys of the elements ``elems`` (views of this batch's arrays)."""
+        return DpfKey(self.party, self.n_bits, self.rounds, self.root[elems], self.scw[:, elems], self.tr[:, elems],
+                      self.leaf[:, elems])
 
 
 def _path_bit(x: Any, dom: int, level: int) -> Any:
@@ -103,14 +116,15 @@ def keygen(alpha: Any, n_bits: int, stream: RandomStream, rounds: int = 12) -> t
     leaf_l = g[0, :, 0:4] ^ g[1, :, 0:4] ^ B.mask_by(np.uint32(1) - a, e)
     leaf_r = g[0, :, 4:8] ^ g[1, :, 4:8] ^ B.mask_by(a, e)
     leaf = xp.stack([leaf_l, leaf_r])
-    return tuple(DpfKey(b, n_bits, rounds, roots[b], scw.copy(), tr.copy(), leaf.copy()) for b in (0, 1))  # type: ignore[return-value]
+    k0, k1 = (DpfKey(b, n_bits, rounds, roots[b], scw.copy(), tr.copy(), leaf.copy()) for b in (0, 1))
+    return k0, k1
 
 
 def _walk(key: DpfKey, x: Any, compare: bool) -> Any:
     """Walk x's path; return the corrected leaf block and, for comparisons, the XOR of control bits at
     direction changes (SIGMA Thm 2)."""
     xp = get_xp(key.root)
-    dom, d = domain_bits(key.n_bits), key.depth
+    dom, d = key.domain_bits, key.depth
     node = key.root
     p = xp.zeros(key.n_elems, dtype=xp.uint32)
     prev = xp.zeros(key.n_elems, dtype=xp.uint32)
@@ -141,13 +155,9 @@ def eval_point(key: DpfKey, x: Any) -> Any:
 def eval_lt(key: DpfKey, x: Any) -> Any:
     """XOR share (uint32 0/1) of [x < alpha] per element, from the DPF key (SIGMA Thm 2).
 
-    On CuPy arrays the fused kernel ``kernels.dpf_lt`` runs (same bits)."""
+    Array code; ``engine.dpf_lt`` runs the fused kernel ``kernels.dpf_lt`` on CuPy inputs (same bits)."""
     x = check_words(x, key.n_bits, key.n_elems)
     xp = get_xp(x)
-    if is_cupy(xp):
-        from .kernels import dpf_lt
-
-        return dpf_lt(key, x, key.n_bits).astype(xp.uint32)
     leaf, p, last = _walk(key, x, compare=True)
     pos = (x & np.uint64(127)).astype(xp.int64)
     right = last.astype(bool)
@@ -178,3 +188,28 @@ def eval_all(key: DpfKey) -> Any:
     shifts = xp.arange(32, dtype=xp.uint32)
     bits = ((nodes[..., None] >> shifts) & np.uint32(1)).astype(xp.uint8).reshape(n, -1)
     return bits[:, : 1 << key.n_bits]
+
+
+def dot_rotated(bits: Any, table: Any, hatx: Any, ring: Ring) -> tuple[Any, Any]:
+    """Per element: sum_j bits[j] and sum_j bits[j] * table[(hatx - j) mod 2^b], in ``ring``."""
+    xp = get_xp(bits)
+    size = table.shape[0]
+    j = xp.arange(size, dtype=np.uint64)
+    idx = (hatx[:, None] - j[None, :]) & np.uint64(size - 1)
+    b64 = bits.astype(np.uint64)
+    return ring.reduce(b64.sum(axis=1, dtype=np.uint64)), ring.reduce((b64 * table[idx]).sum(axis=1, dtype=np.uint64))
+
+
+def eval_lut_sums(key: DpfKey, hatx: Any, table: Any, ring: Ring) -> tuple[Any, Any]:
+    """The LUT's unsigned sums (u, v) in ``ring`` (see ``gates.lut``): full-domain bits t_j of each key dotted with
+    the table rotated by its hatx, :data:`_LUT_CHUNK` elements at a time.
+
+    Array code; ``engine.lut_sums`` runs the fused kernel ``kernels.lut_eval`` on CuPy inputs (same bits)."""
+    xp = get_xp(hatx)
+    us, vs = [], []
+    for lo in range(0, key.n_elems, _LUT_CHUNK):
+        elems = slice(lo, lo + _LUT_CHUNK)
+        u, v = dot_rotated(eval_all(key.subset(elems)), table, hatx[elems], ring)
+        us.append(u)
+        vs.append(v)
+    return xp.concatenate(us), xp.concatenate(vs)

@@ -1,11 +1,15 @@
 """Fused CUDA kernels (CuPy ``RawModule``) for FSS evaluation; one thread per element, one launch per batch.
 
-They compute exactly what the array code in ``dpf``/``dcf``/``gates.lut`` computes (tests check bit identity):
+They compute exactly what the array code in ``dpf``/``dcf`` computes (tests check bit identity):
 - ``dpf_lt``: SIGMA comparison walk (DPF key, n-7 ChaCha calls) with an optional DReLU epilogue;
 - ``dcf_lt``: BCG+21 DCF walk (n ChaCha calls), up to two payload words;
 - ``lut_eval``: full-domain DPF expansion (depth-first, path nodes kept in registers) fused with the dot
   product against the table rotated by hatx.
 Keys are level-major, so level l of element i sits at ``[l*N + i]``: consecutive threads read consecutive 16 B.
+
+The launchers take the key objects of ``dpf`` (``DpfKey``) and ``dcf`` (``DcfKey``) but read only their fields and
+properties, so this module depends on nothing above ``chacha`` (whose CUDA ChaCha it includes); ``engine`` decides when
+a kernel runs instead of the array code.
 """
 from __future__ import annotations
 
@@ -168,7 +172,7 @@ extern "C" __global__ void lut_eval(const uint4* root, const uint4* scw, const u
   u_out[i] = u & out_mask;
   v_out[i] = v & out_mask;
 }
-"""
+"""  # noqa: E501 - CUDA source, kept verbatim
 
 _module: dict = {}
 _THREADS = 256
@@ -186,19 +190,22 @@ def _grid(n: int) -> tuple[int]:
     return ((n + _THREADS - 1) // _THREADS,)
 
 
+def _bit_mask(bits: int) -> np.uint64:
+    """2^bits - 1 as the uint64 kernel argument (1 <= bits <= 64)."""
+    return np.uint64((1 << bits) - 1) if bits < 64 else np.uint64(2**64 - 1)
+
+
 def dpf_lt(key: Any, hatx: Any, low_bits: int, c: Any = None, msb_shift: int = 0) -> Any:
     """Comparison shares (uint64 0/1) of [hatx mod 2^low_bits < alpha]; with ``c``, the DReLU epilogue."""
     import cupy as cp
 
-    from .dpf import domain_bits
-
     n = key.n_elems
     out = cp.empty(n, dtype=cp.uint64)
-    low_mask = np.uint64((1 << low_bits) - 1) if low_bits < 64 else np.uint64(2**64 - 1)
+    low_mask = _bit_mask(low_bits)
     c_arg = cp.ascontiguousarray(c, dtype=cp.uint64) if c is not None else np.uint64(0)
     _kernel("dpf_lt")(_grid(n), (_THREADS,), (
         cp.ascontiguousarray(key.root), cp.ascontiguousarray(key.scw), cp.ascontiguousarray(key.tr),
-        cp.ascontiguousarray(key.leaf), cp.ascontiguousarray(hatx), low_mask, np.int32(domain_bits(key.n_bits)),
+        cp.ascontiguousarray(key.leaf), cp.ascontiguousarray(hatx), low_mask, np.int32(key.domain_bits),
         np.int32(key.depth), np.int32(key.party), np.int32(key.rounds), c_arg, np.int32(msb_shift), out, np.int64(n)))
     return out
 
@@ -209,7 +216,7 @@ def dcf_lt(key: Any, x: Any) -> Any:
 
     n, k = key.n_elems, key.payload_words
     out = cp.empty((k, n), dtype=cp.uint64)
-    out_mask = np.uint64((1 << key.out_bits) - 1) if key.out_bits < 64 else np.uint64(2**64 - 1)
+    out_mask = _bit_mask(key.out_bits)
     _kernel("dcf_lt")(_grid(n), (_THREADS,), (
         cp.ascontiguousarray(key.root), cp.ascontiguousarray(key.scw), cp.ascontiguousarray(key.tr),
         cp.ascontiguousarray(key.vcw), cp.ascontiguousarray(key.fcw), cp.ascontiguousarray(x), np.int32(key.n_bits),
@@ -223,7 +230,7 @@ def lut_eval(key: Any, hatx: Any, table: Any, out_bits: int) -> tuple[Any, Any]:
 
     n = key.n_elems
     u, v = cp.empty(n, dtype=cp.uint64), cp.empty(n, dtype=cp.uint64)
-    out_mask = np.uint64((1 << out_bits) - 1) if out_bits < 64 else np.uint64(2**64 - 1)
+    out_mask = _bit_mask(out_bits)
     _kernel("lut_eval")(_grid(n), (_THREADS,), (
         cp.ascontiguousarray(key.root), cp.ascontiguousarray(key.scw), cp.ascontiguousarray(key.tr),
         cp.ascontiguousarray(key.leaf), cp.ascontiguousarray(hatx), cp.ascontiguousarray(table, dtype=cp.uint64),

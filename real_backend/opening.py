@@ -1,11 +1,13 @@
 """Opening shares: SUF's ping-pong (P0 sends then receives; P1 receives then sends), packed to n bits.
 
-Packing runs on the host (the bytes cross PCIe once, unpacked). Each party sends 8*ceil(W*n/64) bytes for W words of n bits; one open is one round.
+Packing runs on the host (the bytes cross PCIe once, unpacked). Each party sends 8*ceil(W*n/64) bytes for W words of
+n bits; one open is one round.
 """
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

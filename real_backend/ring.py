@@ -34,6 +34,12 @@ def check_words(x: Any, bits: int, n_elems: int, what: str = "x") -> Any:
     return x
 
 
+def public_share(party: int, value: Any) -> Any:
+    """Party ``party``'s additive share of a public ``value``: the value for party 0, zero for party 1 (so a public
+    term enters the reconstructed sum once)."""
+    return value if party == 0 else value * U64(0)
+
+
 @dataclass(frozen=True)
 class Ring:
     """Z_2^n. ``n`` is the bit width (1..64)."""
@@ -72,12 +78,9 @@ class Ring:
         """Bit n-1 of each element (0 or 1, uint64)."""
         return (a >> U64(self.n - 1)) & U64(1)
 
-    def random(self, xp_or_words: Any) -> Any:
-        """Reduce a uint64 array of uniform words to uniform ring elements."""
-        return xp_or_words & self.mask
-
     def from_signed(self, a: Any) -> Any:
-        """Signed integers (int64 array or Python ints) to ring elements (two's complement mod 2^n)."""
+        """Signed integers (any integer array or Python ints) to ring elements (two's complement mod 2^n); a uint64
+        array is taken as ring words and reduced."""
         xp = get_xp(a)
         arr = xp.asarray(a)
         if arr.dtype == xp.uint64:
@@ -110,7 +113,9 @@ class FixedPoint:
         scaled = xp.rint(xp.asarray(v, dtype=xp.float64) * float(1 << self.f))
         lim = float(1 << (self.ring.n - 1))
         if bool(xp.any(scaled >= lim)) or bool(xp.any(scaled < -lim)):
-            raise ValueError(f"fixed-point encode: a value is outside [-2^{self.ring.n - 1 - self.f}, 2^{self.ring.n - 1 - self.f}) for n={self.ring.n}, f={self.f}")
+            top = self.ring.n - 1 - self.f
+            raise ValueError(f"fixed-point encode: a value is outside [-2^{top}, 2^{top}) "
+                             f"for n={self.ring.n}, f={self.f}")
         return self.ring.from_signed(scaled.astype(xp.int64))
 
     def decode(self, a: Any) -> Any:

@@ -12,6 +12,7 @@ import multiprocessing as mp
 import pickle
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,16 @@ from .dealer import Dealer
 from .opening import open_shares
 from .ring import Ring
 from .xp import convert_tree, module, to_numpy
+
+
+@dataclass
+class PartyRun:
+    """What a party reports for one gate (or the Beaver matmul): the opened masked output and its online cost."""
+
+    opened: np.ndarray
+    time_s: float
+    bytes_sent: int
+    rounds: int
 
 
 def build_gates(n: int, f: int) -> dict[str, tuple[G.Gate, int]]:
@@ -48,7 +59,8 @@ def plaintext(name: str, gate: G.Gate, x: Any, n: int, f: int) -> Any:
     if name == "lut":
         return Ring(n).to_signed(gate.table[x])
     if name == "poly":
-        return Ring(n).to_signed(gate.coeffs[np.searchsorted([p - (1 << (n - 1)) for p in gate.shifted], x, side="right")].T)
+        breakpoints = [p - (1 << (n - 1)) for p in gate.shifted]
+        return Ring(n).to_signed(gate.coeffs[np.searchsorted(breakpoints, x, side="right")].T)
     if name == "select":
         return x[0].astype(np.int64) * x[1]
     return x.astype(np.int64)  # b2a
@@ -66,7 +78,7 @@ def _party(party: int, blob: bytes, port_q: Any, out_q: Any, timeout_s: float) -
         else:
             chan = connect(f"127.0.0.1:{port_q.get(timeout=timeout_s)}", timeout_s)
         chan.handshake(job["cfg"])
-        report: dict[str, Any] = {}
+        report: dict[str, PartyRun] = {}
         for name, (gate, key, hatx) in job["gates"].items():
             key, hatx = convert_tree(key, xp), convert_tree(hatx, xp)
             b0, r0, t0 = chan.stats.bytes_sent, chan.stats.rounds, time.perf_counter()
@@ -75,15 +87,15 @@ def _party(party: int, blob: bytes, port_q: Any, out_q: Any, timeout_s: float) -
                 uv = open_shares(chan, share, n)
                 share = gate.finish(party, key, uv)
             opened = open_shares(chan, share, 1 if name == "drelu" else n, xor=name == "drelu")
-            report[name] = {"opened": to_numpy(opened), "time_s": time.perf_counter() - t0,
-                            "bytes_sent": chan.stats.bytes_sent - b0, "rounds": chan.stats.rounds - r0}
+            report[name] = PartyRun(to_numpy(opened), time.perf_counter() - t0, chan.stats.bytes_sent - b0,
+                                    chan.stats.rounds - r0)
         tri, x, w = convert_tree(job["beaver"], xp)
         b0, t0 = chan.stats.bytes_sent, time.perf_counter()
         e, f = beaver.mask(tri, x, w, n)
         ef = open_shares(chan, xp.concatenate([e.reshape(-1), f.reshape(-1)]), n)
         z = beaver.finalise(tri, ef[: e.size].reshape(e.shape), ef[e.size:].reshape(f.shape), n)
-        report["beaver_matmul"] = {"opened": to_numpy(open_shares(chan, z, n)), "time_s": time.perf_counter() - t0,
-                                   "bytes_sent": chan.stats.bytes_sent - b0, "rounds": 2}
+        report["beaver_matmul"] = PartyRun(to_numpy(open_shares(chan, z, n)), time.perf_counter() - t0,
+                                           chan.stats.bytes_sent - b0, 2)
         chan.close()
         out_q.put((party, report, None))
     except Exception as e:  # reported to the parent, which exits non-zero
@@ -101,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     n, f, m = a.n_bits, a.frac_bits, a.elems
     if not 16 <= n <= 64 or not 1 <= f <= n - 4 or m < 1:
-        print(f"error: need 16 <= --n-bits <= 64 (got {n}), 1 <= --frac-bits <= n-4 (got {f}), --elems >= 1 (got {m})", file=sys.stderr)
+        print(f"error: need 16 <= --n-bits <= 64 (got {n}), 1 <= --frac-bits <= n-4 (got {f}), --elems >= 1 (got {m})",
+              file=sys.stderr)
         return 2
     dealer = Dealer(a.seed, use_gpu=a.gpu)
     xp, ring, rng = dealer.xp, Ring(n), np.random.default_rng(a.seed)
@@ -127,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     shp = (max(1, m // 64), 64, 32)
     xa, wa = ring.from_signed(rng.integers(-100, 100, shp[:2])), ring.from_signed(rng.integers(-100, 100, shp[1:]))
     t0, t1 = beaver.triples(dealer, "matmul", shp[:2], shp[1:], n)
-    x0, w0 = rng.integers(0, 2**63, shp[:2], dtype=np.uint64) & ring.mask, rng.integers(0, 2**63, shp[1:], dtype=np.uint64) & ring.mask
+    x0 = rng.integers(0, 2**63, shp[:2], dtype=np.uint64) & ring.mask
+    w0 = rng.integers(0, 2**63, shp[1:], dtype=np.uint64) & ring.mask
     bvr = [(t0, x0, w0), (t1, ring.sub(xa, x0), ring.sub(wa, w0))]
     cfg = config_hash("selftest", {"n_bits": n, "frac_bits": f, "elems": m, "gpu": a.gpu}, dealer.seed_id)
     ctx = mp.get_context("spawn")
@@ -151,19 +165,20 @@ def main(argv: list[str] | None = None) -> int:
     rows, ok_all = [], True
     for name, (gate, _) in build_gates(n, f).items():
         r0, r1 = results[0][name], results[1][name]
-        opened = r0["opened"]
+        opened = r0.opened
         got = (opened ^ masks[name]) if name == "drelu" else ring.to_signed(ring.sub(opened, masks[name]))
-        ok = bool((r0["opened"] == r1["opened"]).all() and (got == expect[name]).all())
+        ok = bool((r0.opened == r1.opened).all() and (got == expect[name]).all())
         ok_all &= ok
-        st = dealer.stats[gate.kind]
-        rows.append((name, ok, r0["time_s"], r0["bytes_sent"], r0["rounds"], gate.key_bytes_per_elem(), gate.prg_calls_per_elem(), st.time_s))
-    z = ring.to_signed(results[0]["beaver_matmul"]["opened"])
-    ok = bool((z == ring.to_signed(beaver.matmul(xa, wa, ring))).all())
-    ok_all &= ok
+        rows.append((name, ok, r0.time_s, r0.bytes_sent, r0.rounds, gate.key_bytes_per_elem(),
+                     gate.prg_calls_per_elem(), dealer.stats[gate.kind].time_s))
     bm = results[0]["beaver_matmul"]
-    rows.append((f"beaver_matmul {shp[0]}x{shp[1]}x{shp[2]}", ok, bm["time_s"], bm["bytes_sent"], bm["rounds"], float("nan"), 0, dealer.stats["beaver_matmul"].time_s))
+    ok = bool((ring.to_signed(bm.opened) == ring.to_signed(beaver.matmul(xa, wa, ring))).all())
+    ok_all &= ok
+    rows.append((f"beaver_matmul {shp[0]}x{shp[1]}x{shp[2]}", ok, bm.time_s, bm.bytes_sent, bm.rounds, float("nan"), 0,
+                 dealer.stats["beaver_matmul"].time_s))
     print(f"real_backend selftest: n={n} f={f} elems={m} array module={xp.__name__} dealer seed id={dealer.seed_id}")
-    print(f"{'gate':<26}{'ok':>4}{'online_s (P0)':>15}{'bytes_sent (P0)':>17}{'rounds':>8}{'key_B/elem':>12}{'prg/elem':>10}{'keygen_s':>10}")
+    print(f"{'gate':<26}{'ok':>4}{'online_s (P0)':>15}{'bytes_sent (P0)':>17}{'rounds':>8}{'key_B/elem':>12}"
+          f"{'prg/elem':>10}{'keygen_s':>10}")
     for name, ok, ts, bs, rd, kb, pc, kg in rows:
         print(f"{name:<26}{'yes' if ok else 'NO':>4}{ts:>15.4f}{bs:>17}{rd:>8}{kb:>12.1f}{pc:>10}{kg:>10.4f}")
     print("ALL CHECKS PASSED" if ok_all else "SOME CHECKS FAILED")

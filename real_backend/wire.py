@@ -3,12 +3,13 @@
 Packing: W words of n bits become ceil(W*n/64) little-endian uint64 words (8*ceil(W*n/64) bytes); element i
 occupies bits [i*n, (i+1)*n) of the stream.
 
-Frame: header (magic 'SF', version 2, type, sequence number u64, payload length u32, checksum of the payload u32 (``checksum``)),
-then the payload. A receiver checks magic, version, sequence and checksum and names the first thing that is wrong.
+Frame: header (magic 'SF', version 2, type, sequence number u64, payload length u32, checksum of the payload u32
+(``checksum``)), then the payload. A receiver checks magic, version, sequence and checksum and names the first thing
+that is wrong.
 
 Messages: a payload larger than the channel's chunk size travels as consecutive frames, each with its own sequence
-number and checksum; every frame but the last has :data:`FLAG_MORE` set in its type byte. A message that fits one chunk is
-one frame, byte for byte as before (so small frames are unchanged).
+number and checksum; every frame but the last has :data:`FLAG_MORE` set in its type byte. A message that fits one chunk
+is one frame, byte for byte as before (so small frames are unchanged).
 """
 from __future__ import annotations
 
@@ -83,7 +84,8 @@ def unpack(words: Any, count: int, n_bits: int) -> Any:
     check_bits("n_bits", n_bits, 1, 64)
     xp = get_xp(words)
     if words.shape[0] != packed_words(count, n_bits):
-        raise FrameError(f"packed payload has {words.shape[0]} words; {count} values of {n_bits} bits need {packed_words(count, n_bits)}")
+        raise FrameError(f"packed payload has {words.shape[0]} words; {count} values of {n_bits} bits need "
+                         f"{packed_words(count, n_bits)}")
     if n_bits == 64:
         return words
     if xp is np and count:
@@ -134,9 +136,9 @@ def checksum(payload: bytes | memoryview) -> int:
 
     ``s1`` = sum of the words (any changed word changes it), ``s2`` = sum of position x word (reordered
     or shifted words change it), both mod 2^64 with the length and the zero-padded tail, each avalanched
-    by a 64-bit finaliser, combined and folded to 32 bits. Vectorised NumPy (and GIL-free): about 4x the speed of ``zlib.crc32`` here, which keeps
-    the check off the critical path of a bulk open. TCP checksums the bytes in transit; this catches
-    corrupted or mis-framed payloads end to end.
+    by a 64-bit finaliser, combined and folded to 32 bits. Vectorised NumPy (and GIL-free): about 4x the speed of
+    ``zlib.crc32`` here, which keeps the check off the critical path of a bulk open. TCP checksums the bytes in
+    transit; this catches corrupted or mis-framed payloads end to end.
     """
     global _weights
     buf = memoryview(payload).cast("B")

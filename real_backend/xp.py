@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 from types import ModuleType
 from typing import Any
 
@@ -40,7 +41,8 @@ def module(use_gpu: bool) -> ModuleType:
     if not use_gpu:
         return np
     if not gpu_available():
-        raise RuntimeError("use_gpu=True but CuPy or a CUDA device is not available; install the 'gpu' extra or pass use_gpu=False")
+        raise RuntimeError("use_gpu=True but CuPy or a CUDA device is not available; install the 'gpu' extra or pass "
+                           "use_gpu=False")
     return _cupy
 
 
@@ -58,12 +60,11 @@ def is_cupy(xp: ModuleType) -> bool:
 
 def convert_tree(obj: Any, xp: ModuleType) -> Any:
     """Copy every array inside ``obj`` (dataclasses, dicts, lists, tuples) to module ``xp``; other values stay."""
-    import dataclasses
-
     if isinstance(obj, np.ndarray) or (_cupy is not None and isinstance(obj, _cupy.ndarray)):
         return to_numpy(obj) if xp is np else xp.asarray(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.replace(obj, **{f.name: convert_tree(getattr(obj, f.name), xp) for f in dataclasses.fields(obj) if f.init})
+        fields = {f.name: convert_tree(getattr(obj, f.name), xp) for f in dataclasses.fields(obj) if f.init}
+        return dataclasses.replace(obj, **fields)
     if isinstance(obj, dict):
         return {k: convert_tree(v, xp) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -6,5 +6,5 @@ from .lut import LUT
 from .poly import PiecewisePoly
 from .trunc import GapARS, TrFloor
 
-__all__ = ["Gate", "GateKey", "GateKeys", "KeyReuseError", "PfssJob", "DReLU", "ReLU", "B2A", "MaskedMul", "Select",
-           "LUT", "PiecewisePoly", "GapARS", "TrFloor"]
+__all__ = ["B2A", "LUT", "DReLU", "GapARS", "Gate", "GateKey", "GateKeys", "KeyReuseError", "MaskedMul", "PfssJob",
+           "PiecewisePoly", "ReLU", "Select", "TrFloor"]

@@ -4,13 +4,19 @@ A gate is a *PFSS job*: the dealer makes a key pair for N elements (``keygen``),
 the public masked input into its share of the masked output (``eval``), with no communication. Opening that
 output (one exchange) gives the next gate its public masked input.
 
+Who holds what: party p holds only ``GateKeys.key<p>`` (each gate's docstring lists its ``parts``) and the public
+masked inputs; the masks ``r_in`` and ``r_out`` stay with the dealer (it masks the inputs, and in a circuit one gate's
+r_out is the next gate's r_in). What crosses the wire: only the opened output shares (additive mod 2^n, XOR for
+DReLU), packed to n bits by ``opening.open_shares``; keys go from the dealer to each party before the online phase.
+
 Keys are one-time: evaluating a key a second time raises :class:`KeyReuseError`.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +30,9 @@ class KeyReuseError(RuntimeError):
 
 @dataclass
 class GateKey:
-    """One party's key batch: gate ``kind``, ``party`` (0/1), ``n_elems`` and named arrays or FSS keys."""
+    """One party's key batch: gate ``kind``, ``party`` (0/1), ``n_elems`` and ``parts``, the named arrays (ring words,
+    shape (N,) unless the gate says otherwise) and FSS keys (``DpfKey``/``DcfKey``) that the gate's docstring lists.
+    ``used`` is set by the first successful ``Gate.eval``."""
 
     kind: str
     party: int
@@ -35,12 +43,14 @@ class GateKey:
     def check_unused(self) -> None:
         """Raise KeyReuseError if this key was already evaluated."""
         if self.used:
-            raise KeyReuseError(f"{self.kind} key of party {self.party} ({self.n_elems} elements) was already used; FSS keys are one-time")
+            raise KeyReuseError(f"{self.kind} key of party {self.party} ({self.n_elems} elements) was already used; "
+                                "FSS keys are one-time")
 
 
 @dataclass
 class GateKeys:
-    """What the dealer makes: both parties' keys, and the masks it keeps (input mask, output mask)."""
+    """What the dealer makes: both parties' keys (``key0`` for party 0, ``key1`` for party 1), and the masks it keeps:
+    ``r_in`` (one array, or a pair for two-input gates) and ``r_out``. Iterating gives (key0, key1)."""
 
     key0: GateKey
     key1: GateKey
@@ -132,11 +142,6 @@ def share_each(dealer: Dealer, stream: Any, ring: Ring, values: dict[str, Any]) 
 def pair(kind: str, n: int, parts0: dict[str, Any], parts1: dict[str, Any], r_in: Any, r_out: Any) -> GateKeys:
     """Assemble a GateKeys from both parties' parts."""
     return GateKeys(GateKey(kind, 0, n, parts0), GateKey(kind, 1, n, parts1), r_in, r_out)
-
-
-def pick(party: int, value: Any) -> Any:
-    """``value`` for party 0, zero for party 1 (public terms are added by one party only)."""
-    return value if party == 0 else value * np.uint64(0)
 
 
 def sign_of_bit(ring: Ring, bit: Any) -> Any:

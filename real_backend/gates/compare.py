@@ -9,42 +9,44 @@ from typing import Any
 
 import numpy as np
 
-from .. import dcf, dpf
-from ..ring import Ring, check_bits
-from ..xp import get_xp, is_cupy
-from .base import Gate, GateKeys, check_hatx, draw_mask, pair, pick, share_each, sign_of_bit
+from .. import dcf, dpf, engine
+from ..ring import Ring, check_bits, public_share
+from .base import Gate, GateKeys, check_hatx, draw_mask, pair, share_each, sign_of_bit
 
 
-class DReLU(Gate):
-    """Masked input (n-bit) -> XOR share of DReLU(x) xor r_out (a bit, uint64 0/1).
-
-    Key: DPF on n-1 bits with alpha = r mod 2^(n-1), plus an XOR share of R1 xor 1 xor r_out.
-    """
-
-    kind = "drelu"
+class _SignGate(Gate):
+    """DReLU and ReLU: an n-bit masked input (2 <= n <= 64) whose sign comes from an FSS key on its n-1 low bits."""
 
     def __init__(self, n_bits: int, rounds: int = 12) -> None:
         self.n_bits = check_bits("n_bits", n_bits, 2, 64)
         self.rounds = rounds
 
+    @property
+    def low(self) -> Ring:
+        """Z_2^(n-1): the low bits x' that the FSS key compares."""
+        return Ring(self.n_bits - 1)
+
+
+class DReLU(_SignGate):
+    """Masked input (n-bit) -> XOR share of DReLU(x) xor r_out (a bit, uint64 0/1).
+
+    Key of each party: ``dpf`` (DPF on n-1 bits, alpha = r mod 2^(n-1)) and ``c``, an XOR share of
+    R1 xor 1 xor r_out. The output is an XOR share: the open XORs the two parties' bits.
+    """
+
+    kind = "drelu"
+
     def _keygen(self, dealer, stream, n, r_in) -> GateKeys:
         ring = Ring(self.n_bits)
         r = draw_mask(stream, ring, n, r_in)
-        low = Ring(self.n_bits - 1)
-        k0, k1 = dpf.keygen(low.reduce(r), self.n_bits - 1, stream, self.rounds)
+        k0, k1 = dpf.keygen(self.low.reduce(r), self.n_bits - 1, stream, self.rounds)
         r_out = stream.bits(n)
         c0, c1 = dealer.xor_share(ring.msb(r) ^ np.uint64(1) ^ r_out, stream)
         return pair(self.kind, n, {"dpf": k0, "c": c0}, {"dpf": k1, "c": c1}, r, r_out)
 
     def _eval(self, party, key, hatx, parts) -> Any:
-        ring = Ring(self.n_bits)
         hatx = check_hatx(hatx, self.n_bits, key.n_elems)
-        if is_cupy(get_xp(hatx)):  # one fused kernel: comparison walk + DReLU epilogue
-            from ..kernels import dpf_lt
-
-            return dpf_lt(parts["dpf"], hatx, self.n_bits - 1, c=parts["c"], msb_shift=self.n_bits - 1)
-        d = dpf.eval_lt(parts["dpf"], Ring(self.n_bits - 1).reduce(hatx)).astype(np.uint64)
-        return d ^ pick(party, ring.msb(hatx)) ^ parts["c"]
+        return engine.drelu(parts["dpf"], hatx, parts["c"], self.n_bits)
 
     def key_bytes_per_elem(self) -> float:
         return dpf.key_bytes(self.n_bits - 1) + 1 / 8
@@ -53,19 +55,16 @@ class DReLU(Gate):
         return dpf.tree_depth(self.n_bits - 1)
 
 
-class ReLU(Gate):
+class ReLU(_SignGate):
     """Masked input (n-bit) -> additive share of ReLU(x) + r_out, in one PFSS job.
 
     With P = d(1-2R1) and Q = d(1-2R1)r from a DCF on n-1 bits (payload (1-2R1, (1-2R1)r)), and s = 1-2X1:
     ReLU(x) = (1-X1)(hatx - r) - s*hatx*(R1 + P) + s*(R1*r + Q).
-    Key: DCF_{n-1} with 2 payload words + shares of R1, r, R1*r, r_out.
+    Key of each party: ``dcf`` (DCF on n-1 bits, payload (1-2R1, (1-2R1)r)) and additive shares of R1 (``r1``),
+    r (``r``), R1*r (``r1r``) and r_out (``rout``).
     """
 
     kind = "relu"
-
-    def __init__(self, n_bits: int, rounds: int = 12) -> None:
-        self.n_bits = check_bits("n_bits", n_bits, 2, 64)
-        self.rounds = rounds
 
     def _keygen(self, dealer, stream, n, r_in) -> GateKeys:
         ring = Ring(self.n_bits)
@@ -73,7 +72,8 @@ class ReLU(Gate):
         r1 = ring.msb(r)
         sr = sign_of_bit(ring, r1)
         xp = stream.xp
-        k0, k1 = dcf.keygen(Ring(self.n_bits - 1).reduce(r), xp.stack([sr, ring.mul(sr, r)]), self.n_bits - 1, self.n_bits, stream, self.rounds)
+        payload = xp.stack([sr, ring.mul(sr, r)])
+        k0, k1 = dcf.keygen(self.low.reduce(r), payload, self.n_bits - 1, self.n_bits, stream, self.rounds)
         r_out = stream.ring(n, self.n_bits)
         p0, p1 = share_each(dealer, stream, ring, {"r1": r1, "r": r, "r1r": ring.mul(r1, r), "rout": r_out})
         return pair(self.kind, n, {"dcf": k0, **p0}, {"dcf": k1, **p1}, r, r_out)
@@ -81,11 +81,11 @@ class ReLU(Gate):
     def _eval(self, party, key, hatx, parts) -> Any:
         ring = Ring(self.n_bits)
         hatx = check_hatx(hatx, self.n_bits, key.n_elems)
-        pq = dcf.eval_lt(parts["dcf"], Ring(self.n_bits - 1).reduce(hatx))
+        pq = engine.dcf_lt(parts["dcf"], self.low.reduce(hatx))
         x1 = ring.msb(hatx)
         s = sign_of_bit(ring, x1)
         not_x1 = np.uint64(1) - x1
-        y = ring.mul(not_x1, ring.sub(pick(party, hatx), parts["r"]))
+        y = ring.mul(not_x1, ring.sub(public_share(party, hatx), parts["r"]))
         y = ring.sub(y, ring.mul(ring.mul(s, hatx), ring.add(parts["r1"], pq[0])))
         y = ring.add(y, ring.mul(s, ring.add(parts["r1r"], pq[1])))
         return ring.add(y, parts["rout"])

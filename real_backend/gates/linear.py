@@ -4,11 +4,12 @@ Bits travel XOR-masked (hatb = b xor r_b); b = hatb + (1 - 2 hatb) r_b over the 
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+from types import ModuleType
 from typing import Any
 
-
-from ..ring import Ring, check_bits
-from .base import Gate, GateKeys, check_hatx, pair, pick, share_each, sign_of_bit
+from ..ring import Ring, check_bits, public_share
+from .base import Gate, GateKeys, check_hatx, pair, share_each, sign_of_bit
 
 
 def _split_pair(hatx: Any, what: str) -> tuple[Any, Any]:
@@ -17,91 +18,114 @@ def _split_pair(hatx: Any, what: str) -> tuple[Any, Any]:
     return hatx[0], hatx[1]
 
 
-class Select(Gate):
-    """(hatb, hatx) -> share of b*x + r_out. ``r_in`` is the pair (r_b bit, r_x). Key: 4 ring words."""
+def _checked_pair(values: Any, widths: tuple[int, int], names: tuple[str, str], n_elems: int, what: str,
+                  xp: ModuleType | None = None) -> tuple:
+    """A pair of uint64 vectors (masks or masked inputs), each checked against its bit width (moved to ``xp`` first
+    when given)."""
+    return tuple(check_hatx(v if xp is None else xp.asarray(v), bits, n_elems, name)
+                 for v, bits, name in zip(_split_pair(values, what), widths, names, strict=True))
 
-    kind = "select"
+
+class _LocalGate(Gate):
+    """A gate without FSS keys: ``key_words`` ring words per element from the dealer, evaluated locally (no PRG)."""
+
+    key_words: int = 0
 
     def __init__(self, n_bits: int) -> None:
         self.n_bits = check_bits("n_bits", n_bits, 1, 64)
 
-    def _keygen(self, dealer, stream, n, r_in) -> GateKeys:
-        ring = Ring(self.n_bits)
-        if r_in is None:
-            r_in = (stream.bits(n), stream.ring(n, self.n_bits))
-        rb, rx = (check_hatx(stream.xp.asarray(v), bits, n, "r_in") for v, bits in zip(_split_pair(r_in, "select r_in"), (1, self.n_bits)))
+    def _deal(self, dealer, stream, n: int, r_in: Any, values: dict[str, Any]) -> GateKeys:
+        """Draw r_out, then give each party additive shares of ``values`` and of r_out (part ``rout``), in order."""
         r_out = stream.ring(n, self.n_bits)
-        p0, p1 = share_each(dealer, stream, ring, {"rb": rb, "rx": rx, "rbrx": ring.mul(rb, rx), "rout": r_out})
-        return pair(self.kind, n, p0, p1, (rb, rx), r_out)
-
-    def _eval(self, party, key, hatx, parts) -> Any:
-        ring = Ring(self.n_bits)
-        hb, hx = _split_pair(hatx, "select")
-        hb, hx = check_hatx(hb, 1, key.n_elems, "hatb"), check_hatx(hx, self.n_bits, key.n_elems, "hatx")
-        y = ring.sub(pick(party, ring.mul(hb, hx)), ring.mul(hb, parts["rx"]))
-        y = ring.add(y, ring.mul(sign_of_bit(ring, hb), ring.sub(ring.mul(hx, parts["rb"]), parts["rbrx"])))
-        return ring.add(y, parts["rout"])
+        p0, p1 = share_each(dealer, stream, Ring(self.n_bits), {**values, "rout": r_out})
+        return pair(self.kind, n, p0, p1, r_in, r_out)
 
     def key_bytes_per_elem(self) -> float:
-        return 4 * 8
+        return self.key_words * 8
 
     def prg_calls_per_elem(self) -> int:
         return 0
 
 
-class B2A(Gate):
-    """hatb (XOR-masked bit) -> share of b + r_out in Z_2^n. Key: 2 ring words."""
+class _PairGate(_LocalGate):
+    """A local gate on two public masked inputs (hat a, hat b), of bit widths ``widths()``: ``r_in`` is the pair of
+    their masks (r_a, r_b), and each party's key holds additive shares of r_a, r_b, r_a*r_b and r_out, under the part
+    names ``mask_parts`` (r_a, r_b, r_a*r_b) and ``rout``."""
 
-    kind = "b2a"
+    key_words = 4
+    mask_parts: tuple[str, str, str]
+    input_names: tuple[str, str]
 
-    def __init__(self, n_bits: int) -> None:
-        self.n_bits = check_bits("n_bits", n_bits, 1, 64)
+    @abstractmethod
+    def widths(self) -> tuple[int, int]:
+        """Bit widths of the two inputs."""
 
     def _keygen(self, dealer, stream, n, r_in) -> GateKeys:
+        widths = self.widths()
+        if r_in is None:
+            r_in = tuple(stream.ring(n, bits) for bits in widths)
+        ra, rb = _checked_pair(r_in, widths, ("r_in", "r_in"), n, f"{self.kind} r_in", stream.xp)
+        a, b, ab = self.mask_parts
+        return self._deal(dealer, stream, n, (ra, rb), {a: ra, b: rb, ab: Ring(self.n_bits).mul(ra, rb)})
+
+    def _inputs(self, hatx: Any, n_elems: int) -> tuple:
+        """The checked pair of public masked inputs."""
+        return _checked_pair(hatx, self.widths(), self.input_names, n_elems, self.kind)
+
+
+class Select(_PairGate):
+    """(hatb, hatx) -> share of b*x + r_out. ``r_in`` is the pair (r_b bit, r_x).
+
+    Key of each party: additive shares of r_b, r_x, r_b*r_x and r_out (parts ``rb``, ``rx``, ``rbrx``, ``rout``)."""
+
+    kind = "select"
+    mask_parts = ("rb", "rx", "rbrx")
+    input_names = ("hatb", "hatx")
+
+    def widths(self) -> tuple[int, int]:
+        return 1, self.n_bits
+
+    def _eval(self, party, key, hatx, parts) -> Any:
         ring = Ring(self.n_bits)
+        hb, hx = self._inputs(hatx, key.n_elems)
+        y = ring.sub(public_share(party, ring.mul(hb, hx)), ring.mul(hb, parts["rx"]))
+        y = ring.add(y, ring.mul(sign_of_bit(ring, hb), ring.sub(ring.mul(hx, parts["rb"]), parts["rbrx"])))
+        return ring.add(y, parts["rout"])
+
+
+class B2A(_LocalGate):
+    """hatb (XOR-masked bit) -> share of b + r_out in Z_2^n.
+
+    Key of each party: additive shares of r_b and r_out (parts ``rb``, ``rout``)."""
+
+    kind = "b2a"
+    key_words = 2
+
+    def _keygen(self, dealer, stream, n, r_in) -> GateKeys:
         rb = stream.bits(n) if r_in is None else check_hatx(stream.xp.asarray(r_in), 1, n, "r_in")
-        r_out = stream.ring(n, self.n_bits)
-        p0, p1 = share_each(dealer, stream, ring, {"rb": rb, "rout": r_out})
-        return pair(self.kind, n, p0, p1, rb, r_out)
+        return self._deal(dealer, stream, n, rb, {"rb": rb})
 
     def _eval(self, party, key, hatx, parts) -> Any:
         ring = Ring(self.n_bits)
         hb = check_hatx(hatx, 1, key.n_elems, "hatb")
-        return ring.add(ring.add(pick(party, hb), ring.mul(sign_of_bit(ring, hb), parts["rb"])), parts["rout"])
-
-    def key_bytes_per_elem(self) -> float:
-        return 2 * 8
-
-    def prg_calls_per_elem(self) -> int:
-        return 0
+        return ring.add(ring.add(public_share(party, hb), ring.mul(sign_of_bit(ring, hb), parts["rb"])), parts["rout"])
 
 
-class MaskedMul(Gate):
-    """(hatx, haty) -> share of x*y + r_out (masked-wire Beaver multiply). Key: 4 ring words."""
+class MaskedMul(_PairGate):
+    """(hatx, haty) -> share of x*y + r_out (masked-wire Beaver multiply). ``r_in`` is the pair (r_x, r_y).
+
+    Key of each party: additive shares of r_x, r_y, r_x*r_y and r_out (parts ``rx``, ``ry``, ``rxry``, ``rout``)."""
 
     kind = "mul"
+    mask_parts = ("rx", "ry", "rxry")
+    input_names = ("hatx", "haty")
 
-    def __init__(self, n_bits: int) -> None:
-        self.n_bits = check_bits("n_bits", n_bits, 1, 64)
-
-    def _keygen(self, dealer, stream, n, r_in) -> GateKeys:
-        ring = Ring(self.n_bits)
-        if r_in is None:
-            r_in = (stream.ring(n, self.n_bits), stream.ring(n, self.n_bits))
-        rx, ry = (check_hatx(stream.xp.asarray(v), self.n_bits, n, "r_in") for v in _split_pair(r_in, "mul r_in"))
-        r_out = stream.ring(n, self.n_bits)
-        p0, p1 = share_each(dealer, stream, ring, {"rx": rx, "ry": ry, "rxry": ring.mul(rx, ry), "rout": r_out})
-        return pair(self.kind, n, p0, p1, (rx, ry), r_out)
+    def widths(self) -> tuple[int, int]:
+        return self.n_bits, self.n_bits
 
     def _eval(self, party, key, hatx, parts) -> Any:
         ring = Ring(self.n_bits)
-        hx, hy = _split_pair(hatx, "mul")
-        hx, hy = check_hatx(hx, self.n_bits, key.n_elems, "hatx"), check_hatx(hy, self.n_bits, key.n_elems, "haty")
-        y = ring.sub(pick(party, ring.mul(hx, hy)), ring.add(ring.mul(hx, parts["ry"]), ring.mul(hy, parts["rx"])))
+        hx, hy = self._inputs(hatx, key.n_elems)
+        cross = ring.add(ring.mul(hx, parts["ry"]), ring.mul(hy, parts["rx"]))
+        y = ring.sub(public_share(party, ring.mul(hx, hy)), cross)
         return ring.add(ring.add(y, parts["rxry"]), parts["rout"])
-
-    def key_bytes_per_elem(self) -> float:
-        return 4 * 8
-
-    def prg_calls_per_elem(self) -> int:
-        return 0

@@ -12,27 +12,19 @@ from typing import Any
 
 import numpy as np
 
-from .. import dpf
+from .. import dpf, engine
 from ..ring import Ring, check_bits
-from ..xp import get_xp, is_cupy
+from ..xp import get_xp
 from .base import Gate, GateKey, GateKeys, check_hatx, draw_mask, pair
 from .linear import MaskedMul
 
-_CHUNK = 256  # elements per full-domain block on the array path (bounds memory at 2^b * 8 B per element)
-
-
-def dot_rotated(bits: Any, table: Any, hatx: Any, ring: Ring) -> tuple[Any, Any]:
-    """Per element: sum_j bits[j] and sum_j bits[j] * table[(hatx - j) mod 2^b], in ``ring``."""
-    xp = get_xp(bits)
-    size = table.shape[0]
-    j = xp.arange(size, dtype=np.uint64)
-    idx = (hatx[:, None] - j[None, :]) & np.uint64(size - 1)
-    b64 = bits.astype(np.uint64)
-    return ring.reduce(b64.sum(axis=1, dtype=np.uint64)), ring.reduce((b64 * table[idx]).sum(axis=1, dtype=np.uint64))
-
 
 class LUT(Gate):
-    """Masked b-bit input -> shares of (u + r_u, v + r_v); ``finish`` turns the opened pair into T[x] + r_out."""
+    """Masked b-bit input -> shares of (u + r_u, v + r_v); ``finish`` turns the opened pair into T[x] + r_out.
+
+    Key of each party: ``dpf`` (DPF on b bits, alpha = r_in), additive shares of r_u and r_v (``ru``, ``rv``) and
+    ``finish``, a MaskedMul key for the masked inputs (hat u, hat v) (its ``r_out`` is the gate's). ``eval`` returns a
+    (2, N) share; opening it puts 2 words per element on the wire."""
 
     kind = "lut"
 
@@ -41,8 +33,9 @@ class LUT(Gate):
         self.out_bits = check_bits("out_bits", out_bits, 1, 64)
         tab = np.asarray(table)
         if tab.shape != (1 << self.in_bits,):
-            raise ValueError(f"LUT table has shape {tab.shape}; a {self.in_bits}-bit domain needs ({1 << self.in_bits},)")
-        self.table = Ring(self.out_bits).from_signed(tab.astype(np.int64)) if tab.dtype != np.uint64 else Ring(self.out_bits).reduce(tab)
+            raise ValueError(f"LUT table has shape {tab.shape}; a {self.in_bits}-bit domain needs "
+                             f"({1 << self.in_bits},)")
+        self.table = Ring(self.out_bits).from_signed(tab)
         self.rounds = rounds
         self._finisher = MaskedMul(self.out_bits)
 
@@ -53,35 +46,19 @@ class LUT(Gate):
         ru, rv = stream.ring(n, self.out_bits), stream.ring(n, self.out_bits)
         fin = self._finisher._keygen(dealer, stream, n, (ru, rv))
         (u0, u1), (v0, v1) = dealer.share(ru, ring, stream), dealer.share(rv, ring, stream)
-        return pair(self.kind, n, {"dpf": k0, "ru": u0, "rv": v0, "finish": fin.key0}, {"dpf": k1, "ru": u1, "rv": v1, "finish": fin.key1}, r, fin.r_out)
+        parts0 = {"dpf": k0, "ru": u0, "rv": v0, "finish": fin.key0}
+        parts1 = {"dpf": k1, "ru": u1, "rv": v1, "finish": fin.key1}
+        return pair(self.kind, n, parts0, parts1, r, fin.r_out)
 
     def _eval(self, party, key, hatx, parts) -> Any:
         ring = Ring(self.out_bits)
         hatx = check_hatx(hatx, self.in_bits, key.n_elems)
         xp = get_xp(hatx)
         table = xp.asarray(self.table)
-        dk = parts["dpf"]
-        if is_cupy(xp):
-            from ..kernels import lut_eval
-
-            u, v = lut_eval(dk, hatx, table, self.out_bits)
-        else:
-            u, v = self._eval_arrays(dk, hatx, table, ring)
+        u, v = engine.lut_sums(parts["dpf"], hatx, table, ring)
         if party:
             u, v = ring.neg(u), ring.neg(v)
         return xp.stack([ring.add(u, parts["ru"]), ring.add(v, parts["rv"])])
-
-    @staticmethod
-    def _eval_arrays(dk: dpf.DpfKey, hatx: Any, table: Any, ring: Ring) -> tuple[Any, Any]:
-        xp = get_xp(hatx)
-        us, vs = [], []
-        for lo in range(0, dk.n_elems, _CHUNK):
-            sl = slice(lo, lo + _CHUNK)
-            sub = dpf.DpfKey(dk.party, dk.n_bits, dk.rounds, dk.root[sl], dk.scw[:, sl], dk.tr[:, sl], dk.leaf[:, sl])
-            u, v = dot_rotated(dpf.eval_all(sub), table, hatx[sl], ring)
-            us.append(u)
-            vs.append(v)
-        return xp.concatenate(us), xp.concatenate(vs)
 
     def finish(self, party: int, key: GateKey, uv_hat: Any) -> Any:
         """Local step after the open: public (hat u, hat v) (shape (2, N)) -> share of T[x] + r_out."""

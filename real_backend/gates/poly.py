@@ -10,18 +10,23 @@ c(x) = c_{m-1} - sum_i [x < p_i] (c_i - c_{i-1}).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
-from .. import dcf
-from ..ring import Ring, check_bits
+from .. import dcf, engine
+from ..ring import Ring, check_bits, public_share
 from ..xp import get_xp
-from .base import Gate, GateKeys, check_hatx, draw_mask, pair, pick
+from .base import Gate, GateKeys, check_hatx, draw_mask, pair
 
 
 class PiecewisePoly(Gate):
-    """Select the coefficient row of x's interval. ``breakpoints``: m-1 sorted signed ints; ``coeffs``: (m, r) ints."""
+    """Select the coefficient row of x's interval. ``breakpoints``: m-1 sorted signed ints; ``coeffs``: (m, r) ints.
+
+    Key of each party: ``dcf`` (DCF on n bits, alpha = r_in, payload 1) and additive shares of r_out (``rout``,
+    shape (r, N)). The output share has shape (r, N)."""
 
     kind = "poly"
 
@@ -32,13 +37,13 @@ class PiecewisePoly(Gate):
         half = 1 << (self.n_bits - 1)
         if any(not -half <= p < half for p in bp):
             raise ValueError(f"breakpoints must lie in [-2^{self.n_bits - 1}, 2^{self.n_bits - 1}), got {bp}")
-        if any(a >= b for a, b in zip(bp, bp[1:])):
+        if any(a >= b for a, b in pairwise(bp)):
             raise ValueError(f"breakpoints must be strictly increasing, got {bp}")
         c = np.asarray(coeffs)
         if c.ndim != 2 or c.shape[0] != len(bp) + 1:
             raise ValueError(f"coeffs has shape {c.shape}; {len(bp) + 1} intervals need shape ({len(bp) + 1}, r)")
         ring = Ring(self.out_bits)
-        self.coeffs = ring.from_signed(c.astype(np.int64)) if c.dtype != np.uint64 else ring.reduce(c)
+        self.coeffs = ring.from_signed(c)
         self.shifted = [(p + half) % (1 << self.n_bits) for p in bp]
         self.rounds = rounds
 
@@ -63,13 +68,14 @@ class PiecewisePoly(Gate):
         coeffs = xp.asarray(self.coeffs)
         y = nring.add(hatx, nring.const(1 << (self.n_bits - 1)))
         acc = xp.broadcast_to(coeffs[-1][:, None], (coeffs.shape[1], key.n_elems)).copy()
-        acc = pick(party, acc)
+        acc = public_share(party, acc)
         if self.m > 1:
-            acc = ring.add(acc, ring.mul(ring.sub(coeffs[-1], coeffs[0])[:, None], dcf.eval_lt(parts["dcf"], y)[0][None, :]))
+            wrap = engine.dcf_lt(parts["dcf"], y)[0]
+            acc = ring.add(acc, ring.mul(ring.sub(coeffs[-1], coeffs[0])[:, None], wrap[None, :]))
         for i, q in enumerate(self.shifted, start=1):
             delta = ring.sub(coeffs[i], coeffs[i - 1])[:, None]
-            below = pick(party, (y < np.uint64(q)).astype(np.uint64))
-            a = ring.add(dcf.eval_lt(parts["dcf"], nring.sub(y, np.uint64(q)))[0], below)
+            below = public_share(party, (y < np.uint64(q)).astype(np.uint64))
+            a = ring.add(engine.dcf_lt(parts["dcf"], nring.sub(y, np.uint64(q)))[0], below)
             acc = ring.sub(acc, ring.mul(delta, a[None, :]))
         return ring.add(acc, parts["rout"])
 

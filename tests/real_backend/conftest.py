@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
 
-from real_backend.dealer import Dealer
 from real_backend.xp import gpu_available
 
 
@@ -20,11 +20,6 @@ def pytest_collection_modifyitems(config: Any, items: list) -> None:
             item.add_marker(skip)
 
 
-@pytest.fixture
-def dealer() -> Dealer:
-    return Dealer(1234)
-
-
 def run_parties(fn0: Callable[[], Any], fn1: Callable[[], Any], timeout_s: float = 20.0) -> tuple[Any, Any]:
     """Run two party functions concurrently (party 1 in a thread); re-raise the first error."""
     box: dict = {}
@@ -32,7 +27,7 @@ def run_parties(fn0: Callable[[], Any], fn1: Callable[[], Any], timeout_s: float
     def target() -> None:
         try:
             box["r1"] = fn1()
-        except BaseException as e:  # noqa: BLE001 - re-raised below
+        except BaseException as e:  # re-raised below
             box["e1"] = e
 
     t = threading.Thread(target=target, daemon=True)

@@ -1,6 +1,7 @@
 """Channel: framing, counters, timeouts, handshake, corruption; TCP on 127.0.0.1 only."""
 import socket
 import time
+from functools import partial
 
 import numpy as np
 import pytest
@@ -65,7 +66,7 @@ def test_open_is_ping_pong_packed_and_counted():
 def test_dead_peer_reported_within_timeout():
     c0, c1 = tcp_pair(timeout_s=0.5)
     t0 = time.monotonic()
-    with pytest.raises(PeerError, match="no data from peer within 0.5 s"):
+    with pytest.raises(PeerError, match=r"no data from peer within 0\.5 s"):
         c0.recv()
     assert time.monotonic() - t0 < 3
     c1.close()
@@ -176,7 +177,8 @@ def test_chunked_open_reconstructs_per_frame(n_bits, xor, monkeypatch):
     s0 = np.random.default_rng(7).integers(0, 2**n_bits, 3001, dtype=np.uint64)
     s1 = (x ^ s0) if xor else ring.sub(x, s0)
     for duplex in (False, True):
-        r0, r1 = run_parties(lambda: open_shares(c0, s0, n_bits, xor, duplex), lambda: open_shares(c1, s1, n_bits, xor, duplex))
+        r0, r1 = run_parties(partial(open_shares, c0, s0, n_bits, xor, duplex),
+                             partial(open_shares, c1, s1, n_bits, xor, duplex))
         assert (r0 == x).all() and (r1 == x).all()
     assert c0.stats.frames_sent > (3 if n_bits > 1 else 1)
 

@@ -60,7 +60,8 @@ def test_trfloor_is_exact_floor_everywhere(n, data):
 def test_gapars_exact_inside_its_range(n, data):
     s = data.draw(st.integers(1, n - 2))
     lim = 2 ** (n - 2)
-    xs = data.draw(st.lists(st.one_of(st.sampled_from([0, -1, -lim, lim - 1]), st.integers(-lim, lim - 1)), min_size=1, max_size=40))
+    edges = st.sampled_from([0, -1, -lim, lim - 1])
+    xs = data.draw(st.lists(st.one_of(edges, st.integers(-lim, lim - 1)), min_size=1, max_size=40))
     assert (arith_out(G.GapARS(n, s), Dealer(3), Ring(n), xs) == np.array(xs) >> s).all()
 
 
@@ -80,7 +81,8 @@ def test_gapars_errs_only_outside_its_range():
 def test_select_and_b2a(n, bits, data):
     ring, d = Ring(n), Dealer(5)
     b = np.array(bits, dtype=np.uint64)
-    x = ring.from_signed(np.array(data.draw(st.lists(st.integers(-(2 ** (n - 1)), 2 ** (n - 1) - 1), min_size=len(bits), max_size=len(bits))), dtype=np.int64))
+    values = st.lists(st.integers(-(2 ** (n - 1)), 2 ** (n - 1) - 1), min_size=len(bits), max_size=len(bits))
+    x = ring.from_signed(np.array(data.draw(values), dtype=np.int64))
     g = G.Select(n)
     keys = g.keygen(d, b.size)
     hat = (b ^ keys.r_in[0], ring.add(x, keys.r_in[1]))
@@ -97,7 +99,8 @@ def test_masked_mul():
     g = G.MaskedMul(50)
     keys = g.keygen(d, 4)
     hat = (ring.add(x, keys.r_in[0]), ring.add(y, keys.r_in[1]))
-    assert (ring.sub(ring.add(g.eval(0, keys.key0, hat), g.eval(1, keys.key1, hat)), keys.r_out) == ring.mul(x, y)).all()
+    out = ring.add(g.eval(0, keys.key0, hat), g.eval(1, keys.key1, hat))
+    assert (ring.sub(out, keys.r_out) == ring.mul(x, y)).all()
 
 
 @settings(max_examples=8, deadline=None)
@@ -106,7 +109,8 @@ def test_lut(b, out, data):
     rng = np.random.default_rng(b * out)
     table = rng.integers(-(2 ** (min(out, 62) - 1)), 2 ** (min(out, 62) - 1), 1 << b)
     g, ring, oring = G.LUT(b, out, table), Ring(b), Ring(out)
-    x = np.array(data.draw(st.lists(st.sampled_from([0, (1 << b) - 1]) | st.integers(0, (1 << b) - 1), min_size=1, max_size=12)), dtype=np.uint64)
+    inputs = st.lists(st.sampled_from([0, (1 << b) - 1]) | st.integers(0, (1 << b) - 1), min_size=1, max_size=12)
+    x = np.array(data.draw(inputs), dtype=np.uint64)
     keys = g.keygen(Dealer(7), x.size)
     hat = ring.add(x, keys.r_in)
     uv = oring.add(g.eval(0, keys.key0, hat), g.eval(1, keys.key1, hat))  # the open of (u + r_u, v + r_v)

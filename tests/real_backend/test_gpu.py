@@ -4,11 +4,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from real_backend import beaver
+from real_backend import beaver, dpf, kernels
 from real_backend import gates as G
 from real_backend.chacha import chacha_block
 from real_backend.dealer import Dealer
 from real_backend.ring import Ring
+from real_backend.rng import RandomStream, seed_words
 from real_backend.xp import convert_tree, to_numpy
 
 pytestmark = pytest.mark.gpu
@@ -39,7 +40,8 @@ def test_chacha_kernel_matches_arrays():
 def gate_cases(n):
     tab = np.random.default_rng(n).integers(0, 2**40, 1 << 13)
     return [G.DReLU(n), G.ReLU(n), G.GapARS(n, 12), G.TrFloor(n, 12), G.LUT(13, n, tab), G.LUT(5, n, tab[:32]),
-            G.PiecewisePoly(n, [-5000, 0, 77, 9000], np.arange(10).reshape(5, 2) - 3, n), G.Select(n), G.B2A(n), G.MaskedMul(n)]
+            G.PiecewisePoly(n, [-5000, 0, 77, 9000], np.arange(10).reshape(5, 2) - 3, n), G.Select(n), G.B2A(n),
+            G.MaskedMul(n)]
 
 
 @pytest.mark.parametrize("n", [16, 37, 50, 64])
@@ -52,9 +54,11 @@ def test_keygen_and_eval_bit_identical(n):
     for gate in gate_cases(n):
         kn, kc = gate.keygen(dn, N), gate.keygen(dc, N)
         ln, lc = leaves(kn), leaves(kc)
-        assert len(ln) == len(lc) and all((a == b).all() for a, b in zip(ln, lc)), f"{gate.kind}: keys differ"
+        assert len(ln) == len(lc), f"{gate.kind}: keys differ"
+        assert all((a == b).all() for a, b in zip(ln, lc, strict=True)), f"{gate.kind}: keys differ"
         if isinstance(kn.r_in, tuple):
-            hat = tuple(rng.integers(0, 2**63, N, dtype=np.uint64) & Ring(b).mask for b in (1 if gate.kind == "select" else n, n))
+            widths = (1 if gate.kind == "select" else n, n)
+            hat = tuple(rng.integers(0, 2**63, N, dtype=np.uint64) & Ring(b).mask for b in widths)
         else:
             bits = {"lut": gate.in_bits if gate.kind == "lut" else n, "b2a": 1}.get(gate.kind, n)
             hat = rng.integers(0, 2**63, N, dtype=np.uint64) * np.uint64(2) + np.uint64(1) & Ring(bits).mask
@@ -80,9 +84,6 @@ def test_split_k_matmul_matches_numpy():
 def test_dpf_compare_kernel_matches_arrays_on_host_keys(n):
     """Isolates the comparison kernel: keys made on the host, evaluated by the kernel and by the array code."""
     import cupy as cp
-
-    from real_backend import dpf, kernels
-    from real_backend.rng import RandomStream, seed_words
 
     st = RandomStream(seed_words(3), 0)
     N = 4000

@@ -78,7 +78,7 @@ def test_fixed_point_encode_decode():
 
 @pytest.mark.parametrize("bad", [0, 65, -3, 2.5, True])
 def test_ring_bit_width_out_of_range(bad):
-    with pytest.raises(ValueError, match="n_bits=.*allowed: integers 1..64"):
+    with pytest.raises(ValueError, match=r"n_bits=.*allowed: integers 1\.\.64"):
         Ring(bad)
 
 

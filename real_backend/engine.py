@@ -1,0 +1,55 @@
+"""The one place where FSS evaluation picks NumPy array code or a fused CUDA kernel.
+
+Inputs on CuPy run the kernels of :mod:`kernels` (one launch per batch); anything else runs the array code of
+:mod:`dpf` and :mod:`dcf`. Both paths check their inputs alike (``ring.check_words``) and give the same bits
+(``tests/real_backend/test_gpu.py``). The gates call these functions, never ``kernels`` directly, so the array code
+and the kernels do not know of each other: ``kernels`` depends only on ``chacha``, ``dpf``/``dcf`` not on ``kernels``.
+
+(Below this layer ``chacha.chacha_block`` makes the same choice for the ChaCha block function on its own, since the
+array code, key generation included, runs on CuPy arrays too.)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import dcf, dpf, kernels
+from .ring import Ring, check_words, public_share
+from .xp import get_xp, is_cupy
+
+
+def _on_gpu(x: Any) -> bool:
+    return is_cupy(get_xp(x))
+
+
+def dpf_lt(key: dpf.DpfKey, x: Any) -> Any:
+    """XOR share (uint32 0/1) of [x < alpha] per element (see ``dpf.eval_lt``)."""
+    if _on_gpu(x):
+        return kernels.dpf_lt(key, check_words(x, key.n_bits, key.n_elems), key.n_bits).astype(get_xp(x).uint32)
+    return dpf.eval_lt(key, x)
+
+
+def drelu(key: dpf.DpfKey, hatx: Any, c: Any, n_bits: int) -> Any:
+    """DReLU's output share (uint64 0/1): [hatx mod 2^(n-1) < alpha] xor c, xor MSB(hatx) for party 0.
+
+    ``key`` is a DPF key on the n-1 low bits, ``hatx`` the checked n-bit public input, ``c`` this party's XOR share
+    from the gate key. On CuPy one fused kernel does the comparison walk and this epilogue."""
+    if _on_gpu(hatx):
+        return kernels.dpf_lt(key, hatx, n_bits - 1, c=c, msb_shift=n_bits - 1)
+    d = dpf.eval_lt(key, Ring(n_bits - 1).reduce(hatx)).astype(np.uint64)
+    return d ^ public_share(key.party, Ring(n_bits).msb(hatx)) ^ c
+
+
+def dcf_lt(key: dcf.DcfKey, x: Any) -> Any:
+    """Additive shares (k, N) uint64 mod 2^out_bits of beta * [x < alpha] (see ``dcf.eval_lt``)."""
+    if _on_gpu(x):
+        return kernels.dcf_lt(key, check_words(x, key.n_bits, key.n_elems))
+    return dcf.eval_lt(key, x)
+
+
+def lut_sums(key: dpf.DpfKey, hatx: Any, table: Any, ring: Ring) -> tuple[Any, Any]:
+    """The LUT's unsigned sums (u, v) in ``ring`` (see ``dpf.eval_lut_sums``); the caller applies the party's sign."""
+    if _on_gpu(hatx):
+        return kernels.lut_eval(key, hatx, table, ring.n)
+    return dpf.eval_lut_sums(key, hatx, table, ring)
