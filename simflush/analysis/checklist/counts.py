@@ -212,11 +212,11 @@ class PredictedFlush:
 def _steps(items: tuple, path: tuple[str, ...] = ()) -> Iterator[tuple[Step, tuple[str, ...]]]:
     for item in items:
         if isinstance(item, Step):
-            yield item, path + (item.label,)
+            yield item, (*path, item.label)
         else:
             for r in range(item.repeat):
                 tag = f"{item.label} [{r + 1}/{item.repeat}]" if item.repeat > 1 else item.label
-                yield from _steps(item.items, path + (tag,))
+                yield from _steps(item.items, (*path, tag))
 
 
 def flush_sequence(run: RunChecklist) -> list[PredictedFlush]:

@@ -1,4 +1,4 @@
-"""``simflush reconcile``: measured counts (a phase's, a bench JSON's or a trace's) -> the settings that explain them."""
+"""The reconcile documents (measured counts -> the settings that explain them) and their readable text."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ def _breakdown_text(c: dict) -> list[str]:
     rows = []
     for b in c["breakdown"]:
         direct = f", {b['direct_fss']} direct FSS" if b["direct_fss"] else ""
-        rows.append(f"      {b['run']}: {b['task']}: {b['open_flushes']} open + {b['pfss_flushes']} PFSS flushes{direct}")
+        rows.append(f"      {b['run']}: {b['task']}: {b['open_flushes']} open + {b['pfss_flushes']} PFSS flushes"
+                    f"{direct}")
     return rows
 
 

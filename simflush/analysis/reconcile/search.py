@@ -115,7 +115,7 @@ def _grid(tables: Tables, fields_idx: list[int]) -> tuple[np.ndarray, np.ndarray
     for axis, (_a, contrib, d) in enumerate(tables.groups):
         shape = [1] * len(tables.groups)
         shape[axis] = len(d)
-        pred = pred + contrib[:, fields_idx].reshape(shape + [len(fields_idx)])
+        pred = pred + contrib[:, fields_idx].reshape([*shape, len(fields_idx)])
         dist = dist + d.reshape(shape)
     return pred.reshape(-1, len(fields_idx)), dist.reshape(-1)
 
@@ -166,8 +166,8 @@ def _match(problem: Problem, tables: list[Tables], m: tuple, target: dict) -> Ma
     t = tables[si]
     sizes = [len(d) for _a, _c, d in t.groups]
     index = np.unravel_index(flat, sizes)
-    assignments = (problem.space.shared[si],) + tuple(t.groups[g][0][i] for g, i in enumerate(index))
-    return Match(assignments, dist, dict(zip(target, (int(x) for x in pred))), score)
+    assignments = (problem.space.shared[si], *tuple(t.groups[g][0][i] for g, i in enumerate(index)))
+    return Match(assignments, dist, dict(zip(target, (int(x) for x in pred), strict=True)), score)
 
 
 def candidate(problem: Problem, match: Match, factor: int, measured: dict[str, int]) -> dict:

@@ -63,7 +63,7 @@ def _predicted_runs(problem: Problem, *assignments, only: list[int] | None = Non
     if only is None:
         return specs, checklist_runs(specs, settings)
     runs: list = [None] * len(specs)
-    for i, run in zip(only, checklist_runs([specs[i] for i in only], settings)):
+    for i, run in zip(only, checklist_runs([specs[i] for i in only], settings), strict=True):
         runs[i] = run
     return specs, runs
 
@@ -110,11 +110,11 @@ def reconcile_trace(problem: Problem, trace_path: Path, top: int) -> dict:
         fixed_cost = sum(_mismatch(measured[i], [predicted_sig(f) for f in flush_sequence(runs[i])]) for i in fixed)
         d0 = space.distance(shared)
         best.append((fixed_cost + sum(r[0][0] for r in per_group), d0 + sum(r[0][1] for r in per_group),
-                     (shared,) + tuple(r[0][2] for r in per_group)))
+                     (shared, *tuple(r[0][2] for r in per_group))))
         if fixed_cost == 0 and all(r[0][0] == 0 for r in per_group):
             zero = [[x for x in r if x[0] == 0] for r in per_group]
             for combo in product(*zero):
-                exact.append((0, d0 + sum(x[1] for x in combo), (shared,) + tuple(x[2] for x in combo)))
+                exact.append((0, d0 + sum(x[1] for x in combo), (shared, *tuple(x[2] for x in combo))))
     exact.sort(key=lambda m: m[1])
     chosen = exact[:top] if exact else sorted(best, key=lambda m: (m[0], m[1]))[:top]
     return _document(problem, trace, instances, names, chosen, len(exact), bool(exact))
