@@ -6,6 +6,7 @@ from simhelpers import run_sim
 
 from simflush.cli import main
 from simflush.io.chrome_trace import chrome_trace, validate_chrome_trace
+from simflush.sim.trace import to_trace
 
 
 def test_compare_runs_the_product_and_writes_every_output(tmp_path, capsys):
@@ -44,7 +45,7 @@ def test_compare_bad_value_in_a_list_is_exit_2(capsys):
 def test_chrome_trace_of_background_flushes_keeps_tracks_nested():
     """pfss_eager overlaps PFSS flushes on one GPU: they go on sub-lanes so that tracks nest."""
     result = run_sim("bert-tiny", 32, layers=1, policy="pfss_eager", chains=2)
-    doc = chrome_trace([("eager", result)])
+    doc = chrome_trace([("eager", to_trace(result))])
     assert validate_chrome_trace(doc) == []
     durations = [e["dur"] for e in doc["traceEvents"] if e["ph"] == "X"]
     assert durations and min(durations) >= 0

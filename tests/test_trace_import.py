@@ -9,7 +9,8 @@ from simflush.cli import main
 from simflush.errors import ConfigError
 from simflush.io.suf_bench import read_bench
 from simflush.io.suf_trace import read_suf_trace
-from simflush.io.trace_schema import TRACE_SCHEMA_VERSION, from_sim_result, read_trace
+from simflush.io.trace_schema import TRACE_SCHEMA_VERSION, read_trace
+from simflush.sim.trace import to_trace
 
 GOOD = """\
 [trace] t=1000 p=0 RUN begin tasks=1
@@ -90,7 +91,7 @@ def test_cpu_trace_without_timestamps_keeps_job_gates(golden):
 
 def test_schema_round_trip_and_version_check(tmp_path):
     result = run_sim("bert-tiny", layers=1)
-    trace = from_sim_result(result)
+    trace = to_trace(result)
     assert len(trace.flushes) == sum(len(p.records) for p in result.parties)
     assert trace.meta.online_time_s == result.online_time_s
     path = tmp_path / "sim.json"

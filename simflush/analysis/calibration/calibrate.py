@@ -40,11 +40,11 @@ from pathlib import Path
 import numpy as np
 
 from ... import __version__
+from ...api import Result
 from ...errors import ConfigError
 from ...io.suf_bench import BenchRun
 from ...io.trace_schema import Trace
 from ...sim.cost import CostModel
-from ...sim.engine import SimResult
 from ...units import ns_to_s_per_party
 from .robust_fit import Z95, Fit, huber_fit
 from .samples import ALL_GATES, Rows, Select, Source, collect, flush_key, steady_iterations
@@ -314,7 +314,7 @@ def untraced_scale(traced: dict[str, float], bench: BenchRun) -> dict[str, float
     return {k: per_party[k] / traced[k] for k in per_party}
 
 
-def kernel_s_per_flop(bench: BenchRun, schedule: SimResult) -> float | None:
+def kernel_s_per_flop(bench: BenchRun, schedule: Result) -> float | None:
     """The public matmuls' measured kernel time (``matmul_kernel_ns``) per flop, per party."""
     kernel_ns = bench.online_profile.get("matmul_kernel_ns", 0)
     flops = bench.layers * sum(spec.local_flops_before for spec in schedule.runs_per_layer)
