@@ -4,6 +4,8 @@ import json
 
 from simhelpers import run_sim
 
+import simflush
+from simflush.analysis.whatif import compare
 from simflush.cli import main
 from simflush.io.chrome_trace import chrome_trace, validate_chrome_trace
 from simflush.sim.trace import to_trace
@@ -60,3 +62,14 @@ def test_validator_catches_broken_traces():
     ]}
     problems = validate_chrome_trace(bad)
     assert len(problems) == 3
+
+
+def test_the_comparison_is_keyword_dicts_through_the_api():
+    combos = compare.expand({"model": "bert-tiny", "layers": "1", "policy": "suf,have_pfss_work"}, ["rsqrt_iters=1,2"])
+    assert len(combos) == 4 and combos[1] == {
+        "model": "bert-tiny", "seq_len": 128, "batch": 1, "layers": 1, "runtime": "suf-gpu-bench", "net": "loopback",
+        "cost": "suf-h100", "policy": "suf", "deploy": "colocated", "chains": 1, "knobs": {"rsqrt_iters": "2"}}
+    rows = compare.run_all(combos[:2])
+    assert rows[1].result.bench_json() == simflush.simulate(**combos[1]).bench_json()
+    assert [r["config"] for r in compare.summaries(rows)] == ["rsqrt_iters=1", "rsqrt_iters=2"]
+    assert not hasattr(compare, "argparse")

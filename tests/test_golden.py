@@ -20,7 +20,7 @@ def test_bert_base_schedule_equals_golden_csv_row_by_row(golden, capsys):
     ours = list(csv.DictReader(capsys.readouterr().out.splitlines()))
     gold = list(csv.DictReader((golden / "gpu_h100_bert-base_L128_layer_events.csv").open()))
     assert len(ours) == len(gold) == 91
-    for mine, theirs in zip(ours, gold):
+    for mine, theirs in zip(ours, gold, strict=True):
         assert [mine[c] for c in SIX] == [theirs[c] for c in SIX], f"row {theirs['seq']}"
 
 

@@ -105,6 +105,24 @@ def test_schema_round_trip_and_version_check(tmp_path):
         read_trace(path)
 
 
+def test_a_version_2_trace_file_still_reads(tmp_path):
+    """Version 3 added fields with defaults: a version-2 file reads as a source that did not say them."""
+    trace = to_trace(run_sim("bert-tiny", layers=1))
+    doc = json.loads(trace.to_json())
+    doc["schema_version"] = 2
+    for key in ("settings", "policy", "deploy", "network", "cost_preset"):
+        del doc["meta"][key]
+    for run in doc["runs"]:
+        del run["section"]
+    for flush in doc["flushes"]:
+        del flush["batch"], flush["concurrent"]
+    path = tmp_path / "v2.json"
+    path.write_text(json.dumps(doc))
+    old = read_trace(path)
+    assert old.meta.model == "bert-tiny" and old.meta.settings == {} and old.runs[0].section == ""
+    assert [(f.kind, f.words, f.start_s) for f in old.flushes] == [(f.kind, f.words, f.start_s) for f in trace.flushes]
+
+
 def test_bench_json_missing_field_is_exit_2_with_line(tmp_path, golden, capsys):
     doc = json.loads((golden / "gpu_h100_traced_bert-base.json").read_text())
     del doc["timing"]["online_time_s"]

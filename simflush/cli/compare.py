@@ -39,11 +39,11 @@ def write_outputs(args: argparse.Namespace, rows: list[Row], records: list[dict]
     if args.csv:
         keys = list(dict.fromkeys(k for r in records for k in r if k != "branches"))
         with open(args.csv, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, keys + ["branches"], lineterminator="\n")
+            writer = csv.DictWriter(fh, [*keys, "branches"], lineterminator="\n")
             writer.writeheader()
             for r in records:
                 writer.writerow({**r, "branches": json.dumps(r.get("branches", {}), sort_keys=True)})
-    done = [(rec["config"], row.result.trace) for rec, row in zip(records, rows) if row.result]
+    done = [(rec["config"], row.result.trace) for rec, row in zip(records, rows, strict=True) if row.result]
     if args.plot:
         from ..io.plots import plot_run_bars, plot_timeline
         out = Path(args.plot)

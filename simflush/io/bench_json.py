@@ -152,6 +152,7 @@ def run_rows(trace: Trace) -> list[RunRow]:
     for key, span0 in spans[0].items():
         c = _counts(by_run.get(key, []))
         span1 = spans[1][key]
+        times = [span0.end_s - span0.start_s, span1.end_s - span1.start_s]
         rows.append(RunRow(key[0], key[1], span0.section, c["open_flushes"], c["pfss_flushes"], c["opened_words"],
-                           c["hatx_words"], c["wire_bytes"], [span0.end_s - span0.start_s, span1.end_s - span1.start_s]))
+                           c["hatx_words"], c["wire_bytes"], times))
     return rows

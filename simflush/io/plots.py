@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from .timeline import timeline_events  # noqa: E402
-from .trace_schema import Trace  # noqa: E402
+from .timeline import timeline_events
+from .trace_schema import Trace
 
 
 def _run_colours(names: list[str]) -> dict[str, tuple]:
@@ -60,7 +60,7 @@ def plot_run_bars(rows: list[tuple[str, Trace]], path: Path, title: str, layer: 
     for run in runs:
         heights = [t.get(run, 0.0) for _, t in per_config]
         ax.bar(range(len(per_config)), heights, bottom=bottoms, color=colours[run], label=run)
-        bottoms = [b + h for b, h in zip(bottoms, heights)]
+        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
     ax.set_xticks(range(len(per_config)), [label for label, _ in per_config], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel(f"layer {layer} time, party 0 (ms)")
     ax.set_title(title)

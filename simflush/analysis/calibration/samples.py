@@ -4,6 +4,7 @@ local-compute gaps inside and between runs)."""
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -145,7 +146,7 @@ def collect(source: Source, select: Select) -> dict:
     by_party: dict[int, list[FlushEvent]] = defaultdict(list)
     for f in trace.flushes:
         by_party[f.party].append(f)
-    pairs = list(zip(by_party[0], by_party[1]))
+    pairs = list(zip(by_party[0], by_party[1], strict=False))
     opens: list[tuple] = []
     evals, finishes = [], []
     min_words = source.result.config.settings.device_pack_min_words
@@ -211,7 +212,7 @@ def _run_gap_rows(trace: Trace, run_work: list[list[float]], select: Select) -> 
     hidden elements] of the work before the later run."""
     rows = Rows([], [], [])
     order = sorted(trace.runs, key=lambda r: (r.party, r.iteration, r.layer, r.run_index))
-    for prev, run in zip(order, order[1:]):
+    for prev, run in itertools.pairwise(order):
         key = (run.party, run.iteration, run.layer, run.run_index)
         if (prev.party, prev.iteration) != (run.party, run.iteration) or not select(key):
             continue

@@ -218,8 +218,7 @@ def cross_validate(source: Source) -> list[dict]:
     folds = [("layers even->odd", lambda k: k[2] % 2 == 0, lambda k: k[2] % 2 == 1),
              ("layers odd->even", lambda k: k[2] % 2 == 1, lambda k: k[2] % 2 == 0)]
     names = [s.name for s in source.result.runs_per_layer]
-    folds += [(f"leave out {n}", (lambda i: lambda k: k[3] != i)(i), (lambda i: lambda k: k[3] == i)(i))
-              for i, n in enumerate(names)]
+    folds += [(f"leave out {n}", lambda k, i=i: k[3] != i, lambda k, i=i: k[3] == i) for i, n in enumerate(names)]
     out = []
     for label, train, test in folds:
         cal = calibrate([source], select=lambda k, t=train: steady(k) and t(k))

@@ -68,7 +68,7 @@ def expand(options: Mapping[str, str], knobs: Sequence[str] = ()) -> list[dict]:
         knob_axes.append([(name, v) for v in split_list(values)])
     combos = []
     for values in itertools.product(*axes.values(), *knob_axes):
-        params = dict(zip(axes, values[:len(axes)]))
+        params = dict(zip(axes, values[:len(axes)], strict=True))
         params["knobs"] = dict(values[len(axes):])
         combos.append(params)
     return combos
@@ -100,7 +100,7 @@ def run_all(combos: list[dict], jobs: int = 1, progress: Progress | None = None,
                 rows.append(row)
                 progress and progress(len(rows), len(combos))
     else:
-        for params, config in zip(combos, configs):
+        for params, config in zip(combos, configs, strict=True):
             rows.append(_simulate(params, config))
             progress and progress(len(rows), len(combos))
     return rows
@@ -146,7 +146,8 @@ def table(records: list[dict]) -> str:
         branches = " ".join(f"{k.split('/')[0][0]}:{k.split('/')[1]}={v}" for k, v in r["branches"].items())
         lines.append([r["config"], f"{r['online_time_s'] * 1e3:.2f}", r["open_flushes"], r["pfss_flushes"],
                       f"{r['net_bytes'] / 1e6:.2f}", f"{r['speedup']:.3f}x", branches])
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]
     fmt = lambda row: "  ".join(str(c).ljust(w) if i in (0, 6) else str(c).rjust(w)  # noqa: E731
-                                for i, (c, w) in enumerate(zip(row, widths)))
-    return "\n".join(line.rstrip() for line in [fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines]) + "\n"
+                                for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+    out = [fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines]
+    return "\n".join(line.rstrip() for line in out) + "\n"

@@ -23,7 +23,7 @@ def _configs(base: dict, axes: dict[str, list]) -> list[dict]:
     out = []
     for values in itertools.product(*axes.values()):
         params = {**DEFAULTS, **base, "knobs": dict(base.get("knobs", {}))}
-        for key, value in zip(axes, values):
+        for key, value in zip(axes, values, strict=True):
             if key.startswith("set:"):
                 params["knobs"][key[4:]] = str(value)
             else:
@@ -33,7 +33,7 @@ def _configs(base: dict, axes: dict[str, list]) -> list[dict]:
 
 
 def _md_table(records: list[dict], columns: list[str]) -> str:
-    head = columns + ["online ms", "opens", "PFSS", "speed-up"]
+    head = [*columns, "online ms", "opens", "PFSS", "speed-up"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in records:
         cells = [str(r.get(c, "")) for c in columns]
@@ -60,11 +60,12 @@ def question_a(out: Path, progress: Progress | None = None) -> str:
             "deploy": ["colocated", "two-gpu"], "net": ["lan", "wan"], "chains": [1, 2],
             "policy": ["suf", "have_pfss_work"]})
         rows, records = _study(configs, progress)
-        for rec, cfg in zip(records, configs):
+        for rec, cfg in zip(records, configs, strict=True):
             rec.update(deploy=cfg["deploy"], net=cfg["net"], chains=cfg["chains"], policy=cfg["policy"])
         parts += [f"### {model}\n", _md_table(records, ["deploy", "net", "chains", "policy"]), ""]
         if model == "bert-base":
-            pick = {(c["deploy"], c["net"], c["chains"], c["policy"]): row for c, row in zip(configs, rows)}
+            pick = {(c["deploy"], c["net"], c["chains"], c["policy"]): row
+                    for c, row in zip(configs, rows, strict=True)}
             for name, key in (("helps", ("colocated", "lan", 2, "have_pfss_work")),
                               ("hurts", ("colocated", "wan", 2, "have_pfss_work")),
                               ("suf_lan", ("colocated", "lan", 2, "suf")),
@@ -86,11 +87,11 @@ def question_b(out: Path, progress: Progress | None = None) -> str:
     configs += _configs({"model": "bert-base", "layers": 1, "net": "lan", "knobs": {"SUF_RSQRT_MODE": "sigma_gpu"}},
                         {"set:rsqrt_iters": [0, 1]})
     rows, records = _study(configs, progress)
-    for rec, cfg in zip(records, configs):
+    for rec, cfg in zip(records, configs, strict=True):
         rec["rsqrt"] = "LUT (sigma_gpu)" if cfg["knobs"].get("SUF_RSQRT_MODE") == "sigma_gpu" else "Newton (suf)"
         rec["iterations"] = cfg["knobs"]["rsqrt_iters"]
-    plot_run_bars([(f"{r['rsqrt']} it={r['iterations']}", row.result.trace) for r, row in zip(records, rows)],
-                  out / "b_runs.png", "bert-base layer, LAN: rsqrt variants")
+    bars = [(f"{r['rsqrt']} it={r['iterations']}", row.result.trace) for r, row in zip(records, rows, strict=True)]
+    plot_run_bars(bars, out / "b_runs.png", "bert-base layer, LAN: rsqrt variants")
     return "\n".join(["## (b) What would fewer rsqrt iterations or a LUT rsqrt buy?\n",
                       "bert-base, one layer, LAN, colocated. Each LayerNorm runs one rsqrt; the snapshot uses one "
                       "Newton iteration (7 opens + 4 PFSS per rsqrt).\n",
@@ -102,10 +103,10 @@ def question_c(out: Path, progress: Progress | None = None) -> str:
             "set:SUF_INV_MODE": ["suf", "sigma_gpu"], "set:nexp_final_trunc": [1, 0]}
     configs = _configs({"model": "bert-base", "layers": 1, "net": "lan"}, axes)
     rows, records = _study(configs, progress)
-    for rec, cfg in zip(records, configs):
+    for rec, cfg in zip(records, configs, strict=True):
         for key, value in cfg["knobs"].items():
             rec[key.replace("SUF_", "").replace("_MODE", "").lower()] = value
-    best = sorted(zip(records, rows), key=lambda p: p[0].get("online_time_s", 1e9))[:4]
+    best = sorted(zip(records, rows, strict=True), key=lambda p: p[0].get("online_time_s", 1e9))[:4]
     plot_run_bars([(configs[0]["model"] + " suf", rows[0].result.trace)] +
                   [(" ".join(f"{k}={r[k]}" for k in ("rowmax", "nexp", "inv", "nexp_final_trunc")), row.result.trace)
                    for r, row in best], out / "c_runs.png", "bert-base layer, LAN: softmax variants")
