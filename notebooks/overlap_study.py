@@ -10,22 +10,20 @@
 import os
 from pathlib import Path
 
-from models.specs import get_model
-from simflush.profiles import resolve
-from simflush.sim.cost import get_network, load_cost
-from simflush.sim.engine import SimConfig, simulate
+import simflush
 
 SMALL = os.environ.get("SIMFLUSH_NOTEBOOK_SMALL") == "1"
 MODEL, SEQ_LEN = ("bert-tiny", 32) if SMALL else ("bert-base", 128)
 OUT = Path(os.environ.get("SIMFLUSH_NOTEBOOK_OUT", "notebook_out"))
 OUT.mkdir(exist_ok=True)
-model, cost = get_model(MODEL), load_cost("suf-h100")
+
+
+def one_layer(policy: str, chains: int, net: str) -> simflush.Result:
+    return simflush.simulate(model=MODEL, seq_len=SEQ_LEN, layers=1, policy=policy, chains=chains, net=net)
 
 
 def online_ms(policy: str, chains: int, net: str) -> float:
-    config = SimConfig(model, SEQ_LEN, 1, 1, resolve("suf-gpu-bench", model, chains=chains), cost,
-                       get_network(net), policy)
-    return simulate(config).online_time_s * 1e3
+    return one_layer(policy, chains, net).online_time_s * 1e3
 
 
 # %% [markdown]
@@ -53,6 +51,4 @@ print("best relative to its network's snapshot:", best, f"{base[best[0]] / resul
 from simflush.io.plots import plot_timeline  # noqa: E402
 
 net, chains, policy = best
-config = SimConfig(model, SEQ_LEN, 1, 1, resolve("suf-gpu-bench", model, chains=chains), cost,
-                   get_network(net), policy)
-print("timeline:", plot_timeline(simulate(config), OUT / "overlap_best.png", f"{MODEL} {best}"))
+print("timeline:", plot_timeline(one_layer(policy, chains, net).trace, OUT / "overlap_best.png", f"{MODEL} {best}"))

@@ -10,10 +10,11 @@ from simhelpers import run_sim
 from simflush.analysis.calibration.calibrate import calibrate
 from simflush.analysis.calibration.robust_fit import huber_fit
 from simflush.analysis.calibration.samples import Source
+from simflush.api import simulate_config
 from simflush.cli import main
-from simflush.io.trace_schema import from_sim_result
 from simflush.sim.cost import COST_SCHEMA_VERSION, load_cost
 from simflush.sim.engine import simulate
+from simflush.sim.trace import to_trace
 
 
 def test_huber_recovers_line_despite_outliers_and_ci_covers_truth():
@@ -40,7 +41,7 @@ def test_calibrating_a_simulated_trace_recovers_the_cost_that_made_it():
     """Round trip: simulate bert-base (2 layers) with a known profile, calibrate from its trace."""
     truth = load_cost("suf-h100")
     result = run_sim("bert-base", layers=2)
-    source = Source(from_sim_result(result), simulate(replace(result.config, layers=1)), None)
+    source = Source(to_trace(result), simulate_config(replace(result.config, layers=1)), None)
     cal = calibrate([source])
     got = cal.cost
     for name in ("open_floor_s", "open_s_per_wire_byte", "open_wait_per_s_apart", "open_host_pack_s_per_word",

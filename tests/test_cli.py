@@ -62,7 +62,8 @@ def test_schedule_csv_columns(capsys):
     (["simulate", "--model", "bert-base", "--chains", "0"], "--chains"),
     (["simulate", "--model", "bert-base", "--deploy", "moon"], "two-gpu"),
     (["simulate", "--model", "bert-base", "--net", "custom:0,5"], "custom:BW_GBPS,RTT_MS"),
-    (["simulate", "--model", "bert-base", "--set", "SUF_RSQRT_MODE=sigma_gpu", "--set", "rsqrt_init_mode=mul_trunc"], "contradictory"),
+    (["simulate", "--model", "bert-base", "--set", "SUF_RSQRT_MODE=sigma_gpu", "--set", "rsqrt_init_mode=mul_trunc"],
+     "contradictory"),
     (["simulate", "--model", "llama2-7b", "--set", "SUF_GELU_MODE=sigma_gpu"], "silu"),
     (["simulate", "--model", "bert-base", "--set", "SUF_NEXP_MODE=lut"], "suf, sigma_gpu"),
     (["schedule", "--model", "bert-tiny", "--layer", "5"], "allowed 0..1"),
@@ -80,7 +81,7 @@ def test_bad_input_is_one_line_exit_2(capsys, argv, needle):
      "L0/Score_trunc: PfssSuperBatch::enqueue_composite"),
 ])
 def test_suf_caps_are_reported_as_runtime_errors_exit_3(capsys, argv, needle):
-    code, out, err = run_cli(capsys, *argv)
+    code, _out, err = run_cli(capsys, *argv)
     errors = [line for line in err.strip().splitlines() if not line.startswith("warning: ")]
     assert code == 3 and len(errors) == 1
     assert needle.split(": ")[1] in errors[0] and "L0/Score_trunc" in errors[0]

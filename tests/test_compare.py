@@ -4,8 +4,11 @@ import json
 
 from simhelpers import run_sim
 
+import simflush
+from simflush.analysis.whatif import compare
 from simflush.cli import main
 from simflush.io.chrome_trace import chrome_trace, validate_chrome_trace
+from simflush.sim.trace import to_trace
 
 
 def test_compare_runs_the_product_and_writes_every_output(tmp_path, capsys):
@@ -44,7 +47,7 @@ def test_compare_bad_value_in_a_list_is_exit_2(capsys):
 def test_chrome_trace_of_background_flushes_keeps_tracks_nested():
     """pfss_eager overlaps PFSS flushes on one GPU: they go on sub-lanes so that tracks nest."""
     result = run_sim("bert-tiny", 32, layers=1, policy="pfss_eager", chains=2)
-    doc = chrome_trace([("eager", result)])
+    doc = chrome_trace([("eager", to_trace(result))])
     assert validate_chrome_trace(doc) == []
     durations = [e["dur"] for e in doc["traceEvents"] if e["ph"] == "X"]
     assert durations and min(durations) >= 0
@@ -59,3 +62,14 @@ def test_validator_catches_broken_traces():
     ]}
     problems = validate_chrome_trace(bad)
     assert len(problems) == 3
+
+
+def test_the_comparison_is_keyword_dicts_through_the_api():
+    combos = compare.expand({"model": "bert-tiny", "layers": "1", "policy": "suf,have_pfss_work"}, ["rsqrt_iters=1,2"])
+    assert len(combos) == 4 and combos[1] == {
+        "model": "bert-tiny", "seq_len": 128, "batch": 1, "layers": 1, "runtime": "suf-gpu-bench", "net": "loopback",
+        "cost": "suf-h100", "policy": "suf", "deploy": "colocated", "chains": 1, "knobs": {"rsqrt_iters": "2"}}
+    rows = compare.run_all(combos[:2])
+    assert rows[1].result.bench_json() == simflush.simulate(**combos[1]).bench_json()
+    assert [r["config"] for r in compare.summaries(rows)] == ["rsqrt_iters=1", "rsqrt_iters=2"]
+    assert not hasattr(compare, "argparse")

@@ -10,6 +10,7 @@ from simflush.io.bench_json import bench_document
 from simflush.sim.cost import get_network
 from simflush.sim.gpu import SharedGPU
 from simflush.sim.link import Link
+from simflush.sim.trace import to_trace
 
 
 def _finish_times(starts_and_work):
@@ -68,8 +69,8 @@ def test_colocated_parties_contend_for_the_gpu_and_two_gpus_do_not():
 
 
 def test_simulation_is_deterministic():
-    a = json.dumps(bench_document(run_sim("gpt2", 16, layers=2)), sort_keys=True)
-    b = json.dumps(bench_document(run_sim("gpt2", 16, layers=2)), sort_keys=True)
+    a = json.dumps(bench_document(to_trace(run_sim("gpt2", 16, layers=2))), sort_keys=True)
+    b = json.dumps(bench_document(to_trace(run_sim("gpt2", 16, layers=2))), sort_keys=True)
     assert a == b
 
 

@@ -10,6 +10,7 @@ from simhelpers import run_sim
 
 from simflush.cli import main
 from simflush.io.bench_json import bench_document
+from simflush.sim.trace import to_trace
 
 SIX = ["seq", "run", "event", "open_kind", "words_or_hatx", "wire_bytes_per_party"]
 
@@ -40,7 +41,7 @@ def _compare_counters(doc: dict, bench: dict) -> None:
 
 
 def test_bert_base_totals_equal_bench_json(golden):
-    doc = bench_document(run_sim("bert-base"))
+    doc = bench_document(to_trace(run_sim("bert-base")))
     for name in ("gpu_h100_prof_bert-base.json", "gpu_h100_traced_bert-base.json"):
         _compare_counters(doc, json.loads((golden / name).read_text()))
     assert doc["pfss"]["open_flushes"] == 1320 and doc["communication"]["net_bytes"] == 580396800
@@ -49,7 +50,7 @@ def test_bert_base_totals_equal_bench_json(golden):
 def test_cpu_bench_profile_matches_cpu_json(golden):
     bench = json.loads((golden / "cpu_bt_cpu.json").read_text())
     assert bench["preprocessing"]["gelu_const"] is True  # the CPU run was made with --gelu-const 1
-    doc = bench_document(run_sim("bert-tiny", layers=2, runtime="suf-cpu-bench", sets=("SUF_GELU_CONST=1",)))
+    doc = bench_document(to_trace(run_sim("bert-tiny", layers=2, runtime="suf-cpu-bench", sets=("SUF_GELU_CONST=1",))))
     _compare_counters(doc, bench)
 
 
@@ -82,10 +83,10 @@ def test_cpu_trace_flush_sequence_and_branches(golden):
     ("gpt2", 608_755_200), ("gpt-neo-1.3b", 2_658_175_488)])
 def test_online_bytes_equal_the_suf_report(model, net_bytes):
     """SUF's benchmark_report.md online bytes (spec §5.2), GPU bench, T = 128, B = 1, all layers."""
-    assert bench_document(run_sim(model))["communication"]["online_bytes"] == net_bytes
+    assert bench_document(to_trace(run_sim(model)))["communication"]["online_bytes"] == net_bytes
 
 
 def test_gpt2_opened_words_and_flushes_equal_the_historical_report():
     """gpt2's opened_words 97,400,832 (unchanged since 3d7162e) and today's 1,320 open flushes (spec §5.2)."""
-    pfss = bench_document(run_sim("gpt2"))["pfss"]
+    pfss = bench_document(to_trace(run_sim("gpt2")))["pfss"]
     assert (pfss["opened_words"], pfss["open_flushes"]) == (97_400_832, 1_320)

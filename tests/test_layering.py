@@ -16,11 +16,11 @@ DOORS = {
     "executor": {"base", "tasks"},
     "forms": {"base", "models", "tasks"},                         # analysis/checklist/forms.py (below)
     "config": {"base", "models", "tasks", "executor", "forms"},   # variants, profiles, workload
+    "io": {"base", "models", "tasks", "executor"},                # trace schema, importers, exporters
     "sim": {"base", "models", "tasks", "executor", "config", "io"},
-    "io": {"base", "models", "tasks", "executor", "config", "sim"},
-    "analysis": {"base", "models", "tasks", "executor", "forms", "config", "sim", "io"},
-    "api": {"base", "models", "tasks", "executor", "config", "sim", "io", "analysis"},
-    "cli": {"base", "models", "tasks", "executor", "config", "sim", "io", "analysis", "api"},
+    "api": {"base", "models", "tasks", "executor", "forms", "config", "sim", "io"},
+    "analysis": {"base", "models", "tasks", "executor", "forms", "config", "sim", "io", "api"},
+    "cli": {"base", "models", "tasks", "executor", "forms", "config", "sim", "io", "api", "analysis"},
     "real_backend": {"base", "tasks", "executor"},
 }
 BASE = {"errors", "limits", "units", "registry", "jsonfile", "version"}
@@ -34,8 +34,8 @@ def room_of(module: str) -> str | None:
         return parts[0]
     if parts[0] != "simflush":
         return None
-    if len(parts) == 1 or parts[1] == "__init__":
-        return "api"
+    if len(parts) == 1:
+        return "api"  # the package root re-exports the API
     head = parts[1]
     if module == "simflush.analysis.checklist.forms":
         return "forms"

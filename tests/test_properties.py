@@ -8,6 +8,7 @@ from simhelpers import run_sim
 from models.specs import get_model
 from simflush.errors import SufRuntimeError
 from simflush.io.bench_json import bench_document
+from simflush.sim.trace import to_trace
 
 # (model, activation override) covering dense/causal and GeLU-const / GeLU-spline / SiLU
 CASES = [("bert-tiny", "SUF_GELU_CONST=1"), ("bert-tiny", "SUF_GELU_CONST=0"), ("gpt2", "SUF_GELU_CONST=1"),
@@ -58,8 +59,8 @@ def test_every_mask_open_feeds_one_pfss_job_of_its_size(case, T, B):
 @settings(max_examples=10, deadline=None)
 @given(model=st.sampled_from(["bert-tiny", "bert-base", "gpt2"]), T=st.integers(2, 48), layers=st.integers(1, 4))
 def test_counts_scale_linearly_with_layers(model, T, layers):
-    one = bench_document(run_sim(model, T, layers=1))
-    many = bench_document(run_sim(model, T, layers=layers))
+    one = bench_document(to_trace(run_sim(model, T, layers=1)))
+    many = bench_document(to_trace(run_sim(model, T, layers=layers)))
     for key in ("open_flushes", "num_flushes", "opened_words", "total_hatx_words"):
         assert many["pfss"][key] == layers * one["pfss"][key]
     assert many["communication"]["net_bytes"] == layers * one["communication"]["net_bytes"]

@@ -9,7 +9,8 @@ from simflush.cli import main
 from simflush.errors import ConfigError
 from simflush.io.suf_bench import read_bench
 from simflush.io.suf_trace import read_suf_trace
-from simflush.io.trace_schema import TRACE_SCHEMA_VERSION, from_sim_result, read_trace
+from simflush.io.trace_schema import TRACE_SCHEMA_VERSION, read_trace
+from simflush.sim.trace import to_trace
 
 GOOD = """\
 [trace] t=1000 p=0 RUN begin tasks=1
@@ -90,7 +91,7 @@ def test_cpu_trace_without_timestamps_keeps_job_gates(golden):
 
 def test_schema_round_trip_and_version_check(tmp_path):
     result = run_sim("bert-tiny", layers=1)
-    trace = from_sim_result(result)
+    trace = to_trace(result)
     assert len(trace.flushes) == sum(len(p.records) for p in result.parties)
     assert trace.meta.online_time_s == result.online_time_s
     path = tmp_path / "sim.json"
@@ -102,6 +103,24 @@ def test_schema_round_trip_and_version_check(tmp_path):
     path.write_text(json.dumps(doc))
     with pytest.raises(ConfigError, match="schema_version"):
         read_trace(path)
+
+
+def test_a_version_2_trace_file_still_reads(tmp_path):
+    """Version 3 added fields with defaults: a version-2 file reads as a source that did not say them."""
+    trace = to_trace(run_sim("bert-tiny", layers=1))
+    doc = json.loads(trace.to_json())
+    doc["schema_version"] = 2
+    for key in ("settings", "policy", "deploy", "network", "cost_preset"):
+        del doc["meta"][key]
+    for run in doc["runs"]:
+        del run["section"]
+    for flush in doc["flushes"]:
+        del flush["batch"], flush["concurrent"]
+    path = tmp_path / "v2.json"
+    path.write_text(json.dumps(doc))
+    old = read_trace(path)
+    assert old.meta.model == "bert-tiny" and old.meta.settings == {} and old.runs[0].section == ""
+    assert [(f.kind, f.words, f.start_s) for f in old.flushes] == [(f.kind, f.words, f.start_s) for f in trace.flushes]
 
 
 def test_bench_json_missing_field_is_exit_2_with_line(tmp_path, golden, capsys):

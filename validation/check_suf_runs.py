@@ -22,10 +22,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+import simflush  # noqa: E402
 from models.specs import get_model  # noqa: E402
-from simflush.profiles import default_device_min_words, resolve  # noqa: E402
-from simflush.sim.cost import get_network, load_cost  # noqa: E402
-from simflush.sim.engine import SimConfig, simulate  # noqa: E402
+from simflush.profiles import default_device_min_words  # noqa: E402
+from simflush.sim.cost import load_cost  # noqa: E402
 
 RUNS = HERE / "suf_h100_device" / "runs.jsonl"
 CALIBRATION_ONLINE_S = 1.78165   # bert-base T=128 untraced, gpu_h100_prof_bert-base.json (the calibration run)
@@ -44,10 +44,8 @@ def is_reference(key: tuple) -> bool:
 
 def predict_s(key: tuple, cost) -> float:
     model, seq_len, layers, gelu_const, min_words = key
-    spec = get_model(model)
-    overrides = {"SUF_GELU_CONST": "1" if gelu_const else "0", "SUF_OPEN_PACK_DEVICE_MIN_WORDS": str(min_words)}
-    settings = resolve("suf-gpu-bench", spec, overrides)
-    return simulate(SimConfig(spec, seq_len, 1, layers, settings, cost, get_network("loopback"))).online_time_s
+    knobs = {"SUF_GELU_CONST": int(gelu_const), "SUF_OPEN_PACK_DEVICE_MIN_WORDS": min_words}
+    return simflush.simulate(model=model, seq_len=seq_len, layers=layers, knobs=knobs, cost=cost).online_time_s
 
 
 def compare(runs: list[dict], cost) -> list[dict]:
@@ -75,8 +73,8 @@ def compare(runs: list[dict], cost) -> list[dict]:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| model | T | layers | variant | runs (machines) | measured s (normalised) | spread | predicted s | error |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | T | layers | variant | runs (machines) | measured s (normalised) | spread | predicted s "
+             "| error |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         variant = [] if r["gelu_const"] or get_model(r["model"]).activation != "gelu" else ["GeLU spline"]
         if r["device_min_words"] != default_device_min_words(get_model(r["model"])):

@@ -31,7 +31,7 @@ def cmd_calibrate(args: argparse.Namespace) -> str:
     if args.bench and len(args.bench) != len(args.trace):
         raise ConfigError(f"--bench given {len(args.bench)} times for {len(args.trace)} --trace files")
     benches = args.bench or [None] * len(args.trace)
-    sources = [load_source(t, b) for t, b in zip(args.trace, benches)]
+    sources = [load_source(t, b) for t, b in zip(args.trace, benches, strict=True)]
     for src in sources:
         src.trace.meta.device = args.device or src.trace.meta.device
     untraced = read_bench(args.untraced) if args.untraced else None

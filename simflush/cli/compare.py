@@ -1,12 +1,36 @@
-"""``simflush compare``: the product of lists of settings, simulated side by side."""
+"""``simflush compare``: the product of lists of settings, simulated side by side (options and files;
+the comparison itself is ``simflush.analysis.whatif.compare``)."""
 
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
 from ..analysis.whatif.compare import LIST_OPTIONS, Row, expand, run_all, summaries, table
 from ..errors import ConfigError
+from ..sim.engine import SimConfig
+from .options import warn_foreign_cost
+
+
+def progress_bar(done: int, total: int) -> None:
+    """A one-line bar on stderr, redrawn per finished configuration."""
+    width = 30
+    filled = width * done // total
+    print(f"\r[{'#' * filled}{' ' * (width - filled)}] {done}/{total}", end="" if done < total else "\n",
+          file=sys.stderr, flush=True)
+
+
+def _warn_once():
+    """A hook for ``run_all``: warn about a cost profile foreign to a runtime profile once per pair."""
+    warned = set()
+
+    def warn(config: SimConfig) -> None:
+        key = (config.cost.name, config.settings.profile)
+        if key not in warned:
+            warned.add(key)
+            warn_foreign_cost(config)
+    return warn
 
 
 def write_outputs(args: argparse.Namespace, rows: list[Row], records: list[dict]) -> None:
@@ -15,17 +39,17 @@ def write_outputs(args: argparse.Namespace, rows: list[Row], records: list[dict]
     if args.csv:
         keys = list(dict.fromkeys(k for r in records for k in r if k != "branches"))
         with open(args.csv, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, keys + ["branches"], lineterminator="\n")
+            writer = csv.DictWriter(fh, [*keys, "branches"], lineterminator="\n")
             writer.writeheader()
             for r in records:
                 writer.writerow({**r, "branches": json.dumps(r.get("branches", {}), sort_keys=True)})
-    done = [(rec["config"], row.result) for rec, row in zip(records, rows) if row.result]
+    done = [(rec["config"], row.result.trace) for rec, row in zip(records, rows, strict=True) if row.result]
     if args.plot:
         from ..io.plots import plot_run_bars, plot_timeline
         out = Path(args.plot)
         out.mkdir(parents=True, exist_ok=True)
-        for i, (label, result) in enumerate(done):
-            plot_timeline(result, out / f"timeline_{i:03d}.png", label)
+        for i, (label, trace) in enumerate(done):
+            plot_timeline(trace, out / f"timeline_{i:03d}.png", label)
         plot_run_bars(done, out / "runs.png", "time per run (layer 0, party 0)")
     if args.chrome_trace:
         from ..io.chrome_trace import write_chrome_trace
@@ -35,7 +59,8 @@ def write_outputs(args: argparse.Namespace, rows: list[Row], records: list[dict]
 def cmd_compare(args: argparse.Namespace) -> str:
     if args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: must be >= 1")
-    rows = run_all(expand(args), args.jobs)
+    combos = expand({name: getattr(args, name) for name in LIST_OPTIONS}, args.set)
+    rows = run_all(combos, args.jobs, progress_bar if len(combos) > 1 else None, _warn_once())
     records = summaries(rows)
     write_outputs(args, rows, records)
     return table(records)

@@ -7,12 +7,12 @@ Shared by every command that simulates or counts (``simulate``, ``schedule``, ``
 import argparse
 import sys
 
-from models.specs import MODELS, get_model
+from models.specs import MODELS
 
-from ..errors import ConfigError
+from ..api import make_config
 from ..executor.policies import POLICIES
-from ..profiles import KNOBS, PROFILES, parse_overrides, resolve
-from ..sim.cost import NETWORKS, get_network, load_cost
+from ..profiles import KNOBS, PROFILES
+from ..sim.cost import NETWORKS
 from ..sim.engine import DEPLOYMENTS, SimConfig
 
 
@@ -57,23 +57,10 @@ def settings_help() -> str:
 
 
 def build_config(args: argparse.Namespace) -> SimConfig:
-    try:
-        model = get_model(args.model)
-    except KeyError as exc:
-        raise ConfigError(exc.args[0]) from None
-    if args.seq_len > model.max_seq:
-        raise ConfigError(f"--seq-len {args.seq_len} exceeds {model.name}'s max_seq {model.max_seq}")
-    layers = args.layers or model.n_layers
-    if layers > model.n_layers:
-        raise ConfigError(f"--layers {layers}: {model.name} has {model.n_layers} layers (allowed 1..{model.n_layers})")
-    if args.policy not in POLICIES:
-        raise ConfigError(f"unknown policy {args.policy!r}; allowed: {', '.join(sorted(POLICIES))}")
-    if args.deploy not in DEPLOYMENTS:
-        raise ConfigError(f"unknown deployment {args.deploy!r}; allowed: {', '.join(DEPLOYMENTS)}")
-    settings = resolve(args.runtime, model, parse_overrides(args.set), chains=args.chains)
-    cost = load_cost(args.cost)
-    return SimConfig(model, args.seq_len, args.batch, layers, settings, cost, get_network(args.net),
-                     args.policy, args.deploy)
+    """The configuration the options of ``add_config_options`` chose (``simflush.api.make_config``)."""
+    return make_config(model=args.model, seq_len=args.seq_len, batch=args.batch, layers=args.layers,
+                       runtime=args.runtime, knobs=args.set, policy=args.policy, net=args.net, cost=args.cost,
+                       deploy=args.deploy, chains=args.chains)
 
 
 def warn_foreign_cost(config: SimConfig) -> None:

@@ -5,22 +5,21 @@ import json
 
 from models.specs import MODELS
 
+from ..api import Result, simulate_config
 from ..errors import ConfigError
-from ..io.bench_json import bench_document
 from ..io.report import models_report, simulate_report
 from ..io.schedule_csv import schedule_csv
-from ..sim.engine import SimResult, simulate
 from .options import add_config_options, build_config, warn_foreign_cost
 
 
-def _run(args: argparse.Namespace) -> SimResult:
+def _run(args: argparse.Namespace) -> Result:
     config = build_config(args)
     warn_foreign_cost(config)
-    return simulate(config)
+    return simulate_config(config)
 
 
 def cmd_simulate(args: argparse.Namespace) -> str:
-    doc = bench_document(_run(args))
+    doc = _run(args).bench_json()
     return json.dumps(doc, indent=2) + "\n" if args.json else simulate_report(doc)
 
 
@@ -28,7 +27,7 @@ def cmd_schedule(args: argparse.Namespace) -> str:
     result = _run(args)
     if not 0 <= args.layer < result.config.layers:
         raise ConfigError(f"--layer {args.layer}: allowed 0..{result.config.layers - 1}")
-    return schedule_csv(result, args.layer)
+    return schedule_csv(result.trace, args.layer)
 
 
 def cmd_models(args: argparse.Namespace) -> str:

@@ -3,11 +3,13 @@
 import argparse
 from pathlib import Path
 
-from ..analysis.whatif.report import write_report
+from .compare import progress_bar
 
 
 def cmd_whatif_report(args: argparse.Namespace) -> str:
-    return write_report(Path(args.out))
+    from ..analysis.whatif.report import write_report  # matplotlib: imported only by the command that plots
+
+    return write_report(Path(args.out), progress_bar)
 
 
 def register(sub) -> None:

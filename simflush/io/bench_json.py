@@ -1,20 +1,39 @@
-"""The simulation result as a document in the SUF bench JSON's own terms (spec §5.1).
+"""A trace (simulated or measured) as a document in the SUF bench JSON's own terms (spec §5.1).
 
 Shared fields keep the bench's names and meaning: ``pfss.*`` and ``communication.*`` are summed over
-both parties and every layer run, so the document can be diffed against a real bench JSON. The
-``per_party_per_layer``, ``branches`` and ``runs`` sections are simflush's own and say their scope.
+both parties and every layer run of one iteration (the trace's last), so the document can be diffed
+against a real bench JSON. The ``per_party_per_layer``, ``branches`` and ``runs`` sections are
+simflush's own and say their scope. The model's shape (heads, width, ...) comes from the model zoo.
 """
 
 from collections import defaultdict
+from dataclasses import asdict, dataclass
 
-from .. import __version__
-from ..executor.records import FlushRecord
-from ..sim.engine import SimResult
+from models.specs import get_model
+
+from ..version import __version__
+from ..errors import ConfigError
+from .trace_schema import FlushEvent, Trace
 
 
-def _counts(records: list[FlushRecord]) -> dict:
-    opens = [r for r in records if r.event == "OPEN"]
-    pfss = [r for r in records if r.event == "PFSS"]
+@dataclass(frozen=True)
+class RunRow:
+    """One run of one layer: party 0's counts (both parties run the same schedule), both parties' times."""
+
+    layer: int
+    run: str
+    section: str
+    open_flushes: int
+    pfss_flushes: int
+    opened_words: int
+    hatx_words: int
+    wire_bytes_per_party: int
+    time_s: list[float]         # party 0's and party 1's, seconds
+
+
+def _counts(records: list[FlushEvent]) -> dict:
+    opens = [r for r in records if r.kind == "OPEN"]
+    pfss = [r for r in records if r.kind == "PFSS"]
     return {
         "open_flushes": len(opens),
         "pfss_flushes": len(pfss),
@@ -27,12 +46,17 @@ def _counts(records: list[FlushRecord]) -> dict:
     }
 
 
-def bench_document(result: SimResult) -> dict:
-    cfg = result.config
-    model = cfg.model
-    records = [r for p in result.parties for r in p.records]
+def bench_document(trace: Trace) -> dict:
+    """The bench-style document of ``trace`` (what ``simflush simulate --json`` prints)."""
+    trace = trace.last_iteration()
+    meta = trace.meta
+    try:
+        model = get_model(meta.model)
+    except KeyError as exc:
+        raise ConfigError(exc.args[0]) from None
+    records = trace.flushes
     c = _counts(records)
-    pfss = [r for r in records if r.event == "PFSS"]
+    pfss = [r for r in records if r.kind == "PFSS"]
     coeff = [r for r in pfss if r.batch == "coeff"]
     trunc = [r for r in pfss if r.batch == "trunc"]
     words, beaver, mask = c["opened_words"], c["opened_words_beaver"], c["opened_words_mask"]
@@ -40,23 +64,23 @@ def bench_document(result: SimResult) -> dict:
     packed = lambda part: net * part // words if words else 0  # noqa: E731 - the bench's proportional split
     pfss_bytes = 0  # every gate the transformer uses is non-interactive (spec §2.2)
     return {
-        "system": "simflush",
+        "system": meta.system,
         "simflush_version": __version__,
-        "backend": cfg.settings.backend,
-        "runtime_profile": cfg.settings.profile,
-        "settings": dict(sorted(cfg.settings.env.items())),
-        "policy": cfg.policy,
-        "deploy": cfg.deploy,
-        "network": cfg.network.name,
-        "cost_preset": cfg.cost.name,
+        "backend": meta.backend,
+        "runtime_profile": meta.runtime_profile,
+        "settings": dict(sorted(meta.settings.items())),
+        "policy": meta.policy,
+        "deploy": meta.deploy,
+        "network": meta.network,
+        "cost_preset": meta.cost_preset,
         "model": model.name,
-        "seq_len": cfg.seq_len,
-        "batch_size": cfg.batch,
+        "seq_len": meta.seq_len,
+        "batch_size": meta.batch,
         "n_layers": model.n_layers,
-        "n_layers_run": cfg.layers,
+        "n_layers_run": meta.layers,
         "n_heads": model.n_heads,
         "d_model": model.d_model,
-        "n_bits": model.n_bits,
+        "n_bits": meta.n_bits,
         "frac_bits": model.frac_bits,
         "scope": {
             "pfss": "sum over both parties and all layers run (as the SUF bench)",
@@ -66,8 +90,8 @@ def bench_document(result: SimResult) -> dict:
             "branches": "flushes per executor branch, sum over both parties and all layers run",
             "runs": "per layer and run; counts and bytes per party, times of party 0 and 1",
         },
-        "timing": {"online_time_s": result.online_time_s, "online_time_s_mean": result.online_time_s,
-                   "party_end_s": [p.end_s for p in result.parties]},
+        "timing": {"online_time_s": meta.online_time_s, "online_time_s_mean": meta.online_time_s,
+                   "party_end_s": [trace.end_s(party) for party in (0, 1)]},
         "communication": {
             "pfss_bytes": pfss_bytes,
             "net_bytes": net,
@@ -103,32 +127,32 @@ def bench_document(result: SimResult) -> dict:
             "opened_words_mask": mask,
             "opened_words_other": 0,
         },
-        "per_party_per_layer": _counts([r for r in result.parties[0].records if r.layer == 0]),
+        "per_party_per_layer": _counts([r for r in records if r.party == 0 and r.layer == 0]),
         "branches": _branches(records),
-        "runs": _runs(result),
+        "runs": [asdict(row) for row in run_rows(trace)],
     }
 
 
-def _branches(records: list[FlushRecord]) -> dict:
+def _branches(records: list[FlushEvent]) -> dict:
     out: dict[str, int] = defaultdict(int)
     for r in records:
-        out[f"{r.event}/{r.branch}"] += 1
+        out[f"{r.kind}/{r.branch}"] += 1
     return dict(sorted(out.items()))
 
 
-def _runs(result: SimResult) -> list[dict]:
-    """Per layer and run: counts of party 0 (both parties run the same schedule) and both times."""
-    by_run: dict[tuple[int, str], list[FlushRecord]] = defaultdict(list)
-    for r in result.parties[0].records:
-        by_run[(r.layer, r.run)].append(r)
-    spans = [{(s.layer, s.run): s for s in p.spans} for p in result.parties]
+def run_rows(trace: Trace) -> list[RunRow]:
+    """Per layer and run of the trace's last iteration, in party 0's order."""
+    trace = trace.last_iteration()
+    by_run: dict[tuple[int, str], list[FlushEvent]] = defaultdict(list)
+    for r in trace.flushes:
+        if r.party == 0:
+            by_run[(r.layer, r.run)].append(r)
+    spans = [{(s.layer, s.run): s for s in trace.runs if s.party == party} for party in (0, 1)]
     rows = []
     for key, span0 in spans[0].items():
         c = _counts(by_run.get(key, []))
         span1 = spans[1][key]
-        rows.append({"layer": key[0], "run": key[1], "section": span0.section,
-                     "open_flushes": c["open_flushes"], "pfss_flushes": c["pfss_flushes"],
-                     "opened_words": c["opened_words"], "hatx_words": c["hatx_words"],
-                     "wire_bytes_per_party": c["wire_bytes"],
-                     "time_s": [span0.end_s - span0.start_s, span1.end_s - span1.start_s]})
+        times = [span0.end_s - span0.start_s, span1.end_s - span1.start_s]
+        rows.append(RunRow(key[0], key[1], span0.section, c["open_flushes"], c["pfss_flushes"], c["opened_words"],
+                           c["hatx_words"], c["wire_bytes"], times))
     return rows

@@ -1,23 +1,24 @@
-"""Chrome trace event JSON (opened by Perfetto and chrome://tracing) of one or more simulations.
+"""Chrome trace event JSON (opened by Perfetto and chrome://tracing) of one or more traces.
 
-One process per configuration, one thread per party and lane; complete events ("X") in microseconds.
+One process per trace (a configuration), one thread per party and lane; complete events ("X") in
+microseconds.
 """
 
 import json
 
-from ..sim.engine import SimResult
 from .timeline import timeline_events
+from .trace_schema import Trace
 
 REQUIRED = ("name", "ph", "ts", "pid", "tid")
 
 
-def chrome_trace(results: list[tuple[str, SimResult]]) -> dict:
-    """``results``: (label, result) pairs; returns the trace document."""
+def chrome_trace(traces: list[tuple[str, Trace]]) -> dict:
+    """``traces``: (label, trace) pairs; returns the trace document."""
     events: list[dict] = []
-    for pid, (label, result) in enumerate(results):
+    for pid, (label, trace) in enumerate(traces):
         events.append({"name": "process_name", "ph": "M", "pid": pid, "tid": 0, "ts": 0, "args": {"name": label}})
         tids: dict[tuple[int, str], int] = {}
-        for e in timeline_events(result):
+        for e in timeline_events(trace):
             key = (e.party, e.lane)
             if key not in tids:
                 tids[key] = len(tids) + 1
@@ -53,6 +54,6 @@ def validate_chrome_trace(doc: dict) -> list[str]:
     return problems
 
 
-def write_chrome_trace(path: str, results: list[tuple[str, SimResult]]) -> None:
+def write_chrome_trace(path: str, traces: list[tuple[str, Trace]]) -> None:
     with open(path, "w") as fh:
-        json.dump(chrome_trace(results), fh)
+        json.dump(chrome_trace(traces), fh)

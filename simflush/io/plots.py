@@ -1,4 +1,5 @@
-"""PNG figures: a per-configuration timeline and a per-run stacked bar chart."""
+"""PNG figures of traces: a per-configuration timeline and a per-run stacked bar chart (one layer of each
+trace's last iteration)."""
 
 from collections import defaultdict
 from pathlib import Path
@@ -6,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from ..sim.engine import SimResult  # noqa: E402
-from .timeline import timeline_events  # noqa: E402
+from .timeline import timeline_events
+from .trace_schema import Trace
 
 
 def _run_colours(names: list[str]) -> dict[str, tuple]:
@@ -17,11 +18,15 @@ def _run_colours(names: list[str]) -> dict[str, tuple]:
     return {name: cmap(i % 20) for i, name in enumerate(dict.fromkeys(names))}
 
 
-def plot_timeline(result: SimResult, path: Path, title: str, layer: int = 0) -> Path:
+def _party0_runs(trace: Trace):
+    return [s for s in trace.last_iteration().runs if s.party == 0]
+
+
+def plot_timeline(trace: Trace, path: Path, title: str, layer: int = 0) -> Path:
     """Lanes per party (network, GPU, CPU, with sub-lanes for overlaps) over one layer, by run."""
-    events = [e for e in timeline_events(result) if e.layer == layer and e.lane != "runs"]
+    events = [e for e in timeline_events(trace.last_iteration()) if e.layer == layer and e.lane != "runs"]
     lanes = sorted({(e.party, e.lane) for e in events})
-    colours = _run_colours([s.run for s in result.parties[0].spans])
+    colours = _run_colours([s.run for s in _party0_runs(trace)])
     fig, ax = plt.subplots(figsize=(14, 0.5 * len(lanes) + 1.8))
     for row, lane in enumerate(lanes):
         bars = [(e.start_s * 1e3, max(e.duration_s * 1e3, 1e-4), colours.get(e.run, "grey"))
@@ -39,12 +44,12 @@ def plot_timeline(result: SimResult, path: Path, title: str, layer: int = 0) -> 
     return path
 
 
-def plot_run_bars(rows: list[tuple[str, SimResult]], path: Path, title: str, layer: int = 0) -> Path:
-    """For each configuration a bar of party 0's layer time, stacked by run."""
+def plot_run_bars(rows: list[tuple[str, Trace]], path: Path, title: str, layer: int = 0) -> Path:
+    """For each (label, trace) a bar of party 0's layer time, stacked by run."""
     per_config = []
-    for label, result in rows:
+    for label, trace in rows:
         times = defaultdict(float)
-        for s in result.parties[0].spans:
+        for s in _party0_runs(trace):
             if s.layer == layer:
                 times[s.run] += (s.end_s - s.start_s) * 1e3
         per_config.append((label, times))
@@ -55,7 +60,7 @@ def plot_run_bars(rows: list[tuple[str, SimResult]], path: Path, title: str, lay
     for run in runs:
         heights = [t.get(run, 0.0) for _, t in per_config]
         ax.bar(range(len(per_config)), heights, bottom=bottoms, color=colours[run], label=run)
-        bottoms = [b + h for b, h in zip(bottoms, heights)]
+        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
     ax.set_xticks(range(len(per_config)), [label for label, _ in per_config], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel(f"layer {layer} time, party 0 (ms)")
     ax.set_title(title)

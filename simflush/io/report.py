@@ -6,7 +6,7 @@ def _table(header: list[str], rows: list[list], align: str) -> str:
     cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     fmt = lambda r: "  ".join(c.ljust(w) if a == "l" else c.rjust(w)  # noqa: E731
-                              for c, w, a in zip(r, widths, align))
+                              for c, w, a in zip(r, widths, align, strict=True))
     return "\n".join([fmt(cells[0]), fmt(["-" * w for w in widths])] + [fmt(r) for r in cells[1:]])
 
 

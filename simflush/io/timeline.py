@@ -1,4 +1,5 @@
-"""A simulation as timeline events: one lane per party for the network, the GPU and the CPU.
+"""A trace (simulated or measured, with timestamps) as timeline events: one lane per party for the
+network, the GPU and the CPU.
 
 Opens go on the network lane, PFSS evaluations on the GPU lane, materialize/finalize on the CPU lane;
 runs get a lane of their own. Events that overlap on one lane (background or concurrent flushes)
@@ -7,7 +8,8 @@ are spread over numbered sub-lanes, so that every lane holds non-overlapping eve
 
 from dataclasses import dataclass
 
-from ..sim.engine import SimResult
+from ..errors import ConfigError
+from .trace_schema import Trace
 
 LANES = ("runs", "network", "gpu", "cpu")
 
@@ -24,33 +26,36 @@ class Event:
     args: dict
 
 
-def _raw_events(result: SimResult) -> list[Event]:
+def _raw_events(trace: Trace) -> list[Event]:
+    """Runs, then flushes: the sort in ``timeline_events`` is stable, and each lane holds one of the two."""
+    if not trace.timed:
+        raise ConfigError(f"{trace.meta.source}: the trace has no timestamps: nothing to put on a timeline")
     events = []
-    for p in result.parties:
-        for s in p.spans:
-            events.append(Event(p.party, "runs", s.run, s.run, s.layer, s.start_s, s.end_s - s.start_s,
-                                {"section": s.section}))
-        for r in p.records:
-            args = {"branch": r.branch, "words": r.words, "concurrent": r.concurrent}
-            if r.event == "OPEN":
-                args.update(kind=r.open_kind, wire_bytes=r.wire_bytes)
-                events.append(Event(p.party, "network", f"OPEN {r.open_kind} {r.words}", r.run, r.layer,
-                                    r.start_s, r.duration_s, args))
-            else:
-                args.update(gates="+".join(r.gates), jobs=r.jobs)
-                events.append(Event(p.party, "gpu", f"PFSS {'+'.join(r.gates)} {r.words}", r.run, r.layer,
-                                    r.start_s, r.eval_s, args))
-                if r.finish_s > 0:
-                    events.append(Event(p.party, "cpu", f"{r.finish} {r.words}", r.run, r.layer,
-                                        r.start_s + r.eval_s, r.finish_s, args))
+    for s in trace.runs:
+        events.append(Event(s.party, "runs", s.run, s.run, s.layer, s.start_s, s.end_s - s.start_s,
+                            {"section": s.section}))
+    for r in trace.flushes:
+        args = {"branch": r.branch, "words": r.words, "concurrent": r.concurrent}
+        if r.kind == "OPEN":
+            args.update(kind=r.open_kind, wire_bytes=r.wire_bytes)
+            events.append(Event(r.party, "network", f"OPEN {r.open_kind} {r.words}", r.run, r.layer,
+                                r.start_s, r.duration_s, args))
+        else:
+            eval_s, finish_s = r.timers.get("eval_s", r.duration_s), r.timers.get("finish_s", 0.0)
+            args.update(gates="+".join(r.gates), jobs=r.jobs)
+            events.append(Event(r.party, "gpu", f"PFSS {'+'.join(r.gates)} {r.words}", r.run, r.layer,
+                                r.start_s, eval_s, args))
+            if finish_s > 0:
+                events.append(Event(r.party, "cpu", f"{r.finish} {r.words}", r.run, r.layer,
+                                    r.start_s + eval_s, finish_s, args))
     return events
 
 
-def timeline_events(result: SimResult) -> list[Event]:
+def timeline_events(trace: Trace) -> list[Event]:
     """All events, each on a lane where it overlaps no other event."""
     out = []
     ends: dict[tuple[int, str], list[float]] = {}
-    for e in sorted(_raw_events(result), key=lambda e: (e.party, e.lane, e.start_s)):
+    for e in sorted(_raw_events(trace), key=lambda e: (e.party, e.lane, e.start_s)):
         subs = ends.setdefault((e.party, e.lane), [])
         slot = next((i for i, end in enumerate(subs) if end <= e.start_s + 1e-15), len(subs))
         if slot == len(subs):

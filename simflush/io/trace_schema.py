@@ -1,10 +1,12 @@
 """simflush's trace schema: one record per flush and one per executor run, per party.
 
-Measured traces (the SUF runtime's ``[trace]`` lines, ``simflush.io.suf_trace``; later the real
-backend) and simulated ones (``from_sim_result``) are written in this one form, so calibration and
-validation read a single format. A trace file is JSON::
+The common record of a run. Measured traces (the SUF runtime's ``[trace]`` lines,
+``simflush.io.suf_trace``; later the real backend) and simulated ones (``simflush.sim.trace``) are
+written in this one form, and every exporter (bench JSON, schedule CSV, timelines, plots, Chrome trace)
+and the calibration and validation read it, so a measured trace of any backend gets them all. A trace
+file is JSON::
 
-    {"schema": "simflush-trace", "schema_version": 1,
+    {"schema": "simflush-trace", "schema_version": 3,
      "meta": {...},                       # where it came from (see TraceMeta)
      "runs": [RunEvent, ...],             # one per party x iteration x layer x run
      "flushes": [FlushEvent, ...]}        # one per party x flush, in each party's order
@@ -17,11 +19,18 @@ no timestamps, e.g. the SUF CPU trace):
 - ``branch``: the executor path that issued the flush (``planner``, ``lastchance``, ...); ``""`` if the
   source does not say (SUF prints a BRANCH line only on some paths).
 - ``gates``: the PFSS gate kinds of the flush's jobs, ``()`` if unknown.
-- ``finish``: PFSS: ``finalize`` (planner path) or ``materialize``.
+- ``finish``: PFSS: ``finalize`` (planner path) or ``materialize``. ``batch``: PFSS: the executor batch
+  flushed (``coeff`` or ``trunc``), ``""`` if unknown. ``concurrent``: ran beside another flush.
 - ``device``: OPEN packed on the GPU (SUF ``dev=1``).
 - ``start_s``, ``duration_s``: the flush's whole interval; ``timers``: its sub-timers in seconds
   (``pack_s`` for opens; ``eval_s`` and ``finish_s`` for PFSS).
 - ``line``: the source line the record was completed on (0 for simulated traces): errors cite it.
+- ``RunEvent.section``: the run's section of the layer (``attention``, ``mlp``, ...), ``""`` if unknown.
+- ``TraceMeta``: ``settings`` (the runtime knobs in effect, by SUF env name), ``policy``, ``deploy``,
+  ``network`` and ``cost_preset`` echo the configuration where the source knows it (simulated runs).
+
+Versions 2 and 3 are read (3 added ``batch``, ``concurrent``, ``section`` and the configuration echo,
+all with defaults, so a version-2 file reads as one whose source did not say).
 """
 
 from __future__ import annotations
@@ -29,15 +38,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 
-if TYPE_CHECKING:
-    from ..sim.engine import SimResult
-
 TRACE_SCHEMA = "simflush-trace"
-TRACE_SCHEMA_VERSION = 2  # 2: flushes carry words_matmul
+TRACE_SCHEMA_VERSION = 3  # 2: flushes carry words_matmul; 3: batch, concurrent, run sections, config echo
+READABLE_VERSIONS = (2, 3)
 
 
 @dataclass
@@ -58,6 +64,8 @@ class FlushEvent:
     branch: str = ""
     gates: tuple[str, ...] = ()
     finish: str = ""
+    batch: str = ""
+    concurrent: bool = False
     device: bool = False
     start_s: float | None = None
     duration_s: float | None = None
@@ -79,6 +87,7 @@ class RunEvent:
     start_s: float | None = None
     end_s: float | None = None
     line: int = 0
+    section: str = ""
 
 
 @dataclass
@@ -97,6 +106,11 @@ class TraceMeta:
     n_bits: int = 0
     online_time_s: float | None = None   # the source run's measured (or simulated) timing.online_time_s
     traced: bool = True           # the timings carry tracing overhead
+    settings: dict[str, str] = field(default_factory=dict)   # runtime knobs in effect (SUF env names)
+    policy: str = ""
+    deploy: str = ""
+    network: str = ""
+    cost_preset: str = ""
 
 
 @dataclass
@@ -108,6 +122,19 @@ class Trace:
     @property
     def timed(self) -> bool:
         return bool(self.flushes) and all(f.start_s is not None for f in self.flushes)
+
+    def last_iteration(self) -> Trace:
+        """The records of the trace's last iteration (the steady one of a measured run; a simulated
+        trace has one): what the per-iteration exporters (bench JSON, schedule, plots) read."""
+        last = max((r.iteration for r in self.runs), default=0)
+        if all(r.iteration == last for r in self.runs) and all(f.iteration == last for f in self.flushes):
+            return self
+        return Trace(self.meta, [r for r in self.runs if r.iteration == last],
+                     [f for f in self.flushes if f.iteration == last])
+
+    def end_s(self, party: int) -> float | None:
+        """When ``party``'s last run ended, on the trace's clock (a simulated run starts at 0)."""
+        return max((r.end_s for r in self.runs if r.party == party and r.end_s is not None), default=None)
 
     def to_json(self) -> str:
         doc = {"schema": TRACE_SCHEMA, "schema_version": TRACE_SCHEMA_VERSION, "meta": asdict(self.meta),
@@ -139,36 +166,13 @@ def read_trace(path: Path) -> Trace:
         raise ConfigError(f"{path}: not a readable simflush trace JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("schema") != TRACE_SCHEMA:
         raise ConfigError(f"{path}: field 'schema': expected {TRACE_SCHEMA!r}")
-    if doc.get("schema_version") != TRACE_SCHEMA_VERSION:
+    if doc.get("schema_version") not in READABLE_VERSIONS:
         raise ConfigError(f"{path}: field 'schema_version': {doc.get('schema_version')!r}, "
-                          f"this simflush reads {TRACE_SCHEMA_VERSION}")
+                          f"this simflush reads {' and '.join(map(str, READABLE_VERSIONS))}")
     for key in ("meta", "runs", "flushes"):
         if key not in doc:
             raise ConfigError(f"{path}: missing field {key!r}")
     meta = _build(TraceMeta, doc["meta"], f"{path}: meta")
     runs = [_build(RunEvent, r, f"{path}: runs[{i}]") for i, r in enumerate(doc["runs"])]
     flushes = [_build(FlushEvent, f, f"{path}: flushes[{i}]") for i, f in enumerate(doc["flushes"])]
-    return Trace(meta, runs, flushes)
-
-
-def from_sim_result(result: SimResult) -> Trace:
-    """A simulated run in the trace schema (one iteration; times are simulated seconds)."""
-    cfg = result.config
-    names = [spec.name for spec in result.runs_per_layer]
-    index = {name: i for i, name in enumerate(names)}
-    meta = TraceMeta(source="simflush", system="simflush", backend=cfg.settings.backend, model=cfg.model.name,
-                     seq_len=cfg.seq_len, batch=cfg.batch, layers=cfg.layers, iterations=1,
-                     runtime_profile=cfg.settings.profile, device=cfg.cost.provenance.get("device", ""),
-                     n_bits=cfg.model.n_bits, online_time_s=result.online_time_s, traced=False)
-    runs, flushes = [], []
-    for party in result.parties:
-        for span in party.spans:
-            runs.append(RunEvent(party.party, 0, span.layer, index[span.run], span.run, span.start_s, span.end_s))
-        for r in party.records:
-            timers = ({"eval_s": r.eval_s, "finish_s": r.finish_s} if r.event == "PFSS" else {"pack_s": r.pack_s})
-            flushes.append(FlushEvent(
-                party.party, 0, r.layer, index[r.run], r.run, r.event, r.open_kind, r.words, r.words_beaver,
-                r.words_mask, r.wire_bytes, r.words_matmul, r.jobs, r.branch, tuple(r.gates), r.finish,
-                device=r.event == "OPEN" and 0 < cfg.settings.device_pack_min_words <= r.words,
-                start_s=r.start_s, duration_s=r.duration_s, timers=timers))
     return Trace(meta, runs, flushes)

@@ -1,17 +1,19 @@
 """``simflush calibrate``: fit a cost profile from measured flush traces, with error bars.
 
 Every flush of the trace is matched to simflush's own schedule of the same configuration (taken
-from the bench JSON of the traced run; ``calibration_samples``), which names its run and PFSS gates.
-Then seven groups of parameters are fitted (``robust_fit``), each by robust least squares (Huber IRLS, rows weighted by 1/sqrt(time) so
-that the floors of small flushes count as much as the slopes of big ones), constrained to reproduce the
-group's measured total (the noise is skewed: waits, occasional long gaps; see docs/cost_model.md):
+from the bench JSON of the traced run; ``samples``), which names its run and PFSS gates.
+Then seven groups of parameters are fitted (``robust_fit``), each by robust least squares (Huber IRLS,
+rows weighted by 1/sqrt(time) so that the floors of small flushes count as much as the slopes of big
+ones), constrained to reproduce the group's measured total (the noise is skewed: waits, occasional long
+gaps; see docs/cost_model.md):
 
 - ``open_pack_host`` / ``open_pack_device``: the open's pack + unpack timer (``pack_s``) against its
   words, on the two sides of the device-packing threshold (the trace's ``dev`` flag splits them);
 - ``open_exchange``: the rest of the open (its duration minus ``pack_s``: the exchange through the ring
   with the wait for the peer, and the host's scatter) against its wire bytes and, for host-packed opens,
-  its words (the GPU path scatters on the device), over every open. Open times are the mean of the two parties' (the mean wait for the peer that
-  run-to-run jitter causes at each synchronisation, which symmetric simulated parties would not produce);
+  its words (the GPU path scatters on the device), over every open. Open times are the mean of the two
+  parties' (the mean wait for the peer that run-to-run jitter causes at each synchronisation, which
+  symmetric simulated parties would not produce);
 - ``pfss_eval``: ``floor + kind floor + slope * hatx * (1 + o)`` per gate kind, where ``o`` is the
   measured fraction of the evaluation during which the other party also evaluated (both share one
   GPU; the engine's processor-sharing GPU puts the contention back);
@@ -39,12 +41,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import __version__
+from ...version import __version__
+from ...api import Result
 from ...errors import ConfigError
 from ...io.suf_bench import BenchRun
 from ...io.trace_schema import Trace
 from ...sim.cost import CostModel
-from ...sim.engine import SimResult
 from ...units import ns_to_s_per_party
 from .robust_fit import Z95, Fit, huber_fit
 from .samples import ALL_GATES, Rows, Select, Source, collect, flush_key, steady_iterations
@@ -211,7 +213,7 @@ def _fit_run_gaps(rows: Rows, s_per_flop: float | None) -> Fit:
     """``s_per_flop``: the matmul kernel's cost when a bench profile measured it (else it is fitted)."""
     X, y = rows.arrays()
     by_run: dict[int, list[float]] = defaultdict(list)
-    for key, gap in zip(rows.keys, y):
+    for key, gap in zip(rows.keys, y, strict=True):
         by_run[key[3]].append(gap)
     idle_run = min(by_run, key=lambda r: np.median(by_run[r]))
     fixed = {1: s_per_flop} if s_per_flop is not None else None
@@ -241,7 +243,7 @@ def fit_groups(data: dict, s_per_flop: float | None = None) -> tuple[dict[str, F
     stage = float(eval_fit.coef[eval_fit.names.index("gpu_stage_s_per_word")])
     fits.update({"pfss_eval": eval_fit, "pfss_finish": finish_fit, "step": _fit_steps(data["steps"], stage),
                  "run_gap": _fit_run_gaps(data["run_gaps"], s_per_flop)})
-    value = {name: float(c) for fit in fits.values() for name, c in zip(fit.names, fit.coef)}
+    value = {name: float(c) for fit in fits.values() for name, c in zip(fit.names, fit.coef, strict=True)}
     host_pack_floor = value["open_host_pack_floor_s"]   # the engine charges it with the open's floor
     values = {
         "open_floor_s": value["open_exchange_floor_s"] + host_pack_floor,
@@ -273,8 +275,8 @@ FIELD_COMPONENT = {"open_floor_s": "open", "open_s_per_wire_byte": "open", "open
                    "pfss_finish_s_per_elem": "pfss_finish", "step_floor_s": "local", "step_s_per_word": "local",
                    "step_s_per_matmul_out": "local", "run_gap_floor_s": "local",
                    "run_gap_s_per_flop": "local", "run_gap_s_per_matmul_elem": "local", "run_gap_s_per_elem": "local"}
-GROUP_COMPONENT = {"open_pack_host": "open", "open_pack_device": "open", "open_exchange": "open", "pfss_eval": "pfss_eval",
-                   "pfss_finish": "pfss_finish", "step": "local", "run_gap": "local"}
+GROUP_COMPONENT = {"open_pack_host": "open", "open_pack_device": "open", "open_exchange": "open",
+                   "pfss_eval": "pfss_eval", "pfss_finish": "pfss_finish", "step": "local", "run_gap": "local"}
 
 
 def traced_components(trace: Trace, select: Select) -> dict[str, float]:
@@ -314,7 +316,7 @@ def untraced_scale(traced: dict[str, float], bench: BenchRun) -> dict[str, float
     return {k: per_party[k] / traced[k] for k in per_party}
 
 
-def kernel_s_per_flop(bench: BenchRun, schedule: SimResult) -> float | None:
+def kernel_s_per_flop(bench: BenchRun, schedule: Result) -> float | None:
     """The public matmuls' measured kernel time (``matmul_kernel_ns``) per flop, per party."""
     kernel_ns = bench.online_profile.get("matmul_kernel_ns", 0)
     flops = bench.layers * sum(spec.local_flops_before for spec in schedule.runs_per_layer)
@@ -395,7 +397,7 @@ def plot_fits(fits: dict[str, Fit], path: Path) -> None:
     cols = 3
     rows = -(-len(groups) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
-    for ax, group in zip(axes.flat, groups):
+    for ax, group in zip(axes.flat, groups, strict=False):  # the grid may have a spare cell
         fit = fits[group]
         m, f = np.maximum(fit.measured, 1e-7) * 1e3, np.maximum(fit.fitted, 1e-7) * 1e3
         ax.scatter(f, m, s=6, alpha=0.4, c=np.where(fit.weights < 0.5, "tab:red", "tab:blue"))
@@ -429,7 +431,7 @@ def report(cal: Calibration) -> str:
         lines.append(f"\n[{group}] n={q['n']} R²={q['r2']:.4f} rmse={q['rmse_s'] * 1e6:.1f} µs "
                      f"median |rel err|={q['median_rel_err']:.1%} total bias={q['sum_rel_err']:+.2%} "
                      f"outliers={q['outliers']}")
-        for name, est, se in zip(fit.names, fit.coef, fit.se):
+        for name, est, se in zip(fit.names, fit.coef, fit.se, strict=True):
             note = "  (dropped: negative)" if name in fit.dropped else ""
             lines.append(f"  {name:40s} {est: .4e}  ± {Z95 * se:.2e} (95%){note}")
     return "\n".join(lines) + "\n"

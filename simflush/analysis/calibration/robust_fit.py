@@ -35,7 +35,7 @@ class Fit:
         resid = self.measured - self.fitted
         ss_tot = float(((self.measured - self.measured.mean()) ** 2).sum())
         rel = np.abs(resid) / np.maximum(self.measured, MIN_TIME_S)
-        return {"n": int(len(resid)), "rmse_s": float(np.sqrt((resid ** 2).mean())),
+        return {"n": len(resid), "rmse_s": float(np.sqrt((resid ** 2).mean())),
                 "r2": 1.0 - float((resid ** 2).sum()) / ss_tot if ss_tot > 0 else 1.0,
                 "median_rel_err": float(np.median(rel)), "sum_rel_err": float(resid.sum() / self.measured.sum()),
                 "outliers": int((self.weights < 0.5).sum())}
@@ -87,7 +87,7 @@ def huber_fit(group: str, X: np.ndarray, y: np.ndarray, names: list[str], offset
     full, full_cov = np.zeros(X.shape[1]), np.zeros((X.shape[1], X.shape[1]))
     full[keep] = coef
     full_cov[np.ix_(keep, keep)] = cov
-    dropped = [n for n, k in zip(names, keep) if not k]
+    dropped = [n for n, k in zip(names, keep, strict=True) if not k]
     return Fit(group, list(names), full, full_cov, y, X @ full + offset, hub, dropped)
 
 

@@ -4,6 +4,7 @@ local-compute gaps inside and between runs)."""
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -12,15 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from models.layer import RunSpec
-from models.specs import get_model
 
+from ...api import Result, make_config, simulate_config
 from ...errors import ConfigError
 from ...io.suf_bench import BenchRun, read_bench
 from ...io.suf_trace import read_suf_trace
 from ...io.trace_schema import FlushEvent, Trace, TraceMeta, read_trace
-from ...profiles import resolve
-from ...sim.cost import CostModel, get_network
-from ...sim.engine import SimConfig, SimResult, simulate
+from ...sim.cost import CostModel
+from ...sim.engine import SimConfig
 from ...tasks import gates as gate_defs
 
 # SUF's own gates; sigma gates are costed from the ReLU slope by their PRG calls (Gate.cost_scale)
@@ -34,7 +34,7 @@ class Source:
     """A measured trace with the schedule of the same configuration."""
 
     trace: Trace
-    result: SimResult            # simflush's schedule (any cost model) of the traced configuration
+    result: Result               # simflush's schedule (any cost model) of the traced configuration
     bench: BenchRun | None
 
     def run_work(self) -> list[list[float]]:
@@ -46,16 +46,12 @@ class Source:
 def config_for(model: str, seq_len: int, batch: int, layers: int, backend: str, cost: CostModel,
                device_min_words: int | None = None) -> SimConfig:
     """The simulated configuration of a SUF bench run (GPU or CPU bench defaults)."""
-    try:
-        spec = get_model(model)
-    except KeyError as exc:
-        raise ConfigError(exc.args[0]) from None
     profile = "suf-gpu-bench" if backend == "gpu" else "suf-cpu-bench"
-    overrides = {}
+    knobs = {}
     if backend == "gpu" and device_min_words is not None:
-        overrides["SUF_OPEN_PACK_DEVICE_MIN_WORDS"] = str(device_min_words)
-    return SimConfig(spec, seq_len, batch, layers, resolve(profile, spec, overrides), cost,
-                     get_network("loopback"))
+        knobs["SUF_OPEN_PACK_DEVICE_MIN_WORDS"] = device_min_words
+    return make_config(model=model, seq_len=seq_len, batch=batch, layers=layers, runtime=profile, knobs=knobs,
+                       cost=cost)
 
 
 def load_source(trace_path: Path, bench_path: Path | None) -> Source:
@@ -65,6 +61,7 @@ def load_source(trace_path: Path, bench_path: Path | None) -> Source:
         trace = read_trace(trace_path)
         m = trace.meta
         config = config_for(m.model, m.seq_len, m.batch, m.layers, m.backend, _schedule_cost())
+        result = simulate_config(replace(config, layers=1))
     else:
         if bench is None:
             raise ConfigError(f"{trace_path}: a SUF trace needs --bench (the bench JSON of the same run) "
@@ -74,10 +71,9 @@ def load_source(trace_path: Path, bench_path: Path | None) -> Source:
         meta = TraceMeta(system=bench.system, backend=bench.backend, model=bench.model, seq_len=bench.seq_len,
                          batch=bench.batch, layers=bench.layers, runtime_profile=config.settings.profile,
                          n_bits=bench.n_bits, online_time_s=bench.online_time_s, traced=True)
-        names = [spec.name for spec in simulate(replace(config, layers=1)).runs_per_layer]
-        trace = read_suf_trace(trace_path, names, bench.layers, meta)
-    result = simulate(replace(config, layers=1))
-    _annotate(trace, result, trace_path)
+        result = simulate_config(replace(config, layers=1))
+        trace = read_suf_trace(trace_path, [spec.name for spec in result.runs_per_layer], bench.layers, meta)
+    _annotate(trace, result.trace, trace_path)
     return Source(trace, result, bench)
 
 
@@ -87,9 +83,9 @@ def _schedule_cost() -> CostModel:
     return CostModel("schedule-only", 0, 0, 0, 0, 0, 0, 0, 0, zero, 0, {}, 0, zero, 0, {"*": 0.0}, 0, 0, 0, 0, 0)
 
 
-def _annotate(trace: Trace, schedule: SimResult, path: Path) -> None:
+def _annotate(trace: Trace, schedule: Trace, path: Path) -> None:
     """Give each measured flush its gates (and branch, if unknown) from the simulated schedule."""
-    expected = [r for r in schedule.parties[0].records if r.layer == 0]
+    expected = [r for r in schedule.flushes if r.party == 0 and r.layer == 0]
     counters: dict[tuple[int, int, int], int] = defaultdict(int)
     for f in trace.flushes:
         slot = (f.party, f.iteration, f.layer)
@@ -99,9 +95,9 @@ def _annotate(trace: Trace, schedule: SimResult, path: Path) -> None:
             raise ConfigError(f"{path}:{f.line}: party {f.party} layer {f.layer} has more than the "
                               f"{len(expected)} flushes the schedule of {trace.meta.model} has per layer")
         want = expected[i]
-        if (f.kind, f.words) != (want.event, want.words) or f.run != want.run:
+        if (f.kind, f.words) != (want.kind, want.words) or f.run != want.run:
             raise ConfigError(f"{path}:{f.line}: field words: {f.kind} {f.words} in {f.run}, the schedule of "
-                              f"{trace.meta.model} expects {want.event} {want.words} in {want.run} "
+                              f"{trace.meta.model} expects {want.kind} {want.words} in {want.run} "
                               f"(flush {i} of layer {f.layer}, party {f.party})")
         f.gates = tuple(want.gates)
         f.words_matmul = want.words_matmul
@@ -150,7 +146,7 @@ def collect(source: Source, select: Select) -> dict:
     by_party: dict[int, list[FlushEvent]] = defaultdict(list)
     for f in trace.flushes:
         by_party[f.party].append(f)
-    pairs = list(zip(by_party[0], by_party[1]))
+    pairs = list(zip(by_party[0], by_party[1], strict=False))
     opens: list[tuple] = []
     evals, finishes = [], []
     min_words = source.result.config.settings.device_pack_min_words
@@ -216,7 +212,7 @@ def _run_gap_rows(trace: Trace, run_work: list[list[float]], select: Select) -> 
     hidden elements] of the work before the later run."""
     rows = Rows([], [], [])
     order = sorted(trace.runs, key=lambda r: (r.party, r.iteration, r.layer, r.run_index))
-    for prev, run in zip(order, order[1:]):
+    for prev, run in itertools.pairwise(order):
         key = (run.party, run.iteration, run.layer, run.run_index)
         if (prev.party, prev.iteration) != (run.party, run.iteration) or not select(key):
             continue

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ...api import Result, simulate_config
 from ...io.suf_bench import BenchRun
-from ...io.trace_schema import Trace, from_sim_result
+from ...io.trace_schema import Trace
 from ...sim.cost import CostModel
-from ...sim.engine import SimResult, simulate
 from ...units import ns_to_s_per_party
 from .calibrate import FIELD_COMPONENT, GROUP_SAMPLES, calibrate, design
 from .samples import Source, collect, config_for, steady_iterations
@@ -34,11 +34,11 @@ from .samples import Source, collect, config_for, steady_iterations
 Z95 = 1.959964
 
 
-def predict(cost: CostModel, bench: BenchRun) -> SimResult:
+def predict(cost: CostModel, bench: BenchRun) -> Result:
     """Simulate the configuration of ``bench`` with ``cost``."""
     config = config_for(bench.model, bench.seq_len, bench.batch, bench.layers, bench.backend, cost,
                         bench.device_min_words)
-    return simulate(config)
+    return simulate_config(config)
 
 
 def at_traced_level(cost: CostModel) -> CostModel:
@@ -55,12 +55,11 @@ def at_traced_level(cost: CostModel) -> CostModel:
 
 # -- intervals ------------------------------------------------------------------------------------------
 
-def interval_s(cost: CostModel, result: SimResult, sim_trace: Trace, party: int,
-               run_index: int | None = None) -> float:
+def interval_s(cost: CostModel, result: Result, party: int, run_index: int | None = None) -> float:
     """Half-width (95%) of a predicted time of ``party`` (one run's, summed over layers, or all)."""
     select = (lambda key: key[0] == party) if run_index is None else \
         (lambda key: key[0] == party and key[3] == run_index)
-    data = collect(Source(sim_trace, result, None), select)
+    data = collect(Source(result.trace, result, None), select)
     var = 0.0
     for group, doc in cost.fits.items():
         names = doc["names"]
@@ -88,13 +87,11 @@ def measured_runs(trace: Trace) -> dict[int, float]:
     return {i: float(np.mean(v)) for i, v in acc.items()}
 
 
-def predicted_runs(result: SimResult) -> dict[int, float]:
+def predicted_runs(trace: Trace) -> dict[int, float]:
     """Run index -> simulated seconds per layer (mean over layers and parties)."""
-    index = {spec.name: i for i, spec in enumerate(result.runs_per_layer)}
     acc: dict[int, list[float]] = defaultdict(list)
-    for p in result.parties:
-        for s in p.spans:
-            acc[index[s.run]].append(s.end_s - s.start_s)
+    for r in trace.runs:
+        acc[r.run_index].append(r.end_s - r.start_s)
     return {i: float(np.mean(v)) for i, v in acc.items()}
 
 
@@ -105,11 +102,11 @@ def _rel(pred: float, meas: float) -> float | None:
 def compare(cost: CostModel, bench: BenchRun, trace: Trace | None = None) -> dict:
     """The whole comparison as a document (what ``--json`` prints)."""
     result = predict(cost, bench)
-    sim_trace = from_sim_result(result)
-    late = max(result.parties, key=lambda p: p.end_s).party
-    half = interval_s(cost, result, sim_trace, late)
+    sim_trace = result.trace
+    late = max((0, 1), key=sim_trace.end_s)
+    half = interval_s(cost, result, late)
     rows = [_row("timing.online_time_s", bench.online_time_s, result.online_time_s, half)]
-    per_party = _components(result)
+    per_party = _components(sim_trace)
     if bench.profiled:
         t = bench.online_profile
         measured = {"open_s_per_party": ns_to_s_per_party(t.get("open_flush_ns", 0)),
@@ -117,17 +114,18 @@ def compare(cost: CostModel, bench: BenchRun, trace: Trace | None = None) -> dic
                     "pfss_finish_s_per_party": ns_to_s_per_party(t.get("pfss_finalize_ns", 0)
                                                                  + t.get("pfss_materialize_ns", 0))}
         rows += [_row(k, v, per_party[k], None) for k, v in measured.items()]
-    doc = _counters(result)
+    doc = result.bench_json()
     for key in ("open_flushes", "num_flushes", "opened_words", "total_hatx_words"):
         rows.append(_row(f"pfss.{key}", bench.pfss[key], doc["pfss"][key], None))
-    rows.append(_row("communication.net_bytes", bench.communication["net_bytes"], doc["net_bytes"], None))
+    rows.append(_row("communication.net_bytes", bench.communication["net_bytes"], doc["communication"]["net_bytes"],
+                     None))
     runs = []
     if trace is not None:
         meas = measured_runs(trace)
-        pred = predicted_runs(result)
+        pred = predicted_runs(sim_trace)
         layers = result.config.layers
         for i, spec in enumerate(result.runs_per_layer):
-            half_i = interval_s(cost, result, sim_trace, late, i) / layers
+            half_i = interval_s(cost, result, late, i) / layers
             runs.append({"run": spec.name, **_row("", meas.get(i, 0.0), pred[i], half_i)})
     return {"model": bench.model, "seq_len": bench.seq_len, "batch": bench.batch, "layers": bench.layers,
             "measured": Path(bench.path).name, "cost": cost.name, "level": cost.provenance.get("level", ""),
@@ -146,22 +144,16 @@ def _row(name: str, measured: float, predicted: float, half: float | None) -> di
     return row
 
 
-def _components(result: SimResult) -> dict[str, float]:
+def _components(trace: Trace) -> dict[str, float]:
+    """Per party, one iteration: seconds in opens, PFSS evaluations and PFSS finishes."""
     out: dict[str, float] = defaultdict(float)
-    for p in result.parties:
-        for r in p.records:
-            if r.event == "OPEN":
-                out["open_s_per_party"] += r.duration_s / 2
-            else:
-                out["pfss_eval_s_per_party"] += r.eval_s / 2
-                out["pfss_finish_s_per_party"] += r.finish_s / 2
+    for f in trace.flushes:
+        if f.kind == "OPEN":
+            out["open_s_per_party"] += f.duration_s / 2
+        else:
+            out["pfss_eval_s_per_party"] += f.timers["eval_s"] / 2
+            out["pfss_finish_s_per_party"] += f.timers["finish_s"] / 2
     return out
-
-
-def _counters(result: SimResult) -> dict:
-    from ...io.bench_json import bench_document
-    doc = bench_document(result)
-    return {"pfss": doc["pfss"], "net_bytes": doc["communication"]["net_bytes"]}
 
 
 def report(doc: dict) -> str:
@@ -226,12 +218,11 @@ def cross_validate(source: Source) -> list[dict]:
     folds = [("layers even->odd", lambda k: k[2] % 2 == 0, lambda k: k[2] % 2 == 1),
              ("layers odd->even", lambda k: k[2] % 2 == 1, lambda k: k[2] % 2 == 0)]
     names = [s.name for s in source.result.runs_per_layer]
-    folds += [(f"leave out {n}", (lambda i: lambda k: k[3] != i)(i), (lambda i: lambda k: k[3] == i)(i))
-              for i, n in enumerate(names)]
+    folds += [(f"leave out {n}", lambda k, i=i: k[3] != i, lambda k, i=i: k[3] == i) for i, n in enumerate(names)]
     out = []
     for label, train, test in folds:
         cal = calibrate([source], select=lambda k, t=train: steady(k) and t(k))
-        pred = predicted_runs(predict(cal.cost, bench))
+        pred = predicted_runs(predict(cal.cost, bench).trace)
         held = Trace(trace.meta, [r for r in trace.runs if test((r.party, r.iteration, r.layer, r.run_index))],
                      [])
         meas = measured_runs(held)
@@ -264,6 +255,3 @@ def _bench_of(source: Source) -> BenchRun:
     return BenchRun(path=m.source, sha256=m.sha256, system=m.system, backend=m.backend, model=m.model,
                     seq_len=m.seq_len, batch=m.batch, layers=1, iterations=1, n_bits=m.n_bits,
                     online_time_s=m.online_time_s or 0.0, pfss={}, communication={})
-
-
-# -- CLI ----------------------------------------------------------------------------------------------------

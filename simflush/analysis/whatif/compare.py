@@ -1,35 +1,36 @@
-"""``simflush compare``: the product of lists of settings, simulated side by side.
+"""What-if comparisons: the product of lists of settings, simulated side by side through the API.
 
-Every option takes a comma-separated list (``--policy suf,have_pfss_work --net lan,wan --set
-rsqrt_iters=1,2,3 --chains 1,2``); the table shows the options that vary, the online time, flushes by
-kind and branch, bytes, and the speed-up against the first row.
+A configuration is a dict of ``simflush.api.simulate``'s keyword arguments (``knobs`` a dict). ``expand``
+makes the product of comma lists (``policy="suf,have_pfss_work"``, ``net="lan,wan"``, knob values
+``"rsqrt_iters=1,2,3"``, ``chains="1,2"``); ``run_all`` simulates them; ``summaries`` and ``table`` show
+the settings that vary, the online time, flushes by kind and branch, bytes, and the speed-up against the
+first row. ``simflush compare`` (``simflush.cli.compare``) is the command line on top.
 """
 
-import argparse
 import itertools
 import re
-import sys
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from ...cli.options import build_config, warn_foreign_cost
+from ...api import Result, make_config, simulate_config
 from ...errors import ConfigError, SufRuntimeError
-from ...io.bench_json import bench_document
-from ...sim.engine import SimResult, simulate
+from ...sim.engine import SimConfig
 
-LIST_OPTIONS = {  # option -> (default, parse one value)
+LIST_OPTIONS = {  # keyword of simflush.api.simulate -> (default, parse one value)
     "model": ("bert-base", str), "seq_len": ("128", int), "batch": ("1", int), "layers": ("", int),
     "runtime": ("suf-gpu-bench", str), "net": ("loopback", str), "cost": ("suf-h100", str),
     "policy": ("suf", str), "deploy": ("colocated", str), "chains": ("1", int),
 }
 
+Progress = Callable[[int, int], None]   # (configurations done, total)
+
 
 @dataclass
 class Row:
-    params: dict
-    result: SimResult | None
+    params: dict                 # keyword arguments of simflush.api.simulate
+    result: Result | None
     error: str = ""
-
 
 
 def split_list(raw: str) -> list[str]:
@@ -48,68 +49,68 @@ def _values(name: str, raw: str) -> list:
     return out
 
 
-def expand(args: argparse.Namespace) -> list[dict]:
-    """Every combination of the listed values, in the order given (first value of each = first row)."""
-    axes = {name: _values(name, getattr(args, name)) if getattr(args, name) else [None] for name in LIST_OPTIONS}
-    set_axes = []
-    for pair in args.set:
-        name, sep, raw = pair.partition("=")
-        if not sep or not raw:
+def expand(options: Mapping[str, str], knobs: Sequence[str] = ()) -> list[dict]:
+    """Every combination of the listed values, in the order given (first value of each = first row).
+
+    ``options``: keyword -> comma list (a keyword left out takes its default; ``""``: the API's default);
+    ``knobs``: ``"NAME=V1,V2"`` strings, one axis each.
+    """
+    unknown = set(options) - set(LIST_OPTIONS)
+    if unknown:
+        raise ConfigError(f"unknown option {sorted(unknown)[0]!r}; allowed: {', '.join(LIST_OPTIONS)}")
+    raw = {name: options.get(name, default) for name, (default, _parse) in LIST_OPTIONS.items()}
+    axes = {name: _values(name, value) if value else [None] for name, value in raw.items()}
+    knob_axes = []
+    for pair in knobs:
+        name, sep, values = pair.partition("=")
+        if not sep or not values:
             raise ConfigError(f"--set {pair!r}: expected NAME=V1[,V2...]")
-        set_axes.append([f"{name}={v}" for v in split_list(raw)])
+        knob_axes.append([(name, v) for v in split_list(values)])
     combos = []
-    for values in itertools.product(*axes.values(), *set_axes):
-        params = dict(zip(axes, values[:len(axes)]))
-        params["set"] = list(values[len(axes):])
+    for values in itertools.product(*axes.values(), *knob_axes):
+        params = dict(zip(axes, values[:len(axes)], strict=True))
+        params["knobs"] = dict(values[len(axes):])
         combos.append(params)
     return combos
 
 
-def _simulate(params: dict) -> Row:
-    ns = argparse.Namespace(**{k: v for k, v in params.items() if k != "set"}, set=params["set"])
+def _simulate(params: dict, config: SimConfig) -> Row:
     try:
-        return Row(params, simulate(build_config(ns)))
+        return Row(params, simulate_config(config))
     except SufRuntimeError as exc:
         return Row(params, None, f"runtime error in {exc.run}: {exc.message}")
 
 
-def _progress(done: int, total: int) -> None:
-    width = 30
-    filled = width * done // total
-    print(f"\r[{'#' * filled}{' ' * (width - filled)}] {done}/{total}", end="" if done < total else "\n",
-          file=sys.stderr, flush=True)
+def run_all(combos: list[dict], jobs: int = 1, progress: Progress | None = None,
+            on_config: Callable[[SimConfig], None] | None = None) -> list[Row]:
+    """Simulate every configuration (in ``jobs`` processes), in order; a runtime error is a row's error.
 
-
-def run_all(combos: list[dict], jobs: int = 1) -> list[Row]:
-    warned = set()
-    for params in combos:  # validate everything before simulating anything (exit 2 early)
-        config = build_config(argparse.Namespace(**{k: v for k, v in params.items() if k != "set"}, set=params["set"]))
-        if (config.cost.name, config.settings.profile) not in warned:
-            warned.add((config.cost.name, config.settings.profile))
-            warn_foreign_cost(config)
+    Every configuration is validated before any is simulated (a bad value fails fast, as ConfigError);
+    ``on_config`` sees each one as it is validated (the CLI warns there), ``progress`` each finished row.
+    """
+    configs = []
+    for params in combos:
+        configs.append(make_config(**params))
+        if on_config:
+            on_config(configs[-1])
     rows: list[Row] = []
-    show = len(combos) > 1
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as pool:
-            for row in pool.map(_simulate, combos):
+            for row in pool.map(_simulate, combos, configs):
                 rows.append(row)
-                show and _progress(len(rows), len(combos))
+                progress and progress(len(rows), len(combos))
     else:
-        for params in combos:
-            rows.append(_simulate(params))
-            show and _progress(len(rows), len(combos))
+        for params, config in zip(combos, configs, strict=True):
+            rows.append(_simulate(params, config))
+            progress and progress(len(rows), len(combos))
     return rows
 
 
-def _sets(row: Row) -> dict[str, str]:
-    return dict(item.split("=", 1) for item in row.params["set"])
-
-
 def varying_keys(rows: list[Row]) -> list[str]:
-    """Options and ``--set`` knobs whose value differs between rows (a knob a row lacks counts as '')."""
+    """Options and knobs whose value differs between rows (a knob a row lacks counts as '')."""
     keys = [k for k in LIST_OPTIONS if len({str(r.params[k]) for r in rows}) > 1]
-    knobs = list(dict.fromkeys(k for r in rows for k in _sets(r)))
-    return keys + [k for k in knobs if len({_sets(r).get(k, "") for r in rows}) > 1]
+    knobs = list(dict.fromkeys(k for r in rows for k in r.params["knobs"]))
+    return keys + [k for k in knobs if len({r.params["knobs"].get(k, "") for r in rows}) > 1]
 
 
 def summaries(rows: list[Row]) -> list[dict]:
@@ -119,13 +120,13 @@ def summaries(rows: list[Row]) -> list[dict]:
     base_t = base.result.online_time_s if base else None
     out = []
     for r in rows:
-        values = {**{k: r.params[k] for k in LIST_OPTIONS}, **_sets(r)}
+        values = {**{k: r.params[k] for k in LIST_OPTIONS}, **r.params["knobs"]}
         params = {k: values.get(k, "") for k in varying}
         rec = {"config": " ".join(f"{k}={v}" for k, v in params.items()) or "baseline", **params}
         if r.result is None:
             rec["error"] = r.error
         else:
-            doc = bench_document(r.result)
+            doc = r.result.bench_json()
             t = r.result.online_time_s
             rec.update(online_time_s=t, open_flushes=doc["pfss"]["open_flushes"],
                        pfss_flushes=doc["pfss"]["num_flushes"], net_bytes=doc["communication"]["net_bytes"],
@@ -145,7 +146,8 @@ def table(records: list[dict]) -> str:
         branches = " ".join(f"{k.split('/')[0][0]}:{k.split('/')[1]}={v}" for k, v in r["branches"].items())
         lines.append([r["config"], f"{r['online_time_s'] * 1e3:.2f}", r["open_flushes"], r["pfss_flushes"],
                       f"{r['net_bytes'] / 1e6:.2f}", f"{r['speedup']:.3f}x", branches])
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]
     fmt = lambda row: "  ".join(str(c).ljust(w) if i in (0, 6) else str(c).rjust(w)  # noqa: E731
-                                for i, (c, w) in enumerate(zip(row, widths)))
-    return "\n".join(line.rstrip() for line in [fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines]) + "\n"
+                                for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+    out = [fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines]
+    return "\n".join(line.rstrip() for line in out) + "\n"

@@ -4,26 +4,28 @@
 
 writes ``docs/whatif.md`` and ``docs/whatif/*.png``: (a) the have_pfss_work overlap patch against the
 snapshot policy; (b) rsqrt Newton iterations and the LUT rsqrt; (c) softmax branches and the nExp
-final truncation. Everything in it is simulated with the ``suf-h100`` cost preset.
+final truncation. Everything in it is simulated with the ``suf-h100`` cost preset, through the API
+(``simflush.analysis.whatif.compare``).
 """
 
 import itertools
 from pathlib import Path
 
 from ...io.plots import plot_run_bars, plot_timeline
-from .compare import LIST_OPTIONS, run_all, summaries
+from .compare import LIST_OPTIONS, Progress, run_all, summaries
 
 DEFAULTS = {name: (LIST_OPTIONS[name][1](d) if d else None) for name, (d, _p) in LIST_OPTIONS.items()}
 
 
 def _configs(base: dict, axes: dict[str, list]) -> list[dict]:
-    """The product of ``axes`` (option name, or ``set:NAME``, -> values) over ``base``."""
+    """The product of ``axes`` (keyword of ``simflush.api.simulate``, or ``set:KNOB``, -> values) over
+    ``base``; knob values as strings, as ``--set`` gives them."""
     out = []
     for values in itertools.product(*axes.values()):
-        params = {**DEFAULTS, **base, "set": list(base.get("set", []))}
-        for key, value in zip(axes, values):
+        params = {**DEFAULTS, **base, "knobs": dict(base.get("knobs", {}))}
+        for key, value in zip(axes, values, strict=True):
             if key.startswith("set:"):
-                params["set"].append(f"{key[4:]}={value}")
+                params["knobs"][key[4:]] = str(value)
             else:
                 params[key] = value
         out.append(params)
@@ -31,7 +33,7 @@ def _configs(base: dict, axes: dict[str, list]) -> list[dict]:
 
 
 def _md_table(records: list[dict], columns: list[str]) -> str:
-    head = columns + ["online ms", "opens", "PFSS", "speed-up"]
+    head = [*columns, "online ms", "opens", "PFSS", "speed-up"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in records:
         cells = [str(r.get(c, "")) for c in columns]
@@ -44,12 +46,12 @@ def _md_table(records: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _study(configs: list[dict]):
-    rows = run_all(configs)
+def _study(configs: list[dict], progress: Progress | None):
+    rows = run_all(configs, progress=progress)
     return rows, summaries(rows)
 
 
-def question_a(out: Path) -> str:
+def question_a(out: Path, progress: Progress | None = None) -> str:
     parts = ["## (a) What would the have_pfss_work overlap patch buy?\n",
              "Both policies on one layer, per model; `chains` splits every run into staggered independent "
              "tasks (1 = the snapshot's single dependency chain). Opens and PFSS are both parties' flushes.\n"]
@@ -57,17 +59,18 @@ def question_a(out: Path) -> str:
         configs = _configs({"model": model, "layers": 1}, {
             "deploy": ["colocated", "two-gpu"], "net": ["lan", "wan"], "chains": [1, 2],
             "policy": ["suf", "have_pfss_work"]})
-        rows, records = _study(configs)
-        for rec, cfg in zip(records, configs):
+        rows, records = _study(configs, progress)
+        for rec, cfg in zip(records, configs, strict=True):
             rec.update(deploy=cfg["deploy"], net=cfg["net"], chains=cfg["chains"], policy=cfg["policy"])
         parts += [f"### {model}\n", _md_table(records, ["deploy", "net", "chains", "policy"]), ""]
         if model == "bert-base":
-            pick = {(c["deploy"], c["net"], c["chains"], c["policy"]): row for c, row in zip(configs, rows)}
+            pick = {(c["deploy"], c["net"], c["chains"], c["policy"]): row
+                    for c, row in zip(configs, rows, strict=True)}
             for name, key in (("helps", ("colocated", "lan", 2, "have_pfss_work")),
                               ("hurts", ("colocated", "wan", 2, "have_pfss_work")),
                               ("suf_lan", ("colocated", "lan", 2, "suf")),
                               ("suf_wan", ("colocated", "wan", 2, "suf"))):
-                plot_timeline(pick[key].result, out / f"a_timeline_{name}.png", " ".join(map(str, key)))
+                plot_timeline(pick[key].result.trace, out / f"a_timeline_{name}.png", " ".join(map(str, key)))
     parts.append(
         "With one chain both policies give the same schedule and time (no PFSS batch has work when an open "
         "flush starts). With two chains, on LAN the patch overlaps one chain's PFSS evaluation with the other's "
@@ -79,34 +82,33 @@ def question_a(out: Path) -> str:
     return "\n".join(parts)
 
 
-def question_b(out: Path) -> str:
+def question_b(out: Path, progress: Progress | None = None) -> str:
     configs = _configs({"model": "bert-base", "layers": 1, "net": "lan"}, {"set:rsqrt_iters": [1, 2, 3]})
-    configs += _configs({"model": "bert-base", "layers": 1, "net": "lan", "set": ["SUF_RSQRT_MODE=sigma_gpu"]},
+    configs += _configs({"model": "bert-base", "layers": 1, "net": "lan", "knobs": {"SUF_RSQRT_MODE": "sigma_gpu"}},
                         {"set:rsqrt_iters": [0, 1]})
-    rows, records = _study(configs)
-    for rec, cfg in zip(records, configs):
-        rec["rsqrt"] = "LUT (sigma_gpu)" if "SUF_RSQRT_MODE=sigma_gpu" in cfg["set"] else "Newton (suf)"
-        rec["iterations"] = cfg["set"][-1].split("=")[1]
-    plot_run_bars([(f"{r['rsqrt']} it={r['iterations']}", row.result) for r, row in zip(records, rows)],
-                  out / "b_runs.png", "bert-base layer, LAN: rsqrt variants")
+    rows, records = _study(configs, progress)
+    for rec, cfg in zip(records, configs, strict=True):
+        rec["rsqrt"] = "LUT (sigma_gpu)" if cfg["knobs"].get("SUF_RSQRT_MODE") == "sigma_gpu" else "Newton (suf)"
+        rec["iterations"] = cfg["knobs"]["rsqrt_iters"]
+    bars = [(f"{r['rsqrt']} it={r['iterations']}", row.result.trace) for r, row in zip(records, rows, strict=True)]
+    plot_run_bars(bars, out / "b_runs.png", "bert-base layer, LAN: rsqrt variants")
     return "\n".join(["## (b) What would fewer rsqrt iterations or a LUT rsqrt buy?\n",
                       "bert-base, one layer, LAN, colocated. Each LayerNorm runs one rsqrt; the snapshot uses one "
                       "Newton iteration (7 opens + 4 PFSS per rsqrt).\n",
                       _md_table(records, ["rsqrt", "iterations"]), "", "![](whatif/b_runs.png)\n"])
 
 
-def question_c(out: Path) -> str:
+def question_c(out: Path, progress: Progress | None = None) -> str:
     axes = {"set:SUF_ROWMAX_MODE": ["suf", "sigma_gpu"], "set:SUF_NEXP_MODE": ["suf", "sigma_gpu"],
             "set:SUF_INV_MODE": ["suf", "sigma_gpu"], "set:nexp_final_trunc": [1, 0]}
     configs = _configs({"model": "bert-base", "layers": 1, "net": "lan"}, axes)
-    rows, records = _study(configs)
-    for rec, cfg in zip(records, configs):
-        for item in cfg["set"]:
-            key, value = item.split("=")
+    rows, records = _study(configs, progress)
+    for rec, cfg in zip(records, configs, strict=True):
+        for key, value in cfg["knobs"].items():
             rec[key.replace("SUF_", "").replace("_MODE", "").lower()] = value
-    best = sorted(zip(records, rows), key=lambda p: p[0].get("online_time_s", 1e9))[:4]
-    plot_run_bars([(configs[0]["model"] + " suf", rows[0].result)] +
-                  [(" ".join(f"{k}={r[k]}" for k in ("rowmax", "nexp", "inv", "nexp_final_trunc")), row.result)
+    best = sorted(zip(records, rows, strict=True), key=lambda p: p[0].get("online_time_s", 1e9))[:4]
+    plot_run_bars([(configs[0]["model"] + " suf", rows[0].result.trace)] +
+                  [(" ".join(f"{k}={r[k]}" for k in ("rowmax", "nexp", "inv", "nexp_final_trunc")), row.result.trace)
                    for r, row in best], out / "c_runs.png", "bert-base layer, LAN: softmax variants")
     return "\n".join(["## (c) What would the softmax branches and dropping nExp's final truncation buy?\n",
                       "bert-base, one layer, LAN, colocated; sigma tasks' FSS through the PFSS batch "
@@ -115,8 +117,9 @@ def question_c(out: Path) -> str:
                       "![](whatif/c_runs.png)\n"])
 
 
-def write_report(out: Path) -> str:
-    """Write ``out/whatif.md`` and its figures in ``out/whatif/``; returns what was written."""
+def write_report(out: Path, progress: Progress | None = None) -> str:
+    """Write ``out/whatif.md`` and its figures in ``out/whatif/``; returns what was written.
+    ``progress`` sees each study's finished configurations."""
     figures = out / "whatif"
     figures.mkdir(parents=True, exist_ok=True)
     text = "\n\n".join([
@@ -124,6 +127,6 @@ def write_report(out: Path) -> str:
         "preset `suf-h100`, runtime profile `suf-gpu-bench`). Times are one iteration's online wall time; "
         "speed-ups are against the first row of each table. How the variants and policies are modelled: "
         "[whatif_model.md](whatif_model.md).",
-        question_a(figures), question_b(figures), question_c(figures)])
+        question_a(figures, progress), question_b(figures, progress), question_c(figures, progress)])
     (out / "whatif.md").write_text(text + "\n")
     return f"wrote {out / 'whatif.md'} and {len(list(figures.glob('*.png')))} figures in {figures}\n"

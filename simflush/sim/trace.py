@@ -1,0 +1,35 @@
+"""A simulated run as a trace (``simflush.io.trace_schema``): the record every exporter reads.
+
+One iteration; times are simulated seconds from the iteration's start. The meta echoes the whole
+configuration (settings, policy, deployment, network, cost preset), so that the bench JSON of a
+trace read back from its file equals that of the run.
+"""
+
+from ..io.trace_schema import FlushEvent, RunEvent, Trace, TraceMeta
+from .engine import SimResult
+
+
+def to_trace(result: SimResult) -> Trace:
+    """Both parties' runs and flushes of ``result``, party 0's first, each party in its own order."""
+    cfg = result.config
+    index = {spec.name: i for i, spec in enumerate(result.runs_per_layer)}
+    meta = TraceMeta(source="simflush", system="simflush", backend=cfg.settings.backend, model=cfg.model.name,
+                     seq_len=cfg.seq_len, batch=cfg.batch, layers=cfg.layers, iterations=1,
+                     runtime_profile=cfg.settings.profile, device=cfg.cost.provenance.get("device", ""),
+                     n_bits=cfg.model.n_bits, online_time_s=result.online_time_s, traced=False,
+                     settings=dict(cfg.settings.env), policy=cfg.policy, deploy=cfg.deploy,
+                     network=cfg.network.name, cost_preset=cfg.cost.name)
+    min_words = cfg.settings.device_pack_min_words
+    runs, flushes = [], []
+    for party in result.parties:
+        for span in party.spans:
+            runs.append(RunEvent(party.party, 0, span.layer, index[span.run], span.run, span.start_s, span.end_s,
+                                 section=span.section))
+        for r in party.records:
+            timers = ({"eval_s": r.eval_s, "finish_s": r.finish_s} if r.event == "PFSS" else {"pack_s": r.pack_s})
+            flushes.append(FlushEvent(
+                party.party, 0, r.layer, index[r.run], r.run, r.event, r.open_kind, r.words, r.words_beaver,
+                r.words_mask, r.wire_bytes, r.words_matmul, r.jobs, r.branch, tuple(r.gates), r.finish,
+                batch=r.batch, concurrent=r.concurrent, device=r.event == "OPEN" and 0 < min_words <= r.words,
+                start_s=r.start_s, duration_s=r.duration_s, timers=timers))
+    return Trace(meta, runs, flushes)
