@@ -1,4 +1,4 @@
-"""``simflush reconcile``: measured counts (a phase's, a bench JSON's or a trace's) -> the settings that explain them."""
+"""``simflush reconcile``: measured counts (a phase's, a bench JSON's or a trace's) -> the settings behind them."""
 
 import argparse
 import json

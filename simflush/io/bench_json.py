@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 
 from models.specs import get_model
 
-from ..version import __version__
 from ..errors import ConfigError
+from ..version import __version__
 from .trace_schema import FlushEvent, Trace
 
 

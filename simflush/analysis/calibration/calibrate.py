@@ -41,13 +41,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ...version import __version__
 from ...api import Result
 from ...errors import ConfigError
 from ...io.suf_bench import BenchRun
 from ...io.trace_schema import Trace
 from ...sim.cost import CostModel
 from ...units import ns_to_s_per_party
+from ...version import __version__
 from .robust_fit import Z95, Fit, huber_fit
 from .samples import ALL_GATES, Rows, Select, Source, collect, flush_key, steady_iterations
 
