@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from models.specs import get_model
 
 from ..errors import ConfigError
+from ..executor.records import FlushKind
+from ..tasks.context import Batch
 from ..version import __version__
 from .trace_schema import FlushEvent, Trace
 
@@ -32,8 +34,8 @@ class RunRow:
 
 
 def _counts(records: list[FlushEvent]) -> dict:
-    opens = [r for r in records if r.kind == "OPEN"]
-    pfss = [r for r in records if r.kind == "PFSS"]
+    opens = [r for r in records if r.kind == FlushKind.OPEN]
+    pfss = [r for r in records if r.kind == FlushKind.PFSS]
     return {
         "open_flushes": len(opens),
         "pfss_flushes": len(pfss),
@@ -56,9 +58,9 @@ def bench_document(trace: Trace) -> dict:
         raise ConfigError(exc.args[0]) from None
     records = trace.flushes
     c = _counts(records)
-    pfss = [r for r in records if r.kind == "PFSS"]
-    coeff = [r for r in pfss if r.batch == "coeff"]
-    trunc = [r for r in pfss if r.batch == "trunc"]
+    pfss = [r for r in records if r.kind == FlushKind.PFSS]
+    coeff = [r for r in pfss if r.batch == Batch.COEFF]
+    trunc = [r for r in pfss if r.batch == Batch.TRUNC]
     words, beaver, mask = c["opened_words"], c["opened_words_beaver"], c["opened_words_mask"]
     net = c["wire_bytes"]
     packed = lambda part: net * part // words if words else 0  # noqa: E731 - the bench's proportional split

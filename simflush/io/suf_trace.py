@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..executor.records import open_kind
+from ..executor.records import FlushKind, open_kind
 from .trace_schema import FlushEvent, RunEvent, Trace, TraceMeta
 
 NS = 1e-9
@@ -109,14 +109,14 @@ class _Parser:
             self._run_begin(st, party, lineno, t)
         elif event == "RUN" and rest[1:2] == ["end"]:
             self._run_end(st, party, lineno, t)
-        elif event == "OPEN":
+        elif event == FlushKind.OPEN:
             self._open(st, party, lineno, kv)
         elif event == "OPEN_DONE":
             self._open_done(st, party, lineno, t, kv)
         elif event == "BRANCH":
             self._need_run(st, party, lineno, "BRANCH")
             st.branch = rest[1] if len(rest) > 1 else ""
-        elif event == "PFSS":
+        elif event == FlushKind.PFSS:
             self._pfss(st, party, lineno, kv)
         elif event == "job":
             self._job(st, party, lineno, kv)
@@ -162,12 +162,12 @@ class _Parser:
         return FlushEvent(party, run.iteration, run.layer, run.run_index, run.run, kind, line=lineno)
 
     def _open(self, st: _Party, party: int, lineno: int, kv: dict) -> None:
-        self._need_run(st, party, lineno, "OPEN")
-        self._need_idle(st, party, lineno, "OPEN")
-        ev = self._new_flush(st, party, lineno, "OPEN")
-        ev.words = self._int(kv, "words", lineno, "OPEN")
-        ev.words_beaver = self._int(kv, "beaver", lineno, "OPEN")
-        ev.words_mask = self._int(kv, "mask", lineno, "OPEN")
+        self._need_run(st, party, lineno, FlushKind.OPEN)
+        self._need_idle(st, party, lineno, FlushKind.OPEN)
+        ev = self._new_flush(st, party, lineno, FlushKind.OPEN)
+        ev.words = self._int(kv, "words", lineno, FlushKind.OPEN)
+        ev.words_beaver = self._int(kv, "beaver", lineno, FlushKind.OPEN)
+        ev.words_mask = self._int(kv, "mask", lineno, FlushKind.OPEN)
         ev.open_kind = open_kind(ev.words_beaver, ev.words_mask)
         st.pfss = None
         if self.timed:
@@ -188,11 +188,11 @@ class _Parser:
         self.flushes.append(ev)
 
     def _pfss(self, st: _Party, party: int, lineno: int, kv: dict) -> None:
-        self._need_run(st, party, lineno, "PFSS")
-        self._need_idle(st, party, lineno, "PFSS")
-        ev = self._new_flush(st, party, lineno, "PFSS")
-        ev.jobs = self._int(kv, "jobs", lineno, "PFSS")
-        ev.words = self._int(kv, "hatx", lineno, "PFSS")
+        self._need_run(st, party, lineno, FlushKind.PFSS)
+        self._need_idle(st, party, lineno, FlushKind.PFSS)
+        ev = self._new_flush(st, party, lineno, FlushKind.PFSS)
+        ev.jobs = self._int(kv, "jobs", lineno, FlushKind.PFSS)
+        ev.words = self._int(kv, "hatx", lineno, FlushKind.PFSS)
         ev.branch, st.branch = st.branch, ""
         st.pfss, st.pfss_jobs_seen, st.eval_end_s = ev, 0, None
         if not self.timed:

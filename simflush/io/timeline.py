@@ -9,6 +9,7 @@ are spread over numbered sub-lanes, so that every lane holds non-overlapping eve
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..executor.records import FlushKind
 from .trace_schema import Trace
 
 LANES = ("runs", "network", "gpu", "cpu")
@@ -36,7 +37,7 @@ def _raw_events(trace: Trace) -> list[Event]:
                             {"section": s.section}))
     for r in trace.flushes:
         args = {"branch": r.branch, "words": r.words, "concurrent": r.concurrent}
-        if r.kind == "OPEN":
+        if r.kind == FlushKind.OPEN:
             args.update(kind=r.open_kind, wire_bytes=r.wire_bytes)
             events.append(Event(r.party, "network", f"OPEN {r.open_kind} {r.words}", r.run, r.layer,
                                 r.start_s, r.duration_s, args))

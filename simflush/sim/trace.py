@@ -5,6 +5,7 @@ configuration (settings, policy, deployment, network, cost preset), so that the 
 trace read back from its file equals that of the run.
 """
 
+from ..executor.records import FlushKind
 from ..io.trace_schema import FlushEvent, RunEvent, Trace, TraceMeta
 from .engine import SimResult
 
@@ -26,10 +27,11 @@ def to_trace(result: SimResult) -> Trace:
             runs.append(RunEvent(party.party, 0, span.layer, index[span.run], span.run, span.start_s, span.end_s,
                                  section=span.section))
         for r in party.records:
-            timers = ({"eval_s": r.eval_s, "finish_s": r.finish_s} if r.event == "PFSS" else {"pack_s": r.pack_s})
+            timers = ({"eval_s": r.eval_s, "finish_s": r.finish_s} if r.event == FlushKind.PFSS
+                      else {"pack_s": r.pack_s})
             flushes.append(FlushEvent(
                 party.party, 0, r.layer, index[r.run], r.run, r.event, r.open_kind, r.words, r.words_beaver,
                 r.words_mask, r.wire_bytes, r.words_matmul, r.jobs, r.branch, tuple(r.gates), r.finish,
-                batch=r.batch, concurrent=r.concurrent, device=r.event == "OPEN" and 0 < min_words <= r.words,
+                batch=r.batch, concurrent=r.concurrent, device=r.event == FlushKind.OPEN and 0 < min_words <= r.words,
                 start_s=r.start_s, duration_s=r.duration_s, timers=timers))
     return Trace(meta, runs, flushes)

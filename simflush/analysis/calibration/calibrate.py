@@ -43,6 +43,7 @@ import numpy as np
 
 from ...api import Result
 from ...errors import ConfigError
+from ...executor.records import FlushKind
 from ...io.suf_bench import BenchRun
 from ...io.trace_schema import Trace
 from ...sim.cost import CostModel
@@ -286,7 +287,7 @@ def traced_components(trace: Trace, select: Select) -> dict[str, float]:
     for f in trace.flushes:
         if not select(flush_key(f)):
             continue
-        if f.kind == "OPEN":
+        if f.kind == FlushKind.OPEN:
             totals["open"] += f.duration_s
         else:
             totals["pfss_eval"] += f.timers["eval_s"]

@@ -16,6 +16,7 @@ from models.layer import RunSpec
 
 from ...api import Result, make_config, simulate_config
 from ...errors import ConfigError
+from ...executor.records import FlushKind
 from ...io.suf_bench import BenchRun, read_bench
 from ...io.suf_trace import read_suf_trace
 from ...io.trace_schema import FlushEvent, Trace, TraceMeta, read_trace
@@ -152,12 +153,12 @@ def collect(source: Source, select: Select) -> dict:
     min_words = source.result.config.settings.device_pack_min_words
     last_open_end: dict[int, tuple[float, float]] = {}   # iteration -> both parties' previous open end
     for a, b in pairs:
-        if a.kind == "OPEN":
+        if a.kind == FlushKind.OPEN:
             previous = last_open_end.get(a.iteration)
             last_open_end[a.iteration] = (a.end_s, b.end_s)
         if not select(flush_key(a)):
             continue
-        if a.kind == "OPEN":
+        if a.kind == FlushKind.OPEN:
             if "pack_s" not in a.timers or "pack_s" not in b.timers:
                 raise ConfigError(f"{trace.meta.source}:{a.line}: field pack_s: the open has no pack timer")
             pack = (a.timers["pack_s"] + b.timers["pack_s"]) / 2
@@ -192,14 +193,14 @@ def _step_rows(trace: Trace, specs: list[RunSpec], select: Select) -> Rows:
         prev_end, prev = run.start_s, None
         for f in flushes[key] + [None]:
             after = prev.words if prev is not None else 0
-            opened = prev is not None and prev.kind == "OPEN"
+            opened = prev is not None and prev.kind == FlushKind.OPEN
             outs = prev.words_matmul * spec.matmul_out_per_word if opened else 0.0
             staged = prev.words_matmul if opened and not prev.device else 0
             if f is None:
                 rows.X.append([0.0, after, outs, staged])
                 rows.y.append(run.end_s - prev_end)
             else:
-                rows.X.append([1.0, (f.words if f.kind == "OPEN" else 0) + after, outs, staged])
+                rows.X.append([1.0, (f.words if f.kind == FlushKind.OPEN else 0) + after, outs, staged])
                 rows.y.append(f.start_s - prev_end)
                 prev_end, prev = f.end_s, f
             rows.keys.append(key)

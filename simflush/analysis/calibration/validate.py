@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ...api import Result, simulate_config
+from ...executor.records import FlushKind
 from ...io.suf_bench import BenchRun
 from ...io.trace_schema import Trace
 from ...sim.cost import CostModel
@@ -148,7 +149,7 @@ def _components(trace: Trace) -> dict[str, float]:
     """Per party, one iteration: seconds in opens, PFSS evaluations and PFSS finishes."""
     out: dict[str, float] = defaultdict(float)
     for f in trace.flushes:
-        if f.kind == "OPEN":
+        if f.kind == FlushKind.OPEN:
             out["open_s_per_party"] += f.duration_s / 2
         else:
             out["pfss_eval_s_per_party"] += f.timers["eval_s"] / 2
