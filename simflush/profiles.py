@@ -12,6 +12,8 @@ from models.specs import ModelSpec
 
 from .errors import ConfigError
 from .executor.batches import WireFormat
+from .executor.executor import PhaseExecutor
+from .executor.policies import get_policy
 from .limits import ExecutorLimits, LazyLimits, transformer_limits
 from .registry import Registry
 from .variants import KNOBS, Mode, PackFormat, RsqrtInit, profile_defaults
@@ -71,6 +73,15 @@ class Settings:
     opportunistic_overlap: bool     # SUF_OVERLAP_PFSS_OPEN
     device_pack_min_words: int
     budget: LazyLimits              # thresholds of the budget policy
+
+    def party_executor(self, party: int, policy: str) -> PhaseExecutor:
+        """One party's executor as SUF's transformer sets it up under these settings, with flush
+        ``policy`` (a name of ``executor.policies.POLICIES``). Device-pipeline runs never materialize
+        PFSS results on the host (the bench's ``SUF_BENCH_DEVICE_PIPELINE``)."""
+        return PhaseExecutor(party, get_policy(policy, self.budget), self.wire, self.limits,
+                             overlap_pfss_open=self.overlap_pfss_open,
+                             opportunistic_overlap=self.opportunistic_overlap,
+                             device_pipeline=self.device_pipeline, device_pipeline_materialize=False)
 
 
 def check_contradictions(model: ModelSpec, env: dict, overrides: dict) -> None:

@@ -7,7 +7,7 @@ that exchanges shares or evaluates keys and returns the results.
 from collections.abc import Callable, Iterable
 
 from .actions import Flush, FlushResult, Wave
-from .executor import PhaseExecutor, RunConfig, TaskRunner
+from .executor import PhaseExecutor, RunConfig, TaskRunner, next_action
 
 
 def drive(executor: PhaseExecutor, runners: Iterable[TaskRunner], config: RunConfig,
@@ -15,10 +15,8 @@ def drive(executor: PhaseExecutor, runners: Iterable[TaskRunner], config: RunCon
     """Run one executor ``run()`` to completion; returns the runners (their ``value`` is the output)."""
     runners = list(runners)
     actions = executor.run(runners, config)
-    reply = None
-    while True:
-        try:
-            action = actions.send(reply)
-        except StopIteration:
-            return runners
+    action = next_action(actions, None)
+    while action is not None:
         reply = [t.step() for t in action.tasks] if isinstance(action, Wave) else perform(action)
+        action = next_action(actions, reply)
+    return runners

@@ -38,6 +38,15 @@ class TaskRunner:
             return Need.NONE
 
 
+def next_action(actions: Generator, reply: Any) -> Wave | Flush | None:
+    """Send ``reply`` (None to start) to a ``PhaseExecutor.run`` generator and return its next action,
+    or None once the run is over: the loop every driver writes around ``run``."""
+    try:
+        return actions.send(reply)
+    except StopIteration:
+        return None
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """One ``run()``: its label, flush cap (``max_flushes_``) and whether a planner is installed."""

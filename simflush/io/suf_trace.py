@@ -157,13 +157,14 @@ class _Parser:
         self.runs.append(st.run)
         st.run, st.pfss = None, None
 
-    def _new_flush(self, st: _Party, party: int, lineno: int, kind: str) -> FlushEvent:
+    def _new_flush(self, st: _Party, party: int, lineno: int, kind: FlushKind) -> FlushEvent:
+        """A flush of ``kind`` starts: inside a run, with no other flush of this party open."""
+        self._need_run(st, party, lineno, kind)
+        self._need_idle(st, party, lineno, kind)
         run = st.run
         return FlushEvent(party, run.iteration, run.layer, run.run_index, run.run, kind, line=lineno)
 
     def _open(self, st: _Party, party: int, lineno: int, kv: dict) -> None:
-        self._need_run(st, party, lineno, FlushKind.OPEN)
-        self._need_idle(st, party, lineno, FlushKind.OPEN)
         ev = self._new_flush(st, party, lineno, FlushKind.OPEN)
         ev.words = self._int(kv, "words", lineno, FlushKind.OPEN)
         ev.words_beaver = self._int(kv, "beaver", lineno, FlushKind.OPEN)
@@ -188,8 +189,6 @@ class _Parser:
         self.flushes.append(ev)
 
     def _pfss(self, st: _Party, party: int, lineno: int, kv: dict) -> None:
-        self._need_run(st, party, lineno, FlushKind.PFSS)
-        self._need_idle(st, party, lineno, FlushKind.PFSS)
         ev = self._new_flush(st, party, lineno, FlushKind.PFSS)
         ev.jobs = self._int(kv, "jobs", lineno, FlushKind.PFSS)
         ev.words = self._int(kv, "hatx", lineno, FlushKind.PFSS)

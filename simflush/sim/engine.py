@@ -15,8 +15,7 @@ from models.specs import ModelSpec
 
 from ..errors import SufRuntimeError
 from ..executor.actions import Flush, FlushResult, OpenOp, PfssOp, Wave
-from ..executor.executor import PhaseExecutor, RunConfig, TaskRunner
-from ..executor.policies import get_policy
+from ..executor.executor import RunConfig, TaskRunner, next_action
 from ..executor.records import FlushRecord, PfssFinish
 from ..limits import max_flushes_per_run
 from ..profiles import Settings
@@ -162,11 +161,7 @@ class Simulation:
     # -- one party ------------------------------------------------------------------------------
 
     def _party(self, party: int, out: PartyResult):
-        s = self.config.settings
-        executor = PhaseExecutor(party, get_policy(self.config.policy, s.budget), s.wire, s.limits,
-                                 overlap_pfss_open=s.overlap_pfss_open,
-                                 opportunistic_overlap=s.opportunistic_overlap,
-                                 device_pipeline=s.device_pipeline, device_pipeline_materialize=False)
+        executor = self.config.settings.party_executor(party, self.config.policy)
         ctx = SymbolicContext(executor)
         bus = WaveBus(self.env)
         cost = self.config.cost
@@ -181,22 +176,19 @@ class Simulation:
                     yield from bus.attach(runners)
                     config = RunConfig(layer, spec.name, max_flushes_per_run(spec.section), spec.planner)
                     actions = executor.run(runners, config)
-                    reply = None
-                    while True:
-                        try:
-                            action = actions.send(reply)
-                        except StopIteration:
-                            break
+                    action = next_action(actions, None)
+                    while action is not None:
                         if isinstance(action, Wave):
                             reply = yield from bus.step(action.tasks)
-                            continue
-                        yield from self._direct_fss(party, ctx)
-                        yield from self._await_inflight(party, action)
-                        if action.background:
-                            reply = self._start_background(party, action, spec.family)
                         else:
-                            yield from self._flush(party, action, spec)
-                            reply = None
+                            yield from self._direct_fss(party, ctx)
+                            yield from self._await_inflight(party, action)
+                            if action.background:
+                                reply = self._start_background(party, action, spec.family)
+                            else:
+                                yield from self._flush(party, action, spec)
+                                reply = None
+                        action = next_action(actions, reply)
                     yield from self._direct_fss(party, ctx)
                     yield from self._await_inflight(party, None)
                 except SufRuntimeError as exc:

@@ -9,8 +9,7 @@ from models.specs import ModelSpec
 
 from ..errors import SufRuntimeError
 from ..executor.driver import drive
-from ..executor.executor import PhaseExecutor, RunConfig, TaskRunner
-from ..executor.policies import get_policy
+from ..executor.executor import RunConfig, TaskRunner
 from ..executor.records import FlushRecord
 from ..limits import max_flushes_per_run
 from ..profiles import Settings
@@ -22,10 +21,7 @@ from .symbolic import SymbolicContext
 def flush_schedule(model: ModelSpec, seq_len: int, batch: int, settings: Settings, layers: int = 1,
                    policy: str = "suf") -> list[FlushRecord]:
     """Every flush of party 0 over ``layers`` layers, in order (party 1's are the same)."""
-    executor = PhaseExecutor(0, get_policy(policy, settings.budget), settings.wire, settings.limits,
-                             overlap_pfss_open=settings.overlap_pfss_open,
-                             opportunistic_overlap=settings.opportunistic_overlap,
-                             device_pipeline=settings.device_pipeline, device_pipeline_materialize=False)
+    executor = settings.party_executor(0, policy)
     ctx = SymbolicContext(executor)
     runs = transformer_layer(model, seq_len, batch, settings.layer)
     for layer in range(layers):
