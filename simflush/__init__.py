@@ -1,8 +1,8 @@
 """simflush: flush-schedule simulator and cost model of two-party FSS transformer inference.
 
-Layers (DESIGN.md §3): ``tasks`` (protocol state machines) -> ``executor`` (wave loop and flush
-policies, no clock) -> ``sim`` (SimPy engine and cost models) -> ``io`` / ``analysis``; ``api`` is the
-library entry point (``simflush.simulate(model="bert-base", ...)``, see ``simflush.api``).
+``simflush.simulate(model="bert-base", ...)`` is the library entry point (``simflush.api``). The rooms
+and their one-way doors (tasks -> executor -> config -> io -> sim -> api -> analysis -> cli) are in
+docs/architecture.md.
 """
 
 from .version import __version__

@@ -98,10 +98,8 @@ def make_config(model: str = "bert-base", seq_len: int = 128, batch: int = 1, la
     layers = layers or spec.n_layers
     if layers > spec.n_layers:
         raise ConfigError(f"--layers {layers}: {spec.name} has {spec.n_layers} layers (allowed 1..{spec.n_layers})")
-    if policy not in POLICIES:
-        raise ConfigError(f"unknown policy {policy!r}; allowed: {', '.join(sorted(POLICIES))}")
-    if deploy not in DEPLOYMENTS:
-        raise ConfigError(f"unknown deployment {deploy!r}; allowed: {', '.join(DEPLOYMENTS)}")
+    POLICIES.get(policy)  # unknown names fail here, before any work, naming the allowed ones
+    DEPLOYMENTS.get(deploy)
     settings = resolve(runtime, spec, parse_overrides(_knob_pairs(knobs)), chains=chains)
     cost_model = cost if isinstance(cost, CostModel) else load_cost(cost)
     return SimConfig(spec, seq_len, batch, layers, settings, cost_model, get_network(net), policy, deploy)
