@@ -12,6 +12,7 @@ import itertools
 from pathlib import Path
 
 from ...io.plots import plot_run_bars, plot_timeline
+from ...variants import Mode
 from .compare import LIST_OPTIONS, Progress, run_all, summaries
 
 DEFAULTS = {name: (LIST_OPTIONS[name][1](d) if d else None) for name, (d, _p) in LIST_OPTIONS.items()}
@@ -84,11 +85,11 @@ def question_a(out: Path, progress: Progress | None = None) -> str:
 
 def question_b(out: Path, progress: Progress | None = None) -> str:
     configs = _configs({"model": "bert-base", "layers": 1, "net": "lan"}, {"set:rsqrt_iters": [1, 2, 3]})
-    configs += _configs({"model": "bert-base", "layers": 1, "net": "lan", "knobs": {"SUF_RSQRT_MODE": "sigma_gpu"}},
+    configs += _configs({"model": "bert-base", "layers": 1, "net": "lan", "knobs": {"SUF_RSQRT_MODE": Mode.SIGMA_GPU}},
                         {"set:rsqrt_iters": [0, 1]})
     rows, records = _study(configs, progress)
     for rec, cfg in zip(records, configs, strict=True):
-        rec["rsqrt"] = "LUT (sigma_gpu)" if cfg["knobs"].get("SUF_RSQRT_MODE") == "sigma_gpu" else "Newton (suf)"
+        rec["rsqrt"] = "LUT (sigma_gpu)" if cfg["knobs"].get("SUF_RSQRT_MODE") == Mode.SIGMA_GPU else "Newton (suf)"
         rec["iterations"] = cfg["knobs"]["rsqrt_iters"]
     bars = [(f"{r['rsqrt']} it={r['iterations']}", row.result.trace) for r, row in zip(records, rows, strict=True)]
     plot_run_bars(bars, out / "b_runs.png", "bert-base layer, LAN: rsqrt variants")
@@ -99,8 +100,9 @@ def question_b(out: Path, progress: Progress | None = None) -> str:
 
 
 def question_c(out: Path, progress: Progress | None = None) -> str:
-    axes = {"set:SUF_ROWMAX_MODE": ["suf", "sigma_gpu"], "set:SUF_NEXP_MODE": ["suf", "sigma_gpu"],
-            "set:SUF_INV_MODE": ["suf", "sigma_gpu"], "set:nexp_final_trunc": [1, 0]}
+    modes = list(Mode)  # suf, then sigma_gpu
+    axes = {"set:SUF_ROWMAX_MODE": modes, "set:SUF_NEXP_MODE": modes, "set:SUF_INV_MODE": modes,
+            "set:nexp_final_trunc": [1, 0]}
     configs = _configs({"model": "bert-base", "layers": 1, "net": "lan"}, axes)
     rows, records = _study(configs, progress)
     for rec, cfg in zip(records, configs, strict=True):
