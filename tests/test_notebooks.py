@@ -75,7 +75,7 @@ def test_notebook_is_committed_without_outputs(path):
     dirty = [i for i, cell in enumerate(nb.cells)
              if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)]
     assert not dirty, (f"{path.name}: cells {dirty} keep outputs; clear them (Jupyter: Edit > Clear Outputs of All "
-                       f"Cells, then save; or `jupyter nbconvert --clear-output --inplace {path.name}`)")
+                       f"Cells, then save; or `jupyter nbconvert --clear-output --inplace notebooks/{path.name}`)")
 
 
 def test_every_notebook_has_expectations():
