@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/real_backend_bench.py [--out DIR] [--elems N]
        python benchmarks/real_backend_bench.py --net-only [--profile] [--out DIR] [--chunk-bytes B] [--check-threads T]
+       python benchmarks/real_backend_bench.py --net-only --checksums   (frame checksum candidates, one process)
 Writes bench.jsonl (net.jsonl for --net-only) to DIR and prints a table. --net-only needs no GPU. Kernel times: CUDA
 events, median of repeats after warm-up, over fresh keys generated on the GPU (the kernels are re-run on one key batch:
 the one-time check lives in the gate layer).
@@ -167,6 +168,28 @@ def print_net(row):
             print(f"{k:34s} {v * 1e3:8.3f} {gbps}")
 
 
+def checksum_bench(sizes=(8 << 20, 4 << 10)):
+    """Seconds per call of the frame checksum (``wire.checksum``, XXH3-64) and the standard alternatives, one
+    core: best of 5 batches (a batch of calls adds up to about 0.1 s)."""
+    import timeit
+
+    candidates = {"xxh3_64 (wire.checksum)": wire.checksum, "zlib.crc32": zlib.crc32}
+    try:
+        import google_crc32c
+
+        candidates["crc32c (google-crc32c)"] = google_crc32c.value  # takes bytes only: given bytes below
+    except ImportError:
+        pass
+    rows = []
+    for size in sizes:
+        data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+        for name, fn in candidates.items():
+            number = max(1, int(0.1 / max(size / 2e9, 1e-7)))
+            t = min(timeit.repeat(partial(fn, data), number=number, repeat=5)) / number
+            rows.append({"kind": "checksum", "what": name, "bytes": size, "s": t, "GBps": size / t / 1e9})
+    return rows
+
+
 def net_main(argv=None):
     ap = argparse.ArgumentParser(description="network part only (no GPU needed)")
     ap.add_argument("--out", default=".")
@@ -174,7 +197,12 @@ def net_main(argv=None):
     ap.add_argument("--chunk-bytes", type=int, default=None)
     ap.add_argument("--check-threads", type=int, default=None)
     ap.add_argument("--label", default="")
+    ap.add_argument("--checksums", action="store_true", help="only time the frame checksum candidates")
     a = ap.parse_args(argv)
+    if a.checksums:
+        for r in checksum_bench():
+            print(f"{r['what']:26s} {r['bytes']:>8d} B {r['s'] * 1e6:10.2f} µs {r['GBps']:6.2f} GB/s")
+        return
     kw = {k: v for k, v in (("chunk_bytes", a.chunk_bytes), ("check_threads", a.check_threads)) if v is not None}
     row = net_row(net_bench(profile=a.profile, **kw))
     row.update({"cpus": os.cpu_count(), "label": a.label, **kw})
