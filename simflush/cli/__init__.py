@@ -11,6 +11,7 @@ without ``--set`` warns that it ignores them. ``SUF_*`` variables we do not mode
 """
 
 import argparse
+import codecs
 import io
 import sys
 
@@ -68,7 +69,7 @@ def apply_environment(args: argparse.Namespace) -> None:
 def _ascii_safe(stream) -> None:
     """On a terminal whose encoding cannot hold the outputs' ×, µ, ± or 核对表 (LANG=C, PYTHONIOENCODING=ascii),
     write those characters as backslash escapes instead of failing; UTF-8 streams are left as they are."""
-    if isinstance(stream, io.TextIOWrapper) and (stream.encoding or "").lower().replace("-", "") != "utf8":
+    if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != "utf-8":
         stream.reconfigure(errors="backslashreplace")
 
 
