@@ -2,6 +2,8 @@
 
 Usage: python benchmarks/real_backend_bench.py [--out DIR] [--elems N]
        python benchmarks/real_backend_bench.py --net-only [--profile] [--out DIR] [--chunk-bytes B] [--check-threads T]
+       python benchmarks/real_backend_bench.py --net-only --libraries   (one process: frame checksum candidates,
+                                                                      dealer ChaCha20 stream on both CPU paths)
 Writes bench.jsonl (net.jsonl for --net-only) to DIR and prints a table. --net-only needs no GPU. Kernel times: CUDA
 events, median of repeats after warm-up, over fresh keys generated on the GPU (the kernels are re-run on one key batch:
 the one-time check lives in the gate layer).
@@ -167,6 +169,52 @@ def print_net(row):
             print(f"{k:34s} {v * 1e3:8.3f} {gbps}")
 
 
+def checksum_bench(sizes=(8 << 20, 4 << 10)):
+    """Seconds per call of the frame checksum (``wire.checksum``, XXH3-64) and the standard alternatives, one
+    core: best of 5 batches (a batch of calls adds up to about 0.1 s)."""
+    import timeit
+
+    candidates = {"xxh3_64 (wire.checksum)": wire.checksum, "zlib.crc32": zlib.crc32}
+    try:
+        import google_crc32c
+
+        candidates["crc32c (google-crc32c)"] = google_crc32c.value  # takes bytes only: given bytes below
+    except ImportError:
+        pass
+    rows = []
+    for size in sizes:
+        data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+        for name, fn in candidates.items():
+            number = max(1, int(0.1 / max(size / 2e9, 1e-7)))
+            t = min(timeit.repeat(partial(fn, data), number=number, repeat=5)) / number
+            rows.append({"kind": "checksum", "what": name, "bytes": size, "s": t, "GBps": size / t / 1e9})
+    return rows
+
+
+def dealer_stream_bench(sizes=(4 << 20, 256 << 10, 4 << 10)):
+    """Seconds per ``RandomStream.words32`` draw of ``sizes`` bytes on the CPU: the ``cryptography`` (OpenSSL)
+    ChaCha20 and the NumPy block function, which give the same words. Best of 5 batches of about 0.1 s."""
+    import timeit
+
+    from real_backend import rng
+
+    rows = []
+    paths = (("cryptography", True), ("numpy", False)) if rng.HAVE_LIBRARY_CHACHA else (("numpy", False),)
+    saved = rng.HAVE_LIBRARY_CHACHA
+    try:
+        for name, library in paths:
+            rng.HAVE_LIBRARY_CHACHA = library
+            for size in sizes:
+                stream = rng.RandomStream(rng.seed_words(1), 0)
+                draw = partial(stream.words32, size // 4)
+                number = max(1, int(0.1 / timeit.timeit(draw, number=1)))
+                t = min(timeit.repeat(draw, number=number, repeat=5)) / number
+                rows.append({"kind": "dealer_stream", "what": name, "bytes": size, "s": t, "MBps": size / t / 1e6})
+    finally:
+        rng.HAVE_LIBRARY_CHACHA = saved
+    return rows
+
+
 def net_main(argv=None):
     ap = argparse.ArgumentParser(description="network part only (no GPU needed)")
     ap.add_argument("--out", default=".")
@@ -174,7 +222,15 @@ def net_main(argv=None):
     ap.add_argument("--chunk-bytes", type=int, default=None)
     ap.add_argument("--check-threads", type=int, default=None)
     ap.add_argument("--label", default="")
+    ap.add_argument("--libraries", action="store_true",
+                    help="only time the frame checksum candidates and the dealer stream's two CPU paths")
     a = ap.parse_args(argv)
+    if a.libraries:
+        for r in checksum_bench():
+            print(f"checksum {r['what']:26s} {r['bytes']:>8d} B {r['s'] * 1e6:10.2f} µs {r['GBps']:7.2f} GB/s")
+        for r in dealer_stream_bench():
+            print(f"dealer stream {r['what']:21s} {r['bytes']:>8d} B {r['s'] * 1e6:10.2f} µs {r['MBps']:7.0f} MB/s")
+        return
     kw = {k: v for k, v in (("chunk_bytes", a.chunk_bytes), ("check_threads", a.check_threads)) if v is not None}
     row = net_row(net_bench(profile=a.profile, **kw))
     row.update({"cpus": os.cpu_count(), "label": a.label, **kw})

@@ -3,14 +3,15 @@
 ``Channel.pair()`` gives two connected channels in one process (a socketpair: tests, one-process runs);
 ``listen`` + ``accept`` (party 0) and ``connect`` (party 1) link two processes or hosts at ``host:port``. Every frame
 carries a sequence number and a checksum (``wire.checksum``); every receive has a timeout; a closed or silent peer
-raises :class:`PeerError` naming the problem. ``handshake`` refuses a peer whose configuration hash differs.
+raises :class:`PeerError` naming the problem. ``handshake`` refuses a peer whose configuration hash or wire version
+differs.
 
 Shaping (``latency_s``, ``bandwidth_Bps``) delays each send by latency + bytes/bandwidth to emulate LAN/WAN.
 Counters (``stats``) are per party: bytes and frames this party sent and received, and rounds (opens).
 
 Bulk path: a payload over ``chunk_bytes`` is sent as a message of several frames (``wire.FLAG_MORE``), so the
 two processes work as a pipeline: while the receiver copies chunk k out of the kernel and checks it, the sender
-checksums-and-sends chunk k+1. Checksums of large chunks run on a small per-channel thread pool (NumPy releases the
+checksums-and-sends chunk k+1. Checksums of large chunks run on a small per-channel thread pool (xxhash releases the
 GIL), so the integrity check overlaps the socket copies on both ends. Header and payload leave in one ``sendmsg``
 (no copy, one syscall); a receiver can pass ``out`` (a reused buffer) so nothing is allocated per message.
 """
@@ -139,14 +140,14 @@ class Channel:
             return
         pieces = [view[o:o + step] for o in range(0, total, step)]
         pool = self._workers()
-        crcs = [pool.submit(wire.checksum, p) for p in pieces]
+        digests = [pool.submit(wire.checksum, p) for p in pieces]
         last = len(pieces) - 1
         try:
             for i, piece in enumerate(pieces):
                 t = ftype if i == last else ftype | wire.FLAG_MORE
-                self._send_frame(t, piece, wire.frame_header(t, self._send_seq, piece, crcs[i].result()))
+                self._send_frame(t, piece, wire.frame_header(t, self._send_seq, piece, digests[i].result()))
         finally:
-            for f in crcs:
+            for f in digests:
                 f.cancel()
 
     def _send_frame(self, ftype: int, view: memoryview, header: bytes) -> None:
@@ -201,7 +202,7 @@ class Channel:
         try:
             while True:
                 self._recv_into(memoryview(self._hdr))
-                got_type, length, crc = wire.parse_header(self._hdr, self._recv_seq)
+                got_type, length, digest = wire.parse_header(self._hdr, self._recv_seq)
                 more = bool(got_type & wire.FLAG_MORE)
                 if got_type & ~wire.FLAG_MORE != ftype:
                     raise wire.FrameError(f"frame {self._recv_seq} has type {got_type & ~wire.FLAG_MORE}, "
@@ -217,10 +218,10 @@ class Channel:
                     piece = memoryview(arr)
                 self._recv_into(piece)
                 if length >= POOL_CHECK_MIN and (more or checks):
-                    checks.append((self._workers().submit(_check_and_consume, piece, crc, on_frame, got, length),
-                                   crc, self._recv_seq))
+                    checks.append((self._workers().submit(_check_and_consume, piece, digest, on_frame, got, length),
+                                   digest, self._recv_seq))
                 else:
-                    wire.check_payload(piece, crc, self._recv_seq)
+                    wire.check_payload(piece, digest, self._recv_seq)
                     if on_frame is not None:
                         on_frame(got, length)
                 self._recv_seq += 1
@@ -229,8 +230,8 @@ class Channel:
                 got += length
                 if not more:
                     break
-            for fut, crc, seq in checks:
-                if fut.result() != crc:
+            for fut, digest, seq in checks:
+                if fut.result() != digest:
                     raise wire.FrameError(f"frame {seq}: payload checksum mismatch (corrupted frame)")
         finally:
             for fut, _, _ in checks:
@@ -253,14 +254,17 @@ class Channel:
 
     # -- handshake ------------------------------------------------------------------------------------------
     def handshake(self, cfg_hash: str) -> None:
-        """Exchange configuration hashes (P0 sends first); raise HandshakeError if they differ."""
+        """Exchange configuration hashes (P0 sends first); raise HandshakeError if they or the wire versions differ."""
         mine = json.dumps({"party": self.party, "config": cfg_hash}).encode()
-        if self.party == 0:
-            self.send(mine, FRAME_HELLO)
-            peer = json.loads(self.recv(FRAME_HELLO).tobytes())
-        else:
-            peer = json.loads(self.recv(FRAME_HELLO).tobytes())
-            self.send(mine, FRAME_HELLO)
+        try:
+            if self.party == 0:
+                self.send(mine, FRAME_HELLO)
+                peer = json.loads(self.recv(FRAME_HELLO).tobytes())
+            else:
+                peer = json.loads(self.recv(FRAME_HELLO).tobytes())
+                self.send(mine, FRAME_HELLO)
+        except wire.WireVersionError as e:
+            raise HandshakeError(f"party {self.party}: {e}") from e
         if peer.get("party") == self.party:
             raise HandshakeError(f"both ends claim to be party {self.party}; one must be 0 and the other 1")
         if peer.get("config") != cfg_hash:
@@ -268,11 +272,11 @@ class Channel:
                                  f"{str(peer.get('config'))[:16]} (model, settings or dealer seed differ)")
 
 
-def _check_and_consume(piece: memoryview, crc: int, on_frame: Callable[[int, int], None] | None, offset: int,
+def _check_and_consume(piece: memoryview, digest: int, on_frame: Callable[[int, int], None] | None, offset: int,
                        nbytes: int) -> int:
     """Pool job: checksum of a received frame; if it matches, hand the frame to ``on_frame`` while it is in cache."""
     got = wire.checksum(piece)
-    if got == crc and on_frame is not None:
+    if got == digest and on_frame is not None:
         on_frame(offset, nbytes)
     return got
 

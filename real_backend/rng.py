@@ -1,18 +1,30 @@
 """Reproducible random words for the dealer: ChaCha20 in counter mode keyed by a 256-bit dealer seed.
 
 Stream ``stream_id`` draws blocks with counter 0, 1, ... and nonce (stream_id low 32 bits, high 32 bits, 0), so
-each key-generation call can own a stream and the whole batch is reproducible from one seed. NumPy and CuPy
-produce the same words.
+each key-generation call can own a stream and the whole batch is reproducible from one seed.
+
+Three paths give the same words (tests compare them, with the RFC 8439 vectors): on CuPy the CUDA kernel; on the
+CPU the ``cryptography`` package's ChaCha20 (OpenSSL, RFC 8439: a 4-byte little-endian block counter then the
+12-byte nonce) where it is installed, else the vectorised NumPy block function. Keys therefore do not depend on
+which path ran; the library path is about 20-30x faster (docs/real_backend.md).
 """
 from __future__ import annotations
 
 import hashlib
+import struct
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from .chacha import SIGMA32, chacha_block
+
+try:  # optional: the device machine may lack it, and the NumPy path gives the same bits
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+except ImportError:  # pragma: no cover - depends on the environment
+    Cipher = algorithms = None
+
+HAVE_LIBRARY_CHACHA = Cipher is not None
 
 
 def seed_words(seed: int | bytes | str) -> np.ndarray:
@@ -30,6 +42,30 @@ def seed_words(seed: int | bytes | str) -> np.ndarray:
     return np.frombuffer(hashlib.sha256(raw).digest(), dtype="<u4").copy()
 
 
+def chacha20_blocks(key_words: np.ndarray, stream_id: int, counter: int, nblk: int, xp: ModuleType = np,
+                    library: bool | None = None) -> Any:
+    """ChaCha20 blocks ``counter .. counter + nblk - 1`` of stream ``stream_id`` under ``key_words`` (8 uint32),
+    as ``16 * nblk`` uint32 words on ``xp``; ``counter + nblk`` must not exceed 2^32 (no wrap into the nonce).
+
+    ``library``: on NumPy, use the ``cryptography`` package (None: where it is installed); False: the array code.
+    """
+    if xp is np and (HAVE_LIBRARY_CHACHA if library is None else library):
+        out = np.zeros(16 * nblk, dtype=np.uint32)
+        nonce = struct.pack("<IIII", counter, stream_id & 0xFFFFFFFF, (stream_id >> 32) & 0xFFFFFFFF, 0)
+        key = np.asarray(key_words, dtype="<u4").tobytes()
+        view = memoryview(out).cast("B")
+        Cipher(algorithms.ChaCha20(key, nonce), mode=None).encryptor().update_into(view, view)  # keystream ^ 0
+        return out
+    st = np.zeros((1, 16), dtype=np.uint32)
+    st[0, 0:4] = SIGMA32
+    st[0, 4:12] = key_words
+    st[0, 13] = stream_id & 0xFFFFFFFF
+    st[0, 14] = (stream_id >> 32) & 0xFFFFFFFF
+    state = xp.tile(xp.asarray(st), (nblk, 1))
+    state[:, 12] = xp.arange(counter, counter + nblk, dtype=xp.uint32)
+    return chacha_block(state, 20).reshape(-1)
+
+
 class RandomStream:
     """Uniform uint32/uint64 words from one (key, stream id): ChaCha20 counter mode."""
 
@@ -45,15 +81,9 @@ class RandomStream:
         nblk = (count + 15) // 16
         if self._counter + nblk > 2**32:
             raise OverflowError("random stream exhausted (2^32 blocks); use another stream id")
-        st = np.zeros((1, 16), dtype=np.uint32)
-        st[0, 0:4] = SIGMA32
-        st[0, 4:12] = self._key
-        st[0, 13] = self._stream & 0xFFFFFFFF
-        st[0, 14] = (self._stream >> 32) & 0xFFFFFFFF
-        state = xp.tile(xp.asarray(st), (nblk, 1))
-        state[:, 12] = xp.arange(self._counter, self._counter + nblk, dtype=xp.uint32)
+        words = chacha20_blocks(self._key, self._stream, self._counter, nblk, xp)
         self._counter += nblk
-        return chacha_block(state, 20).reshape(-1)[:count]
+        return words[:count]
 
     def words64(self, count: int) -> Any:
         """The next ``count`` uniform uint64 words."""

@@ -3,9 +3,9 @@
 Packing: W words of n bits become ceil(W*n/64) little-endian uint64 words (8*ceil(W*n/64) bytes); element i
 occupies bits [i*n, (i+1)*n) of the stream.
 
-Frame: header (magic 'SF', version 2, type, sequence number u64, payload length u32, checksum of the payload u32
-(``checksum``)), then the payload. A receiver checks magic, version, sequence and checksum and names the first thing
-that is wrong.
+Frame: header (magic 'SF', version 3, type, sequence number u64, payload length u32, checksum of the payload u64
+(``checksum``: XXH3-64)), then the payload. A receiver checks magic, version, sequence and checksum and names the first
+thing that is wrong; a peer of another wire version gets :class:`WireVersionError`.
 
 Messages: a payload larger than the channel's chunk size travels as consecutive frames, each with its own sequence
 number and checksum; every frame but the last has :data:`FLAG_MORE` set in its type byte. A message that fits one chunk
@@ -14,17 +14,17 @@ is one frame, byte for byte as before (so small frames are unchanged).
 from __future__ import annotations
 
 import struct
-import zlib
 from typing import Any
 
 import numpy as np
+import xxhash
 
 from .ring import check_bits
 from .xp import get_xp
 
-HEADER = struct.Struct("<2sBBQII")
+HEADER = struct.Struct("<2sBBQIQ")
 MAGIC = b"SF"
-VERSION = 2  # 2: the Fletcher-style checksum replaced CRC32
+VERSION = 3  # 2: a home-made Fletcher-style checksum replaced CRC32; 3: XXH3-64 (a u64 field) replaced it
 HEADER_BYTES = HEADER.size
 MAX_PAYLOAD = 1 << 31
 FLAG_MORE = 0x80  # type-byte flag: more frames of this message follow
@@ -32,6 +32,10 @@ FLAG_MORE = 0x80  # type-byte flag: more frames of this message follow
 
 class FrameError(ConnectionError):
     """A frame was truncated, corrupted, out of sequence or of the wrong type."""
+
+
+class WireVersionError(FrameError):
+    """The peer frames its messages in another wire version (an older or newer real_backend)."""
 
 
 def packed_words(count: int, n_bits: int) -> int:
@@ -116,65 +120,39 @@ def _unpack_np(words: np.ndarray, count: int, n_bits: int) -> np.ndarray:
     return np.ascontiguousarray(vt.T).reshape(-1)[:count]
 
 
-_MASK64 = (1 << 64) - 1
-SMALL_PAYLOAD = 1 << 12  # payloads shorter than this are checked with CRC32 (see ``checksum``)
-_weights = np.arange(1, 1 + (1 << 16), dtype=np.uint64)
-
-
-def _fmix64(k: int) -> int:
-    """MurmurHash3's 64-bit finaliser: a bijection in which every input bit affects every output bit."""
-    k ^= k >> 33
-    k = (k * 0xFF51AFD7ED558CCD) & _MASK64
-    k ^= k >> 33
-    k = (k * 0xC4CEB9FE1A85EC53) & _MASK64
-    return k ^ (k >> 33)
-
-
 def checksum(payload: bytes | memoryview) -> int:
-    """32-bit integrity check of a payload: CRC32 below ``SMALL_PAYLOAD`` bytes, above it Fletcher-style
-    sums over its 64-bit words.
+    """64-bit integrity check of a payload: XXH3-64 (``xxhash``), seed 0.
 
-    ``s1`` = sum of the words (any changed word changes it), ``s2`` = sum of position x word (reordered
-    or shifted words change it), both mod 2^64 with the length and the zero-padded tail, each avalanched
-    by a 64-bit finaliser, combined and folded to 32 bits. Vectorised NumPy (and GIL-free): about 4x the speed of
-    ``zlib.crc32`` here, which keeps the check off the critical path of a bulk open. TCP checksums the bytes in
-    transit; this catches corrupted or mis-framed payloads end to end.
+    A standard, well-tested fast hash, several times faster than CRC32 and the earlier home-made sum at 8 MiB and
+    at 4 KiB (figures in docs/real_backend.md); it releases the GIL, so the channel's pool threads overlap it with
+    the socket copies. TCP checksums the bytes in transit; this catches corrupted or mis-framed payloads end to end.
     """
-    global _weights
-    buf = memoryview(payload).cast("B")
-    if len(buf) < SMALL_PAYLOAD:  # NumPy's per-call overhead would dominate: CRC32 is cheaper here
-        return zlib.crc32(buf)
-    n_words = len(buf) // 8
-    if n_words > _weights.size:
-        _weights = np.arange(1, 1 + max(n_words, 2 * _weights.size), dtype=np.uint64)
-    words = np.frombuffer(buf, dtype=np.uint64, count=n_words)
-    tail = int.from_bytes(bytes(buf[8 * n_words:]), "little")
-    s1 = (int(words.sum(dtype=np.uint64)) + tail + len(buf)) & _MASK64
-    s2 = (int(np.dot(words, _weights[:n_words])) + tail * (n_words + 1)) & _MASK64
-    h = _fmix64(s1) ^ _fmix64(s2 ^ 0x9E3779B97F4A7C15)
-    return (h ^ (h >> 32)) & 0xFFFFFFFF
+    return xxhash.xxh3_64_intdigest(payload)
 
 
-def frame_header(ftype: int, seq: int, payload: bytes | memoryview, crc: int | None = None) -> bytes:
-    """The header of a frame carrying ``payload`` (``crc``: its ``checksum`` if already computed)."""
+def frame_header(ftype: int, seq: int, payload: bytes | memoryview, digest: int | None = None) -> bytes:
+    """The header of a frame carrying ``payload`` (``digest``: its ``checksum`` if already computed)."""
     if len(payload) >= MAX_PAYLOAD:
         raise ValueError(f"payload of {len(payload)} bytes exceeds the frame limit of {MAX_PAYLOAD}")
-    return HEADER.pack(MAGIC, VERSION, ftype, seq, len(payload), checksum(payload) if crc is None else crc)
+    return HEADER.pack(MAGIC, VERSION, ftype, seq, len(payload), checksum(payload) if digest is None else digest)
 
 
 def parse_header(raw: bytes, expect_seq: int) -> tuple[int, int, int]:
-    """Check a header; return (type, payload length, crc). Raises FrameError naming the problem."""
-    magic, version, ftype, seq, length, crc = HEADER.unpack(raw)
-    if magic != MAGIC or version != VERSION:
+    """Check a header; return (type, payload length, digest). Raises FrameError naming the problem."""
+    magic, version, ftype, seq, length, digest = HEADER.unpack(raw)
+    if magic == MAGIC and version != VERSION:
+        raise WireVersionError(f"the peer speaks wire version {version}, this side {VERSION} (frame checksum and "
+                               "header changed); run the same real_backend on both parties")
+    if magic != MAGIC:
         raise FrameError(f"corrupted frame header (magic {magic!r}, version {version}); expected {MAGIC!r}, {VERSION}")
     if seq != expect_seq:
         raise FrameError(f"frame sequence number {seq}, expected {expect_seq} (lost, duplicated or corrupted frame)")
     if length >= MAX_PAYLOAD:
         raise FrameError(f"frame announces {length} payload bytes, over the limit {MAX_PAYLOAD}")
-    return ftype, length, crc
+    return ftype, length, digest
 
 
-def check_payload(payload: Any, crc: int, seq: int) -> None:
+def check_payload(payload: Any, digest: int, seq: int) -> None:
     """Raise FrameError if the payload's checksum differs from the header's."""
-    if checksum(payload) != crc:
+    if checksum(payload) != digest:
         raise FrameError(f"frame {seq}: payload checksum mismatch (corrupted frame)")

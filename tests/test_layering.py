@@ -24,7 +24,7 @@ DOORS = {
     "real_backend": {"base", "tasks", "executor"},
 }
 BASE = {"errors", "limits", "units", "registry", "jsonfile", "version"}
-CONFIG = {"variants", "profiles", "workload"}
+CONFIG = {"variants", "profiles", "workload", "environment"}
 
 
 def room_of(module: str) -> str | None:
@@ -39,6 +39,8 @@ def room_of(module: str) -> str | None:
     head = parts[1]
     if module == "simflush.analysis.checklist.forms":
         return "forms"
+    if head == "__main__":
+        return "cli"  # ``python -m simflush`` runs the CLI
     if head in BASE or head == "presets":
         return "base"
     if head in CONFIG:

@@ -213,9 +213,26 @@ def test_pack_matches_bitwise_reference(n_bits):
         assert (wire.unpack(got, count, n_bits) == (v & Ring(n_bits).mask)).all()
 
 
-def test_checksum_is_crc32_on_small_payloads():
+def test_checksum_is_xxh3_64():
+    import xxhash
+    for payload in (b"", b"x" * 100, bytes(range(256)) * 40):
+        assert wire.checksum(payload) == xxhash.xxh3_64_intdigest(payload)
+    assert wire.checksum(b"abc") == 0x78AF5F94892F3950  # XXH3-64 of "abc", seed 0 (reference implementation)
+    assert wire.checksum(memoryview(np.arange(600, dtype=np.uint64)).cast("B")) == wire.checksum(
+        np.arange(600, dtype=np.uint64).tobytes())
+
+
+def test_handshake_refuses_a_peer_of_the_old_wire_version():
+    import struct
     import zlib
-    assert wire.checksum(b"x" * 100) == zlib.crc32(b"x" * 100)
+    a, b = socket.socketpair()
+    rx = Channel(b, 1, timeout_s=2)
+    hello = b'{"party": 0, "config": "abc"}'
+    old = struct.pack("<2sBBQII", b"SF", 2, 2, 0, len(hello), zlib.crc32(hello))  # a version-2 peer's HELLO
+    a.sendall(old + hello)
+    with pytest.raises(HandshakeError, match="party 1: the peer speaks wire version 2, this side 3"):
+        rx.handshake("abc")
+    rx.close(), a.close()
 
 
 def test_checksum_catches_every_single_word_change_and_swaps():

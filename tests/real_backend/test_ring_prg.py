@@ -3,7 +3,9 @@ import pytest
 
 from real_backend.chacha import SIGMA32, chacha_block, prg
 from real_backend.ring import FixedPoint, Ring
-from real_backend.rng import RandomStream, seed_words
+from real_backend.rng import HAVE_LIBRARY_CHACHA, RandomStream, chacha20_blocks, seed_words
+
+needs_library = pytest.mark.skipif(not HAVE_LIBRARY_CHACHA, reason="the cryptography package is not installed")
 
 
 def _rfc_state(key: bytes, counter: int, nonce: bytes) -> np.ndarray:
@@ -52,6 +54,48 @@ def test_random_stream_reproducible_and_distinct():
     assert (a == b).all() and not (a == c).all()
     s = RandomStream(seed_words(9), 3)
     assert (np.concatenate([s.words32(16), s.words32(84)]) == a).all()
+
+
+RFC_2_3_2_NONCE_STREAM = 0x09000000 | 0x4A000000 << 32  # nonce 00000009 0000004a 00000000 as (word 13, word 14)
+
+
+@pytest.mark.parametrize("library", [False, pytest.param(True, marks=needs_library)])
+def test_dealer_stream_meets_rfc8439_on_either_path(library):
+    key = np.frombuffer(bytes(range(32)), "<u4")
+    got = chacha20_blocks(key, RFC_2_3_2_NONCE_STREAM, 1, 1, library=library)
+    assert got.tolist() == chacha_block(_rfc_state(bytes(range(32)), 1, bytes([0, 0, 0, 9, 0, 0, 0, 0x4A, 0, 0, 0, 0])),
+                                        20)[0].tolist()
+    assert hex(int(got[0])) == "0xe4e7f110"
+    zero = chacha20_blocks(np.zeros(8, np.uint32), 0, 0, 1, library=library).astype("<u4").tobytes()
+    assert zero.hex().startswith("76b8e0ada0f13d90405d6ae55386bd28")  # RFC 8439 A.1, test vector 1
+
+
+@needs_library
+def test_library_chacha_gives_the_numpy_bits():
+    rng = np.random.default_rng(15)
+    cases = [(0, 0, 1), (1, 2**32 - 3, 3), (2**40 + 7, 2**31, 50), (2**64 - 1, 12345, 257)]
+    cases += [(int(rng.integers(0, 2**63)), int(rng.integers(0, 2**32 - 2000)), int(rng.integers(1, 2000)))
+              for _ in range(40)]
+    for i, (stream, counter, nblk) in enumerate(cases):
+        key = rng.integers(0, 2**32, 8, dtype=np.uint64).astype(np.uint32) if i else np.zeros(8, np.uint32)
+        lib = chacha20_blocks(key, stream, counter, nblk, library=True)
+        arr = chacha20_blocks(key, stream, counter, nblk, library=False)
+        assert lib.dtype == arr.dtype == np.uint32 and lib.shape == (16 * nblk,)
+        assert (lib == arr).all(), (stream, counter)
+
+
+@needs_library
+def test_random_stream_is_the_same_on_both_cpu_paths(monkeypatch):
+    import real_backend.rng as R
+
+    draws = [5, 16, 1, 333, 4096, 17]
+    stream = RandomStream(seed_words("k"), 7)
+    with_library = [stream.words32(n) for n in draws]
+    stream = RandomStream(seed_words("k"), 7)
+    monkeypatch.setattr(R, "HAVE_LIBRARY_CHACHA", False)
+    without = [stream.words32(n) for n in draws]
+    assert all((a == b).all() for a, b in zip(with_library, without, strict=True))
+    assert with_library[3].flags.writeable
 
 
 @pytest.mark.parametrize("n", [1, 2, 37, 50, 63, 64])
