@@ -51,15 +51,16 @@ def _run_colours(names: Sequence[str]) -> dict[str, tuple]:
 
 def log_axis(ax: Axes, which: str = "x") -> None:
     """Make ``ax``'s ``which`` axis ("x" or "y") logarithmic, labelled in plain numbers (0.2, 50, 1000)
-    as densely as its span allows. Call it once the limits are set: under a decade, log ticks would
-    leave one label or none (matplotlib then labels minor ticks in scientific notation, which overlap)."""
+    as densely as its span allows: decades over two decades, 1-2-5 over one, evenly spaced values under
+    one (where log ticks would leave one label or none, and matplotlib's scientific-notation minor labels
+    overlap). Call it once the limits are set."""
     getattr(ax, f"set_{which}scale")("log")
     ax.autoscale_view()  # limits set by hand stay; autoscaled ones are recomputed for the log scale
     axis = getattr(ax, f"{which}axis")
     lo, hi = sorted(axis.get_view_interval())
     span = math.log10(hi / lo)
     if span > 1:
-        axis.set_major_locator(LogLocator(subs=(1.0,) if span > 3 else (1.0, 2.0, 5.0)))
+        axis.set_major_locator(LogLocator(subs=(1.0,) if span > 2 else (1.0, 2.0, 5.0)))
         axis.set_minor_locator(LogLocator(subs=tuple(range(2, 10))))
     else:
         axis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
