@@ -51,4 +51,5 @@ print("best relative to its network's snapshot:", best, f"{base[best[0]] / resul
 from simflush.io.plots import plot_timeline  # noqa: E402
 
 net, chains, policy = best
-print("timeline:", plot_timeline(one_layer(policy, chains, net).trace, OUT / "overlap_best.png", f"{MODEL} {best}"))
+plot_timeline(one_layer(policy, chains, net).trace, OUT / "overlap_best.png", {"policy": policy, "chains": chains})
+print("timeline:", OUT / "overlap_best.png")

@@ -58,4 +58,5 @@ for net in ("lan", "wan"):
 from simflush.io.plots import plot_run_bars  # noqa: E402
 
 rows = [(name, one_layer(knobs, "lan").trace) for name, knobs in VARIANTS.items()]
-print("figure:", plot_run_bars(rows, OUT / "protocol_variants_lan.png", f"{MODEL} layer on LAN by protocol variant"))
+plot_run_bars(rows, OUT / "protocol_variants_lan.png", f"{MODEL}, layer 0 on LAN by protocol variant")
+print("figure:", OUT / "protocol_variants_lan.png")
