@@ -103,7 +103,7 @@ def test_every_exporter_reads_a_trace_read_back_from_its_file(run_and_reread, tm
     assert json.dumps(chrome_trace([("x", again)])) == json.dumps(chrome_trace([("x", r.trace)]))
     assert predicted_runs(again) == predicted_runs(r.trace)
     for name, trace in (("sim", r.trace), ("read", again)):
-        plot_timeline(trace, tmp_path / f"timeline_{name}.png", "t")
+        plot_timeline(trace, tmp_path / f"timeline_{name}.png")
         plot_run_bars([("a", trace)], tmp_path / f"bars_{name}.png", "t")
     for figure in ("timeline", "bars"):
         assert (tmp_path / f"{figure}_sim.png").read_bytes() == (tmp_path / f"{figure}_read.png").read_bytes()

@@ -26,7 +26,7 @@ def test_compare_runs_the_product_and_writes_every_output(tmp_path, capsys):
     assert {c["net"] for c in configs} == {"lan", "custom:1,10"} and {c["rsqrt_iters"] for c in configs} == {"1", "2"}
     assert len(out_csv.read_text().splitlines()) == 17
     pngs = sorted(plots.glob("*.png"))
-    assert len(pngs) == 17 and all(p.stat().st_size > 10_000 and p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
+    assert len(pngs) == 18 and all(p.stat().st_size > 10_000 and p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
     doc = json.loads(trace.read_text())
     assert validate_chrome_trace(doc) == []
     assert len({e["pid"] for e in doc["traceEvents"]}) == 16

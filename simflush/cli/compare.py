@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..analysis.whatif.compare import LIST_OPTIONS, Row, expand, run_all, summaries, table
+from ..analysis.whatif.compare import LIST_OPTIONS, Row, expand, run_all, summaries, table, varying_keys
 from ..errors import ConfigError
 from ..sim.engine import SimConfig
 from .options import warn_foreign_cost
@@ -45,15 +45,31 @@ def write_outputs(args: argparse.Namespace, rows: list[Row], records: list[dict]
                 writer.writerow({**r, "branches": json.dumps(r.get("branches", {}), sort_keys=True)})
     done = [(rec["config"], row.result.trace) for rec, row in zip(records, rows, strict=True) if row.result]
     if args.plot:
-        from ..io.plots import plot_run_bars, plot_timeline
-        out = Path(args.plot)
-        out.mkdir(parents=True, exist_ok=True)
-        for i, (label, trace) in enumerate(done):
-            plot_timeline(trace, out / f"timeline_{i:03d}.png", label)
-        plot_run_bars(done, out / "runs.png", "time per run (layer 0, party 0)")
+        write_plots(Path(args.plot), rows, records)
     if args.chrome_trace:
         from ..io.chrome_trace import write_chrome_trace
         write_chrome_trace(args.chrome_trace, done)
+
+
+TIMELINES = 24  # timelines --plot writes at most (each takes a fraction of a second)
+
+
+def write_plots(out: Path, rows: list[Row], records: list[dict]) -> None:
+    """PNGs in ``out``: ``overview.png`` (every configuration's online time, per network), ``runs.png``
+    (time per run of layer 0) and ``timeline_<row>.png`` for at most ``TIMELINES`` configurations: the
+    first one and the fastest."""
+    from ..io.plots import first_and_fastest, plot_run_bars, plot_sweep, plot_timeline
+    out.mkdir(parents=True, exist_ok=True)
+    varying = varying_keys(rows)
+    fixed = {k: v for k, v in {**rows[0].params, **rows[0].params["knobs"]}.items()
+             if k not in varying and k != "knobs" and v is not None}
+    plot_sweep(records, out / "overview.png",
+               "online time per configuration — " + ", ".join(f"{k} {v}" for k, v in fixed.items()))
+    done = [(i, rec, row) for i, (rec, row) in enumerate(zip(records, rows, strict=True)) if row.result]
+    plot_run_bars([(rec["config"], row.result.trace) for _, rec, row in done], out / "runs.png")
+    digits = max(3, len(str(len(rows) - 1)))
+    for i, rec, row in first_and_fastest(done, lambda d: d[1]["online_time_s"], TIMELINES):
+        plot_timeline(row.result.trace, out / f"timeline_{i:0{digits}d}.png", {k: rec[k] for k in varying})
 
 
 def cmd_compare(args: argparse.Namespace) -> str:
@@ -73,7 +89,8 @@ def register(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="K=V1,V2", help="a knob and its values (repeatable)")
     p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
     p.add_argument("--csv", metavar="FILE", help="write the comparison as CSV")
-    p.add_argument("--plot", metavar="DIR", help="write timelines and a per-run bar chart as PNG")
+    p.add_argument("--plot", metavar="DIR", help="write a sweep overview, a per-run bar chart and the timelines of "
+                   f"at most {TIMELINES} configurations (the first and the fastest) as PNG")
     p.add_argument("--chrome-trace", metavar="FILE", help="write a Chrome trace (Perfetto, chrome://tracing)")
     p.add_argument("--jobs", type=int, default=1, help="simulate in this many processes (default 1)")
     p.set_defaults(func=cmd_compare)

@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -51,6 +52,9 @@ from ...units import ns_to_s_per_party
 from ...version import __version__
 from .robust_fit import Z95, Fit, huber_fit
 from .samples import ALL_GATES, Rows, Select, Source, collect, flush_key, steady_iterations
+
+if TYPE_CHECKING:  # matplotlib is imported only by what draws
+    from matplotlib.figure import Figure
 
 LARGE_HATX = 16384          # a gate needs flushes this large for its per-element slope
 SPREAD = 4.0                # and sizes spread by this factor for floor and slope together
@@ -388,34 +392,38 @@ def _scaled(values: dict, fits: dict[str, Fit], scale: dict[str, float]) -> dict
 
 # -- the figure ---------------------------------------------------------------------------------------
 
-def plot_fits(fits: dict[str, Fit], path: Path) -> None:
-    """Measured vs fitted per group (log-log, y = x dashed), one panel each, as a PNG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_fits(fits: dict[str, Fit], path: Path | str | None = None) -> Figure:
+    """Measured vs fitted per group (ms, log-log on one square range per panel, y = x dashed), one
+    panel each; returns the figure and saves it as PNG when given a path (no matplotlib backend is
+    chosen: ``simflush.io.plots``)."""
+    from matplotlib.figure import Figure
+
+    from ...io.plots import DPI, log_axis
 
     groups = list(fits)
     cols = 3
     rows = -(-len(groups) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
+    fig = Figure(figsize=(4.2 * cols, 4.0 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, group in zip(axes.flat, groups, strict=False):  # the grid may have a spare cell
         fit = fits[group]
         m, f = np.maximum(fit.measured, 1e-7) * 1e3, np.maximum(fit.fitted, 1e-7) * 1e3
         ax.scatter(f, m, s=6, alpha=0.4, c=np.where(fit.weights < 0.5, "tab:red", "tab:blue"))
-        lo, hi = min(m.min(), f.min()), max(m.max(), f.max())
+        lo, hi = min(m.min(), f.min()) / 1.5, max(m.max(), f.max()) * 1.5
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        ax.set(xlim=(lo, hi), ylim=(lo, hi), aspect="equal")
+        log_axis(ax, "x")
+        log_axis(ax, "y")
         q = fit.quality()
         ax.set_title(f"{group}: n={q['n']} R²={q['r2']:.3f}", fontsize=9)
         ax.set_xlabel("fitted ms")
         ax.set_ylabel("measured ms")
     for ax in list(axes.flat)[len(groups):]:
-        ax.axis("off")
+        ax.set_axis_off()
     fig.suptitle("simflush calibrate: measured vs fitted per flush (red: down-weighted outliers)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    if path is not None:
+        fig.savefig(path, dpi=DPI)
+    return fig
 
 
 # -- report and CLI -----------------------------------------------------------------------------------

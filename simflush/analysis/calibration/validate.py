@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from ...sim.cost import CostModel
 from ...units import ns_to_s_per_party
 from .calibrate import FIELD_COMPONENT, GROUP_SAMPLES, calibrate, design
 from .samples import Source, collect, config_for, steady_iterations
+
+if TYPE_CHECKING:  # matplotlib is imported only by what draws
+    from matplotlib.figure import Figure
 
 Z95 = 1.959964
 
@@ -181,11 +185,12 @@ def _pct(v: float | None) -> str:
     return f"{v:+8.1%}" if v is not None else f"{'-':>8s}"
 
 
-def plot_runs(doc: dict, path: Path) -> None:
-    """Bar chart of measured vs predicted per run (ms per layer), with the predicted intervals."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_runs(doc: dict, path: Path | str | None = None) -> Figure:
+    """Bar chart of measured vs predicted per run (ms per layer), with the predicted intervals; returns
+    the figure and saves it as PNG when given a path (no matplotlib backend is chosen)."""
+    from matplotlib.figure import Figure
+
+    from ...io.plots import DPI
 
     runs = doc["runs"] or [{"run": "online", "measured": doc["totals"][0]["measured"],
                             "predicted": doc["totals"][0]["predicted"], "interval": doc["totals"][0]["interval"]}]
@@ -193,16 +198,17 @@ def plot_runs(doc: dict, path: Path) -> None:
     meas = np.array([r["measured"] for r in runs]) * 1e3
     pred = np.array([r["predicted"] for r in runs]) * 1e3
     err = np.array([(r["interval"][1] - r["interval"][0]) / 2 for r in runs]) * 1e3
-    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(runs) + 2), 4))
+    fig = Figure(figsize=(min(max(6, 0.7 * len(runs) + 2), 16), 4.4), layout="constrained")
+    ax = fig.subplots()
     ax.bar(x - 0.2, meas, 0.4, label="measured")
     ax.bar(x + 0.2, pred, 0.4, yerr=err, capsize=3, label="predicted (95% from calibration)")
     ax.set_xticks(x, [r["run"] for r in runs], rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("ms" + (" per layer" if doc["runs"] else ""))
     ax.set_title(f"{doc['model']}: measured {doc['measured']} vs {doc['cost']}", fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    if path is not None:
+        fig.savefig(path, dpi=DPI)
+    return fig
 
 
 # -- cross-validation ---------------------------------------------------------------------------------------

@@ -71,7 +71,8 @@ def question_a(out: Path, progress: Progress | None = None) -> str:
                               ("hurts", ("colocated", "wan", 2, "have_pfss_work")),
                               ("suf_lan", ("colocated", "lan", 2, "suf")),
                               ("suf_wan", ("colocated", "wan", 2, "suf"))):
-                plot_timeline(pick[key].result.trace, out / f"a_timeline_{name}.png", " ".join(map(str, key)))
+                plot_timeline(pick[key].result.trace, out / f"a_timeline_{name}.png",
+                              dict(zip(("deploy", "net", "chains", "policy"), key, strict=True)))
     parts.append(
         "With one chain both policies give the same schedule and time (no PFSS batch has work when an open "
         "flush starts). With two chains, on LAN the patch overlaps one chain's PFSS evaluation with the other's "
@@ -92,7 +93,8 @@ def question_b(out: Path, progress: Progress | None = None) -> str:
         rec["rsqrt"] = "LUT (sigma_gpu)" if cfg["knobs"].get("SUF_RSQRT_MODE") == Mode.SIGMA_GPU else "Newton (suf)"
         rec["iterations"] = cfg["knobs"]["rsqrt_iters"]
     bars = [(f"{r['rsqrt']} it={r['iterations']}", row.result.trace) for r, row in zip(records, rows, strict=True)]
-    plot_run_bars(bars, out / "b_runs.png", "bert-base layer, LAN: rsqrt variants")
+    plot_run_bars(bars, out / "b_runs.png",
+                  "bert-base, layer 0 — rsqrt variants, net lan, deploy colocated: time per run, party 0")
     return "\n".join(["## (b) What would fewer rsqrt iterations or a LUT rsqrt buy?\n",
                       "bert-base, one layer, LAN, colocated. Each LayerNorm runs one rsqrt; the snapshot uses one "
                       "Newton iteration (7 opens + 4 PFSS per rsqrt).\n",
@@ -111,7 +113,8 @@ def question_c(out: Path, progress: Progress | None = None) -> str:
     best = sorted(zip(records, rows, strict=True), key=lambda p: p[0].get("online_time_s", 1e9))[:4]
     plot_run_bars([(configs[0]["model"] + " suf", rows[0].result.trace)] +
                   [(" ".join(f"{k}={r[k]}" for k in ("rowmax", "nexp", "inv", "nexp_final_trunc")), row.result.trace)
-                   for r, row in best], out / "c_runs.png", "bert-base layer, LAN: softmax variants")
+                   for r, row in best], out / "c_runs.png",
+                  "bert-base, layer 0 — softmax variants, net lan, deploy colocated: time per run, party 0")
     return "\n".join(["## (c) What would the softmax branches and dropping nExp's final truncation buy?\n",
                       "bert-base, one layer, LAN, colocated; sigma tasks' FSS through the PFSS batch "
                       "(`sigma_fss_via_pfss_batch=1`). The bar chart shows the snapshot and the four fastest.\n",
