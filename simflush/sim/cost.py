@@ -5,6 +5,7 @@ A ``CostModel`` is one deployment's calibrated parameters (a cost preset, JSON i
 """
 
 import json
+import math
 import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
@@ -43,8 +44,9 @@ def get_network(name: str) -> Network:
             bw_gbps, rtt_ms = (float(v) for v in name[len("custom:"):].split(","))
         except ValueError:
             bw_gbps = rtt_ms = -1.0
-        if not (bw_gbps > 0 and rtt_ms >= 0):
-            raise ConfigError(f"network {name!r}: expected custom:BW_GBPS,RTT_MS with BW > 0 and RTT >= 0")
+        if not (0 < bw_gbps < math.inf and 0 <= rtt_ms < math.inf):
+            raise ConfigError(f"network {name!r}: expected custom:BW_GBPS,RTT_MS with finite BW > 0 and RTT >= 0 "
+                              "(loopback: no serialisation cost)")
         return Network(name, bw_gbps * 1e9 / 8, rtt_ms * 1e-3)
     try:
         return NETWORKS.get(name)

@@ -13,7 +13,7 @@ import simpy
 from models.layer import RunSpec, transformer_layer
 from models.specs import ModelSpec
 
-from ..errors import SufRuntimeError
+from ..errors import ConfigError, SufRuntimeError
 from ..executor.actions import Flush, FlushResult, OpenOp, PfssOp, Wave
 from ..executor.executor import RunConfig, TaskRunner, next_action
 from ..executor.records import FlushRecord, PfssFinish
@@ -27,6 +27,12 @@ from .cost import CostModel, Network
 from .gpu import SharedGPU
 from .link import Link
 from .symbolic import SymbolicContext
+
+
+# Runaway guards: an online iteration simulated past this (11.6 days) or stuck at one instant for this
+# many events comes from absurd inputs (a network of 1e-300 Gbit/s, a cost of 1e30 s), not from a model.
+MAX_SIMULATED_S = 1e6
+MAX_EVENTS_PER_INSTANT = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -147,10 +153,24 @@ class Simulation:
             pr = PartyResult(party, [], [])
             result.parties.append(pr)
             self.env.process(self._guard(self._party(party, pr), errors))
-        self.env.run()
+        self._run_bounded()
         if errors:
             raise errors[0]
         return result
+
+    def _run_bounded(self) -> None:
+        """``env.run()`` that stops a runaway run (absurd network or cost values) with a ConfigError."""
+        env, same_instant, last = self.env, 0, 0.0
+        while env.peek() != float("inf"):
+            env.step()
+            same_instant = same_instant + 1 if env.now == last else 0
+            last = env.now
+            if env.now > MAX_SIMULATED_S or same_instant > MAX_EVENTS_PER_INSTANT:
+                what = (f"simulated time passed {MAX_SIMULATED_S:.0e} s" if env.now > MAX_SIMULATED_S
+                        else f"over {MAX_EVENTS_PER_INSTANT:.0e} events at simulated time {env.now:.6g} s")
+                raise ConfigError(f"the simulation ran away ({what}) for one online iteration: check the "
+                                  f"network {self.config.network.name!r} and cost profile "
+                                  f"{self.config.cost.name!r} for absurd values")
 
     def _guard(self, body, errors: list):
         try:
