@@ -10,7 +10,7 @@ from pathlib import Path
 from ..analysis.whatif.compare import LIST_OPTIONS, Row, expand, run_all, summaries, table
 from ..errors import ConfigError
 from ..sim.engine import SimConfig
-from .options import warn_foreign_cost
+from .options import check_outputs, warn_foreign_cost
 
 
 def progress_bar(done: int, total: int) -> None:
@@ -57,6 +57,7 @@ def write_outputs(args: argparse.Namespace, rows: list[Row], records: list[dict]
 
 
 def cmd_compare(args: argparse.Namespace) -> str:
+    check_outputs({"--json": args.json, "--csv": args.csv, "--chrome-trace": args.chrome_trace}, {"--plot": args.plot})
     if args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: must be >= 1")
     combos = expand({name: getattr(args, name) for name in LIST_OPTIONS}, args.set)

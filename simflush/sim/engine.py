@@ -28,7 +28,6 @@ from .gpu import SharedGPU
 from .link import Link
 from .symbolic import SymbolicContext
 
-
 # Runaway guards: an online iteration simulated past this (11.6 days) or stuck at one instant for this
 # many events comes from absurd inputs (a network of 1e-300 Gbit/s, a cost of 1e30 s), not from a model.
 MAX_SIMULATED_S = 1e6
