@@ -9,9 +9,12 @@ import math
 import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, create_model
 
 from ..errors import ConfigError
-from ..jsonfile import json_key_line, parse_json_object
+from ..jsonfile import json_key_line, parse_json_object, read_input, validate_fields
 from ..presets import COST_PRESETS
 from ..registry import Registry
 
@@ -183,11 +186,33 @@ def warn_if_foreign(cost: CostModel, runtime_profile: str, device: str | None = 
     return messages
 
 
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
+Rate = Annotated[float, Field(allow_inf_nan=False, strict=True)]   # a fitted slope; may be negative
+
+
+def _cost_schema():
+    """The pydantic schema of a cost profile: every CostModel field, times finite and >= 0, tables of
+    names to finite seconds (``open_wait_per_s_apart`` is a dimensionless fitted rate: finite)."""
+    fields_ = {}
+    for f in fields(CostModel):
+        kind = {"str": str, "dict": dict}.get(f.type if isinstance(f.type, str) else f.type.__name__)
+        if f.name in ("fits", "provenance"):
+            kind = dict
+        elif kind is dict:
+            kind = dict[str, Seconds]
+        elif kind is None:
+            kind = Rate if f.name == "open_wait_per_s_apart" else Seconds
+        required = f.default is MISSING and f.default_factory is MISSING
+        fields_[f.name] = (kind, ... if required else Field(default_factory=dict))
+    return create_model("CostProfile", __config__=ConfigDict(extra="forbid", strict=True), **fields_)
+
+
 def load_cost(name_or_path: str) -> CostModel:
-    """A built-in preset by name (``suf-h100``) or a JSON file written by ``CostModel.to_json``."""
+    """A built-in preset by name (``suf-h100``) or a JSON file written by ``CostModel.to_json``; every
+    field is checked (type, finite, >= 0) so no NaN, infinity or negative cost enters a simulation."""
     path = Path(name_or_path)
-    if path.suffix == ".json" and path.exists():
-        text, where = path.read_text(), str(path)
+    if path.suffix == ".json" and (path.exists() or path.is_symlink()):
+        text, where = read_input(path, "cost profile")[1], str(path)
     else:
         try:
             preset = COST_PRESETS.get(name_or_path)
@@ -199,14 +224,11 @@ def load_cost(name_or_path: str) -> CostModel:
     if version != COST_SCHEMA_VERSION:
         raise ConfigError(f"{where}:{json_key_line(text, 'schema_version')}: field 'schema_version' is {version!r}, "
                           f"this simflush reads {COST_SCHEMA_VERSION} (recalibrate with `simflush calibrate`)")
-    known = {f.name for f in fields(CostModel)}
-    required = {f.name for f in fields(CostModel) if f.default is MISSING and f.default_factory is MISSING}
-    missing = required - set(data)
-    if missing:
-        raise ConfigError(f"{where}: missing field {sorted(missing)[0]!r}")
-    for f in fields(CostModel):
-        value = data.get(f.name)
-        want = (dict,) if f.type is dict else (str,) if f.type is str else (int, float)
-        if f.name in data and (isinstance(value, bool) or not isinstance(value, want)):
-            raise ConfigError(f"{where}:{json_key_line(text, f.name)}: field {f.name!r} = {value!r} has the wrong type")
-    return CostModel(**{k: v for k, v in data.items() if k in known})
+    profile = validate_fields(_COST_SCHEMA, data, text, where)
+    if "*" not in profile.step_s_per_word:
+        raise ConfigError(f"{where}:{json_key_line(text, 'step_s_per_word')}: field step_s_per_word: "
+                          "expected a '*' entry (the families without their own)")
+    return CostModel(**dict(profile))
+
+
+_COST_SCHEMA = _cost_schema()
