@@ -93,6 +93,10 @@ def make_config(model: str = "bert-base", seq_len: int = 128, batch: int = 1, la
     cost preset name, a profile .json path or a ``CostModel``; ``deploy``: ``colocated`` or ``two-gpu``;
     ``chains``: split every run into that many staggered tasks (1: the SUF schedule).
     """
+    for option, value in (("--model", model), ("--runtime", runtime), ("--policy", policy), ("--net", net),
+                          ("--deploy", deploy), ("--cost", cost)):
+        if not isinstance(value, str) and not (option == "--cost" and isinstance(value, CostModel)):
+            raise ConfigError(f"{option} must be a name, got {value!r}")
     for option, value in (("--seq-len", seq_len), ("--batch", batch)):
         positive_int(option, value)
     positive_int("--chains", chains, MAX_CHAINS)

@@ -49,8 +49,8 @@ def check_outputs(files: Mapping[str, str | Path | None] | None = None,
     """Refuse, before any work, an output path the command could not write at the end.
 
     ``files``/``dirs``: option name -> path (None: not given). A file must not be a directory, a
-    directory not a file; the nearest existing parent must be a writable directory (missing ones are
-    created when written).
+    directory not a file; the nearest existing parent must be a writable directory. A file's missing
+    parent directories are created here, so every command can write it at the end.
     """
     outputs = [(opt, Path(p), False) for opt, p in (files or {}).items() if p]
     outputs += [(opt, Path(p), True) for opt, p in (dirs or {}).items() if p]
@@ -68,6 +68,9 @@ def check_outputs(files: Mapping[str, str | Path | None] | None = None,
             raise ConfigError(f"{option} {path}: {parent} is not a directory")
         if not os.access(parent, os.W_OK | os.X_OK):
             raise ConfigError(f"{option} {path}: {parent} is not writable")
+    for _option, path, is_dir in outputs:
+        if not is_dir:
+            path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def add_config_options(p: argparse.ArgumentParser) -> None:

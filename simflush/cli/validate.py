@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..analysis.calibration.samples import load_source
 from ..analysis.calibration.validate import at_traced_level, compare, plot_runs, report
+from ..errors import ConfigError
 from ..io.suf_bench import read_bench
 from ..profiles import parse_overrides
 from ..sim.cost import load_cost, warn_if_foreign
@@ -36,6 +37,9 @@ def cmd_validate(args: argparse.Namespace) -> str:
         cost = at_traced_level(cost)
     warn_if_foreign(cost, "suf-gpu-bench" if bench.backend == "gpu" else "suf-cpu-bench")
     trace = load_source(args.trace, args.measured, args.set).trace if args.trace else None
+    if trace is not None and not trace.timed:
+        raise ConfigError(f"--trace {args.trace}: an untimed trace (no t= stamps: the CPU bench) has no run times "
+                          "to compare; leave --trace out")
     doc = compare(cost, bench, trace, args.set)
     if args.plot:
         args.plot.mkdir(parents=True, exist_ok=True)
