@@ -15,12 +15,14 @@ import re
 import signal
 
 import pytest
+import simpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simflush import simulate
 from simflush.cli import main
 from simflush.sim.cost import load_cost
+from simflush.sim.gpu import SharedGPU
 
 CASE_TIMEOUT_S = 20
 FUZZ = settings(max_examples=25, deadline=None, derandomize=True,
@@ -358,3 +360,23 @@ def test_a_long_but_finite_run_finishes(capsys):
     with bounded():
         assert main(["simulate", *SMALL, "--net", "custom:1,1000000"]) == 0
     assert "online_time_s=" in capsys.readouterr().out
+
+
+def test_shared_gpu_finishes_work_below_the_clock_resolution():
+    """At now = 1e5 s (clock resolution 1.5e-11 s) a job of 2e-12 s beside another cannot elapse (now + 4e-12
+    == now): it used to be rescheduled at zero delay forever; it is done at once."""
+    env = simpy.Environment(initial_time=1e5)
+    gpu = SharedGPU(env)
+    finished = []
+
+    def job(work_s):
+        yield from gpu.run(work_s)
+        finished.append(work_s)
+    for work in (2e-12, 1.0):
+        env.process(job(work))
+    for _ in range(1000):
+        if env.peek() == math.inf:
+            break
+        env.step()
+    assert finished == [2e-12, 1.0]
+    assert env.now == pytest.approx(1e5 + 1.0)
