@@ -278,7 +278,8 @@ def test_sizes(capsys, command, option, value):
     if command == "compare" and value == "":
         return  # compare's empty list: the API's default
     extra = ["--open", "3"] if command == "reconcile" else []
-    refused(capsys, [command, "--model", "bert-tiny", *extra, option, value])
+    line = refused(capsys, [command, "--model", "bert-tiny", *extra, option, value])
+    assert option in line and ("must be" in line or "expected" in line), line  # names what is allowed
 
 
 @pytest.mark.parametrize("command", [*SIMULATING, "compare"])

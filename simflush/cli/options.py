@@ -27,7 +27,10 @@ def positive(name: str, most: int | None = None):
             value = int(raw)
         except ValueError:
             value = raw
-        return positive_int(name, value, most)
+        try:
+            return positive_int(name, value, most)
+        except ConfigError as exc:  # argparse shows an ArgumentTypeError's own message
+            raise argparse.ArgumentTypeError(str(exc)) from None
     return parse
 
 
@@ -39,7 +42,7 @@ def non_negative(name: str):
         except ValueError:
             value = -1
         if value < 0:
-            raise ConfigError(f"{name} must be a non-negative integer, got {raw!r}")
+            raise argparse.ArgumentTypeError(f"{name} must be a non-negative integer, got {raw!r}")
         return value
     return parse
 
