@@ -154,7 +154,8 @@ BENCH_FIELDS = {
     "model": st.one_of(st.text(max_size=8), st.integers(), st.none()), "backend": st.text(max_size=4),
     "preprocessing.gelu_const": st.one_of(st.integers(2, 9), st.text(max_size=3)),
     "preprocessing.open_pack_device_min_words": NOT_A_COUNT.filter(lambda v: v is not None),  # null: not echoed
-    "seq_len ": st.just(DELETE),
+    "seq_len ": st.just(DELETE), "pfss.num_jobs": NOT_A_COUNT.filter(lambda v: v is not None),
+    "pfss.opened_words_mask": NOT_A_COUNT.filter(lambda v: v is not None),
 }
 
 

@@ -42,6 +42,9 @@ class _Pfss(_Loose):
     num_flushes: Count
     opened_words: Count
     total_hatx_words: Count
+    num_jobs: Count | None = None               # read by `reconcile --bench-json` where present
+    opened_words_beaver: Count | None = None
+    opened_words_mask: Count | None = None
 
 
 class _Communication(_Loose):
