@@ -56,9 +56,17 @@ class Result:
         return bench_document(self.trace)
 
 
-def _positive(option: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"{option} must be a positive integer, got {value!r}")
+# --chains K: each chain is its own set of task processes; past a few dozen a run takes minutes and
+# models no runtime anyone runs.
+MAX_CHAINS = 64
+
+
+def positive_int(option: str, value, most: int | None = None) -> int:
+    """``value`` if it is an integer in 1..``most`` (no bound: None); else the one-line ConfigError every
+    command gives (the CLI's options parse with it too)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0 or (most is not None and value > most):
+        allowed = f"an integer in 1..{most}" if most is not None else "a positive integer"
+        raise ConfigError(f"{option} must be {allowed}, got {value!r}")
     return value
 
 
@@ -85,10 +93,15 @@ def make_config(model: str = "bert-base", seq_len: int = 128, batch: int = 1, la
     cost preset name, a profile .json path or a ``CostModel``; ``deploy``: ``colocated`` or ``two-gpu``;
     ``chains``: split every run into that many staggered tasks (1: the SUF schedule).
     """
-    for option, value in (("--seq-len", seq_len), ("--batch", batch), ("--chains", chains)):
-        _positive(option, value)
+    for option, value in (("--model", model), ("--runtime", runtime), ("--policy", policy), ("--net", net),
+                          ("--deploy", deploy), ("--cost", cost)):
+        if not isinstance(value, str) and not (option == "--cost" and isinstance(value, CostModel)):
+            raise ConfigError(f"{option} must be a name, got {value!r}")
+    for option, value in (("--seq-len", seq_len), ("--batch", batch)):
+        positive_int(option, value)
+    positive_int("--chains", chains, MAX_CHAINS)
     if layers is not None:
-        _positive("--layers", layers)
+        positive_int("--layers", layers)
     try:
         spec = get_model(model)
     except KeyError as exc:

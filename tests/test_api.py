@@ -57,7 +57,7 @@ def test_knobs_as_a_mapping_with_ints_or_as_set_strings_are_one_configuration():
     ({"seq_len": 4096}, "--seq-len 4096 exceeds"),
     ({"batch": -1}, "got -1"),
     ({"layers": 13}, "--layers 13"),
-    ({"chains": 0}, "--chains must be a positive integer"),
+    ({"chains": 0}, "--chains must be an integer in 1..64"),
     ({"runtime": "suf-tpu"}, "'suf-tpu'"),
     ({"knobs": {"SUF_NOPE": 1}}, "SUF_NOPE"),
     ({"knobs": {"SUF_GELU_CONST": "yes"}}, "SUF_GELU_CONST=yes"),

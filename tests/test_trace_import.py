@@ -132,3 +132,47 @@ def test_bench_json_missing_field_is_exit_2_with_line(tmp_path, golden, capsys):
         read_bench(bad)
     code = main(["validate", "--measured", str(bad)])
     assert code == 2 and "timing.online_time_s" in capsys.readouterr().err
+
+
+def test_truncated_gzip_and_utf16_are_one_line(tmp_path, golden):
+    cut = tmp_path / "cut.txt.gz"
+    cut.write_bytes((golden / "cpu_bt_cpu.trace.gz").read_bytes()[:500])
+    with pytest.raises(ConfigError, match="truncated or corrupt gzip"):
+        read_suf_trace(cut, ["LN1"], 1)
+    utf16 = tmp_path / "bench.json"
+    utf16.write_bytes((golden / "cpu_bt_cpu.json").read_text().encode("utf-16"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        read_bench(utf16)
+
+
+@pytest.mark.parametrize("field,value,needle", [
+    ("seq_len", -5, "field seq_len = -5: expected greater than 0"),
+    ("n_bits", 64, "field n_bits = 64: expected 37 (the ring of bert-tiny)"),
+    ("n_layers_run", 9, "field n_layers_run = 9: expected 1..2"),
+    ("timing.online_time_s", float("nan"), "field timing.online_time_s = nan: expected a finite number"),
+    ("pfss.opened_words", -1, "field pfss.opened_words = -1: expected greater than or equal to 0"),
+])
+def test_bench_json_ranges_and_model_consistency(tmp_path, golden, field, value, needle):
+    doc = json.loads((golden / "cpu_bt_cpu.json").read_text())
+    node = doc
+    *parents, key = field.split(".")
+    for part in parents:
+        node = node[part]
+    node[key] = value
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(doc, indent=2))
+    with pytest.raises(ConfigError) as err:
+        read_bench(path)
+    message = str(err.value)
+    assert needle in message and "\n" not in message
+    line = int(message.split(":")[1])
+    assert f'"{key}"' in path.read_text().splitlines()[line - 1]
+
+
+def test_trace_json_ranges(tmp_path):
+    doc = json.loads(to_trace(run_sim(model="bert-tiny", layers=1)).to_json())
+    doc["flushes"][3]["words"] = -1
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ConfigError, match=r"t.json:1: field flushes\[3\].words = -1: expected greater than or equal"):
+        read_trace(path)

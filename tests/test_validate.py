@@ -47,3 +47,29 @@ def test_cross_validation_folds_predict_held_out_runs(golden):
     layer_folds = [f for f in folds if f["fold"].startswith("layers")]
     assert len(layer_folds) == 2 and all(abs(f["rel_err"]) < 0.10 for f in layer_folds)
     assert len(folds) == 14
+
+
+def test_validate_honours_the_bench_preprocessing_flags_and_set(golden, capsys):
+    """The CPU golden run echoes gelu_const=1 (the CPU profile's default is 0): counts exact, words were +60%."""
+    measured = str(golden / "cpu_bt_cpu.json")
+    assert main(["validate", "--measured", measured, "--json"]) == 0
+    totals = {r["quantity"]: r for r in json.loads(capsys.readouterr().out)["totals"]}
+    for key in ("pfss.open_flushes", "pfss.num_flushes", "pfss.opened_words", "pfss.total_hatx_words",
+                "communication.net_bytes"):
+        assert totals[key]["rel_err"] == 0, key
+    # --set overrides an echoed flag (and then the counts no longer match the measurement)
+    assert main(["validate", "--measured", measured, "--json", "--set", "SUF_GELU_CONST=0"]) == 0
+    totals = {r["quantity"]: r for r in json.loads(capsys.readouterr().out)["totals"]}
+    assert totals["pfss.opened_words"]["rel_err"] > 0.5
+    assert main(["validate", "--measured", measured, "--set", "NOPE=1"]) == 2
+    assert "NOPE" in capsys.readouterr().err
+
+
+def test_validate_refuses_an_untimed_trace(golden, capsys):
+    argv = ["validate", "--measured", str(golden / "cpu_bt_cpu.json"), "--trace", str(golden / "cpu_bt_cpu.trace.gz")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "untimed trace" in err
+    # the cost preset is of the GPU profile: one plain warning line, no Python warning
+    assert "warning: cost profile 'suf-h100' was calibrated on runtime profile 'suf-gpu-bench'" in err
+    assert "UserWarning" not in err

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..io.suf_bench import read_bench
+from .options import check_outputs
 
 
 def register(subparsers) -> None:
@@ -28,6 +29,7 @@ def cmd_calibrate(args: argparse.Namespace) -> str:
     from ..analysis.calibration.calibrate import calibrate, plot_fits, report
     from ..analysis.calibration.samples import load_source
 
+    check_outputs({"--out": args.out, "--plot": args.plot or args.out.with_suffix(".png")})
     if args.bench and len(args.bench) != len(args.trace):
         raise ConfigError(f"--bench given {len(args.bench)} times for {len(args.trace)} --trace files")
     benches = args.bench or [None] * len(args.trace)

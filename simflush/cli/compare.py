@@ -10,7 +10,7 @@ from pathlib import Path
 from ..analysis.whatif.compare import LIST_OPTIONS, Row, expand, run_all, summaries, table, varying_keys
 from ..errors import ConfigError
 from ..sim.engine import SimConfig
-from .options import warn_foreign_cost
+from .options import check_outputs, warn_foreign_cost
 
 
 def progress_bar(done: int, total: int) -> None:
@@ -29,7 +29,7 @@ def _warn_once():
         key = (config.cost.name, config.settings.profile)
         if key not in warned:
             warned.add(key)
-            warn_foreign_cost(config)
+            warn_foreign_cost(config.cost, config.settings.profile)
     return warn
 
 
@@ -73,6 +73,7 @@ def write_plots(out: Path, rows: list[Row], records: list[dict]) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> str:
+    check_outputs({"--json": args.json, "--csv": args.csv, "--chrome-trace": args.chrome_trace}, {"--plot": args.plot})
     if args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: must be >= 1")
     combos = expand({name: getattr(args, name) for name in LIST_OPTIONS}, args.set)

@@ -5,27 +5,75 @@ Shared by every command that simulates or counts (``simulate``, ``schedule``, ``
 """
 
 import argparse
+import os
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 
 from models.specs import MODELS
 
-from ..api import make_config
+from ..api import MAX_CHAINS, make_config, positive_int
+from ..errors import ConfigError
 from ..executor.policies import POLICIES
 from ..profiles import KNOBS, PROFILES
-from ..sim.cost import NETWORKS
+from ..sim.cost import NETWORKS, CostModel
 from ..sim.engine import DEPLOYMENTS, SimConfig
 
 
-def positive(name: str):
+def positive(name: str, most: int | None = None):
+    """An argparse ``type``: an integer in 1..``most`` (``simflush.api.positive_int``, as the API checks)."""
     def parse(raw: str) -> int:
         try:
             value = int(raw)
         except ValueError:
-            value = 0
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {raw!r}")
+            value = raw
+        try:
+            return positive_int(name, value, most)
+        except ConfigError as exc:  # argparse shows an ArgumentTypeError's own message
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+def non_negative(name: str):
+    """An argparse ``type``: an integer >= 0 (a count)."""
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be a non-negative integer, got {raw!r}")
         return value
     return parse
+
+
+def check_outputs(files: Mapping[str, str | Path | None] | None = None,
+                  dirs: Mapping[str, str | Path | None] | None = None) -> None:
+    """Refuse, before any work, an output path the command could not write at the end.
+
+    ``files``/``dirs``: option name -> path (None: not given). A file must not be a directory, a
+    directory not a file; the nearest existing parent must be a writable directory. A file's missing
+    parent directories are created here, so every command can write it at the end.
+    """
+    outputs = [(opt, Path(p), False) for opt, p in (files or {}).items() if p]
+    outputs += [(opt, Path(p), True) for opt, p in (dirs or {}).items() if p]
+    for option, path, is_dir in outputs:
+        if is_dir and path.exists() and not path.is_dir():
+            raise ConfigError(f"{option} {path}: is a file, expected a directory")
+        if not is_dir and path.is_dir():
+            raise ConfigError(f"{option} {path}: is a directory, expected a file")
+        if not is_dir and path.exists() and not os.access(path, os.W_OK):
+            raise ConfigError(f"{option} {path}: the file is not writable")
+        parent = path if is_dir else path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise ConfigError(f"{option} {path}: {parent} is not a directory")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"{option} {path}: {parent} is not writable")
+    for _option, path, is_dir in outputs:
+        if not is_dir:
+            path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def add_config_options(p: argparse.ArgumentParser) -> None:
@@ -42,7 +90,7 @@ def add_config_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cost", default="suf-h100", help="cost preset name or profile .json")
     p.add_argument("--policy", default="suf", help=f"flush policy: {', '.join(POLICIES)}")
     p.add_argument("--deploy", default="colocated", help=f"deployment: {', '.join(DEPLOYMENTS)}")
-    p.add_argument("--chains", type=positive("--chains"), default=1,
+    p.add_argument("--chains", type=positive("--chains", MAX_CHAINS), default=1,
                    help="split every run into K staggered independent tasks (default 1: the snapshot)")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = settings_help()
@@ -63,7 +111,8 @@ def build_config(args: argparse.Namespace) -> SimConfig:
                        deploy=args.deploy, chains=args.chains)
 
 
-def warn_foreign_cost(config: SimConfig) -> None:
-    """One stderr line per way the cost profile does not fit this run (its times are then suspect)."""
-    for message in config.cost.foreign_use(config.settings.profile):
+def warn_foreign_cost(cost: CostModel, runtime_profile: str) -> None:
+    """One stderr line per way the cost profile does not fit a run of ``runtime_profile`` (its times are
+    then suspect)."""
+    for message in cost.foreign_use(runtime_profile):
         print(f"warning: {message}", file=sys.stderr)

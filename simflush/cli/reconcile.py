@@ -11,26 +11,9 @@ from ..analysis.reconcile.space import search_space
 from ..errors import ConfigError
 from ..io.suf_bench import read_bench
 from ..profiles import parse_overrides
-from .options import add_config_options, build_config
+from .options import add_config_options, build_config, non_negative
 
 # -- the command -----------------------------------------------------------------------------------------
-
-# the bench JSON's echoes of env flags (``preprocessing``), pinned when present
-ECHOES = {"gelu_const": "SUF_GELU_CONST", "per_element_masks": "SUF_PER_ELEMENT_MASKS",
-          "open_pack_effbits": "SUF_OPEN_PACK_EFFBITS"}
-
-
-def _count(name: str):
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a non-negative integer, got {raw!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{name} must be a non-negative integer, got {raw!r}")
-        return value
-    return parse
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("reconcile", help="find the settings that explain measured flush counts")
@@ -38,13 +21,13 @@ def register(subparsers) -> None:
     p.set_defaults(model=None, seq_len=None, batch=None, runtime=None)
     p.add_argument("--phase", help=f"phase ({', '.join(PHASES)}) or run name (e.g. LN1, Softmax, MLP_act); "
                    "without it --open/--pfss count the whole layer")
-    p.add_argument("--open", type=_count("--open"), help="measured open flushes")
-    p.add_argument("--pfss", type=_count("--pfss"), help="measured PFSS flushes")
+    p.add_argument("--open", type=non_negative("--open"), help="measured open flushes")
+    p.add_argument("--pfss", type=non_negative("--pfss"), help="measured PFSS flushes")
     p.add_argument("--aggregate", default="auto",
                    help=f"how the counts were summed: {', '.join(AGGREGATIONS)}, or auto (try each; default)")
     p.add_argument("--bench-json", type=Path, help="a SUF bench JSON (whole-model counters, both parties)")
     p.add_argument("--trace", type=Path, help="a SUF flush trace: attribute every flush to a task and branch")
-    p.add_argument("--top", type=_count("--top"), default=TOP, help=f"candidates to show (default {TOP})")
+    p.add_argument("--top", type=non_negative("--top"), default=TOP, help=f"candidates to show (default {TOP})")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_reconcile)
 
@@ -67,11 +50,8 @@ def _fill_config(args: argparse.Namespace, model: str | None, seq_len: int | Non
 def _bench_measurement(args: argparse.Namespace) -> dict[str, int]:
     bench = read_bench(args.bench_json)
     _fill_config(args, bench.model, bench.seq_len, bench.batch, bench.layers, bench.backend, str(args.bench_json))
+    args.set = bench.knobs(args.set)
     doc = json.loads(Path(args.bench_json).read_text())
-    pre = doc.get("preprocessing") or {}
-    for echo, knob in ECHOES.items():
-        if isinstance(pre.get(echo), bool) and not any(s.startswith(knob + "=") for s in args.set):
-            args.set.append(f"{knob}={int(pre[echo])}")
     measured = {}
     for field, name in BENCH_FIELDS.items():
         section, key = field.split(".")

@@ -14,7 +14,7 @@ from .options import add_config_options, build_config, warn_foreign_cost
 
 def _run(args: argparse.Namespace) -> Result:
     config = build_config(args)
-    warn_foreign_cost(config)
+    warn_foreign_cost(config.cost, config.settings.profile)
     return simulate_config(config)
 
 

@@ -6,8 +6,11 @@ from pathlib import Path
 
 from ..analysis.calibration.samples import load_source
 from ..analysis.calibration.validate import at_traced_level, compare, plot_runs, report
+from ..errors import ConfigError
 from ..io.suf_bench import read_bench
-from ..sim.cost import load_cost, warn_if_foreign
+from ..profiles import parse_overrides
+from ..sim.cost import load_cost
+from .options import check_outputs, warn_foreign_cost
 
 
 def register(subparsers) -> None:
@@ -17,19 +20,27 @@ def register(subparsers) -> None:
     p.add_argument("--cost", default="suf-h100", help="cost preset name or profile .json")
     p.add_argument("--traced", action="store_true",
                    help="the measured run was traced: predict at the profile's traced level")
+    p.add_argument("--set", action="append", default=[], metavar="K=V",
+                   help="override a runtime knob by its SUF env name (repeatable; after the flags the bench JSON's "
+                        "preprocessing block echoes)")
     p.add_argument("--plot", type=Path, help="directory for the comparison figure (validate.png)")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.set_defaults(func=cmd_validate)
 
 
 def cmd_validate(args: argparse.Namespace) -> str:
+    check_outputs(dirs={"--plot": args.plot})
+    parse_overrides(args.set)  # a bad --set fails here, before any work
     bench = read_bench(args.measured)
     cost = load_cost(args.cost)
     if args.traced:
         cost = at_traced_level(cost)
-    warn_if_foreign(cost, "suf-gpu-bench" if bench.backend == "gpu" else "suf-cpu-bench")
-    trace = load_source(args.trace, args.measured).trace if args.trace else None
-    doc = compare(cost, bench, trace)
+    warn_foreign_cost(cost, "suf-gpu-bench" if bench.backend == "gpu" else "suf-cpu-bench")
+    trace = load_source(args.trace, args.measured, args.set).trace if args.trace else None
+    if trace is not None and not trace.timed:
+        raise ConfigError(f"--trace {args.trace}: an untimed trace (no t= stamps: the CPU bench) has no run times "
+                          "to compare; leave --trace out")
+    doc = compare(cost, bench, trace, args.set)
     if args.plot:
         args.plot.mkdir(parents=True, exist_ok=True)
         plot_runs(doc, args.plot / "validate.png")

@@ -17,13 +17,13 @@ flush has begun. A missing, duplicated or out-of-order event is a ConfigError na
 and field.
 """
 
-import gzip
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..executor.records import FlushKind, open_kind
+from ..jsonfile import read_input
 from .trace_schema import FlushEvent, RunEvent, Trace, TraceMeta
 
 NS = 1e-9
@@ -242,12 +242,8 @@ class _Parser:
 
 
 def _read_lines(path: Path) -> tuple[bytes, list[str]]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read trace ({exc.strerror})") from None
-    data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-    return raw, data.decode("utf-8", errors="replace").splitlines()
+    raw, text = read_input(path, "SUF trace")
+    return raw, text.splitlines()
 
 
 def read_suf_trace(path: Path, run_names: list[str], layers: int, meta: TraceMeta | None = None) -> Trace:

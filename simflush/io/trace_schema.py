@@ -36,10 +36,16 @@ all with defaults, so a version-2 file reads as one whose source did not say).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, create_model
+
+from models.specs import MODELS, get_model
 
 from ..errors import ConfigError
+from ..jsonfile import json_key_line, parse_json_object, read_input, validate_fields
 
 TRACE_SCHEMA = "simflush-trace"
 TRACE_SCHEMA_VERSION = 3  # 2: flushes carry words_matmul; 3: batch, concurrent, run sections, config echo
@@ -142,37 +148,65 @@ class Trace:
         return json.dumps(doc, separators=(",", ":")) + "\n"
 
 
-def _build(cls, raw: dict, where: str):
-    names = {f.name for f in fields(cls)}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected an object")
-    unknown = set(raw) - names
-    if unknown:
-        raise ConfigError(f"{where}: unknown field {sorted(unknown)[0]!r}")
+Count = Annotated[StrictInt, Field(ge=0)]
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
+_FIELD_TYPES = {  # a dataclass field's annotation -> what a file may hold there
+    "int": Count, "str": str, "bool": StrictBool, "float | None": Seconds | None,
+    "dict[str, float]": dict[str, Seconds], "tuple[str, ...]": list[str], "dict[str, str]": dict[str, str],
+}
+_CHECKED = {"party": Literal[0, 1], "kind": Literal["OPEN", "PFSS"]}
+
+
+def _schema_of(cls) -> type[BaseModel]:
+    """The pydantic schema of a record dataclass: its fields, counts >= 0, times finite and >= 0."""
+    spec = {}
+    for f in fields(cls):
+        kind = _CHECKED.get(f.name, _FIELD_TYPES[f.type])
+        spec[f.name] = (kind, ... if f.default is MISSING and f.default_factory is MISSING else f.default
+                        if f.default is not MISSING else Field(default_factory=f.default_factory))
+    return create_model(cls.__name__ + "Schema", __config__=ConfigDict(extra="forbid", strict=True), **spec)
+
+
+class _TraceFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    schema_: Literal["simflush-trace"] = Field(alias="schema")
+    schema_version: Literal[READABLE_VERSIONS]
+    meta: _schema_of(TraceMeta)
+    runs: list[_schema_of(RunEvent)]
+    flushes: list[_schema_of(FlushEvent)]
+
+
+def _check_model(meta: TraceMeta, text: str, where: str) -> None:
+    """The trace's model, layers and ring against the model zoo (where the trace names a model)."""
+    if not meta.model:
+        return
+    def bad(key: str, value, expected: str):
+        raise ConfigError(f"{where}:{json_key_line(text, ('meta', key))}: field meta.{key} = {value!r}: "
+                          f"expected {expected}")
     try:
-        obj = cls(**raw)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    if isinstance(getattr(obj, "gates", None), list):
-        obj.gates = tuple(obj.gates)
-    return obj
+        spec = get_model(meta.model)
+    except KeyError:
+        bad("model", meta.model, f"one of {', '.join(MODELS)}")
+    if meta.n_bits and meta.n_bits != spec.n_bits:
+        bad("n_bits", meta.n_bits, f"{spec.n_bits} (the ring of {spec.name})")
+    if meta.layers > spec.n_layers:
+        bad("layers", meta.layers, f"0..{spec.n_layers} (the layers of {spec.name})")
 
 
 def read_trace(path: Path) -> Trace:
-    """Read a trace file in this schema; a clear ConfigError for another schema or version."""
-    try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not a readable simflush trace JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != TRACE_SCHEMA:
-        raise ConfigError(f"{path}: field 'schema': expected {TRACE_SCHEMA!r}")
+    """Read a trace file in this schema: every field checked (types, counts >= 0, finite times >= 0,
+    party 0/1, the model's n_bits); one ConfigError line ``FILE:LINE: field X = V: expected ...``."""
+    _raw, text = read_input(path, "simflush trace JSON")
+    doc = parse_json_object(text, str(path), "a simflush trace JSON")
+    if doc.get("schema") != TRACE_SCHEMA:
+        raise ConfigError(f"{path}:{json_key_line(text, 'schema') or 1}: field 'schema': expected {TRACE_SCHEMA!r}")
     if doc.get("schema_version") not in READABLE_VERSIONS:
-        raise ConfigError(f"{path}: field 'schema_version': {doc.get('schema_version')!r}, "
-                          f"this simflush reads {' and '.join(map(str, READABLE_VERSIONS))}")
-    for key in ("meta", "runs", "flushes"):
-        if key not in doc:
-            raise ConfigError(f"{path}: missing field {key!r}")
-    meta = _build(TraceMeta, doc["meta"], f"{path}: meta")
-    runs = [_build(RunEvent, r, f"{path}: runs[{i}]") for i, r in enumerate(doc["runs"])]
-    flushes = [_build(FlushEvent, f, f"{path}: flushes[{i}]") for i, f in enumerate(doc["flushes"])]
+        readable = " and ".join(map(str, READABLE_VERSIONS))
+        raise ConfigError(f"{path}:{json_key_line(text, 'schema_version') or 1}: field 'schema_version': "
+                          f"{doc.get('schema_version')!r}, this simflush reads {readable}")
+    checked = validate_fields(_TraceFile, doc, text, str(path))
+    meta = TraceMeta(**dict(checked.meta))
+    _check_model(meta, text, str(path))
+    runs = [RunEvent(**dict(r)) for r in checked.runs]
+    flushes = [FlushEvent(**{**dict(f), "gates": tuple(f.gates)}) for f in checked.flushes]
     return Trace(meta, runs, flushes)

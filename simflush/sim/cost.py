@@ -5,12 +5,16 @@ A ``CostModel`` is one deployment's calibrated parameters (a cost preset, JSON i
 """
 
 import json
+import math
 import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, create_model
 
 from ..errors import ConfigError
-from ..jsonfile import json_key_line, parse_json_object
+from ..jsonfile import json_key_line, parse_json_object, read_input, validate_fields
 from ..presets import COST_PRESETS
 from ..registry import Registry
 
@@ -43,8 +47,9 @@ def get_network(name: str) -> Network:
             bw_gbps, rtt_ms = (float(v) for v in name[len("custom:"):].split(","))
         except ValueError:
             bw_gbps = rtt_ms = -1.0
-        if not (bw_gbps > 0 and rtt_ms >= 0):
-            raise ConfigError(f"network {name!r}: expected custom:BW_GBPS,RTT_MS with BW > 0 and RTT >= 0")
+        if not (0 < bw_gbps < math.inf and 0 <= rtt_ms < math.inf):
+            raise ConfigError(f"network {name!r}: expected custom:BW_GBPS,RTT_MS with finite BW > 0 and RTT >= 0 "
+                              "(loopback: no serialisation cost)")
         return Network(name, bw_gbps * 1e9 / 8, rtt_ms * 1e-3)
     try:
         return NETWORKS.get(name)
@@ -181,11 +186,33 @@ def warn_if_foreign(cost: CostModel, runtime_profile: str, device: str | None = 
     return messages
 
 
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
+Rate = Annotated[float, Field(allow_inf_nan=False, strict=True)]   # a fitted slope; may be negative
+
+
+def _cost_schema():
+    """The pydantic schema of a cost profile: every CostModel field, times finite and >= 0, tables of
+    names to finite seconds (``open_wait_per_s_apart`` is a dimensionless fitted rate: finite)."""
+    fields_ = {}
+    for f in fields(CostModel):
+        kind = {"str": str, "dict": dict}.get(f.type if isinstance(f.type, str) else f.type.__name__)
+        if f.name in ("fits", "provenance"):
+            kind = dict
+        elif kind is dict:
+            kind = dict[str, Seconds]
+        elif kind is None:
+            kind = Rate if f.name == "open_wait_per_s_apart" else Seconds
+        required = f.default is MISSING and f.default_factory is MISSING
+        fields_[f.name] = (kind, ... if required else Field(default_factory=dict))
+    return create_model("CostProfile", __config__=ConfigDict(extra="forbid", strict=True), **fields_)
+
+
 def load_cost(name_or_path: str) -> CostModel:
-    """A built-in preset by name (``suf-h100``) or a JSON file written by ``CostModel.to_json``."""
+    """A built-in preset by name (``suf-h100``) or a JSON file written by ``CostModel.to_json``; every
+    field is checked (type, finite, >= 0) so no NaN, infinity or negative cost enters a simulation."""
     path = Path(name_or_path)
-    if path.suffix == ".json" and path.exists():
-        text, where = path.read_text(), str(path)
+    if path.suffix == ".json" and (path.exists() or path.is_symlink()):
+        text, where = read_input(path, "cost profile")[1], str(path)
     else:
         try:
             preset = COST_PRESETS.get(name_or_path)
@@ -197,14 +224,11 @@ def load_cost(name_or_path: str) -> CostModel:
     if version != COST_SCHEMA_VERSION:
         raise ConfigError(f"{where}:{json_key_line(text, 'schema_version')}: field 'schema_version' is {version!r}, "
                           f"this simflush reads {COST_SCHEMA_VERSION} (recalibrate with `simflush calibrate`)")
-    known = {f.name for f in fields(CostModel)}
-    required = {f.name for f in fields(CostModel) if f.default is MISSING and f.default_factory is MISSING}
-    missing = required - set(data)
-    if missing:
-        raise ConfigError(f"{where}: missing field {sorted(missing)[0]!r}")
-    for f in fields(CostModel):
-        value = data.get(f.name)
-        want = (dict,) if f.type is dict else (str,) if f.type is str else (int, float)
-        if f.name in data and (isinstance(value, bool) or not isinstance(value, want)):
-            raise ConfigError(f"{where}:{json_key_line(text, f.name)}: field {f.name!r} = {value!r} has the wrong type")
-    return CostModel(**{k: v for k, v in data.items() if k in known})
+    profile = validate_fields(_COST_SCHEMA, data, text, where)
+    if "*" not in profile.step_s_per_word:
+        raise ConfigError(f"{where}:{json_key_line(text, 'step_s_per_word')}: field step_s_per_word: "
+                          "expected a '*' entry (the families without their own)")
+    return CostModel(**dict(profile))
+
+
+_COST_SCHEMA = _cost_schema()

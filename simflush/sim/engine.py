@@ -13,7 +13,7 @@ import simpy
 from models.layer import RunSpec, transformer_layer
 from models.specs import ModelSpec
 
-from ..errors import SufRuntimeError
+from ..errors import ConfigError, SufRuntimeError
 from ..executor.actions import Flush, FlushResult, OpenOp, PfssOp, Wave
 from ..executor.executor import RunConfig, TaskRunner, next_action
 from ..executor.records import FlushRecord, PfssFinish
@@ -27,6 +27,10 @@ from .cost import CostModel, Network
 from .gpu import SharedGPU
 from .link import Link
 from .symbolic import SymbolicContext
+
+# Runaway guard: an online iteration simulated past this (11.6 days) comes from absurd inputs (a network
+# of 1e-300 Gbit/s, a cost of 1e30 s), not from a model.
+MAX_SIMULATED_S = 1e6
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,7 @@ class Simulation:
         self.runs = transformer_layer(c.model, c.seq_len, c.batch, c.settings.layer)
         self._inflight: list[dict] = [{}, {}]  # per party: PFSS slot -> its background flush process
         self._last_open_end: list[float | None] = [None, None]  # per party: when its previous open ended
+        self._party_processes: list[simpy.Process] = []
 
     def run(self) -> SimResult:
         result = SimResult(self.config, self.runs)
@@ -146,10 +151,15 @@ class Simulation:
         for party in (0, 1):
             pr = PartyResult(party, [], [])
             result.parties.append(pr)
-            self.env.process(self._guard(self._party(party, pr), errors))
-        self.env.run()
+            self._party_processes.append(self.env.process(self._guard(self._party(party, pr), errors)))
+        self.env.run(until=MAX_SIMULATED_S)
         if errors:
             raise errors[0]
+        if any(process.is_alive for process in self._party_processes):
+            raise ConfigError(f"the simulation ran away: one online iteration did not finish within "
+                              f"{MAX_SIMULATED_S:.0e} simulated seconds; check the network "
+                              f"{self.config.network.name!r} and cost profile {self.config.cost.name!r} "
+                              "for absurd values")
         return result
 
     def _guard(self, body, errors: list):

@@ -4,6 +4,8 @@ Colocated parties share one (the SUF bench, our real backend on one machine); on
 party has its own, and nothing contends.
 """
 
+import math
+
 import simpy
 
 
@@ -44,7 +46,10 @@ class SharedGPU:
         if version != self._version:
             return
         self._advance()
-        finished = [job for job, left in self._remaining.items() if left <= 1e-12]
+        # Work left below the clock's resolution at ``now`` can never elapse (now + delay == now): a job
+        # with that little left is done, or the timer would re-fire at the same instant forever.
+        resolution = 4 * math.ulp(self.env.now) / len(self._remaining)
+        finished = [job for job, left in self._remaining.items() if left <= max(1e-12, resolution)]
         for job in finished:
             del self._remaining[job]
             job.succeed()

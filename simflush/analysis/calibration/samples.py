@@ -45,18 +45,19 @@ class Source:
 
 
 def config_for(model: str, seq_len: int, batch: int, layers: int, backend: str, cost: CostModel,
-               device_min_words: int | None = None) -> SimConfig:
-    """The simulated configuration of a SUF bench run (GPU or CPU bench defaults)."""
+               device_min_words: int | None = None, knobs: list[str] = ()) -> SimConfig:
+    """The simulated configuration of a SUF bench run (GPU or CPU bench defaults, then ``knobs``: NAME=VALUE)."""
     profile = "suf-gpu-bench" if backend == "gpu" else "suf-cpu-bench"
-    knobs = {}
+    pairs = []
     if backend == "gpu" and device_min_words is not None:
-        knobs["SUF_OPEN_PACK_DEVICE_MIN_WORDS"] = device_min_words
-    return make_config(model=model, seq_len=seq_len, batch=batch, layers=layers, runtime=profile, knobs=knobs,
-                       cost=cost)
+        pairs.append(f"SUF_OPEN_PACK_DEVICE_MIN_WORDS={device_min_words}")
+    return make_config(model=model, seq_len=seq_len, batch=batch, layers=layers, runtime=profile,
+                       knobs=pairs + list(knobs), cost=cost)
 
 
-def load_source(trace_path: Path, bench_path: Path | None) -> Source:
-    """A SUF trace (with the bench JSON of the same run) or a trace already in simflush's schema."""
+def load_source(trace_path: Path, bench_path: Path | None, knobs: list[str] = ()) -> Source:
+    """A SUF trace (with the bench JSON of the same run, whose echoed flags and then ``knobs`` set the
+    schedule's knobs) or a trace already in simflush's schema."""
     bench = read_bench(bench_path) if bench_path else None
     if trace_path.suffix == ".json":
         trace = read_trace(trace_path)
@@ -68,7 +69,7 @@ def load_source(trace_path: Path, bench_path: Path | None) -> Source:
             raise ConfigError(f"{trace_path}: a SUF trace needs --bench (the bench JSON of the same run) "
                               "to know the model, T, B and layers")
         config = config_for(bench.model, bench.seq_len, bench.batch, bench.layers, bench.backend,
-                            _schedule_cost(), bench.device_min_words)
+                            _schedule_cost(), bench.device_min_words, bench.knobs(knobs))
         meta = TraceMeta(system=bench.system, backend=bench.backend, model=bench.model, seq_len=bench.seq_len,
                          batch=bench.batch, layers=bench.layers, runtime_profile=config.settings.profile,
                          n_bits=bench.n_bits, online_time_s=bench.online_time_s, traced=True)

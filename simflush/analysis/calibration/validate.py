@@ -39,10 +39,10 @@ if TYPE_CHECKING:  # matplotlib is imported only by what draws
 Z95 = 1.959964
 
 
-def predict(cost: CostModel, bench: BenchRun) -> Result:
-    """Simulate the configuration of ``bench`` with ``cost``."""
+def predict(cost: CostModel, bench: BenchRun, knobs: list[str] = ()) -> Result:
+    """Simulate the configuration of ``bench`` (its echoed flags, then ``knobs``: NAME=VALUE) with ``cost``."""
     config = config_for(bench.model, bench.seq_len, bench.batch, bench.layers, bench.backend, cost,
-                        bench.device_min_words)
+                        bench.device_min_words, bench.knobs(knobs))
     return simulate_config(config)
 
 
@@ -104,9 +104,9 @@ def _rel(pred: float, meas: float) -> float | None:
     return (pred - meas) / meas if meas else None
 
 
-def compare(cost: CostModel, bench: BenchRun, trace: Trace | None = None) -> dict:
+def compare(cost: CostModel, bench: BenchRun, trace: Trace | None = None, knobs: list[str] = ()) -> dict:
     """The whole comparison as a document (what ``--json`` prints)."""
-    result = predict(cost, bench)
+    result = predict(cost, bench, knobs)
     sim_trace = result.trace
     late = max((0, 1), key=sim_trace.end_s)
     half = interval_s(cost, result, late)
