@@ -9,10 +9,10 @@ import argparse
 import sys
 
 from ..errors import ConfigError, SufRuntimeError
-from . import calibrate, checklist, compare, reconcile, simulate, validate, whatif_report
+from . import calibrate, checklist, compare, reconcile, simulate, sweep, validate, whatif_report
 
 # Add a command here: its module's ``register`` adds its parser, in this order in ``--help``.
-COMMANDS = (simulate, calibrate, validate, compare, checklist, reconcile, whatif_report)
+COMMANDS = (simulate, calibrate, validate, compare, sweep, checklist, reconcile, whatif_report)
 
 
 class _Parser(argparse.ArgumentParser):

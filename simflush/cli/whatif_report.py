@@ -3,13 +3,13 @@
 import argparse
 from pathlib import Path
 
-from .compare import progress_bar
+from .progress import callback
 
 
 def cmd_whatif_report(args: argparse.Namespace) -> str:
     from ..analysis.whatif.report import write_report  # matplotlib: imported only by the command that plots
 
-    return write_report(Path(args.out), progress_bar)
+    return write_report(Path(args.out), callback("what-if study"))
 
 
 def register(sub) -> None:
