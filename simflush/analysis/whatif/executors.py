@@ -6,7 +6,9 @@ the work: queued items are cancelled, the pool or cluster shut down.
 """
 
 import logging
+import re
 import signal
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Protocol
@@ -62,6 +64,8 @@ class Dask:
 
     def __init__(self, address: str | None = None, jobs: int = 2):
         self.address, self.jobs = address, jobs
+        if address is not None:
+            _probe(address)
 
     def _client(self):
         try:
@@ -74,10 +78,10 @@ class Dask:
             return Client(cluster), cluster
         try:
             return Client(self.address, timeout=CONNECT_TIMEOUT_S), None
-        except (OSError, TimeoutError, ValueError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ConfigError(f"--scheduler {self.address}: cannot connect within {CONNECT_TIMEOUT_S} s "
-                              f"({reason})") from None
+        except Exception as exc:  # whatever failed (timeout, a server of another protocol), there is no scheduler
+            reason = str(exc).splitlines()[0] if isinstance(exc, OSError) and str(exc) else "not a Dask scheduler"
+            raise ConfigError(f"--scheduler {self.address}: no Dask scheduler answered within "
+                              f"{CONNECT_TIMEOUT_S} s ({reason})") from None
 
     def map_unordered(self, fn: Callable, items: Iterable) -> Iterator:
         from distributed import as_completed
@@ -97,3 +101,17 @@ class Dask:
             client.close()
             if cluster is not None:
                 cluster.close()
+
+
+def _probe(address: str) -> None:
+    """Fail fast, in one line, on a scheduler address that is malformed or where nothing listens
+    (a TCP connect with a timeout: an unreachable host costs at most ``CONNECT_TIMEOUT_S``)."""
+    match = re.fullmatch(r"(?:tcp|tls)://\[?([^\]/]+?)\]?:(\d+)/?", address)
+    if not match:
+        raise ConfigError(f"--scheduler {address!r}: expected tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)")
+    host, port = match.group(1), int(match.group(2))
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise ConfigError(f"--scheduler {address}: cannot connect within {CONNECT_TIMEOUT_S} s ({reason})") from None

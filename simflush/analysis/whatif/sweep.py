@@ -5,8 +5,9 @@ A record is one line of JSON: ``index`` (position in the sweep), ``key`` (a hash
 ``knobs.NAME``, constant ones too), ``error`` (null, or the runtime error where the SUF runtime would throw),
 then the ``simflush simulate --json`` document flattened with dots in SUF's field names
 (``pfss.open_flushes``, ``communication.net_bytes``, ``timing.online_time_s``, ``settings.rsqrt_iters``,
-``branches.open/…``; the per-run table and the prose ``scope`` are left out). An error record has no result
-fields. No ``Result`` outlives its worker, so memory is flat in the number of configurations.
+``branches.OPEN/overlap``: every kind/branch pair, 0 where there is none; the per-run table and the prose
+``scope`` are left out). Every record of a sweep has the same fields with the same types, except that an error
+record has no result fields. No ``Result`` outlives its worker: memory is flat in the number of configurations.
 
 JSON lines, not Parquet: a line is complete or absent, so a file cut by Ctrl-C or a crash is valid up to
 its last newline and can be appended to (resume); the parent needs no schema up front (the knobs and
@@ -25,11 +26,14 @@ from pathlib import Path
 
 from ...api import make_config, simulate_config
 from ...errors import ConfigError, SufRuntimeError
+from ...executor.records import FlushBranch, FlushKind
 from ...sim.cost import CostModel, load_cost
 from ...sim.engine import SimConfig
 from .executors import Executor
 
 LEFT_OUT = ("runs", "scope")  # of the bench document: the per-run table (large) and constant prose
+# every kind/branch pair, 0 where a configuration has no such flush: every record has the same fields
+NO_BRANCHES = {f"{kind}/{branch}": 0 for kind in FlushKind for branch in FlushBranch}
 
 
 def config_key(params: dict) -> str:
@@ -67,6 +71,7 @@ def reduce_config(index: int, params: dict) -> tuple[int, str, str]:
     config = make_config(**{**params, "cost": _cost(params["cost"])})
     try:
         doc = simulate_config(config).bench_json()
+        doc["branches"] = {**NO_BRANCHES, **doc["branches"]}
     except SufRuntimeError as exc:
         record["error"] = f"runtime error in {exc.run}: {exc.message}"
     else:
