@@ -141,7 +141,8 @@ def test_ctrl_c_keeps_every_finished_record_and_says_how_to_resume(tmp_path):
                     'policy = ["suf", "budget", "pfss_eager", "have_pfss_work"]\n')
     out = grid.with_suffix(".jsonl")
     cmd = [sys.executable, "-m", "simflush.cli", "sweep", str(grid), "--jobs", "2"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a runner may ignore it
     deadline = time.monotonic() + 60
     while (not out.exists() or out.read_text().count("\n") < 2) and time.monotonic() < deadline:
         time.sleep(0.05)
