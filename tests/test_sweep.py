@@ -3,6 +3,7 @@ whatever runs them (one process, a process pool, a Dask LocalCluster)."""
 
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -135,24 +136,29 @@ def test_resume_refuses_another_sweeps_file(grid, tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1 and "8 records are not configurations of this sweep" in err
 
 
-def test_ctrl_c_keeps_every_finished_record_and_says_how_to_resume(tmp_path):
+def _sigint_default():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a test runner started in the background may ignore it
+
+
+@pytest.mark.parametrize("executor", [["--jobs", "2"], ["--dask", "local", "--jobs", "2"]], ids=["pool", "dask"])
+def test_ctrl_c_keeps_every_finished_record_and_says_how_to_resume(tmp_path, executor):
     grid = tmp_path / "slow.toml"
-    grid.write_text('[base]\nmodel = "bert-tiny"\n[grid]\nchains = [1, 2, 3, 4, 5, 6, 7, 8]\n'
+    grid.write_text('[base]\nmodel = "bert-tiny"\nseq_len = 32\n[grid]\nchains = [1, 2, 3, 4, 5, 6, 7, 8]\n'
                     'policy = ["suf", "budget", "pfss_eager", "have_pfss_work"]\n')
     out = grid.with_suffix(".jsonl")
-    cmd = [sys.executable, "-m", "simflush.cli", "sweep", str(grid), "--jobs", "2"]
+    cmd = [sys.executable, "-m", "simflush.cli", "sweep", str(grid), *executor]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a runner may ignore it
+                            start_new_session=True, preexec_fn=_sigint_default)
     deadline = time.monotonic() + 60
     while (not out.exists() or out.read_text().count("\n") < 2) and time.monotonic() < deadline:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group, workers too
     stdout, stderr = proc.communicate(timeout=60)
     written = out.read_text().count("\n")
     assert proc.returncode == 130 and stdout == ""
     assert stderr.splitlines() == [f"interrupted: {written} of 32 configurations written to {out}; rerun with --resume"]
     assert 2 <= written < 32
-    done = subprocess.run([*cmd, "--resume"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([*cmd[:5], "--jobs", "2", "--resume"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and f"{32 - written} run now, {written} resumed" in done.stdout
     assert [r["index"] for r in _records(out)] == list(range(32))
 

@@ -5,10 +5,12 @@ number in flight (memory stays flat however many items there are). Closing the g
 the work: queued items are cancelled, the pool or cluster shut down.
 """
 
+import contextlib
 import logging
 import re
 import signal
 import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Protocol
@@ -34,6 +36,19 @@ class InProcess:
 def _ignore_sigint() -> None:
     """Workers leave Ctrl-C to the parent, which stops them (no traceback per worker)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _sigint_ignored_by_children():
+    """Processes started inside inherit an ignored SIGINT (a terminal's Ctrl-C reaches the whole group)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class ProcessPool:
@@ -73,8 +88,9 @@ class Dask:
         except ImportError:
             raise ConfigError("Dask is not installed: pip install 'simflush[dask]'") from None
         if self.address is None:
-            cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+            with _sigint_ignored_by_children():
+                cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
             return Client(cluster), cluster
         try:
             return Client(self.address, timeout=CONNECT_TIMEOUT_S), None
