@@ -90,14 +90,21 @@ class Dask:
         if self.address is None:
             with _sigint_ignored_by_children():
                 cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.ERROR)
+                                       dashboard_address=":0", silence_logs=logging.ERROR)
             return Client(cluster), cluster
         try:
-            return Client(self.address, timeout=CONNECT_TIMEOUT_S), None
+            client = Client(self.address, timeout=CONNECT_TIMEOUT_S)
         except Exception as exc:  # whatever failed (timeout, a server of another protocol), there is no scheduler
             reason = str(exc).splitlines()[0] if isinstance(exc, OSError) and str(exc) else "not a Dask scheduler"
             raise ConfigError(f"--scheduler {self.address}: no Dask scheduler answered within "
                               f"{CONNECT_TIMEOUT_S} s ({reason})") from None
+        try:  # a scheduler without workers would take the sweep and never run it
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+        except TimeoutError:
+            client.close()
+            raise ConfigError(f"--scheduler {self.address}: no worker joined within {CONNECT_TIMEOUT_S} s "
+                              "(start some with `dask worker ADDR`)") from None
+        return client, None
 
     def map_unordered(self, fn: Callable, items: Iterable) -> Iterator:
         from distributed import as_completed
