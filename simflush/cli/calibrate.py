@@ -6,6 +6,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..io.suf_bench import read_bench
 from .options import check_outputs
+from .progress import bar
 
 
 def register(subparsers) -> None:
@@ -33,17 +34,24 @@ def cmd_calibrate(args: argparse.Namespace) -> str:
     if args.bench and len(args.bench) != len(args.trace):
         raise ConfigError(f"--bench given {len(args.bench)} times for {len(args.trace)} --trace files")
     benches = args.bench or [None] * len(args.trace)
-    sources = [load_source(t, b) for t, b in zip(args.trace, benches, strict=True)]
-    for src in sources:
-        src.trace.meta.device = args.device or src.trace.meta.device
-    untraced = read_bench(args.untraced) if args.untraced else None
-    cal = calibrate(sources, untraced, name=args.name or args.out.stem)
-    args.out.write_text(cal.cost.to_json() + "\n")
-    plot = args.plot or args.out.with_suffix(".png")
-    plot_fits(cal.fits, plot)
-    text = report(cal) + f"\nwrote {args.out} and {plot}\n"
-    if args.cross_validate:
-        from ..analysis.calibration.validate import cross_validate, cross_validation_report
+    with bar(len(args.trace) + 2 + args.cross_validate, "calibrate", unit="step") as steps:  # read each, fit, plot
+        sources = []
+        for trace, bench in zip(args.trace, benches, strict=True):
+            sources.append(load_source(trace, bench))
+            steps.update()
+        for src in sources:
+            src.trace.meta.device = args.device or src.trace.meta.device
+        untraced = read_bench(args.untraced) if args.untraced else None
+        cal = calibrate(sources, untraced, name=args.name or args.out.stem)
+        steps.update()
+        args.out.write_text(cal.cost.to_json() + "\n")
+        plot = args.plot or args.out.with_suffix(".png")
+        plot_fits(cal.fits, plot)
+        steps.update()
+        text = report(cal) + f"\nwrote {args.out} and {plot}\n"
+        if args.cross_validate:
+            from ..analysis.calibration.validate import cross_validate, cross_validation_report
 
-        text += "\n" + cross_validation_report(cross_validate(sources[0]))
+            text += "\n" + cross_validation_report(cross_validate(sources[0]))
+            steps.update()
     return text

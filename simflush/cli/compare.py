@@ -4,24 +4,16 @@ the comparison itself is ``simflush.analysis.whatif.compare``)."""
 import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 
 from ..analysis.whatif.compare import LIST_OPTIONS, Row, expand, run_all, summaries, table, varying_keys
 from ..errors import ConfigError
 from ..sim.engine import SimConfig
 from .options import check_outputs, warn_foreign_cost
+from .progress import callback
 
 
-def progress_bar(done: int, total: int) -> None:
-    """A one-line bar on stderr, redrawn per finished configuration."""
-    width = 30
-    filled = width * done // total
-    print(f"\r[{'#' * filled}{' ' * (width - filled)}] {done}/{total}", end="" if done < total else "\n",
-          file=sys.stderr, flush=True)
-
-
-def _warn_once():
+def warn_once():
     """A hook for ``run_all``: warn about a cost profile foreign to a runtime profile once per pair."""
     warned = set()
 
@@ -77,17 +69,23 @@ def cmd_compare(args: argparse.Namespace) -> str:
     if args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: must be >= 1")
     combos = expand({name: getattr(args, name) for name in LIST_OPTIONS}, args.set)
-    rows = run_all(combos, args.jobs, progress_bar if len(combos) > 1 else None, _warn_once())
+    rows = run_all(combos, args.jobs, callback("compare") if len(combos) > 1 else None, warn_once())
     records = summaries(rows)
     write_outputs(args, rows, records)
     return table(records)
 
 
+def add_list_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """compare's comma-list options (``defaults=False``: left-out options are None, so a caller can tell)."""
+    for name, (default, _parse) in LIST_OPTIONS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", default=default if defaults else None,
+                       help=f"comma list (default {default or 'all'})")
+    p.add_argument("--set", action="append", default=[], metavar="K=V1,V2", help="a knob and its values (repeatable)")
+
+
 def register(sub) -> None:
     p = sub.add_parser("compare", help="simulate the product of lists of settings side by side")
-    for name, (default, _parse) in LIST_OPTIONS.items():
-        p.add_argument(f"--{name.replace('_', '-')}", default=default, help=f"comma list (default {default or 'all'})")
-    p.add_argument("--set", action="append", default=[], metavar="K=V1,V2", help="a knob and its values (repeatable)")
+    add_list_options(p)
     p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
     p.add_argument("--csv", metavar="FILE", help="write the comparison as CSV")
     p.add_argument("--plot", metavar="DIR", help="write a sweep overview, a per-run bar chart and the timelines of "

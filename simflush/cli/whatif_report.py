@@ -3,15 +3,15 @@
 import argparse
 from pathlib import Path
 
-from .compare import progress_bar
 from .options import check_outputs
+from .progress import callback
 
 
 def cmd_whatif_report(args: argparse.Namespace) -> str:
     check_outputs(dirs={"--out": args.out})
     from ..analysis.whatif.report import write_report  # matplotlib: imported only by the command that plots
 
-    return write_report(Path(args.out), progress_bar)
+    return write_report(Path(args.out), callback("what-if study"))
 
 
 def register(sub) -> None:

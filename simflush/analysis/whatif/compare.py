@@ -4,18 +4,20 @@ A configuration is a dict of ``simflush.api.simulate``'s keyword arguments (``kn
 makes the product of comma lists (``policy="suf,have_pfss_work"``, ``net="lan,wan"``, knob values
 ``"rsqrt_iters=1,2,3"``, ``chains="1,2"``); ``run_all`` simulates them; ``summaries`` and ``table`` show
 the settings that vary, the online time, flushes by kind and branch, bytes, and the speed-up against the
-first row. ``simflush compare`` (``simflush.cli.compare``) is the command line on top.
+first row. ``simflush compare`` (``simflush.cli.compare``) is the command line on top. It keeps every
+``Result`` (its figures and Chrome trace need the traces); a sweep too large for that is ``simflush sweep``
+(``.sweep``: one small record per configuration, streamed to a file), which runs on the same executors.
 """
 
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from ...api import Result, make_config, simulate_config
 from ...errors import ConfigError, SufRuntimeError
 from ...sim.engine import SimConfig
+from .executors import InProcess, ProcessPool
 
 LIST_OPTIONS = {  # keyword of simflush.api.simulate -> (default, parse one value)
     "model": ("bert-base", str), "seq_len": ("128", int), "batch": ("1", int), "layers": ("", int),
@@ -74,11 +76,12 @@ def expand(options: Mapping[str, str], knobs: Sequence[str] = ()) -> list[dict]:
     return combos
 
 
-def _simulate(params: dict, config: SimConfig) -> Row:
+def _simulate(item: tuple[int, dict, SimConfig]) -> tuple[int, Row]:
+    index, params, config = item
     try:
-        return Row(params, simulate_config(config))
+        return index, Row(params, simulate_config(config))
     except SufRuntimeError as exc:
-        return Row(params, None, f"runtime error in {exc.run}: {exc.message}")
+        return index, Row(params, None, f"runtime error in {exc.run}: {exc.message}")
 
 
 def run_all(combos: list[dict], jobs: int = 1, progress: Progress | None = None,
@@ -93,16 +96,12 @@ def run_all(combos: list[dict], jobs: int = 1, progress: Progress | None = None,
         configs.append(make_config(**params))
         if on_config:
             on_config(configs[-1])
-    rows: list[Row] = []
-    if jobs > 1:
-        with ProcessPoolExecutor(jobs) as pool:
-            for row in pool.map(_simulate, combos, configs):
-                rows.append(row)
-                progress and progress(len(rows), len(combos))
-    else:
-        for params, config in zip(combos, configs, strict=True):
-            rows.append(_simulate(params, config))
-            progress and progress(len(rows), len(combos))
+    rows: list[Row] = [Row(params, None) for params in combos]
+    executor = ProcessPool(jobs) if jobs > 1 else InProcess()
+    items = ((i, params, config) for i, (params, config) in enumerate(zip(combos, configs, strict=True)))
+    for done, (index, row) in enumerate(executor.map_unordered(_simulate, items), 1):
+        rows[index] = row
+        progress and progress(done, len(combos))
     return rows
 
 
