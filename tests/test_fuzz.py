@@ -67,8 +67,10 @@ def files(tmp_path_factory, golden):
     (root / "trace.json").write_text(trace.to_json())
     (root / "cost.json").write_text(load_cost("suf-h100").to_json())
     (root / "dir").mkdir()
+    (root / "grid.toml").write_text('[base]\nmodel = "bert-tiny"\nlayers = 1\n[grid]\npolicy = ["suf", "pfss_eager"]\n')
     return {"bench": golden / "cpu_bt_cpu.json", "suf_trace": golden / "cpu_bt_cpu.trace.gz",
-            "trace": root / "trace.json", "cost": root / "cost.json", "dir": root / "dir", "root": root}
+            "trace": root / "trace.json", "cost": root / "cost.json", "grid": root / "grid.toml", "dir": root / "dir",
+            "root": root}
 
 
 def reading(kind: str, path, files) -> list[str]:
@@ -84,12 +86,13 @@ def reading(kind: str, path, files) -> list[str]:
         "trace": ["calibrate", "--trace", path, "--out", out],
         "cost": ["simulate", *SMALL, "--cost", path],
         "cost-validate": ["validate", "--measured", files["bench"], "--cost", path],
+        "grid": ["sweep", path, "--out", files["root"] / "out" / "sweep.jsonl"],
     }[kind]
 
 
 KINDS = ["bench", "bench-reconcile", "bench-calibrate", "untraced", "suf_trace", "suf_trace-reconcile", "trace",
-         "cost", "cost-validate"]
-SUFFIX = {"bench": ".json", "untraced": ".json", "trace": ".json", "cost": ".json", "suf_trace": ".gz"}
+         "cost", "cost-validate", "grid"]
+SUFFIX = {"bench": ".json", "untraced": ".json", "trace": ".json", "cost": ".json", "suf_trace": ".gz", "grid": ".toml"}
 
 
 def suffix(kind: str) -> str:
@@ -100,9 +103,10 @@ def suffix(kind: str) -> str:
 @pytest.mark.parametrize("what", ["missing", "directory", "empty", "utf16", "nul", "truncated-gzip"])
 def test_unreadable_files(capsys, files, kind, what):
     path = files["root"] / f"{what}-{kind}{suffix(kind)}"
-    source = files["bench"] if kind.startswith(("bench", "untraced")) else files["cost"]
+    source = files["bench"] if kind.startswith(("bench", "untraced")) else files["grid"] if kind == "grid" \
+        else files["cost"]
     if what == "directory":
-        path = files["dir"] if not suffix(kind) == ".json" else files["root"] / "adir.json"
+        path = files["dir"] if suffix(kind) not in (".json", ".toml") else files["root"] / f"adir{suffix(kind)}"
         path.mkdir(exist_ok=True)
     elif what == "empty":
         path.write_bytes(b"")

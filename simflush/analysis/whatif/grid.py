@@ -30,6 +30,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ...errors import ConfigError
+from ...jsonfile import read_input
 
 SETTING_DEFAULTS = {  # the API's keywords (simflush.api.make_config) and defaults, in compare's order
     "model": "bert-base", "seq_len": 128, "batch": 1, "layers": None, "runtime": "suf-gpu-bench",
@@ -131,12 +132,13 @@ def _where(loc: tuple) -> str:
 def load_sweep(path: Path) -> Sweep:
     """The sweep of a TOML file; a file that does not parse or fit the schema is one ConfigError naming
     the file and the key."""
+    _raw, text = read_input(path, "a sweep grid")
     try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not TOML: {exc}") from None
+    if not data:  # an empty file is a mistake, not a sweep of one default configuration
+        raise ConfigError(f"{path}: no settings: give a [base] table, [grid] axes or [[configs]] entries")
     try:
         doc = _File.model_validate(data)
     except ValidationError as exc:
