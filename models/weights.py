@@ -84,14 +84,15 @@ def check_layer_weights(weights: LayerWeights, spec: ModelSpec) -> None:
             raise ValueError(f"{field.name} has dtype {value.dtype}; expected float64")
 
 
-def random_weights(spec: ModelSpec, seed: int, layers: int | None = None, affine: bool = False) -> ModelWeights:
+def random_weights(spec: ModelSpec, seed: int, layers: int | None = None, affine: bool = False,
+                   std: float = INIT_STD) -> ModelWeights:
     """Seeded weights of the first ``layers`` layers (all of them if None), float64.
 
-    Every matrix entry is N(0, INIT_STD²), BERT's and GPT-2's initialisation: with unit-variance
-    LayerNorm outputs, Q, K, V entries then have std 0.02·sqrt(D) (0.55 at D = 768), scores are O(1)
-    and the residual stream stays O(1), as in a trained model. With ``affine``, biases are drawn
-    N(0, INIT_STD²) too and gammas 1 + N(0, INIT_STD²), betas N(0, INIT_STD²), to exercise those paths;
-    without it they are absent, as in SUF's bench.
+    Every matrix entry is N(0, std²); the default 0.02 is BERT's and GPT-2's initialisation: with
+    unit-variance LayerNorm outputs, Q, K, V entries then have std 0.02·sqrt(D) (0.55 at D = 768),
+    scores are O(1) and the residual stream stays O(1). With ``affine``, biases and betas are drawn
+    N(0, std²) too and gammas 1 + N(0, std²), to exercise those paths; without it they are absent,
+    as in SUF's bench.
 
     Layer ``i`` is drawn from its own stream, seeded by ``(seed, i)``: it does not depend on how many
     layers are drawn. Deterministic for a seed and a NumPy version (NumPy may change Generator streams).
@@ -99,18 +100,20 @@ def random_weights(spec: ModelSpec, seed: int, layers: int | None = None, affine
     count = spec.n_layers if layers is None else layers
     if not 1 <= count <= spec.n_layers:
         raise ValueError(f"layers = {count}: {spec.name} has 1 to {spec.n_layers} layers")
+    if not std > 0:
+        raise ValueError(f"std = {std}: must be positive")
     shapes = expected_shapes(spec)
     out = []
     for i in range(count):
         rng = np.random.default_rng([seed, i])
-        draw = {name: rng.normal(0.0, INIT_STD, shapes[name]) for name in ("wqkv", "wo", "w1", "w2")}
+        draw = {name: rng.normal(0.0, std, shapes[name]) for name in ("wqkv", "wo", "w1", "w2")}
         if affine:
-            draw |= {name: rng.normal(0.0, INIT_STD, shapes[name]) for name in ("bqkv", "bo", "b1", "b2")}
+            draw |= {name: rng.normal(0.0, std, shapes[name]) for name in ("bqkv", "bo", "b1", "b2")}
             for ln in ("ln1", "ln2"):
-                draw[f"{ln}_gamma"] = 1.0 + rng.normal(0.0, INIT_STD, shapes[f"{ln}_gamma"])
-                draw[f"{ln}_beta"] = rng.normal(0.0, INIT_STD, shapes[f"{ln}_beta"])
+                draw[f"{ln}_gamma"] = 1.0 + rng.normal(0.0, std, shapes[f"{ln}_gamma"])
+                draw[f"{ln}_beta"] = rng.normal(0.0, std, shapes[f"{ln}_beta"])
         out.append(LayerWeights(**draw))
-    return ModelWeights(tuple(out), f"random(seed={seed}, std={INIT_STD}{', affine' if affine else ''})")
+    return ModelWeights(tuple(out), f"random(seed={seed}, std={std}{', affine' if affine else ''})")
 
 
 def random_hidden_states(spec: ModelSpec, seq_len: int, seed: int, batch: int = 1) -> np.ndarray:

@@ -62,6 +62,13 @@ def test_random_weights_have_the_stated_scale_and_shapes():
         assert all(getattr(layer, f) is None for f in ("bqkv", "bo", "b1", "b2", "ln1_gamma", "ln1_beta"))
 
 
+def test_std_sets_the_scale():
+    w = random_weights(get_model("bert-tiny"), 0, layers=1, std=0.05)
+    assert w.layers[0].w1.std() == pytest.approx(0.05, rel=0.03) and "std=0.05" in w.origin
+    with pytest.raises(ValueError, match="std = 0: must be positive"):
+        random_weights(get_model("bert-tiny"), 0, std=0)
+
+
 def test_affine_draws_biases_and_layer_norm_parameters():
     spec = get_model("bert-tiny")
     layer = random_weights(spec, 0, layers=1, affine=True).layers[0]
