@@ -253,12 +253,14 @@ def _short(v):
 
 
 def main():
-    import cupy as cp
-
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description="GPU benchmark of real_backend (--net-only: the channel, no GPU)")
     ap.add_argument("--out", default=".")
     ap.add_argument("--elems", type=int, default=1 << 20)
     a = ap.parse_args()
+    try:
+        import cupy as cp
+    except ImportError:
+        raise SystemExit("error: this benchmark needs CuPy and a GPU (--net-only runs without them)") from None
     N = a.elems
     props = cp.cuda.runtime.getDeviceProperties(0)
     card = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
