@@ -191,3 +191,22 @@ def test_the_progress_bar_shows_rate_and_eta_on_a_terminal_only(monkeypatch):
         text = stream.getvalue()
         assert ("3/3" in text and "config/s" in text and "<00:00" in text) == shown
         assert text == "" or shown
+
+
+def test_plot_draws_the_overview_from_the_records_file(grid, tmp_path, capsys):
+    """--plot reads the finished file: every record on the figure, named by the settings that vary."""
+    from matplotlib.image import imread
+
+    from simflush.analysis.whatif.sweep import overview_records
+
+    out, png = tmp_path / "s.jsonl", tmp_path / "overview.png"
+    assert main(["sweep", str(grid), "--out", str(out), "--jobs", "1", "--plot", str(png)]) == 0
+    assert f"wrote {png}" in capsys.readouterr().out
+    records, shared = overview_records(out)
+    assert len(records) == len(_records(out)) == 8
+    assert {"policy", "rsqrt_iters", "deploy", "chains"} <= set(records[0]) and "model" not in records[0]
+    assert shared["model"] == "bert-tiny" and "policy" not in shared
+    assert records[0]["config"] == "policy=suf deploy=colocated chains=1 rsqrt_iters=1"
+    assert all(r["online_time_s"] > 0 for r in records)
+    height, width, _ = imread(png).shape
+    assert width == 1540 and height < 1000

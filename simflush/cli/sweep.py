@@ -9,7 +9,7 @@ from pathlib import Path
 from ..analysis.whatif.compare import LIST_OPTIONS, expand
 from ..analysis.whatif.executors import Dask, InProcess, ProcessPool
 from ..analysis.whatif.grid import load_sweep
-from ..analysis.whatif.sweep import SweepInterrupted, run_sweep
+from ..analysis.whatif.sweep import SweepInterrupted, overview_records, run_sweep
 from ..errors import ConfigError
 from .compare import add_list_options, warn_once
 from .options import check_outputs
@@ -46,14 +46,22 @@ def cmd_sweep(args: argparse.Namespace) -> str:
         raise ConfigError(f"--jobs {args.jobs}: must be >= 1")
     executor = _executor(args)
     configs, source, out = _configs(args)
-    check_outputs({"--out": out})
+    check_outputs({"--out": out, "--plot": args.plot})
     try:
         summary = run_sweep(configs, out, executor, args.resume, source, callback("sweep"), warn_once())
     except SweepInterrupted as exc:
         print(exc, file=sys.stderr)
         raise SystemExit(130) from None
-    return (f"{summary.total} configurations in {summary.path} ({summary.total - summary.resumed} run now, "
+    text = (f"{summary.total} configurations in {summary.path} ({summary.total - summary.resumed} run now, "
             f"{summary.resumed} resumed, {summary.errors} with a runtime error)\n")
+    if args.plot:
+        from ..io.plots import plot_sweep
+
+        records, shared = overview_records(summary.path)
+        plot_sweep(records, args.plot, "online time per configuration — " +
+                   ", ".join(f"{k} {v}" for k, v in shared.items() if k != "net"))
+        text += f"wrote {args.plot}\n"
+    return text
 
 
 def register(sub) -> None:
@@ -65,5 +73,7 @@ def register(sub) -> None:
                    help="local worker processes, or LocalCluster workers with --dask (default: the CPU count)")
     p.add_argument("--dask", metavar="local", help="run on a Dask LocalCluster")
     p.add_argument("--scheduler", metavar="ADDR", help="run on the Dask scheduler at ADDR (tcp://host:8786)")
+    p.add_argument("--plot", type=Path, metavar="PNG",
+                   help="the sweep overview (online time per configuration, one row per network, log axes)")
     add_list_options(p, defaults=False)
     p.set_defaults(func=cmd_sweep)

@@ -30,6 +30,7 @@ from ...executor.records import FlushBranch, FlushKind
 from ...sim.cost import CostModel, load_cost
 from ...sim.engine import SimConfig
 from .executors import Executor
+from .grid import SETTING_DEFAULTS
 
 LEFT_OUT = ("runs", "scope")  # of the bench document: the per-run table (large) and constant prose
 # every kind/branch pair, 0 where a configuration has no such flush: every record has the same fields
@@ -195,3 +196,22 @@ def read_records(path: Path) -> Iterator[dict]:
     with open(path) as fh:
         for line in fh:
             yield json.loads(line)
+
+
+def overview_records(path: Path) -> tuple[list[dict], dict]:
+    """A sweep file as ``io.plots.plot_sweep`` reads it: per record its varying settings (``config`` as
+    ``k=v k=v``, and each by name), ``net`` and ``online_time_s`` (None for a runtime error); and the
+    settings every record shares (for a title). Knobs appear without their ``knobs.`` prefix."""
+    settings = [*SETTING_DEFAULTS, *sorted({k for r in read_records(path) for k in r if k.startswith("knobs.")})]
+    values: dict[str, set] = {k: set() for k in settings}
+    for r in read_records(path):
+        for k in settings:
+            values[k].add(str(r.get(k, "")))
+    varying = [k for k in settings if len(values[k]) > 1]
+    shared = {k.removeprefix("knobs."): next(iter(v)) for k, v in values.items() if len(v) == 1 and v != {"None"}}
+    out = []
+    for r in read_records(path):
+        named = {k.removeprefix("knobs."): r.get(k, "") for k in varying}
+        out.append({"config": " ".join(f"{k}={v}" for k, v in named.items()) or "baseline", **named,
+                    "net": r["net"], "online_time_s": r.get("timing.online_time_s")})
+    return out, shared
