@@ -83,7 +83,7 @@ def hermite_segments(fn: Callable[[float], float], dfn: Callable[[float], float]
     """Breakpoints (Qf) and centred Qf Hermite coefficients of ``segments`` equal pieces over [lo, hi)."""
     h = (hi - lo) / segments
     starts = [lo + i * h for i in range(segments)]
-    breaks = (*tuple(llround(s * 2 ** f) for s in starts), llround(hi * 2 ** f))
+    breaks = (*(llround(s * 2**f) for s in starts), llround(hi * 2**f))
     return breaks, tuple(_centred_cubic(fn, dfn, s, h, f) for s in starts)
 
 
@@ -150,7 +150,7 @@ def recip_init_table(f: int = FRAC_BITS, nmax: float = 1024.0) -> PiecewisePoly:
     for lo_q, hi_q in itertools.pairwise(breaks):
         a0, a1 = _chord_x(lambda x: 1 / x, lo_q, hi_q, f)
         coeffs.append(expand_to_x((a0, a1, 0, 0), lo_q, f))
-    return PiecewisePoly((0, *breaks), ((2 ** f, 0, 0, 0), *tuple(coeffs)), None, (llround(2**f / nmax), 0, 0, 0),
+    return PiecewisePoly((0, *breaks), ((2**f, 0, 0, 0), *coeffs), None, (llround(2**f / nmax), 0, 0, 0),
                          f, f)
 
 
@@ -170,7 +170,7 @@ def rsqrt_init_table(f: int = FRAC_BITS, eps: float = 1 / 1024, vmax: float = 16
         a0, a1 = _chord_x(lambda x: 1 / math.sqrt(x), lo_q, hi_q, f)
         coeffs.append((a0 - ((a1 * lo_q) >> f), a1))
     first = (llround(2**f / math.sqrt(eps)), 0)
-    return PiecewisePoly((0, *tuple(bounds)), (first, *tuple(coeffs)), None,
+    return PiecewisePoly((0, *bounds), (first, *coeffs), None,
                          (llround(2**f / math.sqrt(vmax)), 0), f, f)
 
 
@@ -254,8 +254,7 @@ def inverse_lut(f: int = FRAC_BITS, seq_len: int = 128) -> Lut:
     """1/x of the softmax row sum after GapARS by f - 6 (index at scale 6, ceil(log2 k) + 6 bits: 13 at k = 128),
     Qf. Entry 0 is the wrapped sum k 2^6 = 2^bits, i.e. 2^(6+f) / 2^bits = 1/k."""
     bits = math.ceil(math.log2(seq_len)) + 6
-    lut = _gen_lut(bits, 6, f, lambda x: 1 / x if x else 2**6 / 2**bits)
-    return lut
+    return _gen_lut(bits, 6, f, lambda x: 1 / x if x else 2**6 / 2**bits)
 
 
 @cache
