@@ -12,6 +12,7 @@ Error bounds are derived from the construction, not fitted (u = 2^-f, one Qf uni
 - 1e-12 for double arithmetic in the real-valued decode.
 """
 
+import itertools
 import math
 import subprocess
 import sys
@@ -232,7 +233,7 @@ def test_gelu_const_within_derived_bound():
     breaks, centred = tables.gelu_centred(F, 256)
     fn, dfn, d4 = FUNCS["gelu"]
     h = 1 / 16
-    for i, (lq, hq) in enumerate(zip(breaks, breaks[1:], strict=False)):
+    for i, (lq, hq) in enumerate(itertools.pairwise(breaks)):
         mid = (lq & (2**64 - 1)) + ((((hq & (2**64 - 1)) or 2**64 - 1) - (lq & (2**64 - 1))) >> 1)
         mid = mid - 2**64 if mid >= 2**63 else mid
         xq = np.arange(lq, hq)
@@ -289,7 +290,7 @@ def test_monotone_tables_are_monotone():
     assert rises.tolist() == [128 * 4096]
 
 
-# --- SIGMA's LUTs ------------------------------------------------------------------------------------------------------
+# --- SIGMA's LUTs ---------------------------------------------------------------------------------------------------
 
 def _check_truncated(lut, fn):
     """Entry i = fn(i / 2^in_scale) 2^out_scale cast toward zero: 0 <= exact - entry < 1 for fn >= 0."""
