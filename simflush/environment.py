@@ -18,7 +18,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .errors import ConfigError
 from .variants import KNOBS
 
 SUF_PREFIX = "SUF_"
@@ -50,10 +49,7 @@ def read_environment(environ: Mapping[str, str] | None = None) -> SufEnvironment
     knobs = {}
     for name in env_knob_names():
         if name in environ:
-            try:
-                knobs[name] = KNOBS.get(name).parse(environ[name])
-            except ConfigError as exc:  # the knob's message names --set; here the value came from the shell
-                raise ConfigError(str(exc).replace("--set ", "environment variable ", 1)) from None
+            knobs[name] = KNOBS.get(name).parse(environ[name], source="environment variable")
     unknown = tuple(sorted(n for n in environ if n.startswith(SUF_PREFIX) and n not in KNOBS))
     return SufEnvironment(knobs, unknown)
 

@@ -88,11 +88,12 @@ class Knob:
     in_profile: bool = True
     options: tuple[Choice, ...] = ()
 
-    def parse(self, raw: str) -> str:
-        """Validate ``raw``; return it normalised. Raises ConfigError naming what is allowed."""
+    def parse(self, raw: str, source: str = "--set") -> str:
+        """Validate ``raw``; return it normalised. Raises ConfigError naming ``source`` (where the value came
+        from: ``--set``, an environment variable), the value and what is allowed."""
         if self.kind == "choice":
             if raw not in self.choices:
-                raise ConfigError(f"--set {self.name}={raw}: allowed values are {', '.join(self.choices)}")
+                raise ConfigError(f"{source} {self.name}={raw}: allowed values are {', '.join(self.choices)}")
             return raw
         try:
             value = int(raw)
@@ -101,7 +102,7 @@ class Knob:
         lo, hi = (0, 1) if self.kind == "bool" else (self.lo, self.hi)
         if value is None or not lo <= value <= hi:
             allowed = "0 or 1" if self.kind == "bool" else f"an integer in [{lo}, {hi}]"
-            raise ConfigError(f"--set {self.name}={raw}: allowed values are {allowed}")
+            raise ConfigError(f"{source} {self.name}={raw}: allowed values are {allowed}")
         return str(value)
 
     def choice(self, value: str) -> Choice:

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except SufRuntimeError as exc:
-        print(f"runtime error (the SUF runtime would throw) in {exc.run}: {exc.message}", file=sys.stderr)
+        print(f"runtime error (the SUF runtime would throw) in {exc}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -225,7 +225,8 @@ def plot_sweep(records: Sequence[Mapping], path: Path | str | None = None, title
         named.plot(shown_ms[:1], [0], "o", color="grey", ms=5)
         named.axvline(first_ms, color="grey", ls="--", lw=0.8)
         for y, ms in enumerate(shown_ms):
-            named.annotate(f"{ms:.4g} ms  {first_ms / ms:.2f}x", (ms, y), xytext=(6, 0), textcoords="offset points",
+            shown_time = f"{ms:,.0f}" if ms >= 1e3 else f"{ms:.4g}"  # WAN times: 69,660 ms, not 6.966e+04
+            named.annotate(f"{shown_time} ms  {first_ms / ms:.2f}x", (ms, y), xytext=(6, 0), textcoords="offset points",
                            va="center", fontsize=7)
         labels = [_drop_setting(r.get("config", ""), facet, value) for r in shown]
         named.set_yticks(range(len(shown)), [textwrap.shorten(lb, 70) for lb in labels], fontsize=7)

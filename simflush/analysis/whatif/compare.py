@@ -81,7 +81,7 @@ def _simulate(item: tuple[int, dict, SimConfig]) -> tuple[int, Row]:
     try:
         return index, Row(params, simulate_config(config))
     except SufRuntimeError as exc:
-        return index, Row(params, None, f"runtime error in {exc.run}: {exc.message}")
+        return index, Row(params, None, f"runtime error in {exc}")
 
 
 def run_all(combos: list[dict], jobs: int = 1, progress: Progress | None = None,
@@ -112,6 +112,11 @@ def varying_keys(rows: list[Row]) -> list[str]:
     return keys + [k for k in knobs if len({r.params["knobs"].get(k, "") for r in rows}) > 1]
 
 
+def config_label(varying: Mapping[str, object]) -> str:
+    """A configuration named by the settings that vary in its sweep: ``k=v k=v`` (``baseline``: none)."""
+    return " ".join(f"{k}={v}" for k, v in varying.items()) or "baseline"
+
+
 def summaries(rows: list[Row]) -> list[dict]:
     """One flat record per row: the varying settings, time, counts, bytes, branches, speed-up."""
     varying = varying_keys(rows)
@@ -121,7 +126,7 @@ def summaries(rows: list[Row]) -> list[dict]:
     for r in rows:
         values = {**{k: r.params[k] for k in LIST_OPTIONS}, **r.params["knobs"]}
         params = {k: values.get(k, "") for k in varying}
-        rec = {"config": " ".join(f"{k}={v}" for k, v in params.items()) or "baseline", **params}
+        rec = {"config": config_label(params), **params}
         if r.result is None:
             rec["error"] = r.error
         else:

@@ -29,6 +29,7 @@ from ...errors import ConfigError, SufRuntimeError
 from ...executor.records import FlushBranch, FlushKind
 from ...sim.cost import CostModel, load_cost
 from ...sim.engine import SimConfig
+from .compare import config_label
 from .executors import Executor
 from .grid import SETTING_DEFAULTS
 
@@ -74,7 +75,7 @@ def reduce_config(index: int, params: dict) -> tuple[int, str, str]:
         doc = simulate_config(config).bench_json()
         doc["branches"] = {**NO_BRANCHES, **doc["branches"]}
     except SufRuntimeError as exc:
-        record["error"] = f"runtime error in {exc.run}: {exc.message}"
+        record["error"] = f"runtime error in {exc}"
     else:
         record.update((k, v) for k, v in _flatten({k: v for k, v in doc.items() if k not in LEFT_OUT}).items()
                       if k not in record)
@@ -212,6 +213,6 @@ def overview_records(path: Path) -> tuple[list[dict], dict]:
     out = []
     for r in read_records(path):
         named = {k.removeprefix("knobs."): r.get(k, "") for k in varying}
-        out.append({"config": " ".join(f"{k}={v}" for k, v in named.items()) or "baseline", **named,
+        out.append({"config": config_label(named), **named,
                     "net": r["net"], "online_time_s": r.get("timing.online_time_s")})
     return out, shared
