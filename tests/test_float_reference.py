@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from tiny_models import TINY_BERT, TINY_GPT2, TINY_SILU
 
 from models.float_reference import (
     LN_EPS,
@@ -18,9 +19,6 @@ from models.float_reference import (
 from models.specs import ModelSpec, get_model
 from models.weights import random_hidden_states, random_weights
 
-TINY = ModelSpec("tiny", "gelu", False, 2, 2, 16, 24, 64, 37, 12)
-TINY_CAUSAL = ModelSpec("tiny-causal", "gelu", True, 2, 2, 16, 24, 64, 50, 12)
-TINY_SILU = ModelSpec("tiny-silu", "silu", True, 2, 4, 16, 24, 64, 51, 12)
 T = 7
 
 
@@ -67,7 +65,7 @@ def layer(spec: ModelSpec, affine: bool = True, seed: int = 0):
     return random_weights(spec, seed, layers=1, affine=affine).layers[0]
 
 
-@pytest.mark.parametrize("spec", [TINY, TINY_CAUSAL, TINY_SILU], ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [TINY_BERT, TINY_GPT2, TINY_SILU], ids=lambda s: s.name)
 @pytest.mark.parametrize("affine", [False, True])
 def test_layer_matches_the_loop_formulation(spec, affine):
     w = layer(spec, affine)
@@ -94,14 +92,14 @@ def test_phase_shapes():
 
 
 def test_a_batch_is_its_sequences_side_by_side():
-    x = random_hidden_states(TINY_CAUSAL, T, seed=2, batch=2)
-    w = layer(TINY_CAUSAL)
-    both = layer_forward(x, w, TINY_CAUSAL)["out"]
+    x = random_hidden_states(TINY_GPT2, T, seed=2, batch=2)
+    w = layer(TINY_GPT2)
+    both = layer_forward(x, w, TINY_GPT2)["out"]
     for b in range(2):
-        np.testing.assert_allclose(both[b], layer_forward(x[b], w, TINY_CAUSAL)["out"], rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(both[b], layer_forward(x[b], w, TINY_GPT2)["out"], rtol=1e-13, atol=1e-14)
 
 
-@pytest.mark.parametrize("spec", [TINY, TINY_CAUSAL], ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [TINY_BERT, TINY_GPT2], ids=lambda s: s.name)
 def test_softmax_rows_sum_to_one_over_the_valid_keys(spec):
     probs = layer_forward(random_hidden_states(spec, T, seed=3)[0], layer(spec), spec)["probs"]
     np.testing.assert_allclose(probs.sum(axis=-1), 1.0, rtol=1e-13)
@@ -114,7 +112,7 @@ def test_softmax_rows_sum_to_one_over_the_valid_keys(spec):
 
 
 def test_causal_output_at_t_ignores_inputs_after_t():
-    spec, w = TINY_CAUSAL, layer(TINY_CAUSAL)
+    spec, w = TINY_GPT2, layer(TINY_GPT2)
     x = random_hidden_states(spec, T, seed=4)[0]
     changed = x.copy()
     changed[4:] = random_hidden_states(spec, T, seed=40)[0, 4:]    # only positions 4..T-1
@@ -122,12 +120,12 @@ def test_causal_output_at_t_ignores_inputs_after_t():
     np.testing.assert_allclose(a[:4], b[:4], rtol=0, atol=1e-13)
     assert not np.allclose(a[4:], b[4:])
     # without the mask (the same weights on a non-causal spec), earlier outputs do see the change
-    c, e = layer_forward(x, w, TINY)["out"], layer_forward(changed, w, TINY)["out"]
+    c, e = layer_forward(x, w, TINY_BERT)["out"], layer_forward(changed, w, TINY_BERT)["out"]
     assert np.abs(c[:4] - e[:4]).max() > 1e-3
 
 
 def test_layer_norm_gives_mean_zero_and_unit_variance_up_to_eps():
-    x = random_hidden_states(TINY, T, seed=5)[0] * 3.0 + 2.0
+    x = random_hidden_states(TINY_BERT, T, seed=5)[0] * 3.0 + 2.0
     y = layer_norm(x)
     np.testing.assert_allclose(y.mean(axis=-1), 0.0, atol=1e-14)
     var = x.var(axis=-1)
@@ -137,7 +135,7 @@ def test_layer_norm_gives_mean_zero_and_unit_variance_up_to_eps():
 
 
 def test_layer_norm_applies_gamma_then_beta():
-    x = random_hidden_states(TINY, T, seed=5)[0]
+    x = random_hidden_states(TINY_BERT, T, seed=5)[0]
     gamma, beta = np.linspace(0.5, 2.0, 16), np.linspace(-1.0, 1.0, 16)
     np.testing.assert_allclose(layer_norm(x, gamma, beta), layer_norm(x) * gamma + beta, rtol=1e-14)
 
@@ -169,8 +167,8 @@ def test_model_forward_feeds_each_layer_the_previous_output():
 
 
 def test_bad_shapes_are_value_errors():
-    w = layer(TINY)
+    w = layer(TINY_BERT)
     with pytest.raises(ValueError, match=r"hidden states have shape \(7, 12\); expected \(\.\.\., T, 16\) for tiny"):
-        layer_forward(np.zeros((T, 12)), w, TINY)
+        layer_forward(np.zeros((T, 12)), w, TINY_BERT)
     with pytest.raises(ValueError, match="wqkv has shape"):
         layer_forward(np.zeros((T, 128)), w, get_model("bert-tiny"))

@@ -5,8 +5,9 @@ from dataclasses import fields
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
+from tiny_models import TINY_BERT, TINY_GPT2
 
-from models.specs import MODELS, ModelSpec, get_model
+from models.specs import MODELS, get_model
 from models.weights import (
     INIT_STD,
     LayerWeights,
@@ -18,10 +19,6 @@ from models.weights import (
 )
 from simflush.errors import ConfigError
 from simflush.io.checkpoint import load_checkpoint
-
-# D = 16, F = 24 (F != D, so a matrix in the wrong orientation has the wrong shape), 2 heads, 2 layers
-TINY_BERT = ModelSpec("tiny-bert", "gelu", False, 2, 2, 16, 24, 64, 37, 12)
-TINY_GPT2 = ModelSpec("tiny-gpt2", "gelu", True, 2, 2, 16, 24, 64, 50, 12)
 
 
 def assert_same_layers(a: ModelWeights, b: ModelWeights) -> None:
