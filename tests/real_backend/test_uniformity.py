@@ -54,3 +54,60 @@ def test_single_party_key_words_uniform():
     kd = G.DReLU(37).keygen(d, N).key1.parts
     assert byte_stat(kd["dpf"].leaf) < chi2_limit(255)
     assert chi2_uniform(np.bincount(kd["c"].astype(np.int64), minlength=2)) < chi2_limit(1)
+
+
+
+LOCAL_GATES = [(G.Select, ("rb", "rx", "rbrx")), (G.MaskedMul, ("rx", "ry", "rxry")), (G.B2A, ("rb",))]
+
+
+def _masks(keys) -> tuple:
+    return keys.r_in if isinstance(keys.r_in, tuple) else (keys.r_in,)
+
+
+def _mask_uniform(mask: np.ndarray, n: int) -> bool:
+    """A mask passes a chi-square test against uniform: its top 6 bits, or its bit balance for a 1-bit mask."""
+    if int(mask.max()) <= 1:
+        return chi2_uniform(np.bincount(mask.astype(np.int64), minlength=2)) < chi2_limit(1)
+    return top_bits_stat(mask, n) < chi2_limit(BINS - 1)
+
+
+def _local_gate_view(gate_cls, parts: tuple[str, ...], n: int, N: int, r_in=None):
+    """What the dealing gives away: whether each mask (what hides a peer's input, x + r) is uniform, whether
+    party 0's key words are uniform, and how often party 0 holds a mask word in the clear."""
+    keys = gate_cls(n).keygen(Dealer(21), N, r_in=r_in)
+    masks = _masks(keys)
+    in_clear = max(float(np.mean(keys.key0.parts[p] == m)) for p, m in zip(parts, masks, strict=False))
+    keys_uniform = all(top_bits_stat(np.asarray(keys.key0.parts[p]), n) < chi2_limit(BINS - 1)
+                       for p in (*parts, "rout"))
+    return [_mask_uniform(m, n) for m in masks], keys_uniform, in_clear, masks
+
+
+def test_local_gates_masks_and_key_words_uniform_one_time_and_never_in_the_clear():
+    """Select, MaskedMul and B2A share one dealing helper: each mask is uniform (so x + r is uniform for a
+    constant x), party 0's words are uniform shares (never the mask itself), and two gates get fresh masks."""
+    n, N = 37, 20000
+    for gate_cls, parts in LOCAL_GATES:
+        masks_uniform, keys_uniform, in_clear, _ = _local_gate_view(gate_cls, parts, n, N)
+        assert all(masks_uniform) and keys_uniform, gate_cls.kind
+        assert in_clear < 0.01, gate_cls.kind  # an additive share equals the mask only by chance
+        dealer = Dealer(22)  # two gates from one dealer: fresh masks, not the same ones again
+        first, second = (_masks(gate_cls(n).keygen(dealer, N)) for _ in range(2))
+        assert all(float(np.mean(a == b)) < 0.6 for a, b in zip(first, second, strict=True)), gate_cls.kind
+
+
+def test_local_gates_negative_controls(monkeypatch):
+    """The same checks catch a zero mask, and a dealer that hands party 0 the masks in the clear."""
+    n, N = 37, 20000
+    zeros = np.zeros(N, np.uint64)
+    masks_uniform, _, _, _ = _local_gate_view(G.MaskedMul, ("rx", "ry", "rxry"), n, N, r_in=(zeros, zeros))
+    assert not any(masks_uniform)
+
+    import real_backend.gates.linear as linear
+
+    def leaky(dealer, stream, ring, values):  # party 0 gets each value itself, party 1 zeros
+        return dict(values), {k: np.zeros_like(v) for k, v in values.items()}
+
+    monkeypatch.setattr(linear, "share_each", leaky)
+    for gate_cls, parts in LOCAL_GATES:
+        _, _, in_clear, _ = _local_gate_view(gate_cls, parts, n, N)
+        assert in_clear == 1.0, gate_cls.kind
