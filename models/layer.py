@@ -80,8 +80,21 @@ class LayerOptions:
         return {k: getattr(self, k) for k in keys}
 
 
-def _trunc(n: int, gate: str, opts: LayerOptions) -> TaskSpec:
-    return TaskSpec("trunc", {"n": n, "gate": gate, "per_element": opts.per_element_masks})
+def exp_scale_f(nexp_final_trunc: bool) -> int:
+    """Frac bits of nExp's output in units of f: Qf, or Q2f without its final truncation."""
+    return 1 if nexp_final_trunc else 2
+
+
+def prob_scale_f(nexp_final_trunc: bool, prob_trunc: bool) -> int:
+    """Frac bits of the softmax probabilities in units of f: Qf after the probability truncation, else one f more
+    than the exponentials. The context truncation after P V takes this many f."""
+    return 1 if prob_trunc else exp_scale_f(nexp_final_trunc) + 1
+
+
+def _trunc(n: int, gate: str, opts: LayerOptions, shift_f: int = 1) -> TaskSpec:
+    """A TruncTask of ``n`` words by ``shift_f`` * f (a Q(1 + shift_f)f product back to Qf)."""
+    params = {"n": n, "gate": gate, "per_element": opts.per_element_masks}
+    return TaskSpec("trunc", {**params, "shift_f": shift_f} if shift_f != 1 else params)
 
 
 def _layernorm(rows: int, cols: int, var_gate: str, opts: LayerOptions) -> TaskSpec:
@@ -182,8 +195,9 @@ def _prefill_attention(model: ModelSpec, B: int, H: int, T: int, Dh: int, opts: 
                 "attention", planner=planner),
         RunSpec("Ctx_matmul", "Softmax", _matmul_tasks(B * H, T, T, Dh, opts), "attention",
                 planner=planner),
-        RunSpec("Ctx_trunc", "Softmax", (_trunc(B * H * T * Dh, "gapars", opts),), "attention",
-                planner=planner),
+        RunSpec("Ctx_trunc", "Softmax", (_trunc(B * H * T * Dh, "gapars", opts,
+                                                prob_scale_f(opts.nexp_final_trunc, opts.prob_trunc)),),
+                "attention", planner=planner),
     ]
 
 

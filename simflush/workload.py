@@ -9,7 +9,7 @@ and its ``task`` is one of the step builders below (DESIGN.md §5 and docs/whati
 from collections.abc import Callable, Generator
 from typing import Any
 
-from models.layer import TaskSpec
+from models.layer import TaskSpec, exp_scale_f, prob_scale_f
 
 from .tasks.context import BeaverOp, Context
 from .tasks.gates import GAPARS, GELU_CONST, GELU_SPLINE, NEXP, SILU, TRUNC_GATES
@@ -51,13 +51,13 @@ def nexp_lut(p: dict) -> Step:
 
 
 def inv_recip(p: dict) -> Step:
-    """SUF_INV_MODE=suf: RecipTask (Newton iterations)."""
-    return lambda c, s: recip(c, s, GAPARS, p["recip_iters"], p["recip_local_truncs"])
+    """SUF_INV_MODE=suf: RecipTask (Newton iterations) on the row sums at their scale."""
+    return lambda c, s, scale: recip(c, s, GAPARS, p["recip_iters"], p["recip_local_truncs"], scale)
 
 
 def inv_lut(p: dict) -> Step:
     """SUF_INV_MODE=sigma_gpu: InvSigmaGpuTask (LUT and Beaver multiplies)."""
-    return lambda c, s: inv_sigma(c, s, p["sigma_via_batch"], p["inv_sigma_muls"])
+    return lambda c, s, scale: inv_sigma(c, s, p["sigma_via_batch"], p["inv_sigma_muls"], scale)
 
 
 def row_max_relu(ctx: Context, p: dict, scores: Any) -> Generator:
@@ -80,7 +80,8 @@ def _layernorm(ctx: Context, p: dict, make_input) -> Generator:
 
 
 def _trunc(ctx: Context, p: dict, make_input) -> Generator:
-    return trunc(ctx, make_input(p["n"]), TRUNC_GATES[p["gate"]], per_element=p["per_element"])
+    return trunc(ctx, make_input(p["n"]), TRUNC_GATES[p["gate"]], p.get("shift_f", 1) * ctx.frac_bits,
+                 per_element=p["per_element"])
 
 
 def _matmul(ctx: Context, p: dict, make_input) -> Generator:
@@ -89,8 +90,9 @@ def _matmul(ctx: Context, p: dict, make_input) -> Generator:
 
 
 def _block_options(p: dict) -> dict:
-    """nExp, inverse and probability-trunc choices of a SoftmaxBlockTask."""
-    return {"nexp": p["nexp"].task(p), "inv": p["inv"].task(p), "prob_trunc": GAPARS if p["prob_trunc"] else None}
+    """nExp, inverse and probability-trunc choices of a SoftmaxBlockTask, and the scale nExp leaves."""
+    return {"nexp": p["nexp"].task(p), "inv": p["inv"].task(p), "prob_trunc": GAPARS if p["prob_trunc"] else None,
+            "exp_scale_f": exp_scale_f(p["nexp_final_trunc"])}
 
 
 def _attention_softmax(ctx: Context, p: dict, make_input) -> Generator:
@@ -101,9 +103,12 @@ def _attention_softmax(ctx: Context, p: dict, make_input) -> Generator:
 
 def _decode_softmax(ctx: Context, p: dict, make_input) -> Generator:
     lengths = p["lengths"]
+    scores = make_input(active_elems(lengths))
+    values = make_input(active_elems(lengths) * p["head_dim"])
     block = lambda md: softmax_then_rows(  # noqa: E731
-        ctx, md, lengths, p["head_dim"], TRUNC_GATES[p["ctx_gate"]], **_block_options(p))
-    return attention_softmax(p["rowmax"].task(ctx, p, make_input(active_elems(lengths))), block)
+        ctx, md, values, lengths, p["head_dim"], TRUNC_GATES[p["ctx_gate"]],
+        prob_scale_f(p["nexp_final_trunc"], p["prob_trunc"]), **_block_options(p))
+    return attention_softmax(p["rowmax"].task(ctx, p, scores), block)
 
 
 def _cubic(ctx: Context, p: dict, make_input) -> Generator:

@@ -38,7 +38,7 @@ def two_muls(ctx):
 
 
 def test_independent_tasks_share_one_open_flush():
-    ex, _ = run([lambda c: trunc(c, Sym(N), G.GAPARS), two_muls])
+    ex, _ = run([lambda c: trunc(c, Sym(N), G.GAPARS, 12), two_muls])
     first = ex.records[0]
     assert (first.event, first.words_mask, first.words_beaver) == ("OPEN", N, 2 * N)
 
@@ -46,7 +46,7 @@ def test_independent_tasks_share_one_open_flush():
 def test_overlap_path_when_open_and_pfss_are_both_wanted():
     """Wave 4: the trunc waits on PFSS while the second mul waits on its open: step 1 runs the
     planner's PFSS flush beside the open flush (R.overlap_pfss_open is true in the bench)."""
-    _, flushes = run([lambda c: trunc(c, Sym(N), G.GAPARS), two_muls])
+    _, flushes = run([lambda c: trunc(c, Sym(N), G.GAPARS, 12), two_muls])
     overlap = [f for f in flushes if f.concurrent]
     assert len(overlap) == 1 and overlap[0].branch == "overlap"
     assert [(r.event, r.branch) for r in overlap[0].records] == [("OPEN", "overlap"), ("PFSS", "overlap")]
@@ -54,7 +54,7 @@ def test_overlap_path_when_open_and_pfss_are_both_wanted():
 
 
 def test_records_carry_enums_that_read_as_their_strings():
-    ex, _ = run([lambda c: trunc(c, Sym(N), G.GAPARS), two_muls])
+    ex, _ = run([lambda c: trunc(c, Sym(N), G.GAPARS, 12), two_muls])
     pfss = next(r for r in ex.records if r.event == "PFSS")
     assert ex.records[0].event is FlushKind.OPEN and pfss.batch is Batch.COEFF and pfss.finish is PfssFinish.FINALIZE
     assert json.dumps([pfss.event, pfss.branch, pfss.finish, pfss.batch]) == '["PFSS", "overlap", "finalize", "coeff"]'
@@ -63,7 +63,7 @@ def test_records_carry_enums_that_read_as_their_strings():
 
 @pytest.mark.parametrize("policy", ["suf", "have_pfss_work"])
 def test_without_overlap_the_open_wins_then_planner(policy):
-    ex, flushes = run([lambda c: trunc(c, Sym(N), G.GAPARS), two_muls], policy=policy, overlap_pfss_open=False)
+    ex, flushes = run([lambda c: trunc(c, Sym(N), G.GAPARS, 12), two_muls], policy=policy, overlap_pfss_open=False)
     assert not any(f.concurrent for f in flushes)
     assert [(r.event, r.branch) for r in ex.records] == [
         ("OPEN", "demand_open"), ("OPEN", "demand_open"), ("PFSS", "planner")]

@@ -47,14 +47,14 @@ def test_mul_is_one_beaver_open_of_2n():
 
 
 def test_trunc_and_relu_are_one_mask_open_and_one_job():
-    assert counts(run_alone(lambda c: trunc(c, Sym(N), G.GAPARS))) == (1, 1, N, 0)
+    assert counts(run_alone(lambda c: trunc(c, Sym(N), G.GAPARS, 12))) == (1, 1, N, 0)
     assert counts(run_alone(lambda c: relu(c, Sym(N)))) == (1, 1, N, 0)
 
 
 @given(n=st.integers(1, 5000))
 @settings(max_examples=20, deadline=None)
 def test_per_element_trunc_flushes_once_per_1024_chunk(n):
-    recs = run_alone(lambda c: trunc(c, Sym(n), G.GAPARS, per_element=True))
+    recs = run_alone(lambda c: trunc(c, Sym(n), G.GAPARS, 12, per_element=True))
     pfss = [r for r in recs if r.event == "PFSS"]
     assert sum(r.event == "OPEN" for r in recs) == 1
     assert len(pfss) == -(-n // 1024)
@@ -135,7 +135,7 @@ def test_batched_matmul_is_one_open():
 
 def test_open_cap_throws_like_suf():
     with pytest.raises(SufRuntimeError, match="max_pending_words"):
-        run_alone(lambda c: trunc(c, Sym((1 << 23) + 1), G.GAPARS))
+        run_alone(lambda c: trunc(c, Sym((1 << 23) + 1), G.GAPARS, 12))
     with pytest.raises(SufRuntimeError, match="hatx"):
-        run_alone(lambda c: trunc(c, Sym(1 << 22), G.GAPARS),
+        run_alone(lambda c: trunc(c, Sym(1 << 22), G.GAPARS, 12),
                   replace(transformer_limits("gpu"), pfss_max_pending_hatx=1 << 21))

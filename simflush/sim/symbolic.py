@@ -5,6 +5,8 @@ from typing import Any, NamedTuple
 from ..executor.context import ExecutorContext
 from ..tasks.context import BeaverOp, Sym, beaver_open_words, beaver_output_words, deps_of
 from ..tasks.gates import Gate
+from ..tasks.local_ops import LOCAL_OPS, LocalOp
+from ..tasks.tables import FRAC_BITS
 
 
 class DirectFss(NamedTuple):
@@ -17,6 +19,8 @@ class DirectFss(NamedTuple):
 class SymbolicContext(ExecutorContext):
     """``direct_work`` collects the ``fss_direct`` evaluations of task steps, for the engine to charge
     as local GPU work before the next flush."""
+
+    frac_bits = FRAC_BITS  # sizes do not depend on it
 
     def __init__(self, executor):
         super().__init__(executor)
@@ -36,8 +40,8 @@ class SymbolicContext(ExecutorContext):
         op, shape, deps = token
         return Sym(beaver_output_words(op, shape), deps | opened.deps)
 
-    def local(self, op: str, *inputs: Any, words: int) -> Sym:
-        return Sym(words, deps_of(*inputs))
+    def local(self, op: LocalOp, *inputs: Sym, **params: Any) -> Sym:
+        return Sym(LOCAL_OPS[op].size(tuple(x.words for x in inputs), params), deps_of(*inputs))
 
     def fss_direct(self, gate: Gate, hatx: Sym) -> Sym:
         self.direct_work.append(DirectFss(gate, hatx.words))

@@ -10,6 +10,7 @@ from enum import Enum, StrEnum
 from typing import Any, Protocol
 
 from .gates import Gate
+from .local_ops import LocalOp
 
 
 class OpenKind(Enum):
@@ -58,6 +59,7 @@ class Context(Protocol):
     """What a task may ask of its party's runtime."""
 
     party: int
+    frac_bits: int   # f of the fixed-point format: tasks derive truncation shifts and constants from it
 
     def words(self, x: Any) -> int:
         """Number of ring words in value ``x``."""
@@ -71,8 +73,8 @@ class Context(Protocol):
     def beaver_finish(self, token: Any, opened: Any) -> Any:
         """Finish a Beaver product from the opened differences (local)."""
 
-    def local(self, op: str, *inputs: Any, words: int) -> Any:
-        """A named local (communication-free) computation producing ``words`` words."""
+    def local(self, op: LocalOp, *inputs: Any, **params: Any) -> Any:
+        """The local (communication-free) operation ``op`` (``local_ops.LOCAL_OPS`` defines its size and meaning)."""
 
     def open(self, value: Any, kind: OpenKind, tag: str = "") -> Any:
         """Reserve ``value`` in the open collector; returns a handle. ``tag`` says what produced the

@@ -7,8 +7,9 @@ A descriptor carries what the schedule and the cost model need (the gate kind an
 use), the truncation kind, and the input/output scales; docs/gate_tables.md describes the tables.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
+from functools import cache
 
 from simflush.tasks.tables import FRAC_BITS, TABLE_BUILDERS, Lut, PiecewisePoly
 
@@ -38,10 +39,11 @@ class GateParams:
 
     function: str                # what the gate computes, in words
     tables: tuple[str, ...] = ()
-    trunc: str | None = None     # "gapars": floor((v + 2^62) / 2^s) - 2^(62-s), valid for |v| < 2^(n-2);
+    trunc: str | None = None     # "gapars": floor((v + 2^(n-2)) / 2^s) - 2^(n-2-s), valid for |v| < 2^(n-2);
     #                              "faithful_ars": floor(v / 2^s) for any signed v (facts §1)
     in_scale_bits: int | None = None
     out_scale_bits: int | None = None
+    shift: int | None = None     # a truncation's shift s, set per call site (``with_params``)
 
     def build_tables(self, **kw: int | float) -> tuple[PiecewisePoly | Lut, ...]:
         """The gate's tables (cached per argument set); ``kw`` goes to every builder (``f=``, ...)."""
@@ -75,6 +77,18 @@ class Gate:
         return 1.0 if self.suf_kind >= 0 else self.prg_per_elem / RELU_PRG_PER_ELEM
 
 
+def with_params(gate: Gate, **changes: int) -> Gate:
+    """``gate`` with some parameters set for one call site (a truncation's shift, an input scale). It compares and
+    hashes equal to ``gate`` (``params`` is not compared): the schedule and costs do not see the difference."""
+    return _with_params(gate, gate.params, tuple(sorted(changes.items())))
+
+
+@cache
+def _with_params(gate: Gate, params: GateParams, changes: tuple) -> Gate:
+    # keyed by the parameters too: gates that differ only in them (RSQRT_INIT_VALUE) compare equal
+    return replace(gate, params=replace(params, **dict(changes)))
+
+
 _F = FRAC_BITS
 
 
@@ -96,6 +110,11 @@ RELU = Gate(GateKind.RELU, r=1, ell=0, degree=1, suf_kind=0,  # SUF tags ReLU ke
             params=GateParams("x if to_signed(x) >= 0 else 0", in_scale_bits=_F, out_scale_bits=_F))
 RSQRT_INIT = Gate(GateKind.RSQRT_INIT, r=2, ell=0, degree=0, suf_kind=4,
                   params=_coeffs("1/sqrt(x), x = var + eps", "rsqrt_init"))
+# The snapshot's RsqrtTask computes its initial value from x unmasked with the key's own r_in (spec §6.4), which no
+# secure protocol may do; the value path asks the same gate (same key kind, r and cost: it compares equal) for the
+# initial value itself, a piecewise constant (docs/gate_tables.md), so that the schedule stays the snapshot's.
+RSQRT_INIT_VALUE = replace(RSQRT_INIT, params=_coeffs("1/sqrt(x) as its own initial value (piecewise constant)",
+                                                      "rsqrt_init_value"))
 NEXP = Gate(GateKind.NEXP, r=4, ell=0, degree=3, suf_kind=2, params=_coeffs("exp(-t), t = rowmax - score", "nexp"))
 RECIP = Gate(GateKind.RECIP, r=4, ell=0, degree=3, suf_kind=3, params=_coeffs("1/x, x = softmax row sum", "recip_init"))
 GELU_CONST = Gate(GateKind.GELU_CONST, r=1, ell=0, degree=0, suf_kind=1, params=_coeffs("GeLU(x)", "gelu_const"))

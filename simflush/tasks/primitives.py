@@ -12,11 +12,11 @@ from typing import Any
 
 from ..limits import PER_ELEMENT_CHUNK
 from .context import Batch, BeaverOp, Context, OpenKind
-from .gates import RELU, Gate
+from .gates import RELU, Gate, with_params
+from .local_ops import LocalOp
 from .need import Need
 
 Task = Generator[Need, None, Any]
-
 
 
 def _await(ctx: Context, handle: Any, need: Need) -> Task:
@@ -44,9 +44,9 @@ def mul(ctx: Context, x: Any, y: Any) -> Task:
     return beaver(ctx, BeaverOp.MUL, x, y, shape=(ctx.words(x),))
 
 
-def trunc(ctx: Context, x: Any, gate: Gate, *, per_element: bool = False,
+def trunc(ctx: Context, x: Any, gate: Gate, shift: int, *, per_element: bool = False,
           batch: Batch = Batch.TRUNC) -> Task:
-    """TruncTask: O(n, M) then one PFSS job of n hatx words into the trunc batch.
+    """TruncTask: O(n, M) then one PFSS job of n hatx words into the trunc batch: floor(x / 2^shift).
 
     OpenXhat reserves ``x + r_in`` and returns None; the step that finds the open ready enqueues
     the job in the same step (SUF falls through WaitOpen -> EnqueuePfss) and returns None; WaitPfss
@@ -55,6 +55,7 @@ def trunc(ctx: Context, x: Any, gate: Gate, *, per_element: bool = False,
     ``PER_ELEMENT_CHUNK`` per step, one enqueue/flush cycle per chunk.
     """
     n = ctx.words(x)
+    gate = with_params(gate, shift=shift)
     handle = ctx.open(ctx.mask(x, gate), OpenKind.MASK)
     yield Need.NONE
     hatx = yield from _await(ctx, handle, Need.OPEN)
@@ -65,12 +66,12 @@ def trunc(ctx: Context, x: Any, gate: Gate, *, per_element: bool = False,
     outputs = []
     for start in range(0, n, PER_ELEMENT_CHUNK):
         chunk = min(PER_ELEMENT_CHUNK, n - start)
-        job = ctx.pfss(batch, gate, ctx.local("slice", hatx, words=chunk), jobs=chunk)
+        job = ctx.pfss(batch, gate, ctx.local(LocalOp.SLICE, hatx, start=start, count=chunk), jobs=chunk)
         yield Need.NONE
         outputs.append((yield from _await(ctx, job, Need.PFSS_TRUNC)))
         if start + chunk < n:
             yield Need.NONE  # WaitPfss -> EnqueuePfss for the next chunk
-    return ctx.local("concat", *outputs, words=n)
+    return ctx.local(LocalOp.CONCAT, *outputs)
 
 
 def relu(ctx: Context, x: Any, gate: Gate = RELU, batch: Batch = Batch.TRUNC) -> Task:

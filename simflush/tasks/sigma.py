@@ -10,7 +10,8 @@ in the same step; building a sub-task costs a step of its own.
 from typing import Any
 
 from .context import Batch, Context, OpenKind
-from .gates import DRELU, GELU_LUT, INV_LUT, NEXP_LUT, RSQRT_LUT, Gate
+from .gates import DRELU, GELU_LUT, INV_LUT, NEXP_LUT, RSQRT_LUT, Gate, with_params
+from .local_ops import LocalOp
 from .need import Need
 from .primitives import Task, _await, mul, trunc
 from .softmax import RowLengths, maxdiff_round_sizes, row_count
@@ -30,40 +31,45 @@ def open_and_eval(ctx: Context, x: Any, gate: Gate, via_batch: bool) -> Task:
 
 def row_max_diff_sigma(ctx: Context, scores: Any, lengths: RowLengths, via_batch: bool) -> Task:
     """RowMaxDiffSigmaGpuTask: per round, open diff_hat + DReLU, B2A (a Beaver multiply) and
-    relu * diff (a Beaver multiply): 3 opens per round (+1 PFSS through the batch)."""
+    relu * diff (a Beaver multiply): 3 opens per round (+1 PFSS through the batch).
+
+    The DReLU bit comes XOR-shared; B2A makes it arithmetic as b0 + b1 - 2 b0 b1, the product a Beaver
+    multiply of the two parties' own bits (each party inputs its share, the other party 0)."""
     if not lengths or row_count(lengths) == 0:
         return scores
     maxima = scores
     for pairs in maxdiff_round_sizes(lengths):
         yield Need.NONE  # build the round
-        diffs = ctx.local("pairwise_diff", maxima, words=pairs)
-        bit = yield from open_and_eval(ctx, diffs, DRELU, via_batch)
+        diffs = ctx.local(LocalOp.PAIRWISE_DIFF, maxima, pairs=pairs)
+        bit = ctx.local(LocalOp.PART, (yield from open_and_eval(ctx, diffs, DRELU, via_batch)), index=0)
         yield Need.NONE
-        bit = yield from mul(ctx, bit, ctx.local("bit_share", bit, words=pairs))  # B2A: b0 + b1 - 2 b0 b1
+        both = yield from mul(ctx, ctx.local(LocalOp.B2A_OWN, bit, holder=0), ctx.local(LocalOp.B2A_OWN, bit, holder=1))
+        bit = ctx.local(LocalOp.B2A_COMBINE, bit, both)
         yield Need.NONE
         r = yield from mul(ctx, bit, diffs)
-        maxima = ctx.local("b_plus_relu", maxima, r, words=ctx.words(maxima))
+        maxima = ctx.local(LocalOp.MAX_FROM_RELU, maxima, r)
     yield Need.NONE
-    return ctx.local("x_minus_rowmax", scores, maxima, words=ctx.words(scores))
+    return ctx.local(LocalOp.ROWMAX_MINUS, scores, maxima)
 
 
 def nexp_sigma(ctx: Context, x: Any, via_batch: bool, final_trunc: Gate | None) -> Task:
-    """NExpSigmaGpuTask: open x_hat, LUT (msb and lsb tables), multiply the two, then one
-    truncation back to the target scale (none when the LUT scale is aligned: ``final_trunc=None``)."""
-    n = ctx.words(x)
+    """NExpSigmaGpuTask: open x_hat, LUT (msb and lsb tables, both Qf), multiply the two (Q2f), then one
+    truncation back to Qf (none when the scale is left aligned: ``final_trunc=None``, the result stays Q2f)."""
     tables = yield from open_and_eval(ctx, x, NEXP_LUT, via_batch)
     yield Need.NONE
-    e = yield from mul(ctx, ctx.local("msb", tables, words=n), ctx.local("lsb", tables, words=n))
+    e = yield from mul(ctx, ctx.local(LocalOp.PART, tables, index=0), ctx.local(LocalOp.PART, tables, index=1))
     if final_trunc is None:
         return e
     yield Need.NONE
-    return (yield from trunc(ctx, e, final_trunc))
+    return (yield from trunc(ctx, e, final_trunc, ctx.frac_bits))
 
 
-def inv_sigma(ctx: Context, sums: Any, via_batch: bool, muls: int) -> Task:
-    """InvSigmaGpuTask: open x_hat, a 13-bit LUT, then ``muls`` Beaver multiplies (scale alignment
-    folded into the table, so no truncation)."""
-    y = yield from open_and_eval(ctx, sums, INV_LUT, via_batch)
+def inv_sigma(ctx: Context, sums: Any, via_batch: bool, muls: int, sums_scale: int | None = None) -> Task:
+    """InvSigmaGpuTask: open x_hat, a 13-bit LUT of 1/x (Qf) on the row sums at ``sums_scale`` frac bits, then
+    ``muls`` Beaver multiplies (scale alignment folded into the table, so no truncation). Only ``muls = 0`` has a
+    value definition here (what the later SUF multiplies by is not known): the value path refuses others."""
+    gate = with_params(INV_LUT, in_scale_bits=ctx.frac_bits if sums_scale is None else sums_scale)
+    y = ctx.local(LocalOp.PART, (yield from open_and_eval(ctx, sums, gate, via_batch)), index=0)
     for _ in range(muls):
         yield Need.NONE
         y = yield from mul(ctx, y, sums)
@@ -71,19 +77,23 @@ def inv_sigma(ctx: Context, sums: Any, via_batch: bool, muls: int) -> Task:
 
 
 def gelu_sigma(ctx: Context, x: Any, via_batch: bool) -> Task:
-    """GeluSigmaGpuTask: open x_hat; one gate gives DReLU(x) and the LUT of ReLU - GeLU on |clip(x)|;
-    then the select ReLU(x) = DReLU(x) * x as a Beaver multiply."""
+    """GeluSigmaGpuTask: open x_hat; one gate gives DReLU(x) (as an arithmetic bit) and the LUT of ReLU - GeLU on
+    |clip(x)|; then the select ReLU(x) = DReLU(x) * x as a Beaver multiply, and GeLU = ReLU(x) - LUT."""
     out = yield from open_and_eval(ctx, x, GELU_LUT, via_batch)
     yield Need.NONE
-    return (yield from mul(ctx, ctx.local("drelu", out, words=ctx.words(x)), x))
+    relu = yield from mul(ctx, ctx.local(LocalOp.PART, out, index=0), x)
+    return ctx.local(LocalOp.SUB, relu, ctx.local(LocalOp.PART, out, index=1))
 
 
 def rsqrt_sigma(ctx: Context, x: Any, via_batch: bool, newton_steps: int, trunc_gate: Gate) -> Task:
-    """RsqrtSigmaGpuTask (proposed): open, 13-bit LUT, then 0 or 1 Newton step
-    y (3 - x y^2) / 2 with its three multiplies and a single truncation at the end."""
+    """RsqrtSigmaGpuTask (proposed) on x = var + eps (Qf): open, 13-bit LUT (Qf), then 0 or 1 Newton step
+    y (3 - x y^2) / 2 with its three multiplies and a single truncation at the end: y^2 is Q2f, x y^2 Q3f,
+    y (3 - x y^2) Q4f, and the truncation by 3f + 1 takes it (with the 1/2) back to Qf."""
     if newton_steps not in (0, 1):
         raise ValueError(f"RsqrtSigmaGpuTask takes 0 or 1 Newton steps, got {newton_steps}")
-    y = yield from open_and_eval(ctx, x, RSQRT_LUT, via_batch)
+    f = ctx.frac_bits
+    y = ctx.local(LocalOp.PART, (yield from open_and_eval(ctx, x, with_params(RSQRT_LUT, in_scale_bits=f), via_batch)),
+                  index=0)
     if newton_steps == 0:
         return y
     yield Need.NONE
@@ -91,6 +101,6 @@ def rsqrt_sigma(ctx: Context, x: Any, via_batch: bool, newton_steps: int, trunc_
     yield Need.NONE
     xy2 = yield from mul(ctx, x, y2)
     yield Need.NONE
-    yt = yield from mul(ctx, y, ctx.local("three_minus", xy2, words=ctx.words(x)))
+    yt = yield from mul(ctx, y, ctx.local(LocalOp.CONST_MINUS, xy2, const=3 << (3 * f)))
     yield Need.NONE
-    return (yield from trunc(ctx, yt, trunc_gate))
+    return (yield from trunc(ctx, yt, trunc_gate, 3 * f + 1))

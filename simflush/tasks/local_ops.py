@@ -1,0 +1,215 @@
+"""The local (communication-free) operations tasks ask of their context, by name (issue #11, item 2).
+
+Each ``LocalOp`` has a ``LocalOpDef``: what it computes, its symbolic size rule (output words from the inputs' words
+and the call's parameters: what ``SymbolicContext`` uses), and its semantics on ring arrays (``apply``), written for one
+party's view so that the same definition serves cleartext (``PlainContext`` is the one party holding everything) and
+shares (the real backend): public constants are added by party 0 only. ``share_local`` is False for an operation
+that no party can compute on its share alone (SUF takes two such shortcuts on some paths): a value context refuses it.
+
+Row-structured values carry their row lengths (``RingArray.rows``: ragged causal rows included); an operation given
+a value without rows and a ``rows`` parameter splits it into that many equal rows.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from .values import GateOutput, RingArray
+
+
+class LocalOp(StrEnum):
+    SLICE = "slice"                    # elements [start, start + count)
+    CONCAT = "concat"                  # the inputs back to back
+    PART = "part"                      # output ``index`` of a gate (a coefficient c_k, a LUT value, a bit)
+    ADD_PART = "add_part"              # x + (output ``index`` of a gate) * 2^shift   (Horner's + c_k 2^f, + c0)
+    ROW_SUM_SCALED = "row_sum_scaled"  # per row: sum * ``const`` at ``const_scale`` (LayerNorm's sum * 1/D)
+    SUB_ROW = "sub_row"                # x - v[row]                                   (x - mean)
+    ADD_CONST = "add_const"            # x + ``const`` (a word at x's scale)          (var + eps)
+    CONST_MINUS = "const_minus"        # ``const`` - x                                 (1.5 - x y^2 / 2, 2 - t)
+    PAIRWISE_DIFF = "pairwise_diff"    # per row: m[2j] - m[2j+1] for j < floor(L/2)
+    MAX_FROM_RELU = "max_from_relu"    # per row: m[2j+1] + relu_j, an odd last element carried: ceil(L/2)
+    ROWMAX_MINUS = "rowmax_minus"      # m[row] - x                                   (t = max - score >= 0)
+    ROW_SUMS = "row_sums"              # per-row sums
+    SUB = "sub"                        # x - y                                         (ReLU - (ReLU - GeLU))
+    B2A_OWN = "b2a_own"                # the boolean share of party ``holder`` (the other party: 0)
+    B2A_COMBINE = "b2a_combine"        # b_p - 2 [b0 b1]_p: arithmetic shares of the bit
+    SHIFT = "shift"                    # floor(x / 2^shift) on each share (SOFTMAX_TRUNC_REF): not share-local
+    ROW_VARIANCE = "row_variance"      # per row: sum of squares * const (SUF_LN_GPU): not share-local
+
+
+SizeRule = Callable[[tuple[int, ...], dict], int]
+
+
+@dataclass(frozen=True)
+class LocalOpDef:
+    meaning: str
+    size: SizeRule
+    apply: Callable[..., RingArray]   # (arith, party, *inputs, **params) -> RingArray
+    share_local: bool = True
+
+
+# --- row layout -----------------------------------------------------------------------------------------------------
+
+def row_lengths(x: RingArray, rows: int | None, xp: Any) -> Any:
+    """``x``'s row lengths, or ``rows`` equal rows when it has none."""
+    if x.rows is not None:
+        return x.rows
+    if not rows or x.words % rows:
+        raise ValueError(f"{x.words} words do not split into {rows} equal rows")
+    return xp.full(rows, x.words // rows, dtype=xp.int64)
+
+
+def row_ids(lengths: Any, xp: Any) -> Any:
+    """The row of each element of rows of ``lengths`` laid back to back."""
+    return xp.repeat(xp.arange(lengths.size), lengths)
+
+
+def _offsets(lengths: Any, xp: Any) -> Any:
+    return xp.cumsum(lengths) - lengths
+
+
+def _positions(counts: Any, xp: Any) -> tuple[Any, Any]:
+    """For ``counts[r]`` items in row r: each item's row and its index j within the row."""
+    rows = row_ids(counts, xp)
+    return rows, xp.arange(rows.size) - _offsets(counts, xp)[rows]
+
+
+def _same_scale(op: str, *values: RingArray) -> int:
+    scales = {v.scale for v in values}
+    if len(scales) != 1:
+        raise ValueError(f"{op}: operands at different scales {sorted(scales)}")
+    return scales.pop()
+
+
+# --- semantics ------------------------------------------------------------------------------------------------------
+
+def _slice(a, party, x, *, start: int, count: int) -> RingArray:
+    return RingArray(x.data[start:start + count], x.scale)
+
+
+def _concat(a, party, *xs) -> RingArray:
+    rows = None if any(x.rows is None for x in xs) else a.xp.concatenate([x.rows for x in xs])
+    return RingArray(a.xp.concatenate([x.data for x in xs]), _same_scale("concat", *xs), rows)
+
+
+def _part(a, party, out: GateOutput, *, index: int) -> RingArray:
+    return out.parts[index]
+
+
+def _add_part(a, party, x, out: GateOutput, *, index: int, shift: int) -> RingArray:
+    c = out.parts[index]
+    if c.scale + shift != x.scale:
+        raise ValueError(f"add_part: coefficient at scale {c.scale} << {shift} added to a value at scale {x.scale}")
+    return RingArray(a.wrap(x.data + c.data * a.const(1 << shift)), x.scale, x.rows)
+
+
+def _row_sum_scaled(a, party, x, *, rows: int, const: int, const_scale: int) -> RingArray:
+    lengths = row_lengths(x, rows, a.xp)
+    sums = _sums(a, x.data, lengths)
+    return RingArray(a.wrap(sums * a.const(const)), x.scale + const_scale)
+
+
+def _sums(a, data, lengths) -> Any:
+    """Per-row sums as differences of one running sum (uint64 wraps mod 2^64, a multiple of 2^n)."""
+    xp = a.xp
+    running = xp.concatenate([xp.zeros(1, dtype=a.dtype), xp.cumsum(data, dtype=a.dtype)])
+    ends = xp.cumsum(lengths)
+    return a.wrap(running[ends] - running[ends - lengths])
+
+
+def _sub_row(a, party, x, v, *, rows: int | None = None) -> RingArray:
+    lengths = row_lengths(x, rows or v.words, a.xp)
+    return RingArray(a.wrap(x.data - v.data[row_ids(lengths, a.xp)]), _same_scale("sub_row", x, v), x.rows)
+
+
+def _add_const(a, party, x, *, const: int) -> RingArray:
+    return RingArray(a.wrap(x.data + a.const(const)) if party == 0 else x.data, x.scale, x.rows)
+
+
+def _const_minus(a, party, x, *, const: int) -> RingArray:
+    c = a.const(const) if party == 0 else a.const(0)
+    return RingArray(a.wrap(c - x.data), x.scale, x.rows)
+
+
+def _pair_indices(lengths, xp) -> tuple[Any, Any, Any]:
+    """Rows, within-row pair index and global index of the first element of each pair (2j, 2j+1)."""
+    pair_rows, j = _positions(lengths // 2, xp)
+    return pair_rows, j, _offsets(lengths, xp)[pair_rows] + 2 * j
+
+
+def _pairwise_diff(a, party, m, *, pairs: int) -> RingArray:
+    lengths = row_lengths(m, 1, a.xp)
+    _, _, first = _pair_indices(lengths, a.xp)
+    return RingArray(a.wrap(m.data[first] - m.data[first + 1]), m.scale, lengths // 2)
+
+
+def _max_from_relu(a, party, m, r) -> RingArray:
+    """max(x, y) = y + ReLU(x - y) per pair; the last element of an odd row is carried over."""
+    xp = a.xp
+    lengths = row_lengths(m, 1, xp)
+    halves = lengths - lengths // 2
+    new_off = _offsets(halves, xp)
+    out = xp.zeros(int(halves.sum()), dtype=m.data.dtype)
+    pair_rows, j, first = _pair_indices(lengths, xp)
+    out[new_off[pair_rows] + j] = a.wrap(m.data[first + 1] + r.data)
+    odd = xp.nonzero(lengths % 2)[0]
+    out[new_off[odd] + lengths[odd] // 2] = m.data[_offsets(lengths, xp)[odd] + lengths[odd] - 1]
+    return RingArray(out, _same_scale("max_from_relu", m, r), halves)
+
+
+def _rowmax_minus(a, party, x, m) -> RingArray:
+    lengths = row_lengths(x, m.words, a.xp)
+    return RingArray(a.wrap(m.data[row_ids(lengths, a.xp)] - x.data), _same_scale("rowmax_minus", x, m), x.rows)
+
+
+def _row_sums(a, party, x, *, rows: int) -> RingArray:
+    return RingArray(_sums(a, x.data, row_lengths(x, rows, a.xp)), x.scale)
+
+
+def _sub(a, party, x, y) -> RingArray:
+    return RingArray(a.wrap(x.data - y.data), _same_scale("sub", x, y), x.rows)
+
+
+def _b2a_own(a, party, bit, *, holder: int) -> RingArray:
+    return RingArray(bit.data if party == holder else a.xp.zeros_like(bit.data), 0, bit.rows)
+
+
+def _b2a_combine(a, party, bit, prod) -> RingArray:
+    return RingArray(a.wrap(bit.data - prod.data * a.const(2)), 0, bit.rows)
+
+
+def _shift(a, party, x, *, shift: int) -> RingArray:
+    return RingArray(a.floor_shift(a.signed(x.data), shift), x.scale - shift, x.rows)
+
+
+def _row_variance(a, party, x, *, rows: int, const: int, const_scale: int) -> RingArray:
+    sq = RingArray(a.wrap(x.data * x.data), 2 * x.scale, x.rows)
+    return _row_sum_scaled(a, party, sq, rows=rows, const=const, const_scale=const_scale)
+
+
+def _first(words: tuple[int, ...], params: dict) -> int:
+    return words[0]
+
+
+LOCAL_OPS: dict[LocalOp, LocalOpDef] = {
+    LocalOp.SLICE: LocalOpDef("elements [start, start + count)", lambda w, p: p["count"], _slice),
+    LocalOp.CONCAT: LocalOpDef("the inputs back to back", lambda w, p: sum(w), _concat),
+    LocalOp.PART: LocalOpDef("output `index` of a gate", _first, _part),
+    LocalOp.ADD_PART: LocalOpDef("x + part[index] * 2^shift", _first, _add_part),
+    LocalOp.ROW_SUM_SCALED: LocalOpDef("per row: sum * const", lambda w, p: p["rows"], _row_sum_scaled),
+    LocalOp.SUB_ROW: LocalOpDef("x - v[row]", _first, _sub_row),
+    LocalOp.ADD_CONST: LocalOpDef("x + const (party 0)", _first, _add_const),
+    LocalOp.CONST_MINUS: LocalOpDef("const (party 0) - x", _first, _const_minus),
+    LocalOp.PAIRWISE_DIFF: LocalOpDef("per row: m[2j] - m[2j+1]", lambda w, p: p["pairs"], _pairwise_diff),
+    LocalOp.MAX_FROM_RELU: LocalOpDef("per row: m[2j+1] + relu_j, odd last carried", lambda w, p: w[0] - w[1],
+                                      _max_from_relu),
+    LocalOp.ROWMAX_MINUS: LocalOpDef("m[row] - x", _first, _rowmax_minus),
+    LocalOp.ROW_SUMS: LocalOpDef("per-row sums", lambda w, p: p["rows"], _row_sums),
+    LocalOp.SUB: LocalOpDef("x - y", _first, _sub),
+    LocalOp.B2A_OWN: LocalOpDef("party `holder`'s boolean share, 0 at the other", _first, _b2a_own),
+    LocalOp.B2A_COMBINE: LocalOpDef("b_p - 2 [b0 b1]_p", _first, _b2a_combine),
+    LocalOp.SHIFT: LocalOpDef("floor(share / 2^shift)", _first, _shift, share_local=False),
+    LocalOp.ROW_VARIANCE: LocalOpDef("per row: sum of squares * const", lambda w, p: p["rows"], _row_variance,
+                                     share_local=False),
+}
