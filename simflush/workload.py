@@ -52,12 +52,12 @@ def nexp_lut(p: dict) -> Step:
 
 def inv_recip(p: dict) -> Step:
     """SUF_INV_MODE=suf: RecipTask (Newton iterations) on the row sums at their scale."""
-    return lambda c, s, scale: recip(c, s, GAPARS, p["recip_iters"], p["recip_local_truncs"], scale)
+    return lambda c, s, scale, row_len: recip(c, s, GAPARS, p["recip_iters"], p["recip_local_truncs"], scale)
 
 
 def inv_lut(p: dict) -> Step:
     """SUF_INV_MODE=sigma_gpu: InvSigmaGpuTask (LUT and Beaver multiplies)."""
-    return lambda c, s, scale: inv_sigma(c, s, p["sigma_via_batch"], p["inv_sigma_muls"], scale)
+    return lambda c, s, scale, row_len: inv_sigma(c, s, p["sigma_via_batch"], p["inv_sigma_muls"], scale, row_len)
 
 
 def row_max_relu(ctx: Context, p: dict, scores: Any) -> Generator:

@@ -44,6 +44,8 @@ class GateParams:
     in_scale_bits: int | None = None
     out_scale_bits: int | None = None
     shift: int | None = None     # a truncation's shift s, set per call site (``with_params``)
+    halvings: int = 0            # of the shift, bits that halve the value rather than lower its scale
+    row_len: int | None = None   # the inverse LUT's longest softmax row k (its table has ceil(log2 k) + 6 bits)
 
     def build_tables(self, **kw: int | float) -> tuple[PiecewisePoly | Lut, ...]:
         """The gate's tables (cached per argument set); ``kw`` goes to every builder (``f=``, ...)."""

@@ -54,7 +54,7 @@ def rsqrt(ctx: Context, x: Any, trunc_gates: tuple[Gate, Gate, Gate], iters: int
         yield Need.NONE
         xy2 = yield from mul(ctx, x, y2)
         yield Need.NONE
-        half_xy2 = yield from trunc(ctx, xy2, g_xy2, f + 1)
+        half_xy2 = yield from trunc(ctx, xy2, g_xy2, f + 1, halvings=1)
         yield Need.NONE  # -> ComputeT
         t = ctx.local(LocalOp.CONST_MINUS, half_xy2, const=3 << (f - 1))
         yield Need.NONE  # ComputeT builds Mul3

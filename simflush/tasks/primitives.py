@@ -45,8 +45,9 @@ def mul(ctx: Context, x: Any, y: Any) -> Task:
 
 
 def trunc(ctx: Context, x: Any, gate: Gate, shift: int, *, per_element: bool = False,
-          batch: Batch = Batch.TRUNC) -> Task:
-    """TruncTask: O(n, M) then one PFSS job of n hatx words into the trunc batch: floor(x / 2^shift).
+          batch: Batch = Batch.TRUNC, halvings: int = 0) -> Task:
+    """TruncTask: O(n, M) then one PFSS job of n hatx words into the trunc batch: floor(x / 2^shift), which reads
+    as x at ``shift`` frac bits fewer, or (``halvings`` = h) as x / 2^h at ``shift - h`` fewer (a halving folded in).
 
     OpenXhat reserves ``x + r_in`` and returns None; the step that finds the open ready enqueues
     the job in the same step (SUF falls through WaitOpen -> EnqueuePfss) and returns None; WaitPfss
@@ -55,7 +56,7 @@ def trunc(ctx: Context, x: Any, gate: Gate, shift: int, *, per_element: bool = F
     ``PER_ELEMENT_CHUNK`` per step, one enqueue/flush cycle per chunk.
     """
     n = ctx.words(x)
-    gate = with_params(gate, shift=shift)
+    gate = with_params(gate, shift=shift, halvings=halvings) if halvings else with_params(gate, shift=shift)
     handle = ctx.open(ctx.mask(x, gate), OpenKind.MASK)
     yield Need.NONE
     hatx = yield from _await(ctx, handle, Need.OPEN)

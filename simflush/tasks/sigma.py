@@ -64,11 +64,12 @@ def nexp_sigma(ctx: Context, x: Any, via_batch: bool, final_trunc: Gate | None) 
     return (yield from trunc(ctx, e, final_trunc, ctx.frac_bits))
 
 
-def inv_sigma(ctx: Context, sums: Any, via_batch: bool, muls: int, sums_scale: int | None = None) -> Task:
-    """InvSigmaGpuTask: open x_hat, a 13-bit LUT of 1/x (Qf) on the row sums at ``sums_scale`` frac bits, then
-    ``muls`` Beaver multiplies (scale alignment folded into the table, so no truncation). Only ``muls = 0`` has a
-    value definition here (what the later SUF multiplies by is not known): the value path refuses others."""
-    gate = with_params(INV_LUT, in_scale_bits=ctx.frac_bits if sums_scale is None else sums_scale)
+def inv_sigma(ctx: Context, sums: Any, via_batch: bool, muls: int, sums_scale: int | None = None,
+              row_len: int = 128) -> Task:
+    """InvSigmaGpuTask: open x_hat, a LUT of 1/x (Qf; ceil(log2 row_len) + 6 bits, 13 at 128) on the row sums at
+    ``sums_scale`` frac bits, then ``muls`` Beaver multiplies (scale alignment folded into the table, so no
+    truncation). Only ``muls = 0`` has a value definition here (what the later SUF multiplies by is not known)."""
+    gate = with_params(INV_LUT, in_scale_bits=ctx.frac_bits if sums_scale is None else sums_scale, row_len=row_len)
     y = ctx.local(LocalOp.PART, (yield from open_and_eval(ctx, sums, gate, via_batch)), index=0)
     for _ in range(muls):
         yield Need.NONE
@@ -103,4 +104,4 @@ def rsqrt_sigma(ctx: Context, x: Any, via_batch: bool, newton_steps: int, trunc_
     yield Need.NONE
     yt = yield from mul(ctx, y, ctx.local(LocalOp.CONST_MINUS, xy2, const=3 << (3 * f)))
     yield Need.NONE
-    return (yield from trunc(ctx, yt, trunc_gate, 3 * f + 1))
+    return (yield from trunc(ctx, yt, trunc_gate, 3 * f + 1, halvings=1))

@@ -60,14 +60,14 @@ def snapshot_nexp(ctx: Context, x: Any) -> Task:
     return cubic_poly(ctx, x, NEXP, (GAPARS, GAPARS))
 
 
-def snapshot_inv(ctx: Context, sums: Any, sums_scale: int | None = None) -> Task:
+def snapshot_inv(ctx: Context, sums: Any, sums_scale: int | None = None, row_len: int = 0) -> Task:
     """The snapshot's inverse: RecipTask with one Newton iteration and GapARS truncations."""
     return recip(ctx, sums, GAPARS, 1, x_scale=sums_scale)
 
 
 def softmax_block(ctx: Context, max_diff: Any, lengths: RowLengths, *,
                   nexp: Callable[[Context, Any], Task] = snapshot_nexp,
-                  inv: Callable[[Context, Any, int], Task] = snapshot_inv,
+                  inv: Callable[[Context, Any, int, int], Task] = snapshot_inv,
                   prob_trunc: Gate | None = GAPARS, exp_scale_f: int = 1) -> Task:
     """SoftmaxBlockTask over rows R_s with A active elements: nExp (``nexp``; snapshot: CubicPolyTask,
     6 O + 3 P), the row sums' inverse (``inv``; snapshot: RecipTask, 7 O + 4 P), the row-broadcast
@@ -84,7 +84,7 @@ def softmax_block(ctx: Context, max_diff: Any, lengths: RowLengths, *,
     yield Need.NONE  # -> SumLocal
     sums = ctx.local(LocalOp.ROW_SUMS, e, rows=rows)
     yield Need.NONE  # SumLocal builds the inverse task
-    inv_sums = yield from inv(ctx, sums, exp_scale)
+    inv_sums = yield from inv(ctx, sums, exp_scale, max(lengths, default=1))
     yield Need.NONE  # RecipRun builds the row-broadcast multiply
     prod = yield from beaver(ctx, BeaverOp.ROW_BROADCAST, e, inv_sums, shape=(active, rows))
     if active == 0 or prob_trunc is None:

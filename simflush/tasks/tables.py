@@ -175,6 +175,24 @@ def rsqrt_init_table(f: int = FRAC_BITS, eps: float = 1 / 1024, vmax: float = 16
 
 
 @cache
+def rsqrt_init_value_table(f: int = FRAC_BITS, eps: float = 1 / 1024, vmax: float = 16.0,
+                           per_octave: int = 8) -> PiecewisePoly:
+    """The secure path's rsqrt initial value, emitted by the init gate itself (SUF computes c0 + (c1 x) >> f from
+    x unmasked with the key's r_in): a piecewise constant on ``per_octave`` geometric pieces per doubling from eps
+    to vmax, each 1/sqrt at the geometric mean of its ends (within 2^(1/(4 per_octave)) - 1 = 2.2 % of 1/sqrt x),
+    1/sqrt(eps) below and 1/sqrt(vmax) above, like SUF's table. Breakpoints are quantised to Qf and bumped by 1
+    where not increasing. Payload r = 2 as the gate's: (y0, 0)."""
+    pieces = per_octave * round(math.log2(vmax / eps))
+    bounds: list[int] = []
+    for j in range(pieces + 1):
+        q = llround(eps * 2 ** (j / per_octave) * 2**f)
+        bounds.append(q if not bounds or q > bounds[-1] else bounds[-1] + 1)
+    values = tuple((llround(2**f * (lo * hi / 4**f) ** -0.25), 0) for lo, hi in itertools.pairwise(bounds))
+    return PiecewisePoly((0, *bounds), ((llround(2**f / math.sqrt(eps)), 0), *values), None,
+                         (llround(2**f / math.sqrt(vmax)), 0), f, f)
+
+
+@cache
 def gelu_centred(f: int = FRAC_BITS, segments: int = 16) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
     """GeLU's breakpoints and centred Qf Hermite coefficients over [-8, 8) (``make_gelu_spline_spec``)."""
     return hermite_segments(gelu, gelu_slope, -8.0, 8.0, segments, f)
@@ -265,18 +283,21 @@ def relu_sub_gelu_lut(f: int = FRAC_BITS) -> Lut:
 
 
 @cache
-def rsqrt_lut(f: int = FRAC_BITS, d: int = 768) -> Lut:
+def rsqrt_lut(f: int = FRAC_BITS, d: int = 768, in_scale: int | None = None) -> Lut:
     """SIGMA's 13-bit float rsqrt: index i = m << 6 | k (7-bit mantissa m, 6-bit exponent k) reads the row sum of
-    squares v = (m + 128) 2^(k-7) in Q2f (not divided by d); entry = 2^(2f) / sqrt(v / d) = 1/sqrt(var) in Qf,
-    cast toward zero. ``d`` = n_embed (bert-base 768)."""
-    entries = tuple(int(2 ** (2 * f) / math.sqrt(((i >> 6) + 128) * 2.0 ** ((i & 63) - 7) / d)) for i in range(2**13))
-    return Lut(13, 2 * f, f, entries, "float13")
+    squares v = (m + 128) 2^(k-7) at ``in_scale`` frac bits (SIGMA: Q2f, not divided by d); entry =
+    2^f / sqrt(v / 2^in_scale / d) = 1/sqrt(var) in Qf, cast toward zero. ``d`` = n_embed (bert-base 768). The
+    value path feeds it var + eps itself (``d = 1``, ``in_scale = f``), as it does SUF's rsqrt."""
+    s = 2 * f if in_scale is None else in_scale
+    entries = tuple(int(2**f / math.sqrt(((i >> 6) + 128) * 2.0 ** ((i & 63) - 7) / 2**s / d)) for i in range(2**13))
+    return Lut(13, s, f, entries, "float13")
 
 
 TABLE_BUILDERS: dict[str, Callable[..., PiecewisePoly | Lut]] = {
     "nexp": nexp_table,
     "recip_init": recip_init_table,
     "rsqrt_init": rsqrt_init_table,
+    "rsqrt_init_value": rsqrt_init_value_table,
     "gelu_const": gelu_const_table,
     "gelu_spline": gelu_spline_table,
     "silu_spline": silu_spline_table,
