@@ -91,10 +91,19 @@ def prob_scale_f(nexp_final_trunc: bool, prob_trunc: bool) -> int:
     return 1 if prob_trunc else exp_scale_f(nexp_final_trunc) + 1
 
 
-def _trunc(n: int, gate: str, opts: LayerOptions, shift_f: int = 1) -> TaskSpec:
-    """A TruncTask of ``n`` words by ``shift_f`` * f (a Q(1 + shift_f)f product back to Qf)."""
+def score_halvings(head_dim: int) -> int:
+    """The power of two in the score scale 1/sqrt(Dh) = 2^-k c (k = floor(log2(Dh) / 2), c in (1/sqrt 2, 1]): the
+    score truncation takes k bits more, which halves the scores k times for free (SUF shifts each share of Q K^T
+    locally instead); c, 1 when Dh is a power of 4, goes into the Q weights."""
+    return (head_dim.bit_length() - 1) // 2
+
+
+def _trunc(n: int, gate: str, opts: LayerOptions, shift_f: int = 1, halvings: int = 0) -> TaskSpec:
+    """A TruncTask of ``n`` words by ``shift_f`` * f (a Q(1 + shift_f)f product back to Qf), and ``halvings`` bits
+    more that halve the value."""
     params = {"n": n, "gate": gate, "per_element": opts.per_element_masks}
-    return TaskSpec("trunc", {**params, "shift_f": shift_f} if shift_f != 1 else params)
+    extra = {k: v for k, v in (("shift_f", shift_f), ("halvings", halvings)) if v != (1 if k == "shift_f" else 0)}
+    return TaskSpec("trunc", {**params, **extra})
 
 
 def _layernorm(rows: int, cols: int, var_gate: str, opts: LayerOptions) -> TaskSpec:
@@ -188,8 +197,8 @@ def _prefill_attention(model: ModelSpec, B: int, H: int, T: int, Dh: int, opts: 
     return [
         RunSpec("Score_matmul", "QKV_Score", _matmul_tasks(B * H, T, Dh, T, opts), "attention",
                 planner=planner),
-        RunSpec("Score_trunc", "QKV_Score", (_trunc(B * H * T * T, "gapars", opts),), "attention",
-                planner=planner),
+        RunSpec("Score_trunc", "QKV_Score", (_trunc(B * H * T * T, "gapars", opts,
+                                                  halvings=score_halvings(Dh)),), "attention", planner=planner),
         RunSpec("Softmax", "Softmax", (TaskSpec("attention_softmax",
                                                 {"lengths": lengths, **_softmax_options(opts)}),),
                 "attention", planner=planner),
@@ -212,8 +221,8 @@ def _decode_attention(B: int, H: int, T: int, Dh: int, opts: LayerOptions, plann
             RunSpec(f"Score_matmul@t{t}", "QKV_Score",
                     tuple(TaskSpec("matmul", {"batches": 1, "m": 1, "k": Dh, "n": cur}) for _ in range(rows)),
                     "attention", planner=planner),
-            RunSpec(f"Score_trunc@t{t}", "QKV_Score", (_trunc(rows * cur, "gapars", opts),), "attention",
-                    planner=planner),
+            RunSpec(f"Score_trunc@t{t}", "QKV_Score",
+                    (_trunc(rows * cur, "gapars", opts, halvings=score_halvings(Dh)),), "attention", planner=planner),
             RunSpec(f"Softmax@t{t}", "Softmax", (TaskSpec("decode_softmax", {
                 "lengths": {cur: rows}, "head_dim": Dh, "ctx_gate": "gapars", **_softmax_options(opts)}),),
                 "attention", planner=planner),

@@ -80,8 +80,9 @@ def _layernorm(ctx: Context, p: dict, make_input) -> Generator:
 
 
 def _trunc(ctx: Context, p: dict, make_input) -> Generator:
-    return trunc(ctx, make_input(p["n"]), TRUNC_GATES[p["gate"]], p.get("shift_f", 1) * ctx.frac_bits,
-                 per_element=p["per_element"])
+    halvings = p.get("halvings", 0)
+    return trunc(ctx, make_input(p["n"]), TRUNC_GATES[p["gate"]], p.get("shift_f", 1) * ctx.frac_bits + halvings,
+                 per_element=p["per_element"], halvings=halvings)
 
 
 def _matmul(ctx: Context, p: dict, make_input) -> Generator:

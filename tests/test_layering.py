@@ -17,10 +17,11 @@ DOORS = {
     "forms": {"base", "models", "tasks"},                         # analysis/checklist/forms.py (below)
     "config": {"base", "models", "tasks", "executor", "forms"},   # variants, profiles, workload
     "io": {"base", "models", "tasks", "executor"},                # trace schema, importers, exporters
+    "plain": {"base", "models", "tasks", "executor", "config"},        # the value path in the clear
     "sim": {"base", "models", "tasks", "executor", "config", "io"},
-    "api": {"base", "models", "tasks", "executor", "forms", "config", "sim", "io"},
-    "analysis": {"base", "models", "tasks", "executor", "forms", "config", "sim", "io", "api"},
-    "cli": {"base", "models", "tasks", "executor", "forms", "config", "sim", "io", "api", "analysis"},
+    "api": {"base", "models", "tasks", "executor", "forms", "config", "sim", "io", "plain"},
+    "analysis": {"base", "models", "tasks", "executor", "forms", "config", "sim", "io", "api", "plain"},
+    "cli": {"base", "models", "tasks", "executor", "forms", "config", "sim", "io", "api", "analysis", "plain"},
     "real_backend": {"base", "tasks", "executor"},
 }
 BASE = {"errors", "limits", "units", "registry", "jsonfile", "version"}

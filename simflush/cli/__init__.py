@@ -18,10 +18,10 @@ import sys
 from ..environment import read_environment
 from ..errors import ConfigError, SufRuntimeError
 from ..version import __version__
-from . import calibrate, checklist, compare, reconcile, simulate, sweep, validate, whatif_report
+from . import accuracy, calibrate, checklist, compare, reconcile, simulate, sweep, validate, whatif_report
 
 # Add a command here: its module's ``register`` adds its parser, in this order in ``--help``.
-COMMANDS = (simulate, calibrate, validate, compare, sweep, checklist, reconcile, whatif_report)
+COMMANDS = (simulate, calibrate, validate, compare, sweep, checklist, reconcile, whatif_report, accuracy)
 
 EXIT_CODES = {0: "ok", 2: "bad input (one line naming the bad value and what is allowed)",
               3: "the simulated SUF runtime would throw for this configuration (which run, which cap)",

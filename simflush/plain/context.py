@@ -100,6 +100,7 @@ class PlainContext(ExecutorContext):
         return self.evaluate_gate(gate, hatx)
 
     def evaluate_gate(self, gate: Gate, hatx: RingArray) -> RingArray | GateOutput:
+        self.magnitudes.see(f"{gate.name} input", hatx, self.arith)
         out = self.evaluate(gate, hatx)
         for part in out.parts if isinstance(out, GateOutput) else (out,):
             self.magnitudes.see(gate.name, part, self.arith)
