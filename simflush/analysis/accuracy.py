@@ -94,7 +94,8 @@ def measure_accuracy(model: str = "bert-tiny", seq_len: int = 128, batch: int = 
     if problem:
         raise ConfigError(problem)
     try:
-        fixed = FixedPoint(n_bits or spec.n_bits, frac_bits or spec.frac_bits)
+        fixed = FixedPoint(spec.n_bits if n_bits is None else n_bits,
+                           spec.frac_bits if frac_bits is None else frac_bits)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     model_weights = _weights(spec, weights, seed, config.layers)
