@@ -32,7 +32,8 @@ from .context import Magnitudes, PlainContext, ValueUndefined, run_tasks
 
 @dataclass(frozen=True)
 class FixedLayer:
-    """One layer's public weights as integers: matrices at Qf, biases at Q2f (they join a Q2f product)."""
+    """One layer's public weights as integers: matrices at Qf, biases at Q2f (they join a Q2f product); and the
+    LayerNorm affine maps folded into them, in float, to show ``ln1`` and ``ln2`` as the float reference has them."""
 
     wqkv: np.ndarray
     bqkv: np.ndarray
@@ -42,6 +43,13 @@ class FixedLayer:
     b1: np.ndarray
     w2: np.ndarray
     b2: np.ndarray
+    ln_affine: tuple = ((None, None), (None, None))
+
+    def shown(self, which: int, z: np.ndarray) -> np.ndarray:
+        """LayerNorm ``which``'s normalised output as the float reference shows it (gamma and beta applied)."""
+        gamma, beta = self.ln_affine[which]
+        z = z if gamma is None else z * gamma
+        return z if beta is None else z + beta
 
 
 def encode_real(values: np.ndarray, bits: int) -> np.ndarray:
@@ -71,7 +79,7 @@ def fixed_layer(weights: LayerWeights, spec: ModelSpec, f: int) -> FixedLayer:
 
     return FixedLayer(encode_real(wqkv * scale, f), encode_real(bqkv * scale, 2 * f), encode_real(weights.wo, f),
                       bias(weights.bo), encode_real(w1, f), encode_real(b1, 2 * f), encode_real(weights.w2, f),
-                      bias(weights.b2))
+                      bias(weights.b2), ((weights.ln1_gamma, weights.ln1_beta), (weights.ln2_gamma, weights.ln2_beta)))
 
 
 def value_definition_error(spec: ModelSpec, seq_len: int, settings: Settings) -> str | None:
@@ -164,7 +172,7 @@ class ValueRun:
             return value
 
         (ln1,) = self.run("LN1", [x])
-        keep("ln1", ln1, (B, T, D))
+        phases["ln1"] = w.shown(0, self.real(ln1, (B, T, D)))
         (qkv,) = self.run("QKV_trunc", [self.public_matmul(ln1, w.wqkv, w.bqkv)])
         heads = self.signed(qkv).reshape(B, T, 3, H, Dh).transpose(2, 0, 3, 1, 4).reshape(3, bh, T, Dh)
         q, k, v = (RingArray(self.a.encode(heads[i]).reshape(-1), f) for i in range(3))
@@ -187,7 +195,7 @@ class ValueRun:
         keep("attn_out", attn, (B, T, D))
         h1 = keep("h1", self.add(x, attn), (B, T, D))
         (ln2,) = self.run("LN2", [h1])
-        keep("ln2", ln2, (B, T, D))
+        phases["ln2"] = w.shown(1, self.real(ln2, (B, T, D)))
         (hidden,) = self.run("MLP_trunc1", [self.public_matmul(ln2, w.w1, w.b1)])
         keep("mlp_hidden", hidden, (B, T, self.spec.d_ff))
         (act,) = self.run("MLP_act", [hidden])
