@@ -142,3 +142,19 @@ def test_accuracy_refuses_a_checkpoint_with_a_missing_tensor(tmp_path, capsys):
 def test_measure_accuracy_refuses_bits_out_of_range():
     with pytest.raises(ConfigError, match="n_bits = 0"):
         measure_accuracy(model="bert-tiny", seq_len=8, layers=1, n_bits=0)
+
+
+def test_compare_adds_the_accuracy_columns(capsys, tmp_path):
+    """Once per model, size, runtime and knobs: the networks share theirs, rsqrt_iters changes it, and a setting
+    without a value definition says so in its row."""
+    out_json = tmp_path / "c.json"
+    code, out, _ = run_cli(capsys, "compare", "--model", "bert-tiny", "--seq-len", "32", "--layers", "1",
+                           "--net", "lan,wan", "--set", "rsqrt_iters=0,1", "--set", "SUF_INV_MODE=suf,sigma_gpu",
+                           "--accuracy", "--n-bits", "48", "--json", str(out_json))
+    assert code == 0 and "rel err" in out.splitlines()[0] and "no value definition" in out
+    records = json.loads(out_json.read_text())["configs"]
+    by = {(r["net"], r["rsqrt_iters"], r["SUF_INV_MODE"]): r for r in records}
+    assert by["lan", "1", "suf"]["final_rel_rms_error"] == by["wan", "1", "suf"]["final_rel_rms_error"]
+    assert by["lan", "0", "suf"]["final_rel_rms_error"] > by["lan", "1", "suf"]["final_rel_rms_error"]
+    assert "inv_sigma_muls" in by["lan", "1", "sigma_gpu"]["accuracy_error"]
+    assert by["lan", "1", "suf"]["n_bits"] == 48

@@ -6,10 +6,19 @@ import csv
 import json
 from pathlib import Path
 
-from ..analysis.whatif.compare import LIST_OPTIONS, Row, expand, run_all, summaries, table, varying_keys
+from ..analysis.whatif.compare import (
+    LIST_OPTIONS,
+    Row,
+    add_accuracy,
+    expand,
+    run_all,
+    summaries,
+    table,
+    varying_keys,
+)
 from ..errors import ConfigError
 from ..sim.engine import SimConfig
-from .options import check_outputs, warn_foreign_cost
+from .options import check_outputs, positive, warn_foreign_cost
 from .progress import callback
 
 
@@ -70,6 +79,8 @@ def cmd_compare(args: argparse.Namespace) -> str:
         raise ConfigError(f"--jobs {args.jobs}: must be >= 1")
     combos = expand({name: getattr(args, name) for name in LIST_OPTIONS}, args.set)
     rows = run_all(combos, args.jobs, callback("compare") if len(combos) > 1 else None, warn_once())
+    if args.accuracy:
+        add_accuracy(rows, args.n_bits, callback("accuracy") if len(combos) > 1 else None)
     records = summaries(rows)
     write_outputs(args, rows, records)
     return table(records)
@@ -92,4 +103,9 @@ def register(sub) -> None:
                    f"at most {TIMELINES} configurations (the first and the fastest) as PNG")
     p.add_argument("--chrome-trace", metavar="FILE", help="write a Chrome trace (Perfetto, chrome://tracing)")
     p.add_argument("--jobs", type=int, default=1, help="simulate in this many processes (default 1)")
+    p.add_argument("--accuracy", action="store_true",
+                   help="add the fixed-point error of the final hidden state and the ring bits needed "
+                        "(simflush accuracy; once per model, size, runtime and knobs)")
+    p.add_argument("--n-bits", type=positive("--n-bits"),
+                   help="ring bits of the accuracy columns (default: the model's)")
     p.set_defaults(func=cmd_compare)

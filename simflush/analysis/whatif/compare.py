@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ...api import Result, make_config, simulate_config
 from ...errors import ConfigError, SufRuntimeError
 from ...sim.engine import SimConfig
+from ..accuracy import AccuracyReport, measure_accuracy
 from .executors import InProcess, ProcessPool
 
 LIST_OPTIONS = {  # keyword of simflush.api.simulate -> (default, parse one value)
@@ -33,6 +34,8 @@ class Row:
     params: dict                 # keyword arguments of simflush.api.simulate
     result: Result | None
     error: str = ""
+    accuracy: AccuracyReport | None = None   # with ``add_accuracy``
+    accuracy_error: str = ""
 
 
 def split_list(raw: str) -> list[str]:
@@ -105,6 +108,30 @@ def run_all(combos: list[dict], jobs: int = 1, progress: Progress | None = None,
     return rows
 
 
+VALUE_KEYS = ("model", "seq_len", "batch", "layers", "runtime")   # what the values depend on (with the knobs)
+
+
+def add_accuracy(rows: list[Row], n_bits: int | None = None, progress: Progress | None = None) -> None:
+    """Each row's fixed-point error (``analysis.accuracy``) at ``n_bits`` (None: the model's), once per distinct
+    model, size, runtime and knobs (policies, networks, costs, deployments and chains leave the values alone); a
+    setting with no value definition is the row's ``accuracy_error``."""
+    done: dict[tuple, AccuracyReport | str] = {}
+    for count, row in enumerate(rows, 1):
+        key = (*(row.params[k] for k in VALUE_KEYS), tuple(sorted(row.params["knobs"].items())))
+        if key not in done:
+            try:
+                done[key] = measure_accuracy(**{k: row.params[k] for k in VALUE_KEYS}, knobs=row.params["knobs"],
+                                             n_bits=n_bits)
+            except ConfigError as exc:
+                done[key] = str(exc)
+        found = done[key]
+        if isinstance(found, str):
+            row.accuracy_error = found
+        else:
+            row.accuracy = found
+        progress and progress(count, len(rows))
+
+
 def varying_keys(rows: list[Row]) -> list[str]:
     """Options and knobs whose value differs between rows (a knob a row lacks counts as '')."""
     keys = [k for k in LIST_OPTIONS if len({str(r.params[k]) for r in rows}) > 1]
@@ -136,22 +163,43 @@ def summaries(rows: list[Row]) -> list[dict]:
                        pfss_flushes=doc["pfss"]["num_flushes"], net_bytes=doc["communication"]["net_bytes"],
                        opened_words=doc["pfss"]["opened_words"], branches=doc["branches"],
                        speedup=base_t / t if t else None)
+        if r.accuracy is not None:
+            final = r.accuracy.final
+            rec.update(final_max_abs_error=final.max_abs_error, final_rel_rms_error=final.rel_rms_error,
+                       n_bits=r.accuracy.n_bits, n_bits_needed=r.accuracy.ranges.n_bits_needed)
+        elif r.accuracy_error:
+            rec["accuracy_error"] = r.accuracy_error
         out.append(rec)
     return out
 
 
+def _accuracy_cells(r: dict) -> list[str]:
+    """The error columns: the final hidden state's relative RMS and max abs error, and the ring bits this input
+    needs against the ring's (``!`` where it overflows)."""
+    if "accuracy_error" in r:
+        return ["-", "-", "no value definition"]
+    flag = "!" if r["n_bits_needed"] > r["n_bits"] else ""
+    return [f"{r['final_rel_rms_error']:.3g}", f"{r['final_max_abs_error']:.3g}",
+            f"{r['n_bits_needed']}/{r['n_bits']}{flag}"]
+
+
 def table(records: list[dict]) -> str:
     header = ["config", "online ms", "opens", "pfss", "net MB", "speed-up", "branches"]
+    accuracy = any("final_rel_rms_error" in r or "accuracy_error" in r for r in records)
+    if accuracy:
+        header[6:6] = ["rel err", "max err", "bits"]
     lines = []
     for r in records:
         if "error" in r:
-            lines.append([r["config"], "-", "-", "-", "-", "-", r["error"]])
+            lines.append([r["config"], "-", "-", "-", "-", "-", *(["-"] * 3 if accuracy else []), r["error"]])
             continue
         branches = " ".join(f"{k.split('/')[0][0]}:{k.split('/')[1]}={v}" for k, v in r["branches"].items())
         lines.append([r["config"], f"{r['online_time_s'] * 1e3:.2f}", r["open_flushes"], r["pfss_flushes"],
-                      f"{r['net_bytes'] / 1e6:.2f}", f"{r['speedup']:.3f}x", branches])
+                      f"{r['net_bytes'] / 1e6:.2f}", f"{r['speedup']:.3f}x",
+                      *(_accuracy_cells(r) if accuracy else []), branches])
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]
-    fmt = lambda row: "  ".join(str(c).ljust(w) if i in (0, 6) else str(c).rjust(w)  # noqa: E731
+    left = (0, len(header) - 1)
+    fmt = lambda row: "  ".join(str(c).ljust(w) if i in left else str(c).rjust(w)  # noqa: E731
                                 for i, (c, w) in enumerate(zip(row, widths, strict=True)))
     out = [fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines]
     return "\n".join(line.rstrip() for line in out) + "\n"
