@@ -47,6 +47,23 @@ class Step:
     batch: Batch | None = None
     fss: str = ""
     direct_words: int = 0
+    shortcuts: tuple[str, ...] = ()   # keys of SHORTCUTS: what SUF's code does here that no secure protocol may
+
+
+# What SUF's snapshot does that a secure two-party protocol may not (spec §6.4, docs/notes/suf_gate_facts.md C1), and
+# what the value path (docs/accuracy.md) and the real backend do instead. The counts are the snapshot's either way.
+SHORTCUTS = {
+    "one_mask": "one input mask r_in per PFSS job, not per element: x̂_i − x̂_j reveals x_i − x_j "
+                "(SUF_PER_ELEMENT_MASKS=1 gives each truncation element its own, at one flush per 1024 elements)",
+    "rsqrt_init": "RsqrtTask unmasks x with the key's own r_in to compute c0 + (c1·x) >> f; the value path asks "
+                  "the init gate for y0 itself (same open and job)",
+    "rsqrt_half": "SUF halves x·y² by shifting each party's share (>> 1); the value path folds the 1/2 into this "
+                  "truncation's shift (f + 1)",
+    "score_scale": "SUF scales each party's share of Q·Kᵀ locally ((acc·inv_sqrt) >> f); the value path takes "
+                   "1/sqrt(Dh)'s power of two in this truncation's shift and the rest in W_q",
+    "ln_gpu_variance": "the variance Σ(x−μ)² computed on each party's share alone is not the variance; the value "
+                       "path has no definition for it",
+}
 
 
 @dataclass(frozen=True)
@@ -66,33 +83,39 @@ def mul(label: str, n: int, what: str = "2n") -> Step:
     return Step(label, f"O({what}, B)", "B", n)
 
 
-def trunc(label: str, n: int, gate: G.Gate, per_element: bool = False, sym: str = "n") -> Step:
+def trunc(label: str, n: int, gate: G.Gate, per_element: bool = False, sym: str = "n",
+          shortcuts: tuple[str, ...] = ()) -> Step:
     """TruncTask: O(n, M) then P(n); per-element masks: ceil(n/1024) flushes of n one-word jobs."""
     if per_element:
         return Step(label, f"O({sym}, M) + ⌈{sym}/1024⌉·P", "M", n, -(-n // PER_ELEMENT_CHUNK), n, n,
-                    gate.name, Batch.TRUNC, "batch")
-    return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, gate.name, Batch.TRUNC, "batch")
+                    gate.name, Batch.TRUNC, "batch", shortcuts=shortcuts)
+    return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, gate.name, Batch.TRUNC, "batch",
+                shortcuts=(*shortcuts, "one_mask"))
 
 
 def relu(label: str, n: int, sym: str) -> Step:
-    return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, G.RELU.name, Batch.TRUNC, "batch")
+    return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, G.RELU.name, Batch.TRUNC, "batch",
+                shortcuts=("one_mask",))
 
 
 def open_coeff(label: str, n: int, gate: G.Gate, sym: str = "n") -> Step:
     """OpenXhat + one coefficient job in the coeff batch (RsqrtTask, CubicPolyTask, RecipTask)."""
-    return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, gate.name, Batch.COEFF, "batch")
+    return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, gate.name, Batch.COEFF, "batch",
+                shortcuts=("one_mask",))
 
 
 def open_eval(label: str, n: int, gate: G.Gate, via_batch: bool, sym: str = "n") -> Step:
     """A sigma-style task's open of x_hat and its FSS gate: through the PFSS batch or direct."""
     if via_batch:
-        return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, gate.name, Batch.COEFF, "batch")
-    return Step(label, f"O({sym}, M) + direct FSS({sym})", "M", n, gate=gate.name, fss="direct", direct_words=n)
+        return Step(label, f"O({sym}, M) + P({sym})", "M", n, 1, 1, n, gate.name, Batch.COEFF, "batch",
+                    shortcuts=("one_mask",))
+    return Step(label, f"O({sym}, M) + direct FSS({sym})", "M", n, gate=gate.name, fss="direct", direct_words=n,
+                shortcuts=("one_mask",))
 
 
-def local(label: str) -> Step:
+def local(label: str, *shortcuts: str) -> Step:
     """A truncation or product computed locally: listed for reading, counts nothing."""
-    return Step(label, "local", "")
+    return Step(label, "local", "", shortcuts=shortcuts)
 
 
 # -- task types ------------------------------------------------------------------------------------
@@ -104,8 +127,9 @@ def rsqrt_items(n: int, gates: tuple[G.Gate, G.Gate, G.Gate], iters: int, live_i
     if live_init:
         items += [mul("rsqrt InitMul c1·x", 2 * n), trunc("rsqrt InitTrunc", n, g_y2)]
     else:
-        items.append(local("rsqrt init y0 = c0 + c1·x (local, snapshot)"))
-    newton = (mul("y·y", 2 * n), trunc("trunc y²", n, g_y2), mul("x·y²", 2 * n), trunc("trunc x·y²", n, g_xy2),
+        items.append(local("rsqrt init y0 = c0 + c1·x (local, snapshot)", "rsqrt_init"))
+    newton = (mul("y·y", 2 * n), trunc("trunc y²", n, g_y2), mul("x·y²", 2 * n),
+              trunc("trunc x·y²", n, g_xy2, shortcuts=("rsqrt_half",)),
               mul("y·t", 2 * n), trunc("trunc y·t", n, g_out))
     items.append(Block("rsqrt Newton iteration", iters, f"rsqrt_iters = {iters}", newton))
     return tuple(items)
@@ -135,7 +159,7 @@ def layernorm_items(p: dict) -> tuple:
     gates = tuple(G.TRUNC_GATES[g] for g in p["rsqrt_gates"])
     items: list = [trunc("mean trunc", N, G.TRUNC_GATES[p["mean_gate"]], sym="N")]
     if p["gpu_variance"]:
-        items.append(local("variance on the GPU (device pipeline + SUF_LN_GPU): no open"))
+        items.append(local("variance on the GPU (device pipeline + SUF_LN_GPU): no open", "ln_gpu_variance"))
     else:
         items.append(mul("variance multiply (x−μ)²", 2 * N * D, "2·N·D"))
     items.append(trunc("variance trunc (2f)", N, G.TRUNC_GATES[p["var_gate"]], sym="N"))
@@ -291,7 +315,8 @@ def task_items(spec: TaskSpec) -> tuple:
     if spec.kind == "layernorm":
         return layernorm_items(p)
     if spec.kind == "trunc":
-        return (trunc("trunc", p["n"], G.TRUNC_GATES[p["gate"]], p["per_element"]),)
+        score = ("score_scale",) if p.get("halvings") else ()
+        return (trunc("trunc", p["n"], G.TRUNC_GATES[p["gate"]], p["per_element"], shortcuts=score),)
     if spec.kind == "cubic":
         gate = ACTIVATION_GATES[p["gate"]]
         return cubic_items(p["n"], gate, tuple(G.TRUNC_GATES[g] for g in p["truncs"]))

@@ -16,7 +16,7 @@ from .counts import (
     RunChecklist,
     item_counts,
 )
-from .forms import Block, Step
+from .forms import SHORTCUTS, Block, Step
 
 FORMATS = ("md", "csv", "json")
 
@@ -49,7 +49,7 @@ def _items_json(items: tuple, wire) -> list[dict]:
         if isinstance(item, Step):
             out.append({"label": item.label, "formula": item.formula, "open_kind": item.open_kind,
                         "words_per_open": item.words, "gate": item.gate, "fss": item.fss or "local",
-                        "batch": item.batch or "", "counts": counts})
+                        "batch": item.batch or "", "suf_shortcuts": list(item.shortcuts), "counts": counts})
         else:
             out.append({"label": item.label, "repeat": item.repeat, "repeat_from": item.count,
                         "counts": counts, "items": _items_json(item.items, wire)})
@@ -70,7 +70,21 @@ def to_json(check: Checklist) -> dict:
         "bench_both_parties_all_layers": bench_counters(check.bench),
         "runs": [{"index": r.index, "name": r.name, "phase": r.phase, "task": r.task, "planner": r.planner,
                   "counts": r.counts.as_dict(), "items": _items_json(r.items, wire)} for r in check.runs],
+        "suf_shortcuts": {key: SHORTCUTS[key] for key in shortcuts_used(check)},
     }
+
+
+def shortcuts_used(check: Checklist) -> list[str]:
+    """The SHORTCUTS keys that occur in ``check``'s steps, in SHORTCUTS' order."""
+    used = {key for r in check.runs for _label, step, _m, _t in _flat(r.items, check.settings.wire)
+            for key in step.shortcuts}
+    return [key for key in SHORTCUTS if key in used]
+
+
+def _marks(step: Step) -> str:
+    """Footnote marks of a step's shortcuts, e.g. `` [S1, S3]`` (numbered in SHORTCUTS' order)."""
+    order = list(SHORTCUTS)
+    return f" [{', '.join(f'S{order.index(k) + 1}' for k in step.shortcuts)}]" if step.shortcuts else ""
 
 
 def _flat(items: tuple, wire, mult: int = 1, path: str = ""):
@@ -142,7 +156,7 @@ def _step_rows(items: tuple, wire, depth: int = 0) -> list[str]:
     for item in items:
         c = item_counts(item, wire)
         if isinstance(item, Step):
-            rows.append(f"| {pad}{item.label} | {item.formula} | 1 | {c.open_flushes} | {c.pfss_flushes} "
+            rows.append(f"| {pad}{item.label}{_marks(item)} | {item.formula} | 1 | {c.open_flushes} | {c.pfss_flushes} "
                         f"| {_n(c.words_beaver)} | {_n(c.words_mask)} | {_n(c.wire_bytes)} | {_fss(item)} |")
         else:
             times = item.count or str(item.repeat)
@@ -216,6 +230,13 @@ def to_markdown(check: Checklist) -> str:
             "PFSS flush of h hatx words; a direct FSS is evaluated inside the task and is no flush.", ""]
     for first, k, _c in groups:
         out += [_run_section(first, wire, k), ""]
+    used = shortcuts_used(check)
+    if used:
+        order = list(SHORTCUTS)
+        out += ["## SUF's shortcuts", "", "Steps marked [S*] are where SUF's code (the snapshot simulated here) does "
+                "what no secure two-party protocol may; the counts above are the code's. docs/accuracy.md says what "
+                "the value path does instead.", ""]
+        out += [f"- **S{order.index(k) + 1}**: {SHORTCUTS[k]}" for k in used] + [""]
     return "\n".join(out)
 
 
