@@ -239,3 +239,47 @@ def plot_sweep(records: Sequence[Mapping], path: Path | str | None = None, title
     n = len(records)
     fig.suptitle(_wrap(title or f"online time of {n} configurations"), fontsize=10)
     return _save(fig, path)
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats in both coordinates (smaller is better), by the first one."""
+    order = sorted(range(len(points)), key=lambda i: points[i])
+    front, best = [], math.inf
+    for i in order:
+        if points[i][1] < best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def plot_error_vs_time(rows: Sequence[Mapping], path: Path | str | None = None, title: str | None = None,
+                       errors: Sequence[tuple[str, str]] = (("final_rel_rms_error", "final hidden state"),)) -> Figure:
+    """Error against online time, one panel per ``errors`` entry (record key, what it is), log-log. Points are
+    numbered (the key beside the panels names them) and coloured by their ``group`` (what they change); the first
+    panel joins its Pareto front (no other variant both faster and more accurate). ``rows``: records with
+    ``label``, ``online_time_s``, optionally ``group``, and the error keys."""
+    groups = list(dict.fromkeys(r.get("group", "") for r in rows))
+    colours = {g: matplotlib.colormaps["tab10"](i % 10) for i, g in enumerate(groups)}
+    fig = Figure(figsize=(6 * len(errors) + 2.6, 5), layout="constrained")
+    axes = fig.subplots(1, len(errors), squeeze=False)[0]
+    for panel, (ax, (key, what)) in enumerate(zip(axes, errors, strict=True)):
+        ok = [(i, r) for i, r in enumerate(rows, 1) if r.get(key) is not None and r.get("online_time_s")]
+        points = [(r["online_time_s"] * 1e3, r[key]) for _, r in ok]
+        for (ms, err), (number, r) in zip(points, ok, strict=True):
+            ax.plot(ms, err, "o", color=colours[r.get("group", "")], ms=6)
+            ax.annotate(str(number), (ms, err), xytext=(4, 3), textcoords="offset points", fontsize=7)
+        if panel == 0 and len(points) > 1:
+            front = pareto_front(points)
+            ax.plot([points[i][0] for i in front], [points[i][1] for i in front], "-", color="grey", lw=0.8)
+        ax.set_xlabel("online time (ms)", fontsize=8)
+        ax.set_ylabel("relative RMS error", fontsize=8)
+        ax.set_title(what + (" (grey: Pareto front)" if panel == 0 else ""), fontsize=9, loc="left")
+        ax.grid(True, which="both", lw=0.3, alpha=0.5)
+        log_axis(ax, "x")
+        log_axis(ax, "y")
+    handles = [Patch(color=colours[g], label=g) for g in groups if g]
+    key = "\n".join(f"{i:>2}  {r['label']}" for i, r in enumerate(rows, 1))
+    axes[-1].legend(handles=handles, title=key, title_fontsize=7, fontsize=7, loc="upper left",
+                    bbox_to_anchor=(1.02, 1.0), alignment="left", frameon=False)
+    fig.suptitle(_wrap(title or "error against online time"), fontsize=10)
+    return _save(fig, path)

@@ -4,16 +4,17 @@
 
 writes ``docs/whatif.md`` and ``docs/whatif/*.png``: (a) the have_pfss_work overlap patch against the
 snapshot policy; (b) rsqrt Newton iterations and the LUT rsqrt; (c) softmax branches and the nExp
-final truncation. Everything in it is simulated with the ``suf-h100`` cost preset, through the API
-(``simflush.analysis.whatif.compare``).
+final truncation; (d) time and fixed-point error of the protocol variants side by side. Times are simulated
+with the ``suf-h100`` cost preset, through the API (``simflush.analysis.whatif.compare``); errors are the
+plaintext fixed-point run against float64 (``simflush.analysis.accuracy``).
 """
 
 import itertools
 from pathlib import Path
 
-from ...io.plots import plot_run_bars, plot_timeline
+from ...io.plots import plot_error_vs_time, plot_run_bars, plot_timeline
 from ...variants import Mode
-from .compare import LIST_OPTIONS, Progress, run_all, summaries
+from .compare import LIST_OPTIONS, Progress, add_accuracy, run_all, summaries
 
 DEFAULTS = {name: (LIST_OPTIONS[name][1](d) if d else None) for name, (d, _p) in LIST_OPTIONS.items()}
 
@@ -122,6 +123,63 @@ def question_c(out: Path, progress: Progress | None = None) -> str:
                       "![](whatif/c_runs.png)\n"])
 
 
+# (d): each variant's knobs and the phase whose error it changes most (besides the final hidden state)
+ACCURACY_VARIANTS = [
+    ("snapshot", {}, "ln1"),
+    ("rsqrt_iters=0", {"rsqrt_iters": 0}, "ln1"),
+    ("rsqrt_iters=2", {"rsqrt_iters": 2}, "ln1"),
+    ("rsqrt_iters=3", {"rsqrt_iters": 3}, "ln1"),
+    ("LUT rsqrt", {"SUF_RSQRT_MODE": Mode.SIGMA_GPU, "rsqrt_iters": 0}, "ln1"),
+    ("LUT rsqrt + 1 Newton", {"SUF_RSQRT_MODE": Mode.SIGMA_GPU, "rsqrt_iters": 1}, "ln1"),
+    ("nexp_final_trunc=0", {"nexp_final_trunc": 0}, "probs"),
+    ("prob_trunc=0", {"prob_trunc": 0}, "probs"),
+    ("recip_iters=2", {"recip_iters": 2}, "probs"),
+    ("recip_iters=3", {"recip_iters": 3}, "probs"),
+    ("LUT nExp", {"SUF_NEXP_MODE": Mode.SIGMA_GPU}, "probs"),
+    ("GeLU spline", {"SUF_GELU_CONST": 0}, "act"),
+    ("LUT GeLU", {"SUF_GELU_MODE": Mode.SIGMA_GPU}, "act"),
+]
+ACCURACY_BITS = 48   # the ring of (d): SUF's 37 bits overflow in the LayerNorm variance (docs/accuracy.md)
+
+
+def question_d(out: Path, progress: Progress | None = None) -> str:
+    base = {"model": "bert-tiny", "seq_len": 128}
+    configs = [{**DEFAULTS, **base, "net": net, "knobs": {k: str(v) for k, v in knobs.items()}}
+               for _label, knobs, _phase in ACCURACY_VARIANTS for net in ("lan", "wan")]
+    rows = run_all(configs, progress=progress)
+    add_accuracy(rows, ACCURACY_BITS)
+    records = summaries(rows)
+    table = ["| variant | LAN ms | WAN ms | opens | PFSS | final hidden state | phase it changes | ring bits needed |",
+             "|---|--:|--:|--:|--:|--:|---|--:|"]
+    points = []
+    for i, (label, _knobs, phase) in enumerate(ACCURACY_VARIANTS):
+        lan, wan, row = records[2 * i], records[2 * i + 1], rows[2 * i]
+        if row.accuracy is None:
+            table.append(f"| {label} | {lan['online_time_s'] * 1e3:.1f} | {wan['online_time_s'] * 1e3:,.0f} | "
+                         f"{lan['open_flushes']} | {lan['pfss_flushes']} | {row.accuracy_error} | | |")
+            continue
+        changed = next(p for p in row.accuracy.phases if p.phase == phase)
+        table.append(f"| {label} | {lan['online_time_s'] * 1e3:.1f} | {wan['online_time_s'] * 1e3:,.0f} | "
+                     f"{lan['open_flushes']} | {lan['pfss_flushes']} | {lan['final_rel_rms_error']:.4f} | "
+                     f"{phase} {changed.rel_rms_error:.4f} | {lan['n_bits_needed']} |")
+        points.append({"label": label, "group": f"changes {phase}", "online_time_s": lan["online_time_s"],
+                       "final_rel_rms_error": lan["final_rel_rms_error"], "changed": changed.rel_rms_error})
+    plot_error_vs_time(points, out / "d_error_vs_time.png",
+                       f"bert-tiny, 2 layers, T = 128, net lan, n_bits {ACCURACY_BITS}, f 12: relative RMS error "
+                       "against simulated online time per protocol variant",
+                       (("final_rel_rms_error", "final hidden state"), ("changed", "the phase the variant changes")))
+    return "\n".join([
+        "## (d) Time and error side by side\n",
+        f"bert-tiny, both layers, T = 128, colocated; times simulated on LAN and WAN, errors from the plaintext "
+        f"fixed-point run (`simflush accuracy`, the same tasks through the same executor on cleartext) against "
+        f"float64, at n_bits {ACCURACY_BITS} and f = 12, seeded random weights (N(0, 0.02²)) and N(0, 1) input. "
+        "Errors are relative RMS over both layers (docs/accuracy.md); the phase column is the one the variant "
+        "changes most (ln1: the first LayerNorm's output; probs: the softmax probabilities; act: the MLP "
+        "activation). Opens and PFSS are both parties' flushes. Reproduce a row with "
+        "`simflush compare --model bert-tiny --net lan,wan --accuracy --n-bits 48 --set K=V`.\n",
+        "\n".join(table), "", "![](whatif/d_error_vs_time.png)\n"])
+
+
 def write_report(out: Path, progress: Progress | None = None) -> str:
     """Write ``out/whatif.md`` and its figures in ``out/whatif/``; returns what was written.
     ``progress`` sees each study's finished configurations."""
@@ -132,6 +190,7 @@ def write_report(out: Path, progress: Progress | None = None) -> str:
         "preset `suf-h100`, runtime profile `suf-gpu-bench`). Times are one iteration's online wall time; "
         "speed-ups are against the first row of each table. How the variants and policies are modelled: "
         "[whatif_model.md](whatif_model.md).",
-        question_a(figures, progress), question_b(figures, progress), question_c(figures, progress)])
+        question_a(figures, progress), question_b(figures, progress), question_c(figures, progress),
+        question_d(figures, progress)])
     (out / "whatif.md").write_text(text + "\n")
     return f"wrote {out / 'whatif.md'} and {len(list(figures.glob('*.png')))} figures in {figures}\n"
