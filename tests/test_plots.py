@@ -13,7 +13,17 @@ from matplotlib.figure import Figure
 from paths import REPO
 
 import simflush
-from simflush.io.plots import DPI, MAX_FACETS, TOP, log_axis, plot_run_bars, plot_sweep, plot_timeline
+from simflush.io.plots import (
+    DPI,
+    MAX_FACETS,
+    TOP,
+    log_axis,
+    pareto_front,
+    plot_error_vs_time,
+    plot_run_bars,
+    plot_sweep,
+    plot_timeline,
+)
 
 NETS = ("lan", "wan", "loopback")
 
@@ -160,3 +170,22 @@ def test_compare_plot_writes_the_overview_and_at_most_24_timelines(tmp_path, cap
     timelines = {p.name for p in tmp_path.glob("timeline_*.png")}
     assert timelines == {f"timeline_{i:03d}.png" for i in range(len(times)) if i not in slowest}  # first + fastest
     assert png_size(tmp_path / "overview.png")[0] <= 1600 and png_size(tmp_path / "runs.png")[0] <= 1400
+
+
+def test_pareto_front_keeps_what_nothing_beats_in_time_and_error():
+    points = [(1.0, 5.0), (2.0, 1.0), (1.5, 6.0), (3.0, 0.5), (2.5, 2.0)]
+    assert pareto_front(points) == [0, 1, 3]
+
+
+def test_error_against_time_names_every_point(tmp_path):
+    rows = [{"label": f"variant {i}", "group": "changes probs" if i % 2 else "changes ln1",
+             "online_time_s": 0.08 + 0.002 * i, "final_rel_rms_error": 0.006 / (i + 1), "changed": 0.3 / (i + 1)}
+            for i in range(13)]
+    path = tmp_path / "d.png"
+    fig = plot_error_vs_time(rows, path, "bert-tiny: error against time",
+                             (("final_rel_rms_error", "final hidden state"), ("changed", "the phase it changes")))
+    key = fig.axes[-1].get_legend().get_title().get_text()
+    assert all(f"{i + 1:>2}  variant {i}" in key for i in range(13))
+    assert {t.get_text() for t in fig.axes[0].texts} == {str(i) for i in range(1, 14)}
+    assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_yscale() == "log"
+    assert png_size(path)[0] <= 1700
