@@ -101,6 +101,8 @@ class CostModel:
     run_gap_s_per_flop: float           # public-weight matmul before a run: its kernel, per flop
     run_gap_s_per_matmul_elem: float    # ... and copying its input and output to and from the GPU
     run_gap_s_per_elem: float           # reshapes, residual adds, copies, per hidden-state element (B*T*D)
+    local_floor_s: dict = field(default_factory=dict)     # local op name -> per call (a kernel launch and sync)
+    local_s_per_word: dict = field(default_factory=dict)  # local op name -> per word it produces (unpriced: 0)
     fits: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
 
@@ -154,6 +156,13 @@ class CostModel:
         copies; 0 if none), and the reshapes/residual adds of ``hidden_elems`` hidden-state elements."""
         return (self.run_gap_floor_s + self.run_gap_s_per_flop * flops
                 + self.run_gap_s_per_matmul_elem * matmul_elems + self.run_gap_s_per_elem * hidden_elems)
+
+    def local_s(self, op: str, words: int) -> float:
+        """A named local op (``Context.local``) of ``words`` words; ops the preset does not price cost 0."""
+        return self.local_floor_s.get(op, 0.0) + self.local_s_per_word.get(op, 0.0) * words
+
+    def priced_local_ops(self) -> frozenset[str]:
+        return frozenset(self.local_floor_s) | frozenset(self.local_s_per_word)
 
     def _per_gate(self, table: dict, what: str, gate: str) -> float:
         try:

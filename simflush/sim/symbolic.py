@@ -16,11 +16,14 @@ class DirectFss(NamedTuple):
 
 class SymbolicContext(ExecutorContext):
     """``direct_work`` collects the ``fss_direct`` evaluations of task steps, for the engine to charge
-    as local GPU work before the next flush."""
+    as local GPU work before the next flush; ``local_work`` likewise the local ops named in ``priced``
+    (those the cost model charges), as ``(op, words)``."""
 
-    def __init__(self, executor):
+    def __init__(self, executor, priced: frozenset[str] = frozenset()):
         super().__init__(executor)
         self.direct_work: list[DirectFss] = []
+        self.priced = priced
+        self.local_work: list[tuple[str, int]] = []
 
     def words(self, x: Sym) -> int:
         return x.words
@@ -37,6 +40,8 @@ class SymbolicContext(ExecutorContext):
         return Sym(beaver_output_words(op, shape), deps | opened.deps)
 
     def local(self, op: str, *inputs: Any, words: int) -> Sym:
+        if op in self.priced:
+            self.local_work.append((op, words))
         return Sym(words, deps_of(*inputs))
 
     def fss_direct(self, gate: Gate, hatx: Sym) -> Sym:
@@ -46,4 +51,9 @@ class SymbolicContext(ExecutorContext):
     def take_direct_work(self) -> list[DirectFss]:
         """The evaluations since the last call (and forget them)."""
         work, self.direct_work = self.direct_work, []
+        return work
+
+    def take_local_work(self) -> list[tuple[str, int]]:
+        """The priced local ops since the last call (and forget them)."""
+        work, self.local_work = self.local_work, []
         return work
