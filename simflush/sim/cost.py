@@ -18,6 +18,7 @@ from ..jsonfile import json_key_line, parse_json_object, read_input, validate_fi
 from ..presets import COST_PRESETS
 from ..registry import Registry
 
+LOCAL_OP_TABLES = ("local_floor_s", "local_s_per_word")  # optional: only runtimes with priced local ops
 COST_SCHEMA_VERSION = 3  # 3: opens split into pack and per-wire-byte copy; run gaps per hidden element
 
 
@@ -172,7 +173,9 @@ class CostModel:
                               f"it has: {', '.join(sorted(table))}") from None
 
     def to_json(self) -> str:
-        return json.dumps({"schema_version": COST_SCHEMA_VERSION, **asdict(self)}, indent=2, sort_keys=True)
+        """The profile file; local-op tables are left out when empty (a SUF profile reads as before)."""
+        doc = {k: v for k, v in asdict(self).items() if v or k not in LOCAL_OP_TABLES}
+        return json.dumps({"schema_version": COST_SCHEMA_VERSION, **doc}, indent=2, sort_keys=True)
 
     def foreign_use(self, runtime_profile: str, device: str | None = None) -> list[str]:
         """Why this profile may not fit a run of ``runtime_profile`` on ``device`` (empty if it does)."""
