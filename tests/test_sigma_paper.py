@@ -106,3 +106,16 @@ def test_sections_sum_to_the_total(blocks):
     for row in blocks["llama2-7b"].runs:
         totals[row.section] += 2 * row.wire_bytes_per_party
     assert dict(totals) == doc["sigma"]["net_bytes_by_section"]
+
+
+@pytest.mark.parametrize(("model", "saved"), [("gpt2", 10), ("bert-base", 10), ("llama2-7b", 17)])
+def test_merging_independent_exchanges(model, saved):
+    """Under SUF's executor with sigma_merge=1 the same bytes go in fewer exchanges, and WAN time drops."""
+    apart = block(model, net="wan", cost="sigma-a6000", deploy="two-gpu")
+    merged = simflush.simulate(model=model, layers=1, runtime="sigma-gpu", policy="suf", knobs={"sigma_merge": 1},
+                               net="wan", cost="sigma-a6000", deploy="two-gpu")
+    a, m = apart.bench_json(), merged.bench_json()
+    assert a["sigma"]["exchanges_per_party"] - m["sigma"]["exchanges_per_party"] == saved
+    assert m["communication"]["net_bytes"] == a["communication"]["net_bytes"]
+    assert m["sigma"]["key_bytes_per_party"] == a["sigma"]["key_bytes_per_party"]
+    assert merged.online_time_s < apart.online_time_s

@@ -1,0 +1,27 @@
+"""SIGMA's closed forms (``analysis/checklist/sigma_forms.py``, written from the protocol descriptions)
+against the simulated schedule of its tasks (``tasks/sigma_runtime.py``): per run, the same exchanges,
+words and wire bytes, in program order and merged."""
+
+from collections import defaultdict
+
+import pytest
+
+from simflush.analysis.checklist.counts import build_checklist
+from simflush.api import make_config
+from simflush.sim.schedule import flush_schedule
+
+
+@pytest.mark.parametrize("merge", ["0", "1"])
+@pytest.mark.parametrize(("model", "seq_len"), [("bert-tiny", 16), ("bert-base", 128), ("gpt2", 64),
+                                                ("gpt-neo-1.3b", 32), ("llama2-7b", 128), ("llama2-13b", 8)])
+def test_closed_forms_equal_the_schedule(model, seq_len, merge):
+    cfg = make_config(model=model, seq_len=seq_len, runtime="sigma-gpu", policy="sigma" if merge == "0" else "suf",
+                      knobs={"sigma_merge": merge})
+    check = build_checklist(cfg.model, cfg.seq_len, cfg.batch, cfg.settings, 1)
+    simulated = defaultdict(lambda: [0, 0, 0])
+    for r in flush_schedule(cfg.model, cfg.seq_len, cfg.batch, cfg.settings, 1, cfg.policy):
+        simulated[r.run][0] += 1
+        simulated[r.run][1] += r.words_mask
+        simulated[r.run][2] += r.wire_bytes
+    closed = {run.name: [run.counts.open_flushes, run.counts.words_mask, run.counts.wire_bytes] for run in check.runs}
+    assert closed == dict(simulated)
