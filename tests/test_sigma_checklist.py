@@ -2,12 +2,14 @@
 against the simulated schedule of its tasks (``tasks/sigma_runtime.py``): per run, the same exchanges,
 words and wire bytes, in program order and merged."""
 
+import json
 from collections import defaultdict
 
 import pytest
 
 from simflush.analysis.checklist.counts import build_checklist
 from simflush.api import make_config
+from simflush.cli import main
 from simflush.sim.schedule import flush_schedule
 
 
@@ -25,3 +27,14 @@ def test_closed_forms_equal_the_schedule(model, seq_len, merge):
         simulated[r.run][2] += r.wire_bytes
     closed = {run.name: [run.counts.open_flushes, run.counts.words_mask, run.counts.wire_bytes] for run in check.runs}
     assert closed == dict(simulated)
+
+
+def test_reconcile_names_the_merge_behind_a_bench_count(capsys):
+    """2,304 exchanges over both parties and 12 bert-base blocks are 96 a block: the merged schedule."""
+    assert main(["reconcile", "--runtime", "sigma-gpu", "--model", "bert-base", "--open", "2304", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    bench = next(t for t in doc["aggregations"] if t["aggregation"] == "bench")
+    assert doc["most_likely_aggregation"] == "bench"
+    assert [c["changed"] for c in bench["candidates"]] == [{"sigma_merge": "1"}]
+    softmax = next(b for b in bench["candidates"][0]["breakdown"] if b["run"] == "Softmax")
+    assert softmax["open_flushes"] == 30
