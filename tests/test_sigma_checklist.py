@@ -38,3 +38,16 @@ def test_reconcile_names_the_merge_behind_a_bench_count(capsys):
     assert [c["changed"] for c in bench["candidates"]] == [{"sigma_merge": "1"}]
     softmax = next(b for b in bench["candidates"][0]["breakdown"] if b["run"] == "Softmax")
     assert softmax["open_flushes"] == 30
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--seq-len", "100"], "error: --seq-len 100: SIGMA's code runs powers of 2 only (--runtime sigma-gpu)"),
+    (["--batch", "2"], "error: --batch 2: SIGMA's code runs batch 1 only (--runtime sigma-gpu)"),
+    (["--chains", "2"], "error: --chains 2: splits SUF's runs; --runtime sigma-gpu allows 1"),
+    (["--runtime", "suf-gpu-bench", "--set", "sigma_merge=1"],
+     "error: --set sigma_merge: shapes SIGMA's graph; --runtime suf-gpu-bench runs SUF's"),
+    (["--set", "sigma_merge=2"], "error: --set sigma_merge=2: allowed values are 0 or 1"),
+])
+def test_bad_sigma_settings_are_one_line_errors(capsys, argv, message):
+    assert main(["simulate", "--runtime", "sigma-gpu", *argv]) == 2
+    assert capsys.readouterr().err.strip() == message
