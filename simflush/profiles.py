@@ -20,6 +20,8 @@ from .variants import KNOBS, Mode, PackFormat, RsqrtInit, profile_defaults
 
 SUF_GRAPH = "suf"      # SUF's transformer layer (models.layer)
 SIGMA_GRAPH = "sigma"  # SIGMA's transformer block (models.sigma_layer, tasks.sigma_runtime)
+# the knobs that shape a run of SIGMA's graph (the rest shape SUF's tasks)
+SIGMA_KNOBS = frozenset({"sigma_merge", "sigma_fss_via_pfss_batch", "pfss_channel", "SUF_OVERLAP_PFSS_OPEN"})
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,11 @@ def resolve(profile_name: str, model: ModelSpec, overrides: dict[str, str] | Non
     env.update(overrides or {})
     if profile.graph != SIGMA_GRAPH and "sigma_merge" in env:
         raise ConfigError(f"--set sigma_merge: shapes SIGMA's graph; --runtime {profile.name} runs SUF's")
+    if profile.graph == SIGMA_GRAPH:
+        suf_only = sorted(set(overrides or {}) - SIGMA_KNOBS - {k for k in KNOBS if k.startswith("budget_")})
+        if suf_only:
+            raise ConfigError(f"--set {suf_only[0]}: shapes SUF's graph; --runtime {profile.name} takes "
+                              f"{', '.join(sorted(SIGMA_KNOBS))} and budget_*")
     check_contradictions(model, env, overrides or {})
 
     def flag(name: str) -> bool:

@@ -47,6 +47,8 @@ def test_reconcile_names_the_merge_behind_a_bench_count(capsys):
     (["--runtime", "suf-gpu-bench", "--set", "sigma_merge=1"],
      "error: --set sigma_merge: shapes SIGMA's graph; --runtime suf-gpu-bench runs SUF's"),
     (["--set", "sigma_merge=2"], "error: --set sigma_merge=2: allowed values are 0 or 1"),
+    (["--set", "rsqrt_iters=2"], "error: --set rsqrt_iters: shapes SUF's graph; --runtime sigma-gpu takes "
+     "SUF_OVERLAP_PFSS_OPEN, pfss_channel, sigma_fss_via_pfss_batch, sigma_merge and budget_*"),
 ])
 def test_bad_sigma_settings_are_one_line_errors(capsys, argv, message):
     assert main(["simulate", "--runtime", "sigma-gpu", *argv]) == 2
