@@ -200,11 +200,13 @@ class PfssEagerPolicy(SufPolicy):
 
 @POLICIES.register
 class SigmaPolicy(FlushPolicy):
-    """SIGMA's GPU code: every exchange is a blocking ``reconstructInPlace``, flushed the moment a task
-    waits on it, with nothing beside it (no budget, planner or overlap); a PFSS job likewise."""
+    """SIGMA's GPU code: every exchange is a blocking ``reconstructInPlace``: the opens are flushed the
+    moment a task waits on them, with nothing beside them (no budget, planner or overlap); a PFSS job
+    likewise. With SIGMA's tasks in program order (``sigma_merge=0``) one open is pending at a time, so
+    every exchange goes alone."""
 
     name = "sigma"
-    description = "SIGMA's code: each exchange flushed alone when waited on, nothing overlapped"
+    description = "SIGMA's code: opens flushed when waited on, nothing overlapped (alone in program order)"
 
     def budget(self, s: WaveState) -> Plan | None:
         return None
