@@ -7,9 +7,12 @@ from collections import defaultdict
 
 import pytest
 
+import simflush
 from simflush.analysis.checklist.counts import build_checklist
 from simflush.api import make_config
 from simflush.cli import main
+from simflush.io.bench_json import bench_document
+from simflush.io.trace_schema import read_trace
 from simflush.sim.schedule import flush_schedule
 
 
@@ -53,3 +56,11 @@ def test_reconcile_names_the_merge_behind_a_bench_count(capsys):
 def test_bad_sigma_settings_are_one_line_errors(capsys, argv, message):
     assert main(["simulate", "--runtime", "sigma-gpu", *argv]) == 2
     assert capsys.readouterr().err.strip() == message
+
+
+def test_a_sigma_trace_reads_back_to_the_same_bench_json(tmp_path):
+    result = simflush.simulate(model="gpt2", seq_len=32, layers=2, runtime="sigma-gpu", policy="sigma",
+                               cost="sigma-a6000", deploy="two-gpu", net="lan")
+    path = tmp_path / "sigma-trace.json"
+    path.write_text(result.trace.to_json())
+    assert bench_document(read_trace(path)) == result.bench_json()
