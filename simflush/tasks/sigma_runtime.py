@@ -191,7 +191,7 @@ def matmul(ctx: Context, ring: Ring, p: dict) -> Task:
     b, m, k, n = p["batches"], p["m"], p["k"], p["n"]
     out = b * m * (m + 1) // 2 if p["lower"] else b * m * n
     a_elems = m * k if p["shared_a"] else b * m * k
-    key(ctx, 1, WORD_BYTES * (a_elems + b * k * n + out))
+    key(ctx, a_elems + b * k * n + out, WORD_BYTES)
     z = yield from exchange(ctx, ctx.local(KERNEL, words=out), ring.bits)
     return (yield from trfloor(ctx, ring, z, p["shift"]))
 
