@@ -11,7 +11,10 @@ import json
 import pytest
 
 import simflush
+from models.layer import RunSpec, TaskSpec
+from simflush.api import make_config
 from simflush.presets import COST_PRESETS
+from simflush.sim.engine import Simulation
 from simflush.sim.sigma_preset import derive
 
 TABLE5_LAN_S = {"bert-tiny": 0.09, "bert-base": 1.72, "bert-large": 4.44, "gpt2": 1.51, "gpt-neo-1.3b": 7.19,
@@ -57,3 +60,14 @@ def test_table7_wan(model):
 @pytest.mark.parametrize("seq_len", sorted(TABLE8_LAN_S))
 def test_table8_gpt2_sweep(seq_len):
     check(100 * (predicted_s("gpt2", "lan", seq_len) / TABLE8_LAN_S[seq_len] - 1), RECORDED_GPT2_SWEEP[seq_len])
+
+
+def test_preset_gives_back_its_microbenchmark():
+    """One million GeLUs at the test's ring (48 bits, Llama2's) take the 34 + 16 + 20 = 70 ms they were
+    derived from: the derivation and the simulated protocol agree."""
+    config = make_config(model="llama2-7b", layers=1, runtime="sigma-gpu", policy="sigma", net="lan",
+                         deploy="two-gpu", cost="sigma-a6000")
+    sim = Simulation(config)
+    sim.runs = [RunSpec("GeLU", "GeLU", (TaskSpec("sigma_activation", {"elems": 10 ** 6, "silu": False}),), "act",
+                        planner=False)]
+    assert sim.run().online_time_s == pytest.approx(0.070, rel=0.005)
