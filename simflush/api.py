@@ -16,13 +16,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from models.layer import RunSpec
-from models.specs import get_model
+from models.sigma_layer import sigma_spec
+from models.specs import ModelSpec, get_model
 
 from .errors import ConfigError
 from .executor.policies import POLICIES
 from .io.bench_json import RunRow, bench_document, run_rows
 from .io.trace_schema import Trace
-from .profiles import parse_overrides, resolve
+from .profiles import SIGMA_GRAPH, Settings, parse_overrides, resolve
 from .sim.cost import CostModel, get_network, load_cost
 from .sim.engine import DEPLOYMENTS, SimConfig
 from .sim.engine import simulate as run_engine
@@ -114,8 +115,24 @@ def make_config(model: str = "bert-base", seq_len: int = 128, batch: int = 1, la
     POLICIES.get(policy)  # unknown names fail here, before any work, naming the allowed ones
     DEPLOYMENTS.get(deploy)
     settings = resolve(runtime, spec, parse_overrides(_knob_pairs(knobs)), chains=chains)
+    if settings.graph == SIGMA_GRAPH:
+        spec = _sigma_model(spec, seq_len, batch, chains, settings)
     cost_model = cost if isinstance(cost, CostModel) else load_cost(cost)
     return SimConfig(spec, seq_len, batch, layers, settings, cost_model, get_network(net), policy, deploy)
+
+
+def _sigma_model(spec: ModelSpec, seq_len: int, batch: int, chains: int, settings: Settings) -> ModelSpec:
+    """``spec`` with SIGMA's ring, once the settings are ones SIGMA's code runs (one line naming the value)."""
+    if seq_len & (seq_len - 1):
+        raise ConfigError(f"--seq-len {seq_len}: SIGMA's code runs powers of 2 only (--runtime {settings.profile})")
+    if batch != 1:
+        raise ConfigError(f"--batch {batch}: SIGMA's code runs batch 1 only (--runtime {settings.profile})")
+    if chains != 1:
+        raise ConfigError(f"--chains {chains}: splits SUF's runs; --runtime {settings.profile} allows 1")
+    try:
+        return sigma_spec(spec)
+    except KeyError as exc:
+        raise ConfigError(exc.args[0]) from None
 
 
 def simulate_config(config: SimConfig) -> Result:

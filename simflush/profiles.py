@@ -18,6 +18,11 @@ from .limits import ExecutorLimits, LazyLimits, transformer_limits
 from .registry import Registry
 from .variants import KNOBS, Mode, PackFormat, RsqrtInit, profile_defaults
 
+SUF_GRAPH = "suf"      # SUF's transformer layer (models.layer)
+SIGMA_GRAPH = "sigma"  # SIGMA's transformer block (models.sigma_layer, tasks.sigma_runtime)
+# the knobs that shape a run of SIGMA's graph (the rest shape SUF's tasks)
+SIGMA_KNOBS = frozenset({"sigma_merge", "sigma_fss_via_pfss_batch", "pfss_channel", "SUF_OVERLAP_PFSS_OPEN"})
+
 
 @dataclass(frozen=True)
 class RuntimeProfile:
@@ -25,6 +30,7 @@ class RuntimeProfile:
     backend: str           # "gpu" or "cpu": caps, batched matmuls, device packing
     description: str
     env: dict = field(default_factory=dict)
+    graph: str = SUF_GRAPH  # whose op graph the profile runs
 
 
 PROFILES: Registry[RuntimeProfile] = Registry("runtime profile")
@@ -34,6 +40,11 @@ PROFILES.register(RuntimeProfile("suf-gpu-bench", "gpu", "bench_suf_transformer 
 PROFILES.register(RuntimeProfile("suf-cpu-bench", "cpu", "CPU bench with SUF_FORCE_PFSS=1 (SigmaFast PFSS backend)", {
     **profile_defaults(), "SUF_GELU_CONST": "0", "SUF_OPEN_PACK_EFFBITS": "0", "SUF_OPEN_PACK_AUTO": "1",
     "SUF_OPEN_PACK_DEVICE_MIN_WORDS": "0", "SUF_LN_GPU": "0", "SUF_MATMUL_BEAVER_BATCHED": "0"}))
+# SIGMA's tasks pack their own payloads (sigma_runtime.PACK): the open carries u64 wire words as they are
+PROFILES.register(RuntimeProfile("sigma-gpu", "gpu", "SIGMA's GPU code (GPU-MPC): its block, blocking exchanges", {
+    **profile_defaults(), "SUF_OPEN_PACK_EFFBITS": "0", "SUF_OPEN_PACK_NO_NEGOTIATE": "1",
+    "SUF_OPEN_PACK_DEVICE_MIN_WORDS": "0", "SUF_OVERLAP_PFSS_OPEN": "0", "sigma_fss_via_pfss_batch": "0",
+    "sigma_merge": "0"}, graph=SIGMA_GRAPH))
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, str]:
@@ -73,6 +84,9 @@ class Settings:
     opportunistic_overlap: bool     # SUF_OVERLAP_PFSS_OPEN
     device_pack_min_words: int
     budget: LazyLimits              # thresholds of the budget policy
+    graph: str = SUF_GRAPH          # whose op graph runs (the profile's)
+    sigma_merge: bool = False       # SIGMA's graph: independent exchanges share a flush
+    symmetric_exchange: bool = False  # an open is both parties sending at once (SIGMA), not SUF's ping-pong
 
     def party_executor(self, party: int, policy: str) -> PhaseExecutor:
         """One party's executor as SUF's transformer sets it up under these settings, with flush
@@ -116,6 +130,13 @@ def resolve(profile_name: str, model: ModelSpec, overrides: dict[str, str] | Non
     profile = PROFILES.get(profile_name)
     env = dict(profile.env)
     env.update(overrides or {})
+    if profile.graph != SIGMA_GRAPH and "sigma_merge" in env:
+        raise ConfigError(f"--set sigma_merge: shapes SIGMA's graph; --runtime {profile.name} runs SUF's")
+    if profile.graph == SIGMA_GRAPH:
+        suf_only = sorted(set(overrides or {}) - SIGMA_KNOBS - {k for k in KNOBS if k.startswith("budget_")})
+        if suf_only:
+            raise ConfigError(f"--set {suf_only[0]}: shapes SUF's graph; --runtime {profile.name} takes "
+                              f"{', '.join(sorted(SIGMA_KNOBS))} and budget_*")
     check_contradictions(model, env, overrides or {})
 
     def flag(name: str) -> bool:
@@ -149,4 +170,6 @@ def resolve(profile_name: str, model: ModelSpec, overrides: dict[str, str] | Non
                     overlap_pfss_open=flag("pfss_channel"), opportunistic_overlap=flag("SUF_OVERLAP_PFSS_OPEN"),
                     device_pack_min_words=min_words if gpu else 0,
                     budget=LazyLimits(*(int(env[k]) for k in ("budget_open_words", "budget_coeff_jobs",
-                                                               "budget_trunc_jobs", "budget_hatx_words"))))
+                                                               "budget_trunc_jobs", "budget_hatx_words"))),
+                    graph=profile.graph, sigma_merge=flag("sigma_merge"),
+                    symmetric_exchange=profile.graph == SIGMA_GRAPH)

@@ -175,6 +175,8 @@ for _knob in (
            tuple(RsqrtInit), RsqrtInit.LOCAL, searched=True),
     flag("sigma_fss_via_pfss_batch", "sigma tasks' FSS through the PFSS batch (1) or evaluated directly (0)", "1",
          searched=True),
+    flag("sigma_merge", "SIGMA's graph: independent exchanges (LUT U/V, nExp branches, rsqrt syncs, rotary Q/K, "
+         "Llama up1/up2) share a flush; 0: program order, as SIGMA's code", "0", in_profile=False),
     flag("nexp_final_trunc", "0: nExp without its final truncation (LUT scale aligned)", "1", searched=True),
     flag("prob_trunc", "0: softmax probabilities without their final truncation", "1", searched=True),
     integer("inv_sigma_muls", "Beaver multiplies after InvSigmaGpuTask's LUT", 2, 0, 8, searched=True),

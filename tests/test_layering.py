@@ -25,7 +25,7 @@ DOORS = {
     "real_backend": {"base", "tasks", "executor"},
 }
 BASE = {"errors", "limits", "units", "registry", "jsonfile", "version"}
-CONFIG = {"variants", "profiles", "workload", "environment"}
+CONFIG = {"variants", "profiles", "workload", "sigma_workload", "environment"}
 
 
 def room_of(module: str) -> str | None:

@@ -13,7 +13,7 @@ from simflush.executor.policies import POLICIES, HavePfssWorkPolicy, SufPolicy
 from simflush.profiles import parse_overrides, resolve
 from simflush.sim.schedule import flush_schedule
 
-POLICY_NAMES = ["suf", "have_pfss_work", "budget", "pfss_eager"]
+POLICY_NAMES = ["suf", "have_pfss_work", "budget", "pfss_eager", "sigma"]
 
 
 def sched(model="bert-tiny", T=16, B=1, policy="suf", chains=1, sets=(), overlap_pfss_open=True):

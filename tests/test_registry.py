@@ -29,10 +29,11 @@ def test_unknown_name_lists_the_allowed():
 
 
 @pytest.mark.parametrize("lookup,message", [
-    (lambda: get_policy("x"), "unknown policy 'x'; allowed: suf, have_pfss_work, budget, pfss_eager"),
+    (lambda: get_policy("x"), "unknown policy 'x'; allowed: suf, have_pfss_work, budget, pfss_eager, sigma"),
     (lambda: DEPLOYMENTS.get("moon"), "unknown deployment 'moon'; allowed: colocated, two-gpu"),
     (lambda: get_network("moon"), "unknown network 'moon'; allowed: loopback, lan, wan, custom:BW_GBPS,RTT_MS"),
-    (lambda: load_cost("nope"), "unknown cost preset 'nope'; allowed: suf-h100 or a path to a .json profile"),
+    (lambda: load_cost("nope"),
+     "unknown cost preset 'nope'; allowed: sigma-a6000, suf-h100 or a path to a .json profile"),
 ])
 def test_selectors_name_the_allowed_values(lookup, message):
     with pytest.raises(ConfigError) as err:

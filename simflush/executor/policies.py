@@ -198,6 +198,28 @@ class PfssEagerPolicy(SufPolicy):
         return self.budget(s) or super().demand(s)
 
 
+@POLICIES.register
+class SigmaPolicy(FlushPolicy):
+    """SIGMA's GPU code: every exchange is a blocking ``reconstructInPlace``: the opens are flushed the
+    moment a task waits on them, with nothing beside them (no budget, planner or overlap); a PFSS job
+    likewise. With SIGMA's tasks in program order (``sigma_merge=0``) one open is pending at a time, so
+    every exchange goes alone."""
+
+    name = "sigma"
+    description = "SIGMA's code: opens flushed when waited on, nothing overlapped (alone in program order)"
+
+    def budget(self, s: WaveState) -> Plan | None:
+        return None
+
+    def demand(self, s: WaveState) -> Plan | None:
+        if s.opens.has_pending():
+            return Plan(PlanKind.OPEN, FlushBranch.DEMAND_OPEN)
+        with_work = s.batches_with_work()
+        if with_work:
+            return Plan(PlanKind.PFSS, FlushBranch.DEMAND_COEFF, with_work[:1])
+        return None
+
+
 def get_policy(name: str, budget: LazyLimits | None = None) -> FlushPolicy:
     """A policy by name (``ConfigError`` naming the allowed ones if unknown); ``budget`` gives the
     budget policy its thresholds."""

@@ -14,6 +14,8 @@ from models.specs import get_model
 from ..errors import ConfigError
 from ..executor.records import FlushKind
 from ..tasks.context import Batch
+from ..tasks.sigma_runtime import KEY_H2D as KEY_WORDS
+from ..tasks.sigma_sizes import WORD_BYTES
 from ..version import __version__
 from .trace_schema import FlushEvent, Trace
 
@@ -65,7 +67,7 @@ def bench_document(trace: Trace) -> dict:
     net = c["wire_bytes"]
     packed = lambda part: net * part // words if words else 0  # noqa: E731 - the bench's proportional split
     pfss_bytes = 0  # every gate the transformer uses is non-interactive (spec §2.2)
-    return {
+    doc = {
         "system": meta.system,
         "simflush_version": __version__,
         "backend": meta.backend,
@@ -133,6 +135,24 @@ def bench_document(trace: Trace) -> dict:
         "branches": _branches(records),
         "runs": [asdict(row) for row in run_rows(trace)],
     }
+    if KEY_WORDS in meta.local_words_per_party:
+        doc["scope"]["sigma"] = ("key bytes per party (copied to the GPU in one online iteration, as SIGMA "
+                                 "stores them); communication per run section, sum over both parties (= one "
+                                 "party's sent + received, SIGMA's Total Comm)")
+        doc["sigma"] = {
+            "key_bytes_per_party": WORD_BYTES * meta.local_words_per_party[KEY_WORDS],
+            "net_bytes_by_section": _bytes_by_section(trace),
+            "exchanges_per_party": c["open_flushes"] // 2,
+        }
+    return doc
+
+
+def _bytes_by_section(trace: Trace) -> dict[str, int]:
+    by_run = {(r.party, r.layer, r.run): r.section for r in trace.runs}
+    out: dict[str, int] = defaultdict(int)
+    for f in trace.flushes:
+        out[by_run[(f.party, f.layer, f.run)]] += f.wire_bytes
+    return dict(sorted(out.items()))
 
 
 def _branches(records: list[FlushEvent]) -> dict:

@@ -42,6 +42,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, create_model
 
+from models.sigma_layer import SIGMA_MODELS
 from models.specs import MODELS, get_model
 
 from ..errors import ConfigError
@@ -117,6 +118,7 @@ class TraceMeta:
     deploy: str = ""
     network: str = ""
     cost_preset: str = ""
+    local_words_per_party: dict[str, int] = field(default_factory=dict)  # priced local ops (SIGMA: key words)
 
 
 @dataclass
@@ -153,6 +155,7 @@ Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
 _FIELD_TYPES = {  # a dataclass field's annotation -> what a file may hold there
     "int": Count, "str": str, "bool": StrictBool, "float | None": Seconds | None,
     "dict[str, float]": dict[str, Seconds], "tuple[str, ...]": list[str], "dict[str, str]": dict[str, str],
+    "dict[str, int]": dict[str, Count],
 }
 _CHECKED = {"party": Literal[0, 1], "kind": Literal["OPEN", "PFSS"]}
 
@@ -187,8 +190,10 @@ def _check_model(meta: TraceMeta, text: str, where: str) -> None:
         spec = get_model(meta.model)
     except KeyError:
         bad("model", meta.model, f"one of {', '.join(MODELS)}")
-    if meta.n_bits and meta.n_bits != spec.n_bits:
-        bad("n_bits", meta.n_bits, f"{spec.n_bits} (the ring of {spec.name})")
+    rings = {spec.n_bits} | ({SIGMA_MODELS[spec.name].bits} if spec.name in SIGMA_MODELS else set())
+    if meta.n_bits and meta.n_bits not in rings:
+        where_from = f"the ring of {spec.name}" if len(rings) == 1 else f"{spec.name}'s rings under SUF and SIGMA"
+        bad("n_bits", meta.n_bits, f"{' or '.join(map(str, sorted(rings)))} ({where_from})")
     if meta.layers > spec.n_layers:
         bad("layers", meta.layers, f"0..{spec.n_layers} (the layers of {spec.name})")
 

@@ -18,6 +18,7 @@ from ..jsonfile import json_key_line, parse_json_object, read_input, validate_fi
 from ..presets import COST_PRESETS
 from ..registry import Registry
 
+LOCAL_OP_TABLES = ("local_floor_s", "local_s_per_word")  # optional: only runtimes with priced local ops
 COST_SCHEMA_VERSION = 3  # 3: opens split into pack and per-wire-byte copy; run gaps per hidden element
 
 
@@ -101,6 +102,8 @@ class CostModel:
     run_gap_s_per_flop: float           # public-weight matmul before a run: its kernel, per flop
     run_gap_s_per_matmul_elem: float    # ... and copying its input and output to and from the GPU
     run_gap_s_per_elem: float           # reshapes, residual adds, copies, per hidden-state element (B*T*D)
+    local_floor_s: dict = field(default_factory=dict)     # local op name -> per call (a kernel launch and sync)
+    local_s_per_word: dict = field(default_factory=dict)  # local op name -> per word it produces (unpriced: 0)
     fits: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
 
@@ -155,6 +158,13 @@ class CostModel:
         return (self.run_gap_floor_s + self.run_gap_s_per_flop * flops
                 + self.run_gap_s_per_matmul_elem * matmul_elems + self.run_gap_s_per_elem * hidden_elems)
 
+    def local_s(self, op: str, words: int) -> float:
+        """A named local op (``Context.local``) of ``words`` words; ops the preset does not price cost 0."""
+        return self.local_floor_s.get(op, 0.0) + self.local_s_per_word.get(op, 0.0) * words
+
+    def priced_local_ops(self) -> frozenset[str]:
+        return frozenset(self.local_floor_s) | frozenset(self.local_s_per_word)
+
     def _per_gate(self, table: dict, what: str, gate: str) -> float:
         try:
             return table[gate]
@@ -163,7 +173,9 @@ class CostModel:
                               f"it has: {', '.join(sorted(table))}") from None
 
     def to_json(self) -> str:
-        return json.dumps({"schema_version": COST_SCHEMA_VERSION, **asdict(self)}, indent=2, sort_keys=True)
+        """The profile file; local-op tables are left out when empty (a SUF profile reads as before)."""
+        doc = {k: v for k, v in asdict(self).items() if v or k not in LOCAL_OP_TABLES}
+        return json.dumps({"schema_version": COST_SCHEMA_VERSION, **doc}, indent=2, sort_keys=True)
 
     def foreign_use(self, runtime_profile: str, device: str | None = None) -> list[str]:
         """Why this profile may not fit a run of ``runtime_profile`` on ``device`` (empty if it does)."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from models.layer import RunSpec, transformer_layer
+from models.layer import RunSpec
 from models.specs import ModelSpec
 
 from ..errors import ConfigError, SufRuntimeError
@@ -20,9 +20,9 @@ from ..executor.records import FlushRecord, PfssFinish
 from ..limits import max_flushes_per_run
 from ..profiles import Settings
 from ..registry import Registry
+from ..sigma_workload import layer_workload, tallied_ops
 from ..tasks.context import Sym, deps_of
 from ..tasks.need import Need
-from ..workload import build_task
 from .cost import CostModel, Network
 from .gpu import SharedGPU
 from .link import Link
@@ -75,6 +75,7 @@ class PartyResult:
     spans: list[RunSpan]
     end_s: float = 0.0
     steps: int = 0
+    local_words: dict[str, int] = field(default_factory=dict)  # priced local ops: words, summed
 
 
 @dataclass
@@ -140,7 +141,7 @@ class Simulation:
         shared = SharedGPU(self.env)
         self.gpus = [shared, shared] if deployment.shared_gpu else [SharedGPU(self.env), SharedGPU(self.env)]
         c = config
-        self.runs = transformer_layer(c.model, c.seq_len, c.batch, c.settings.layer)
+        self.runs, self.build_task = layer_workload(c.model, c.seq_len, c.batch, c.settings)
         self._inflight: list[dict] = [{}, {}]  # per party: PFSS slot -> its background flush process
         self._last_open_end: list[float | None] = [None, None]  # per party: when its previous open ended
         self._party_processes: list[simpy.Process] = []
@@ -172,7 +173,7 @@ class Simulation:
 
     def _party(self, party: int, out: PartyResult):
         executor = self.config.settings.party_executor(party, self.config.policy)
-        ctx = SymbolicContext(executor)
+        ctx = SymbolicContext(executor, self.config.cost.priced_local_ops() | tallied_ops(self.config.settings))
         bus = WaveBus(self.env)
         cost = self.config.cost
         for layer in range(self.config.layers):
@@ -182,7 +183,7 @@ class Simulation:
                                                        spec.hidden_elems))
                 start = self.env.now
                 try:
-                    runners = [TaskRunner(build_task(ctx, t, Sym)) for t in spec.tasks]
+                    runners = [TaskRunner(self.build_task(ctx, t, Sym)) for t in spec.tasks]
                     yield from bus.attach(runners)
                     config = RunConfig(layer, spec.name, max_flushes_per_run(spec.section), spec.planner)
                     actions = executor.run(runners, config)
@@ -192,6 +193,7 @@ class Simulation:
                             reply = yield from bus.step(action.tasks)
                         else:
                             yield from self._direct_fss(party, ctx)
+                            yield from self._local_work(out, ctx)
                             yield from self._await_inflight(party, action)
                             if action.background:
                                 reply = self._start_background(party, action, spec.family)
@@ -200,6 +202,7 @@ class Simulation:
                                 reply = None
                         action = next_action(actions, reply)
                     yield from self._direct_fss(party, ctx)
+                    yield from self._local_work(out, ctx)
                     yield from self._await_inflight(party, None)
                 except SufRuntimeError as exc:
                     exc.run = exc.run or label
@@ -218,6 +221,13 @@ class Simulation:
             gate = work.gate
             yield from self._wait(cost.pfss_floor_for([gate.cost_name]))
             yield from self.gpus[party].run(cost.pfss_work_s(gate.cost_name, work.hatx_words) * gate.cost_scale)
+
+    def _local_work(self, out: PartyResult, ctx: SymbolicContext):
+        """The local ops the cost model prices (SIGMA's key copies and kernels), one after another."""
+        cost = self.config.cost
+        for op, words in ctx.take_local_work():
+            out.local_words[op] = out.local_words.get(op, 0) + words
+            yield from self._wait(cost.local_s(op, words))
 
     def _start_background(self, party: int, flush: Flush, family: str) -> FlushResult:
         """Start a background PFSS flush; its outputs carry the slots whose users must wait for it."""
@@ -295,7 +305,10 @@ class Simulation:
         yield from self._wait(before + local / 2 + wait)  # pack, then the wait for the peer
         for _ in range(op.negotiation_exchanges):
             yield from self.link.ping_pong(party, 8)
-        yield from self.link.ping_pong(party, op.wire_bytes - 8 * op.negotiation_exchanges)
+        if self.config.settings.symmetric_exchange:
+            yield from self.link.exchange(party, op.wire_bytes)
+        else:
+            yield from self.link.ping_pong(party, op.wire_bytes - 8 * op.negotiation_exchanges)
         end = self.env.now + local / 2  # unpack and scatter
         self._last_open_end[party] = end
         yield from self._wait(local / 2 + after)

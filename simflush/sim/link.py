@@ -49,3 +49,9 @@ class Link:
         else:
             yield from self.recv(1)
             self.send(1, nbytes)
+
+    def exchange(self, party: int, nbytes: int):
+        """One symmetric exchange (SIGMA's ``reconstructInPlace``): send on a thread of one's own while
+        receiving, so both directions are on the wire at once."""
+        self.send(party, nbytes)
+        yield from self.recv(party)

@@ -4,7 +4,6 @@ Decisions never depend on time, so this gives exactly the engine's records (less
 faster; the checklist's cross-checks and reconcile use it.
 """
 
-from models.layer import transformer_layer
 from models.specs import ModelSpec
 
 from ..errors import SufRuntimeError
@@ -13,8 +12,8 @@ from ..executor.executor import RunConfig, TaskRunner
 from ..executor.records import FlushRecord
 from ..limits import max_flushes_per_run
 from ..profiles import Settings
+from ..sigma_workload import layer_workload
 from ..tasks.context import Sym
-from ..workload import build_task
 from .symbolic import SymbolicContext
 
 
@@ -23,7 +22,7 @@ def flush_schedule(model: ModelSpec, seq_len: int, batch: int, settings: Setting
     """Every flush of party 0 over ``layers`` layers, in order (party 1's are the same)."""
     executor = settings.party_executor(0, policy)
     ctx = SymbolicContext(executor)
-    runs = transformer_layer(model, seq_len, batch, settings.layer)
+    runs, build_task = layer_workload(model, seq_len, batch, settings)
     for layer in range(layers):
         for spec in runs:
             try:

@@ -18,13 +18,16 @@ class DirectFss(NamedTuple):
 
 class SymbolicContext(ExecutorContext):
     """``direct_work`` collects the ``fss_direct`` evaluations of task steps, for the engine to charge
-    as local GPU work before the next flush."""
+    as local GPU work before the next flush; ``local_work`` likewise the local ops named in ``priced``
+    (those the cost model charges), as ``(op, words)``."""
 
     frac_bits = FRAC_BITS  # sizes do not depend on it
 
-    def __init__(self, executor):
+    def __init__(self, executor, priced: frozenset[str] = frozenset()):
         super().__init__(executor)
         self.direct_work: list[DirectFss] = []
+        self.priced = priced
+        self.local_work: list[tuple[str, int]] = []
 
     def words(self, x: Sym) -> int:
         return x.words
@@ -41,7 +44,10 @@ class SymbolicContext(ExecutorContext):
         return Sym(beaver_output_words(op, shape), deps | opened.deps)
 
     def local(self, op: LocalOp, *inputs: Sym, **params: Any) -> Sym:
-        return Sym(LOCAL_OPS[op].size(tuple(x.words for x in inputs), params), deps_of(*inputs))
+        words = LOCAL_OPS[op].size(tuple(x.words for x in inputs), params)
+        if op in self.priced:
+            self.local_work.append((op, words))
+        return Sym(words, deps_of(*inputs))
 
     def fss_direct(self, gate: Gate, hatx: Sym) -> Sym:
         self.direct_work.append(DirectFss(gate, hatx.words))
@@ -50,4 +56,9 @@ class SymbolicContext(ExecutorContext):
     def take_direct_work(self) -> list[DirectFss]:
         """The evaluations since the last call (and forget them)."""
         work, self.direct_work = self.direct_work, []
+        return work
+
+    def take_local_work(self) -> list[tuple[str, int]]:
+        """The priced local ops since the last call (and forget them)."""
+        work, self.local_work = self.local_work, []
         return work

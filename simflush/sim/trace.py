@@ -19,7 +19,8 @@ def to_trace(result: SimResult) -> Trace:
                      runtime_profile=cfg.settings.profile, device=cfg.cost.provenance.get("device", ""),
                      n_bits=cfg.model.n_bits, online_time_s=result.online_time_s, traced=False,
                      settings=dict(cfg.settings.env), policy=cfg.policy, deploy=cfg.deploy,
-                     network=cfg.network.name, cost_preset=cfg.cost.name)
+                     network=cfg.network.name, cost_preset=cfg.cost.name,
+                     local_words_per_party=dict(sorted(result.parties[0].local_words.items())))
     min_words = cfg.settings.device_pack_min_words
     runs, flushes = [], []
     for party in result.parties:

@@ -36,6 +36,16 @@ class LocalOp(StrEnum):
     B2A_COMBINE = "b2a_combine"        # b_p - 2 [b0 b1]_p: arithmetic shares of the bit
     SHIFT = "shift"                    # floor(x / 2^shift) on each share (SOFTMAX_TRUNC_REF): not share-local
     ROW_VARIANCE = "row_variance"      # per row: sum of squares * const (SUF_LN_GPU): not share-local
+    # SIGMA's runtime (tasks/sigma_runtime.py) models GPU-MPC's local work for its cost model only: the caller
+    # gives the words (``words=``); these have no values (the cost presets price them by name)
+    SIGMA_KEY_H2D = "sigma_key_h2d"          # u64 words of key copied host -> device
+    SIGMA_PACK = "sigma_pack"                # values -> packed u64 wire words
+    SIGMA_UNPACK = "sigma_unpack"            # the peer's packed words unpacked and added
+    SIGMA_KERNEL = "sigma_kernel"            # an elementwise kernel (linear combination, select, correction, mux)
+    SIGMA_REDUCE = "sigma_reduce"            # a row or tree reduction (sum, pairwise max step)
+    SIGMA_LUT_READS = "sigma_lut_reads"      # table words read by full-domain LUT evaluation (2^b per element)
+    SIGMA_CPU_COPY = "sigma_cpu_copy"        # words moved between GPU and CPU around the LLAMA rsqrt
+    SIGMA_CPU_RSQRT = "sigma_cpu_rsqrt"      # the LLAMA CPU evaluation of F2BF16 and the 13-bit LUT, per row
 
 
 SizeRule = Callable[[tuple[int, ...], dict], int]
@@ -192,6 +202,14 @@ def _first(words: tuple[int, ...], params: dict) -> int:
     return words[0]
 
 
+def _schedule_only(a, party, *inputs, **params) -> RingArray:
+    raise ValueError("SIGMA's runtime tasks model its schedule and costs; they have no values")
+
+
+def _given(words: tuple[int, ...], params: dict) -> int:
+    return params["words"]
+
+
 LOCAL_OPS: dict[LocalOp, LocalOpDef] = {
     LocalOp.SLICE: LocalOpDef("elements [start, start + count)", lambda w, p: p["count"], _slice),
     LocalOp.CONCAT: LocalOpDef("the inputs back to back", lambda w, p: sum(w), _concat),
@@ -212,4 +230,7 @@ LOCAL_OPS: dict[LocalOp, LocalOpDef] = {
     LocalOp.SHIFT: LocalOpDef("floor(share / 2^shift)", _first, _shift, share_local=False),
     LocalOp.ROW_VARIANCE: LocalOpDef("per row: sum of squares * const", lambda w, p: p["rows"], _row_variance,
                                      share_local=False),
+    **{op: LocalOpDef(f"SIGMA's {op.removeprefix('sigma_').replace('_', ' ')} (a schedule model)", _given,
+                      _schedule_only, share_local=False)
+       for op in LocalOp if op.startswith("sigma_")},
 }

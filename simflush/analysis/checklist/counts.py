@@ -20,16 +20,18 @@ from dataclasses import dataclass, fields
 from operator import add, attrgetter
 
 from models.layer import RunSpec, TaskSpec, transformer_layer
+from models.sigma_layer import sigma_block
 from models.specs import ModelSpec
 
 from ...errors import ConfigError
 from ...executor.batches import WireFormat
 from ...executor.records import FlushBranch, FlushKind
 from ...limits import PER_ELEMENT_CHUNK
-from ...profiles import Settings
+from ...profiles import SIGMA_GRAPH, Settings
 from ...tasks.context import Batch
 from ...units import PARTIES
 from .forms import Block, Step, describe, matmul_items, task_items
+from .sigma_forms import sigma_items
 
 
 @dataclass(frozen=True)
@@ -167,10 +169,14 @@ def planner_allowed(spec: RunSpec, settings: Settings) -> bool:
     return spec.planner and not settings.device_pipeline
 
 
-def checklist_runs(specs: list[RunSpec], settings: Settings) -> tuple[RunChecklist, ...]:
+def checklist_runs(specs: list[RunSpec], settings: Settings, ring_bits: int = 0) -> tuple[RunChecklist, ...]:
+    """The runs' closed forms; SIGMA's graph (``settings.graph``) at its ring ``ring_bits``."""
     out = []
     for i, spec in enumerate(specs):
-        task, items = run_items(spec)
+        if settings.graph == SIGMA_GRAPH:
+            task, items = sigma_items(spec.tasks[0], ring_bits, settings.sigma_merge)
+        else:
+            task, items = run_items(spec)
         total = Counts()
         for item in items:
             total = total + item_counts(item, settings.wire)
@@ -181,7 +187,10 @@ def checklist_runs(specs: list[RunSpec], settings: Settings) -> tuple[RunCheckli
 def build_checklist(model: ModelSpec, seq_len: int, batch: int, settings: Settings,
                     layers: int | None = None) -> Checklist:
     """The checklist of a configuration (``layers``: layers run, default all of the model's)."""
-    runs = checklist_runs(transformer_layer(model, seq_len, batch, settings.layer), settings)
+    if settings.graph == SIGMA_GRAPH:
+        runs = checklist_runs(sigma_block(model, seq_len), settings, model.n_bits)
+    else:
+        runs = checklist_runs(transformer_layer(model, seq_len, batch, settings.layer), settings)
     per_layer = Counts()
     for run in runs:
         per_layer = per_layer + run.counts

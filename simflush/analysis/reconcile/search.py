@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.layer import RunSpec, transformer_layer
+from models.layer import RunSpec
 from models.specs import ModelSpec
 
 from ...errors import ConfigError
 from ...profiles import resolve
+from ...sigma_workload import layer_workload
 from ...units import PARTIES
 from ..checklist.counts import COUNT_FIELDS, Counts, build_checklist, checklist_runs, phase_names
 from .space import SearchSpace
@@ -32,7 +33,7 @@ PHASES = ("LN1", "QKV_Score", "Softmax", "OutProj", "LN2_MLP")
 # shared knobs that change a group's counts (the others change only which branch flushes)
 RELEVANT_SHARED = {"layernorm": ("sigma_fss_via_pfss_batch", "SUF_BENCH_DEVICE_PIPELINE", "SUF_LN_GPU"),
                    "softmax": ("sigma_fss_via_pfss_batch",), "activation": ("sigma_fss_via_pfss_batch",),
-                   "truncations": ()}
+                   "truncations": (), "sigma": ()}
 
 
 def aggregation_factor(aggregation: str, layers: int) -> int:
@@ -59,7 +60,7 @@ class Problem:
 
 def _specs(problem: Problem, *assignments) -> list[RunSpec]:
     settings = resolve(problem.space.profile, problem.model, problem.space.overrides(*assignments))
-    return settings, transformer_layer(problem.model, problem.seq_len, problem.batch, settings.layer)
+    return settings, layer_workload(problem.model, problem.seq_len, problem.batch, settings)[0]
 
 
 def _counts(runs) -> Counts:
@@ -85,7 +86,8 @@ def contribution_tables(problem: Problem) -> list[Tables]:
         raise ConfigError(f"unknown phase {problem.scope!r}; allowed: {', '.join(phase_names(specs))}")
     grouped = {k for g in space.groups for k in g.kinds}
     fixed = [s for s in specs if problem.in_scope(s) and not {t.kind for t in s.tasks} & grouped]
-    fixed_counts = np.array(_counts(checklist_runs(fixed, settings)).as_tuple(), dtype=np.int64)
+    ring = problem.model.n_bits
+    fixed_counts = np.array(_counts(checklist_runs(fixed, settings, ring)).as_tuple(), dtype=np.int64)
     cache: dict = {}
     out = []
     for shared in space.shared:
@@ -100,7 +102,7 @@ def contribution_tables(problem: Problem) -> list[Tables]:
                 if key not in cache:
                     s, sp = _specs(problem, shared, a)
                     runs = [x for x in sp if problem.in_scope(x) and {t.kind for t in x.tasks} & g.kinds]
-                    cache[key] = _counts(checklist_runs(runs, s)).as_tuple()
+                    cache[key] = _counts(checklist_runs(runs, s, ring)).as_tuple()
                 rows.append(cache[key])
             tables.append((assignments, np.array(rows, dtype=np.int64),
                            np.array([space.distance(a) for a in assignments], dtype=np.int64)))

@@ -17,7 +17,8 @@ from itertools import product
 from models.specs import ModelSpec
 
 from ...errors import ConfigError
-from ...profiles import PROFILES, resolve
+from ...profiles import PROFILES, SIGMA_GRAPH, resolve
+from ...tasks.sigma_runtime import PROTOCOLS
 from ...variants import KNOBS, Mode, RsqrtInit
 
 Assignment = dict[str, str]
@@ -118,6 +119,7 @@ def search_space(profile: str, model: ModelSpec, pinned: dict[str, str]) -> Sear
     """Every valid assignment of each group, filtered to agree with the ``pinned`` knobs."""
     defaults = PROFILES.get(profile).env
     backend = PROFILES.get(profile).backend
+    sigma = PROFILES.get(profile).graph == SIGMA_GRAPH
 
     def keep(assignments: list[Assignment]) -> tuple:
         out = []
@@ -132,12 +134,16 @@ def search_space(profile: str, model: ModelSpec, pinned: dict[str, str]) -> Sear
             out.append(filled)
         return tuple(dict.fromkeys(out))
 
-    groups = (Group("layernorm", frozenset({"layernorm"}), keep(_ln())),
-              Group("softmax", frozenset({"attention_softmax", "decode_softmax"}), keep(_softmax())),
-              Group("activation", frozenset({"cubic", "gelu_sigma"}), keep(_activation(model))),
-              Group("truncations", frozenset({"trunc"}),
-                    keep([{"SUF_PER_ELEMENT_MASKS": "0"}, {"SUF_PER_ELEMENT_MASKS": "1"}])))
-    shared = keep(_shared(backend))
+    if sigma:  # SIGMA's graph: its exchanges in program order, or the independent ones merged
+        groups = (Group("sigma", frozenset(PROTOCOLS), keep([{"sigma_merge": "0"}, {"sigma_merge": "1"}])),)
+        shared = keep([{}])
+    else:
+        groups = (Group("layernorm", frozenset({"layernorm"}), keep(_ln())),
+                  Group("softmax", frozenset({"attention_softmax", "decode_softmax"}), keep(_softmax())),
+                  Group("activation", frozenset({"cubic", "gelu_sigma"}), keep(_activation(model))),
+                  Group("truncations", frozenset({"trunc"}),
+                        keep([{"SUF_PER_ELEMENT_MASKS": "0"}, {"SUF_PER_ELEMENT_MASKS": "1"}])))
+        shared = keep(_shared(backend))
     for g in groups:
         if not g.assignments:
             raise ConfigError(f"the pinned settings {pinned} leave no valid {g.name} configuration")
