@@ -8,9 +8,8 @@ The range probe (the same run on float64) and the whole ``measure_accuracy`` (pr
 are timed beside it.
 """
 
-import time
-
 import numpy as np
+from bench_checklist import best_of
 
 from models.specs import get_model
 from models.weights import random_hidden_states, random_weights
@@ -21,15 +20,6 @@ from simflush.profiles import resolve
 from simflush.tasks.values import FixedPoint, RingArith
 
 
-def best_of(fn, n: int = 3) -> float:
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 def main() -> None:
     print("| model | layers | T | PlainContext s | range probe s | measure_accuracy s | target s |\n"
           "|---|--:|--:|--:|--:|--:|--:|")
@@ -37,8 +27,8 @@ def main() -> None:
         spec = get_model(name)
         weights, x = random_weights(spec, 0, layers), random_hidden_states(spec, 128, 0)
         settings, fixed = resolve("suf-gpu-bench", spec), FixedPoint(48, 12)
-        plain = best_of(lambda: run_model(spec, weights, x, settings, fixed, RingArith, np, layers))  # noqa: B023
-        probe = best_of(lambda: range_check(spec, weights, x, settings, fixed, layers))  # noqa: B023
+        plain = best_of(lambda: run_model(spec, weights, x, settings, fixed, RingArith, np, layers), 3)  # noqa: B023
+        probe = best_of(lambda: range_check(spec, weights, x, settings, fixed, layers), 3)  # noqa: B023
         whole = best_of(lambda: measure_accuracy(name, 128, layers=layers, n_bits=48), 1)  # noqa: B023
         print(f"| {name} | {layers} | 128 | {plain:.2f} | {probe:.2f} | {whole:.2f} | {target} |")
 

@@ -76,15 +76,22 @@ def check_outputs(files: Mapping[str, str | Path | None] | None = None,
             path.parent.mkdir(parents=True, exist_ok=True)
 
 
-def add_config_options(p: argparse.ArgumentParser) -> None:
-    """The options that pick a configuration to simulate (shared by every command that simulates)."""
-    p.add_argument("--model", default="bert-base", help=f"one of: {', '.join(MODELS)} (default bert-base)")
+def add_model_options(p: argparse.ArgumentParser, model: str = "bert-base") -> None:
+    """The options that pick a model run and its runtime settings (what the values depend on)."""
+    p.add_argument("--model", default=model, help=f"one of: {', '.join(MODELS)} (default {model})")
     p.add_argument("--seq-len", type=positive("--seq-len"), default=128, help="sequence length T (default 128)")
     p.add_argument("--batch", type=positive("--batch"), default=1, help="batch size B (default 1)")
     p.add_argument("--layers", type=positive("--layers"), help="run the first L layers (default: all)")
     p.add_argument("--runtime", default="suf-gpu-bench", help=f"runtime profile: {', '.join(PROFILES)}")
     p.add_argument("--set", action="append", default=[], metavar="K=V",
                    help="override a runtime knob by its SUF env name (repeatable)")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = settings_help()
+
+
+def add_config_options(p: argparse.ArgumentParser) -> None:
+    """The options that pick a configuration to simulate (shared by every command that simulates)."""
+    add_model_options(p)
     p.add_argument("--net", default="loopback",
                    help=f"network: {', '.join(NETWORKS)} or custom:BW_GBPS,RTT_MS")
     p.add_argument("--cost", default="suf-h100", help="cost preset name or profile .json")
@@ -92,8 +99,6 @@ def add_config_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deploy", default="colocated", help=f"deployment: {', '.join(DEPLOYMENTS)}")
     p.add_argument("--chains", type=positive("--chains", MAX_CHAINS), default=1,
                    help="split every run into K staggered independent tasks (default 1: the snapshot)")
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.epilog = settings_help()
 
 
 def settings_help() -> str:
