@@ -121,6 +121,9 @@ def perform(ctx: PlainContext) -> Callable[[Flush], FlushResult]:
     return flush
 
 
-def run_tasks(ctx: PlainContext, tasks: Iterable[Any], config: RunConfig) -> list[Any]:
-    """One executor run of ``tasks`` (generators on ``ctx``) to completion; their results in order."""
-    return [r.value for r in drive(ctx.executor, [TaskRunner(t) for t in tasks], config, perform(ctx))]
+def run_tasks(ctx: Any, tasks: Iterable[Any], config: RunConfig,
+              performer: Callable[[Flush], FlushResult] | None = None) -> list[Any]:
+    """One executor run of ``tasks`` (generators on ``ctx``) to completion, its flushes done by ``performer``
+    (default: in the clear); the tasks' results in order."""
+    runners = drive(ctx.executor, [TaskRunner(t) for t in tasks], config, performer or perform(ctx))
+    return [r.value for r in runners]

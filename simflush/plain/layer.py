@@ -28,6 +28,7 @@ from ..profiles import Settings
 from ..tasks.values import FixedPoint, RingArray
 from ..workload import build_task
 from .context import Magnitudes, PlainContext, ValueUndefined, run_tasks
+from .context import perform as plain_perform
 
 
 @dataclass(frozen=True)
@@ -105,18 +106,25 @@ def q_scale(head_dim: int) -> float:
 
 
 class ValueRun:
-    """Runs one model's layers on values with one ``PlainContext`` (one executor for the whole model, as SUF)."""
+    """Runs one model's layers on values through one context (one executor for the whole model, as SUF).
+
+    By default the context is a ``PlainContext`` on cleartext and its flushes are performed in the clear. A real
+    backend passes its own ``context`` (one party's, on shares) and ``perform`` (its driver's flush), and
+    ``decode=False``: the layer's local work is linear, so it runs on shares as it does on cleartext (party 0 alone
+    adds the public biases), but phases of shares mean nothing."""
 
     def __init__(self, spec: ModelSpec, settings: Settings, fixed: FixedPoint, arith: Any, batch: int, seq_len: int,
-                 policy: str = "suf"):
+                 policy: str = "suf", *, context: Any = None, perform: Callable | None = None, decode: bool = True):
         problem = value_definition_error(spec, seq_len, settings)
         if problem:
             raise ValueUndefined(problem)
         opts = replace(settings.layer, chains=1)   # chains split rows between tasks: the values are the same
         self.spec, self.batch, self.seq_len = spec, batch, seq_len
         self.fixed, self.a, self.xp = fixed, arith, arith.xp
-        self.magnitudes = Magnitudes()
-        self.ctx = PlainContext(settings.party_executor(0, policy), fixed, arith, self.magnitudes)
+        self.ctx = context or PlainContext(settings.party_executor(0, policy), fixed, arith)
+        self.magnitudes = getattr(self.ctx, "magnitudes", Magnitudes())
+        self.perform = perform or plain_perform(self.ctx)
+        self.party, self.decode = self.ctx.party, decode
         self.runs: dict[str, RunSpec] = {r.name: r for r in transformer_layer(spec, seq_len, batch, opts)}
         self.layer = 0
 
@@ -136,7 +144,7 @@ class ValueRun:
         self.magnitudes.phase = name
         tasks = [build_task(self.ctx, t, make_input) for t in spec.tasks]
         return run_tasks(self.ctx, tasks, RunConfig(self.layer, name, max_flushes_per_run(spec.section),
-                                                    spec.planner))
+                                                    spec.planner), self.perform)
 
     def ring(self, values: np.ndarray, scale: int, rows: Any = None) -> RingArray:
         return RingArray(self.a.encode(self.xp.asarray(values).reshape(-1)), scale, rows)
@@ -152,7 +160,7 @@ class ValueRun:
         """x (rows of w.shape[0], Qf) @ w (Qf) + b (Q2f): exact in the ring, Q2f."""
         dtype = self.xp.int64 if self.a.exact else self.xp.float64
         prod = self.signed(x).reshape(-1, w.shape[0]) @ self.xp.asarray(w, dtype=dtype)
-        out = self.a.encode(prod + self.xp.asarray(b, dtype=dtype)).reshape(-1)
+        out = self.a.encode(prod + self.xp.asarray(b, dtype=dtype) if self.party == 0 else prod).reshape(-1)
         return RingArray(out, x.scale + self.fixed.frac_bits)
 
     def add(self, x: RingArray, y: RingArray) -> RingArray:
@@ -167,16 +175,17 @@ class ValueRun:
         f, bh = self.fixed.frac_bits, B * H
         phases: dict[str, Any] = {}
 
-        def keep(name: str, value: RingArray, shape: tuple[int, ...]) -> RingArray:
-            phases[name] = self.real(value, shape)
+        def keep(name: str, value: RingArray, shape: tuple[int, ...], shown: Callable = lambda z: z) -> RingArray:
+            if self.decode:
+                phases[name] = shown(self.real(value, shape))
             return value
 
         (ln1,) = self.run("LN1", [x])
-        phases["ln1"] = w.shown(0, self.real(ln1, (B, T, D)))
+        keep("ln1", ln1, (B, T, D), lambda z: w.shown(0, z))
         (qkv,) = self.run("QKV_trunc", [self.public_matmul(ln1, w.wqkv, w.bqkv)])
         heads = self.signed(qkv).reshape(B, T, 3, H, Dh).transpose(2, 0, 3, 1, 4).reshape(3, bh, T, Dh)
         q, k, v = (RingArray(self.a.encode(heads[i]).reshape(-1), f) for i in range(3))
-        phases["q"] = self.real(q, (B, H, T, Dh)) / q_scale(Dh)
+        keep("q", q, (B, H, T, Dh), lambda z: z / q_scale(Dh))
         keep("k", k, (B, H, T, Dh))
         keep("v", v, (B, H, T, Dh))
         k_t = RingArray(self.a.encode(heads[1].transpose(0, 2, 1)).reshape(-1), f)
@@ -195,7 +204,7 @@ class ValueRun:
         keep("attn_out", attn, (B, T, D))
         h1 = keep("h1", self.add(x, attn), (B, T, D))
         (ln2,) = self.run("LN2", [h1])
-        phases["ln2"] = w.shown(1, self.real(ln2, (B, T, D)))
+        keep("ln2", ln2, (B, T, D), lambda z: w.shown(1, z))
         (hidden,) = self.run("MLP_trunc1", [self.public_matmul(ln2, w.w1, w.b1)])
         keep("mlp_hidden", hidden, (B, T, self.spec.d_ff))
         (act,) = self.run("MLP_act", [hidden])

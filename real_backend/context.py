@@ -1,0 +1,87 @@
+"""``RealContext``: one party's side of the tasks on secret shares, and the flushes its driver performs.
+
+Values are this party's additive shares (``RingArray``; the XOR share of a DReLU bit). ``mask`` adds the tape's share
+of the per-element input mask, an open sums both parties' shares of what was reserved (x + r_in, or a Beaver
+product's E and F), a PFSS job evaluates the tape's key on the public masked input, and the local ops are the
+registry's on shares (party 0 adds the public constants). The tasks and the executor are the simulator's: the flush
+schedule is theirs by construction (tests hold it equal to the simulated one, flush for flush).
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from simflush.executor.actions import Flush, FlushResult
+from simflush.executor.context import ExecutorContext
+from simflush.executor.executor import PhaseExecutor
+from simflush.plain.context import ValueUndefined
+from simflush.tasks.context import BeaverOp
+from simflush.tasks.gates import Gate
+from simflush.tasks.local_ops import LOCAL_OPS, LocalOp
+from simflush.tasks.values import FixedPoint, GateOutput, RingArith, RingArray
+
+from . import task_gates, task_triples
+from .ring import Ring
+from .tape import TapeReader
+
+Exchange = Callable[[Any], Any]   # this party's words out, the peer's words back (same length, uint64)
+
+
+class RealContext(ExecutorContext):
+    def __init__(self, executor: PhaseExecutor, fixed: FixedPoint, xp: Any, tape: TapeReader):
+        super().__init__(executor)
+        self.fixed, self.frac_bits = fixed, fixed.frac_bits
+        self.arith, self.ring, self.tape = RingArith(fixed.n_bits, xp), Ring(fixed.n_bits), tape
+
+    def words(self, x: Any) -> int:
+        return x.words
+
+    def mask(self, x: RingArray, gate: Gate) -> RingArray:
+        r = self.tape.take("step", "mask", gate.name, x.words)
+        return RingArray(self.ring.add(x.data, r), x.scale, x.rows)
+
+    def beaver(self, op: BeaverOp, *operands: RingArray, shape: tuple[int, ...]) -> tuple[RingArray, Any]:
+        x, y = operands
+        t = self.tape.take("step", "triple", op.value, sum(task_triples.operand_words(op, shape)))
+        diffs = self.arith.xp.concatenate([self.ring.sub(x.data, t.a), self.ring.sub(y.data, t.b)])
+        return RingArray(diffs, 0), (t, x, y)
+
+    def beaver_finish(self, token: Any, opened: RingArray) -> RingArray:
+        t, x, y = token
+        e, f = opened.data[:t.a.size], opened.data[t.a.size:]
+        z = task_triples.finish(t, self.party, e, f, self.ring)
+        rows = x.rows if x.rows is not None or t.op is BeaverOp.ROW_BROADCAST else y.rows
+        return RingArray(z, x.scale + y.scale, rows)
+
+    def local(self, op: LocalOp, *inputs: Any, **params: Any) -> RingArray:
+        definition = LOCAL_OPS[op]
+        if not definition.share_local:
+            raise ValueUndefined(f"local op {op} ({definition.meaning}) is not computable on shares")
+        return definition.apply(self.arith, self.party, *inputs, **params)
+
+    def evaluate(self, stream: str, gate: Gate, hatx: RingArray) -> RingArray | GateOutput:
+        key = self.tape.take(stream, "key", gate.name, hatx.words)
+        return task_gates.evaluate(gate, key, self.party, hatx, self.fixed.n_bits, self.fixed.frac_bits)
+
+    def fss_direct(self, gate: Gate, hatx: RingArray) -> RingArray | GateOutput:
+        return self.evaluate("step", gate, hatx)
+
+
+def performer(ctx: RealContext, exchange: Exchange) -> Callable[[Flush], FlushResult]:
+    """The driver's flush for one party: one exchange of every pending open's words (both parties' shares summed
+    into the public values), then each PFSS job's key evaluated on its masked input."""
+    xp = ctx.arith.xp
+
+    def perform(action: Flush) -> FlushResult:
+        opened = None
+        if action.open is not None:
+            values = [r.value for r in action.open.requests]
+            mine = xp.concatenate([v.data for v in values]) if values else xp.zeros(0, dtype=xp.uint64)
+            public = ctx.ring.add(mine, exchange(mine))
+            opened, start = [], 0
+            for v in values:
+                opened.append(RingArray(public[start:start + v.words], v.scale, v.rows))
+                start += v.words
+        outputs = {i: [ctx.evaluate("flush", job.gate, job.hatx) for job in op.jobs]
+                   for i, op in enumerate(action.pfss)}
+        return FlushResult(opened, outputs)
+    return perform
