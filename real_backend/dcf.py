@@ -103,6 +103,18 @@ def keygen(alpha: Any, beta: Any, n_bits: int, out_bits: int, stream: RandomStre
     return k0, k1
 
 
+def tile(key: DcfKey, times: int) -> DcfKey:
+    """The batch of keys repeated ``times`` times along the elements (copy i of element e at i * N + e): one
+    evaluation then serves ``times`` points of every element."""
+    xp = get_xp(key.root)
+
+    def rep(a: Any, axis: int) -> Any:
+        return xp.concatenate([a] * times, axis=axis)
+
+    return DcfKey(key.party, key.n_bits, key.out_bits, key.rounds, rep(key.root, 0), rep(key.scw, 1),
+                  rep(key.tr, 1), rep(key.vcw, 2), rep(key.fcw, 1))
+
+
 def eval_lt(key: DcfKey, x: Any) -> Any:
     """Additive shares (k, N) uint64 mod 2^out_bits of beta * [x < alpha].
 

@@ -21,6 +21,8 @@ from ..ring import Ring, check_bits, public_share
 from ..xp import get_xp
 from .base import Gate, GateKeys, check_hatx, draw_mask, pair
 
+POINTS_PER_EVAL = 1 << 20   # element-points per DCF evaluation: bounds the temporaries (about 1 KB per point)
+
 
 class PiecewisePoly(Gate):
     """Select the coefficient row of x's interval. ``breakpoints``: m-1 sorted signed ints; ``coeffs``: (m, r) ints.
@@ -66,17 +68,24 @@ class PiecewisePoly(Gate):
         hatx = check_hatx(hatx, self.n_bits, key.n_elems)
         xp = get_xp(hatx)
         coeffs = xp.asarray(self.coeffs)
+        n = key.n_elems
         y = nring.add(hatx, nring.const(1 << (self.n_bits - 1)))
-        acc = xp.broadcast_to(coeffs[-1][:, None], (coeffs.shape[1], key.n_elems)).copy()
-        acc = public_share(party, acc)
-        if self.m > 1:
-            wrap = engine.dcf_lt(parts["dcf"], y)[0]
-            acc = ring.add(acc, ring.mul(ring.sub(coeffs[-1], coeffs[0])[:, None], wrap[None, :]))
+        acc = public_share(party, xp.broadcast_to(coeffs[-1][:, None], (coeffs.shape[1], n)).copy())
+        if self.m == 1:
+            return ring.add(acc, parts["rout"])
+        # the DCF at y (the wrap) and at y - q_i for every breakpoint, a chunk of points per evaluation
+        points = [y] + [nring.sub(y, np.uint64(q)) for q in self.shifted]
+        per_chunk = max(1, POINTS_PER_EVAL // max(n, 1))
+        dcf_at = []
+        for start in range(0, len(points), per_chunk):
+            chunk = points[start:start + per_chunk]
+            key_chunk = parts["dcf"] if len(chunk) == 1 else dcf.tile(parts["dcf"], len(chunk))
+            dcf_at += list(engine.dcf_lt(key_chunk, xp.concatenate(chunk))[0].reshape(len(chunk), n))
+        acc = ring.add(acc, ring.mul(ring.sub(coeffs[-1], coeffs[0])[:, None], dcf_at[0][None, :]))
         for i, q in enumerate(self.shifted, start=1):
             delta = ring.sub(coeffs[i], coeffs[i - 1])[:, None]
             below = public_share(party, (y < np.uint64(q)).astype(np.uint64))
-            a = ring.add(engine.dcf_lt(parts["dcf"], nring.sub(y, np.uint64(q)))[0], below)
-            acc = ring.sub(acc, ring.mul(delta, a[None, :]))
+            acc = ring.sub(acc, ring.mul(delta, ring.add(dcf_at[i], below)[None, :]))
         return ring.add(acc, parts["rout"])
 
     def key_bytes_per_elem(self) -> float:

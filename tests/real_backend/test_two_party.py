@@ -1,0 +1,236 @@
+"""The tasks for real: the dealer pass, two parties on shares, the same executor.
+
+A two-layer model small enough for NumPy (D = 16, F = 24, two heads, T = 4) at n = 48: the reconstructed output
+equals the plaintext fixed-point run bit for bit, and each party's flushes equal the simulated schedule flush for
+flush, for the snapshot's settings and each variant that has a real construction. The security tests read one party's
+view (what it receives in opens, its tape) and each has a negative control that plants the fault.
+"""
+
+import numpy as np
+import pytest
+from tiny_models import TINY_BERT
+
+import real_backend.dealer_pass as dp
+from models.specs import MODELS
+from models.weights import random_hidden_states, random_weights
+from real_backend.dealer import Dealer
+from real_backend.tape import TapeError
+from real_backend.twoparty import MemoryLink, PeerError, deal, run_party, run_two_party, share_input
+from simflush.plain.layer import ValueRun, encode_real, fixed_layer
+from simflush.profiles import resolve
+from simflush.sim.schedule import flush_schedule
+from simflush.tasks.values import FixedPoint, RingArith
+
+FIXED = FixedPoint(48, 12)
+T, LAYERS = 4, 2
+
+
+def plaintext_output(spec, weights, x, settings, layers):
+    runner = ValueRun(spec, settings, FIXED, RingArith(FIXED.n_bits, np), x.shape[0], x.shape[1])
+    hidden = runner.ring(encode_real(x, FIXED.frac_bits), FIXED.frac_bits)
+    for i, layer in enumerate(weights.layers[:layers]):
+        runner.layer = i
+        hidden = runner.layer_forward(hidden, fixed_layer(layer, spec, FIXED.frac_bits))["out_ring"]
+    return hidden.data
+
+
+def setup(knobs=None, spec=TINY_BERT, seq_len=T, layers=LAYERS):
+    settings = resolve("suf-gpu-bench", spec, knobs or {})
+    return spec, random_weights(spec, 3, layers), random_hidden_states(spec, seq_len, 3), settings
+
+
+VARIANTS = [{}, {"rsqrt_iters": "2"}, {"rsqrt_init_mode": "mul_trunc"}, {"SUF_ROWMAX_MODE": "sigma_gpu"},
+            {"nexp_final_trunc": "0"}, {"prob_trunc": "0"}, {"SUF_GELU_CONST": "0"}, {"recip_iters": "2"},
+            {"SUF_PER_ELEMENT_MASKS": "1"}]
+
+
+@pytest.mark.parametrize("knobs", VARIANTS, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()) or "snapshot")
+def test_two_parties_reconstruct_the_plaintext_run_with_the_simulated_schedule(knobs):
+    spec, weights, x, settings = setup(knobs)
+    run = run_two_party(spec, weights, x, settings, FIXED, LAYERS, Dealer(b"fixed seed for a test"))
+    assert np.array_equal(run.output, plaintext_output(spec, weights, x, settings, LAYERS))
+    schedule = flush_schedule(spec, T, 1, settings, LAYERS)
+    assert run.parties[0].records == schedule and run.parties[1].records == schedule
+    assert run.key_bytes[0] == run.key_bytes[1] > 0
+
+
+@pytest.mark.slow
+def test_bert_tiny_for_real_on_numpy():
+    spec, weights, x, settings = setup(spec=MODELS["bert-tiny"], seq_len=16, layers=2)
+    run = run_two_party(spec, weights, x, settings, FIXED, 2)
+    assert np.array_equal(run.output, plaintext_output(spec, weights, x, settings, 2))
+    assert run.parties[0].records == flush_schedule(spec, 16, 1, settings, 2)
+
+
+def test_a_gate_without_a_real_construction_is_named():
+    spec, weights, x, settings = setup({"SUF_NEXP_MODE": "sigma_gpu"})
+    with pytest.raises(NotImplementedError, match="nExpLUT"):
+        run_two_party(spec, weights, x, settings, FIXED, 1, Dealer(b"s"))
+
+
+# -- tapes and faults ---------------------------------------------------------------------------------------------
+
+def run_one(party, tape, spec, weights, x, settings, exchange, layers=1):
+    share = share_input(x, FIXED)[party]
+    return run_party(party, spec, weights, share, settings, FIXED, 1, x.shape[1], layers, tape, exchange)
+
+
+def test_a_tape_for_another_program_is_refused():
+    spec, weights, x, settings = setup()
+    tapes = deal(spec, weights, resolve("suf-gpu-bench", spec, {"rsqrt_iters": "2"}), FIXED, 1, T, 1, Dealer(b"s"))
+    with pytest.raises(TapeError, match=r"party \d's (step|flush) tape entry \d+ is a"):
+        run_two_party_with_tapes(spec, weights, x, settings, tapes, layers=1)
+
+
+def test_a_tape_with_entries_left_is_refused():
+    spec, weights, x, settings = setup()
+    tapes = deal(spec, weights, settings, FIXED, 1, T, 2, Dealer(b"s"))   # two layers' keys, one layer run
+    with pytest.raises(TapeError, match="did not read"):
+        run_two_party_with_tapes(spec, weights, x, settings, tapes, layers=1)
+
+
+def run_two_party_with_tapes(spec, weights, x, settings, tapes, layers):
+    import threading
+    link, errors = MemoryLink(5), {}
+
+    def party(p):
+        try:
+            run_one(p, tapes[p], spec, weights, x, settings, link.endpoint(p), layers)
+        except BaseException as exc:
+            errors[p] = exc
+            link.fail(p)
+
+    threads = [threading.Thread(target=party, args=(p,)) for p in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    raise next(iter(errors.values()))
+
+
+def test_a_failing_peer_stops_the_other_party_at_once():
+    """Party 1's tape is cut: it fails, and party 0 hears of it at once instead of waiting out its timeout."""
+    spec, weights, x, settings = setup()
+    tapes = deal(spec, weights, settings, FIXED, 1, T, 1, Dealer(b"s"))
+    tapes[1].streams["flush"] = tapes[1].streams["flush"][:3]
+    import time
+    start = time.perf_counter()
+    with pytest.raises((PeerError, TapeError)):
+        run_two_party_with_tapes(spec, weights, x, settings, tapes, layers=1)
+    assert time.perf_counter() - start < 5
+
+
+# -- one party's view ---------------------------------------------------------------------------------------------
+
+def received_by_party0(spec, weights, x, settings):
+    """Every value party 0 learns in its opens (its share plus what party 1 sends: x + r_in, or a Beaver product's
+    x - a and y - b), for one layer."""
+    seen = []
+    link = MemoryLink(10)
+    inner = link.endpoint(0)
+    mask = np.uint64((1 << FIXED.n_bits) - 1)
+
+    def spy(mine):
+        theirs = inner(mine)
+        seen.append((mine + theirs) & mask)
+        return theirs
+
+    import threading
+    tapes = deal(spec, weights, settings, FIXED, 1, x.shape[1], 1, Dealer(b"view"))
+    shares = share_input(x, FIXED)
+    t = threading.Thread(target=run_party, args=(1, spec, weights, shares[1], settings, FIXED, 1, x.shape[1], 1,
+                                                 tapes[1], link.endpoint(1)))
+    t.start()
+    run_party(0, spec, weights, shares[0], settings, FIXED, 1, x.shape[1], 1, tapes[0], spy)
+    t.join(30)
+    return np.concatenate(seen)
+
+
+def top_bits_uniform(words: np.ndarray, bits: int = 4) -> bool:
+    """Chi-square of the top ``bits`` of 48-bit words against uniform, at p = 0.001."""
+    counts = np.bincount((words >> np.uint64(48 - bits)).astype(np.int64), minlength=2**bits)
+    expected = words.size / 2**bits
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    return chi2 < 37.7   # 15 degrees of freedom, p = 0.001
+
+
+def zero_masks(monkeypatch):
+    """Plant a dealer that masks with 0: x + r is x, so the opens show the secret."""
+    def mask(self, x, gate):
+        zero = np.zeros(x.words, dtype=np.uint64)
+        self._tape("step", "mask", gate.name, x.words, (zero, zero), 8 * x.words)
+        return dp.Masked(x.data, x.scale, x.rows, zero)
+    monkeypatch.setattr(dp.DealerContext, "mask", mask)
+
+
+def test_what_party0_receives_is_uniform_for_a_constant_input(monkeypatch):
+    spec, weights, _, settings = setup()
+    zero = np.zeros((1, T, spec.d_model))
+    assert top_bits_uniform(received_by_party0(spec, weights, zero, settings))
+    zero_masks(monkeypatch)
+    assert not top_bits_uniform(received_by_party0(spec, weights, zero, settings))
+
+
+def same_distribution(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two-sample Kolmogorov-Smirnov test of the words' magnitudes log2(w + 1), at alpha = 0.001."""
+    la, lb = (np.sort(np.log2(w.astype(np.float64) + 1)) for w in (a, b))
+    grid = np.concatenate([la, lb])
+    gap = np.abs(np.searchsorted(la, grid, side="right") / la.size - np.searchsorted(lb, grid, side="right") / lb.size)
+    return float(gap.max()) < 1.949 * np.sqrt((la.size + lb.size) / (la.size * lb.size))
+
+
+def test_party0_cannot_tell_two_secrets_apart(monkeypatch):
+    """Party 0's view for two different secrets (constant rows, whose LayerNorm output is 0, and random rows): the
+    same distribution. Its tape cannot differ: the dealer pass never sees an input."""
+    spec, weights, _, settings = setup()
+    constant = np.full((1, T, spec.d_model), 0.5)
+    varied = np.random.default_rng(7).normal(0, 1, (1, T, spec.d_model))
+    assert same_distribution(received_by_party0(spec, weights, constant, settings),
+                             received_by_party0(spec, weights, varied, settings))
+    zero_masks(monkeypatch)
+    assert not same_distribution(received_by_party0(spec, weights, constant, settings),
+                                 received_by_party0(spec, weights, varied, settings))
+
+
+def masks_of(tapes):
+    """The dealer's masks r = r0 + r1 of every mask entry, in order."""
+    ring_mask = np.uint64((1 << FIXED.n_bits) - 1)
+    return [(a.material + b.material) & ring_mask
+            for a, b in zip(tapes[0].streams["step"], tapes[1].streams["step"], strict=True) if a.kind == "mask"]
+
+
+def test_masks_are_fresh_per_element_and_per_gate(monkeypatch):
+    spec, weights, _, settings = setup()
+    masks = np.concatenate(masks_of(deal(spec, weights, settings, FIXED, 1, T, 1, Dealer(b"m"))))
+    assert np.unique(masks).size == masks.size     # 48-bit uniform words: a repeat is a reused mask
+    # negative control: one mask per job (SUF's shortcut) repeats each job's mask over its elements
+    real_mask = dp.DealerContext.mask
+
+    def one_mask_per_job(self, x, gate):
+        out = real_mask(self, x, gate)
+        entry = (self.tapes[0].streams["step"][-1], self.tapes[1].streams["step"][-1])
+        for e in entry:
+            e.material = np.full_like(e.material, e.material[0])
+        return out
+    monkeypatch.setattr(dp.DealerContext, "mask", one_mask_per_job)
+    masks = np.concatenate(masks_of(deal(spec, weights, settings, FIXED, 1, T, 1, Dealer(b"m"))))
+    assert np.unique(masks).size < masks.size
+
+
+def test_party0_mask_shares_do_not_follow_the_masks(monkeypatch):
+    """Party 0's share r0 of each mask is uniform and independent of r: their low bits agree half the time."""
+    spec, weights, _, settings = setup()
+
+    def agreement(tapes):
+        r = np.concatenate(masks_of(tapes))
+        r0 = np.concatenate([e.material for e in tapes[0].streams["step"] if e.kind == "mask"])
+        return float(((r ^ r0) & np.uint64(1) == 0).mean()), r.size
+
+    share, n = agreement(deal(spec, weights, settings, FIXED, 1, T, 1, Dealer(b"c")))
+    assert abs(share - 0.5) < 4 / np.sqrt(n)
+    # negative control: a dealer that hands party 0 the mask itself (and party 1 zero)
+    real_share = Dealer.share
+    monkeypatch.setattr(Dealer, "share", lambda self, v, ring, stream: (v.copy(), np.zeros_like(v))
+                        if v.ndim == 1 and v.dtype == np.uint64 else real_share(self, v, ring, stream))
+    share, n = agreement(deal(spec, weights, settings, FIXED, 1, T, 1, Dealer(b"c")))
+    assert abs(share - 0.5) > 4 / np.sqrt(n)
