@@ -234,3 +234,12 @@ def test_party0_mask_shares_do_not_follow_the_masks(monkeypatch):
                         if v.ndim == 1 and v.dtype == np.uint64 else real_share(self, v, ring, stream))
     share, n = agreement(deal(spec, weights, settings, FIXED, 1, T, 1, Dealer(b"c")))
     assert abs(share - 0.5) > 4 / np.sqrt(n)
+
+
+@pytest.mark.gpu
+def test_two_parties_on_the_gpu_reconstruct_the_plaintext_run():
+    import cupy
+    spec, weights, x, settings = setup()
+    run = run_two_party(spec, weights, x, settings, FIXED, LAYERS, Dealer(b"gpu", use_gpu=True), xp=cupy)
+    assert np.array_equal(cupy.asnumpy(run.output), plaintext_output(spec, weights, x, settings, LAYERS))
+    assert run.parties[0].records == flush_schedule(spec, T, 1, settings, LAYERS)
