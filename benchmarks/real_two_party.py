@@ -47,7 +47,7 @@ def main() -> None:
     weights, x = random_weights(spec, 0, args.layers), random_hidden_states(spec, args.seq_len, 0)
     xp = np
     if args.gpu:
-        import cupy as xp  # noqa: N813
+        import cupy as xp
     dealer = Dealer(b"benchmark seed (fixed: a benchmark, not a deployment)", use_gpu=args.gpu)
     start = time.perf_counter()
     run = run_two_party(spec, weights, x, settings, fixed, args.layers, dealer, xp=xp)
