@@ -64,6 +64,13 @@ class FlushRecord:
     finish_s: float = 0.0      # PFSS: materialize/finalize part
     pack_s: float = 0.0        # OPEN: pack + unpack part (SUF's OpenPack timer)
 
+    def untimed(self, layer: int) -> "FlushRecord":
+        """The same flush in ``layer``, before a driver times it (a copy: ``dataclasses.replace`` is slow)."""
+        copy = object.__new__(FlushRecord)
+        copy.__dict__.update(self.__dict__, layer=layer, start_s=0.0, duration_s=0.0, eval_s=0.0, finish_s=0.0,
+                             pack_s=0.0)
+        return copy
+
     @property
     def open_kind(self) -> str:
         return open_kind(self.words_beaver, self.words_mask) if self.event == FlushKind.OPEN else ""
