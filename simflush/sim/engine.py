@@ -78,6 +78,7 @@ class PartyResult:
     spans: list[RunSpan]
     end_s: float = 0.0
     steps: int = 0
+    replayed: int = 0  # runs replayed from an earlier layer's schedule (sim.replay)
 
 
 @dataclass
@@ -134,12 +135,15 @@ class WaveBus:
         return self._needs
 
     def replayed_wave(self, tasks: int):
-        """Process body: a replayed wave of ``tasks`` tasks (``sim.replay``): the one event a wave is,
-        so that the other party's events interleave with it as with a live one; nothing stepped."""
+        """Process body: a replayed wave of ``tasks`` tasks (``sim.replay``): nothing stepped, but the one
+        event a wave is where another event is due now, so that the other party's events interleave with
+        it as with a live wave. With none due, that event would be the next one processed, and nothing
+        else waits on the event that resumed this party: going on at once does the same in the same order."""
         self.steps += tasks
-        tick = self.env.event()
-        tick.succeed()
-        yield tick
+        if self.env.peek() <= self.env.now:
+            tick = self.env.event()
+            tick.succeed()
+            yield tick
 
 
 class Simulation:
@@ -200,7 +204,8 @@ class Simulation:
                 script = scripts.get(index)
                 try:
                     if script is not None and idle(executor, ctx):
-                        yield from self._replay(party, script, layer, spec, bus, executor.records)
+                        yield from self._replay(party, script, layer, bus, executor.records)
+                        out.replayed += 1
                     else:
                         keep = self.replay and script is None and idle(executor, ctx)
                         script = yield from self._step(party, executor, ctx, bus, layer, spec, keep)
@@ -241,10 +246,9 @@ class Simulation:
         yield from self._end_run(party, end)
         return script
 
-    def _replay(self, party: int, script: RunScript, layer: int, spec: RunSpec, bus: WaveBus,
-                records: list[FlushRecord]):
+    def _replay(self, party: int, script: RunScript, layer: int, bus: WaveBus, records: list[FlushRecord]):
         """Process body: the run ``script`` was kept from, in ``layer``: the same events, times charged anew."""
-        yield from bus.attach([])
+        yield from bus.replayed_wave(0)  # the event of attaching the tasks
         for step in script.steps:
             if isinstance(step, int):
                 yield from bus.replayed_wave(step)
