@@ -263,8 +263,10 @@ class Simulation:
     def _perform(self, party: int, step: FlushStep, records: list[FlushRecord]):
         """Process body: the direct FSS work before a flush, the background flushes its opens wait for,
         then the flush; returns the executor's reply."""
-        yield from self._direct_fss(party, step.direct)
-        yield from self._await_inflight(party, step.needs)
+        if step.direct:
+            yield from self._direct_fss(party, step.direct)
+        if step.needs:
+            yield from self._await_inflight(party, step.needs)
         if step.flush.background:
             return self._start_background(party, step, records)
         yield from self._flush(party, step.flush, step.charges, records)
