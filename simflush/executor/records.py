@@ -37,9 +37,12 @@ class PfssFinish(StrEnum):
     CLEAR = "clear"              # device pipeline without host materialization: clear() only
 
 
+_OPEN_KINDS = {(False, False): "", (True, False): "B", (False, True): "M", (True, True): "B+M"}
+
+
 def open_kind(words_beaver: int, words_mask: int) -> str:
     """An open's kind as traces name it: ``B``, ``M`` or ``B+M`` (the kinds of words it carries)."""
-    return "+".join(k for k, w in (("B", words_beaver), ("M", words_mask)) if w)
+    return _OPEN_KINDS[bool(words_beaver), bool(words_mask)]
 
 
 @dataclass

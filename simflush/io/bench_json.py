@@ -48,8 +48,9 @@ def _counts(records: list[FlushEvent]) -> dict:
     }
 
 
-def bench_document(trace: Trace) -> dict:
-    """The bench-style document of ``trace`` (what ``simflush simulate --json`` prints)."""
+def bench_document(trace: Trace, runs: bool = True) -> dict:
+    """The bench-style document of ``trace`` (what ``simflush simulate --json`` prints); ``runs=False``
+    leaves out the per-run table (a sweep's record does: it is most of the document's size and work)."""
     trace = trace.last_iteration()
     meta = trace.meta
     try:
@@ -65,7 +66,7 @@ def bench_document(trace: Trace) -> dict:
     net = c["wire_bytes"]
     packed = lambda part: net * part // words if words else 0  # noqa: E731 - the bench's proportional split
     pfss_bytes = 0  # every gate the transformer uses is non-interactive (spec §2.2)
-    return {
+    doc = {
         "system": meta.system,
         "simflush_version": __version__,
         "backend": meta.backend,
@@ -131,8 +132,10 @@ def bench_document(trace: Trace) -> dict:
         },
         "per_party_per_layer": _counts([r for r in records if r.party == 0 and r.layer == 0]),
         "branches": _branches(records),
-        "runs": [asdict(row) for row in run_rows(trace)],
     }
+    if runs:
+        doc["runs"] = [asdict(row) for row in run_rows(trace)]
+    return doc
 
 
 def _branches(records: list[FlushEvent]) -> dict:
