@@ -6,7 +6,7 @@ against a real bench JSON. The ``per_party_per_layer``, ``branches`` and ``runs`
 simflush's own and say their scope. The model's shape (heads, width, ...) comes from the model zoo.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 
 from models.specs import get_model
@@ -34,18 +34,15 @@ class RunRow:
 
 
 def _counts(records: list[FlushEvent]) -> dict:
-    opens = [r for r in records if r.kind == FlushKind.OPEN]
-    pfss = [r for r in records if r.kind == FlushKind.PFSS]
-    return {
-        "open_flushes": len(opens),
-        "pfss_flushes": len(pfss),
-        "pfss_jobs": sum(r.jobs for r in pfss),
-        "opened_words": sum(r.words for r in opens),
-        "opened_words_beaver": sum(r.words_beaver for r in opens),
-        "opened_words_mask": sum(r.words_mask for r in opens),
-        "hatx_words": sum(r.words for r in pfss),
-        "wire_bytes": sum(r.wire_bytes for r in opens),
-    }
+    opens = pfss = jobs = words = beaver = mask = hatx = wire = 0
+    for r in records:  # one pass: a sweep makes this of thousands of records per configuration
+        if r.kind == FlushKind.OPEN:
+            opens, words, beaver = opens + 1, words + r.words, beaver + r.words_beaver
+            mask, wire = mask + r.words_mask, wire + r.wire_bytes
+        elif r.kind == FlushKind.PFSS:
+            pfss, jobs, hatx = pfss + 1, jobs + r.jobs, hatx + r.words
+    return {"open_flushes": opens, "pfss_flushes": pfss, "pfss_jobs": jobs, "opened_words": words,
+            "opened_words_beaver": beaver, "opened_words_mask": mask, "hatx_words": hatx, "wire_bytes": wire}
 
 
 def bench_document(trace: Trace, runs: bool = True) -> dict:
@@ -140,8 +137,8 @@ def bench_document(trace: Trace, runs: bool = True) -> dict:
 
 def _branches(records: list[FlushEvent]) -> dict:
     out: dict[str, int] = defaultdict(int)
-    for r in records:
-        out[f"{r.kind}/{r.branch}"] += 1
+    for (kind, branch), n in Counter((r.kind, r.branch) for r in records).items():
+        out[f"{kind}/{branch}"] += n
     return dict(sorted(out.items()))
 
 

@@ -134,13 +134,17 @@ class WaveBus:
         self.steps += len(live)
         return self._needs
 
-    def replayed_wave(self, tasks: int):
-        """Process body: a replayed wave of ``tasks`` tasks (``sim.replay``): nothing stepped, but the one
-        event a wave is where another event is due now, so that the other party's events interleave with
-        it as with a live wave. With none due, that event would be the next one processed, and nothing
-        else waits on the event that resumed this party: going on at once does the same in the same order."""
-        self.steps += tasks
-        if self.env.peek() <= self.env.now:
+    def replayed(self, waves: list[int]):
+        """Process body: replayed waves of these task counts (``sim.replay``): nothing stepped, but the one
+        event a wave is while another event is due now, so that the other party's events interleave with
+        them as with live waves. With none due, that event would be the next one processed, and nothing
+        else waits on the event that resumed this party: going on at once does the same in the same order
+        (and nothing can become due while this party goes on, so the waves left go the same way)."""
+        for index, tasks in enumerate(waves):
+            if self.env.peek() > self.env.now:
+                self.steps += sum(waves[index:])
+                return
+            self.steps += tasks
             tick = self.env.event()
             tick.succeed()
             yield tick
@@ -231,14 +235,15 @@ class Simulation:
         action = next_action(actions, None)
         while action is not None:
             if isinstance(action, Wave):
-                step = len(action.tasks)
+                if script is not None:
+                    script.add_wave(len(action.tasks))
                 reply = yield from bus.step(action.tasks)
             else:
                 step = FlushStep(action, direct_charges(cost, ctx.take_direct_work()),
                                  self._inflight[party].needed_by(action), flush_charges(cost, action, spec, min_words))
                 reply = yield from self._perform(party, step, action.records)
-            if script is not None:
-                script.steps.append(step)
+                if script is not None:
+                    script.steps.append(step)
             action = next_action(actions, reply)
         end = direct_charges(cost, ctx.take_direct_work())
         if script is not None:
@@ -248,10 +253,10 @@ class Simulation:
 
     def _replay(self, party: int, script: RunScript, layer: int, bus: WaveBus, records: list[FlushRecord]):
         """Process body: the run ``script`` was kept from, in ``layer``: the same events, times charged anew."""
-        yield from bus.replayed_wave(0)  # the event of attaching the tasks
+        yield from bus.replayed([0])  # the event of attaching the tasks
         for step in script.steps:
-            if isinstance(step, int):
-                yield from bus.replayed_wave(step)
+            if isinstance(step, list):
+                yield from bus.replayed(step)
             else:
                 timed = step.records_for(layer)
                 yield from self._perform(party, step, timed)

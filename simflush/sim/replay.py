@@ -39,11 +39,17 @@ class FlushStep:
 
 @dataclass(slots=True)
 class RunScript:
-    """A run's schedule: each wave's task count or a ``FlushStep``, in order; the ``fss_direct`` work
-    after its last flush."""
+    """A run's schedule, in order: ``FlushStep``s and, between them, the waves (a list of each wave's
+    task count); the ``fss_direct`` work after its last flush."""
 
-    steps: list[int | FlushStep] = field(default_factory=list)
+    steps: list[list[int] | FlushStep] = field(default_factory=list)
     end: tuple[tuple[float, float], ...] = ()
+
+    def add_wave(self, tasks: int) -> None:
+        if self.steps and isinstance(self.steps[-1], list):
+            self.steps[-1].append(tasks)
+        else:
+            self.steps.append([tasks])
 
 
 def idle(executor: PhaseExecutor, ctx: SymbolicContext) -> bool:
