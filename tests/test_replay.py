@@ -6,11 +6,12 @@ the comparison catches a replay that is wrong in each way one could get it wrong
 """
 
 import json
+from dataclasses import fields
 
 import pytest
 
 from simflush.api import make_config
-from simflush.executor.records import FlushRecord
+from simflush.executor.records import UNTIMED, FlushRecord
 from simflush.io.bench_json import bench_document
 from simflush.sim import engine
 from simflush.sim.replay import FlushStep, idle
@@ -96,3 +97,8 @@ def test_a_run_is_replayed_only_from_an_idle_executor():
     assert idle(ctx.executor, ctx)
     ctx.fss_direct(GAPARS, Sym(4))
     assert not idle(ctx.executor, ctx)
+
+
+def test_a_replayed_record_starts_with_every_time_field_cleared():
+    """``FlushRecord.untimed`` clears what a driver fills in: every float field."""
+    assert set(UNTIMED) == {f.name for f in fields(FlushRecord) if f.type is float}

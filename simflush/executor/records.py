@@ -45,6 +45,9 @@ def open_kind(words_beaver: int, words_mask: int) -> str:
     return _OPEN_KINDS[bool(words_beaver), bool(words_mask)]
 
 
+UNTIMED = dict.fromkeys(("start_s", "duration_s", "eval_s", "finish_s", "pack_s"), 0.0)  # what a driver fills in
+
+
 @dataclass
 class FlushRecord:
     layer: int
@@ -70,10 +73,10 @@ class FlushRecord:
     def untimed(self, layer: int) -> "FlushRecord":
         """The same flush in ``layer``, before a driver times it (a copy: ``dataclasses.replace`` is slow)."""
         copy = object.__new__(FlushRecord)
-        copy.__dict__.update(self.__dict__, layer=layer, start_s=0.0, duration_s=0.0, eval_s=0.0, finish_s=0.0,
-                             pack_s=0.0)
+        copy.__dict__.update(self.__dict__, layer=layer, **UNTIMED)
         return copy
 
     @property
     def open_kind(self) -> str:
         return open_kind(self.words_beaver, self.words_mask) if self.event == FlushKind.OPEN else ""
+
