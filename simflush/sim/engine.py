@@ -3,7 +3,8 @@
 Each task instance runs as a SimPy process that, on every wave tick of its party, takes one step
 and reports its Need to the party's executor. Ticks wake the task processes in insertion order
 (SimPy resumes the waiters of one event in the order they started waiting), so the wave order of
-spec §1.2 is kept exactly. Flush decisions never look at the clock.
+spec §1.2 is kept exactly. Flush decisions never look at the clock, so a run's tasks are stepped once
+per simulation and later layers replay its schedule, charging its times anew (``sim.replay``).
 """
 
 from dataclasses import dataclass, field
