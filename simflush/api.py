@@ -52,9 +52,10 @@ class Result:
         """Per layer and run: party 0's counts and both parties' times."""
         return run_rows(self.trace)
 
-    def bench_json(self) -> dict:
-        """The document of ``simflush simulate --json``: SUF bench JSON field names and meaning."""
-        return bench_document(self.trace)
+    def bench_json(self, runs: bool = True) -> dict:
+        """The document of ``simflush simulate --json``: SUF bench JSON field names and meaning
+        (``runs=False``: without the per-run table)."""
+        return bench_document(self.trace, runs)
 
 
 # --chains K: each chain is its own set of task processes; past a few dozen a run takes minutes and

@@ -185,6 +185,10 @@ class PfssSuperBatch:
     def has_work(self) -> bool:
         return self.has_pending() or self.has_flushed()
 
+    def empty(self) -> bool:
+        """No job since the last ``clear()`` (or ever)."""
+        return not self.jobs and not self.flushed
+
     def take(self) -> list[PfssJob]:
         """The jobs the next ``flush_eval`` evaluates."""
         return self.jobs[self.evaluated:]

@@ -105,6 +105,11 @@ class PhaseExecutor:
             return self.coeff
         return self.trunc
 
+    def idle(self) -> bool:
+        """No open reserved and no PFSS job pending or flushed (as between runs, when every task waited
+        for its results)."""
+        return not self.opens.has_pending() and self.coeff.empty() and self.trunc.empty()
+
     def _member(self, which: Batch) -> PfssSuperBatch:
         """The executor's own ``pfss_coeff_`` / ``pfss_trunc_`` (what its flushes use)."""
         return self.coeff if which is Batch.COEFF else self.trunc

@@ -5,7 +5,7 @@ executor turns the plan into batch operations. Policies are registered by name i
 that the CLI can select them (``--policy``); ``suf`` reproduces the SUF snapshot (spec §1.3-§1.5).
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 from ..limits import LazyLimits
@@ -104,8 +104,12 @@ class SufPolicy(FlushPolicy):
     name = "suf"
     description = "SUF snapshot: overlap, open, planner (once per run), coeff, trunc, last chance"
 
+    def lazy_limits(self, s: WaveState) -> LazyLimits:
+        """The thresholds of the budget flushes: the executor's (SUF's lazy limits)."""
+        return s.lazy
+
     def budget(self, s: WaveState) -> Plan | None:
-        lazy = s.lazy
+        lazy = self.lazy_limits(s)
         if lazy.open_pending_words and s.opens.pending_words >= lazy.open_pending_words:
             return Plan(PlanKind.OPEN, FlushBranch.BUDGET, opportunistic=s.opportunistic_overlap)
         if (lazy.coeff_pending_jobs and s.coeff.pending_jobs >= lazy.coeff_pending_jobs) or (
@@ -176,8 +180,8 @@ class BudgetPolicy(SufPolicy):
     def create(cls, budget: LazyLimits | None = None) -> "BudgetPolicy":
         return cls(budget)
 
-    def budget(self, s: WaveState) -> Plan | None:
-        return super().budget(replace(s, lazy=self.lazy))
+    def lazy_limits(self, s: WaveState) -> LazyLimits:
+        return self.lazy
 
 
 @POLICIES.register

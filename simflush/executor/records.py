@@ -37,9 +37,15 @@ class PfssFinish(StrEnum):
     CLEAR = "clear"              # device pipeline without host materialization: clear() only
 
 
+_OPEN_KINDS = {(False, False): "", (True, False): "B", (False, True): "M", (True, True): "B+M"}
+
+
 def open_kind(words_beaver: int, words_mask: int) -> str:
     """An open's kind as traces name it: ``B``, ``M`` or ``B+M`` (the kinds of words it carries)."""
-    return "+".join(k for k, w in (("B", words_beaver), ("M", words_mask)) if w)
+    return _OPEN_KINDS[bool(words_beaver), bool(words_mask)]
+
+
+UNTIMED = dict.fromkeys(("start_s", "duration_s", "eval_s", "finish_s", "pack_s"), 0.0)  # what a driver fills in
 
 
 @dataclass
@@ -64,6 +70,13 @@ class FlushRecord:
     finish_s: float = 0.0      # PFSS: materialize/finalize part
     pack_s: float = 0.0        # OPEN: pack + unpack part (SUF's OpenPack timer)
 
+    def untimed(self, layer: int) -> "FlushRecord":
+        """The same flush in ``layer``, before a driver times it (a copy: ``dataclasses.replace`` is slow)."""
+        copy = object.__new__(FlushRecord)
+        copy.__dict__.update(self.__dict__, layer=layer, **UNTIMED)
+        return copy
+
     @property
     def open_kind(self) -> str:
         return open_kind(self.words_beaver, self.words_mask) if self.event == FlushKind.OPEN else ""
+

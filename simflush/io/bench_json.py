@@ -6,7 +6,7 @@ against a real bench JSON. The ``per_party_per_layer``, ``branches`` and ``runs`
 simflush's own and say their scope. The model's shape (heads, width, ...) comes from the model zoo.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 
 from models.specs import get_model
@@ -36,22 +36,20 @@ class RunRow:
 
 
 def _counts(records: list[FlushEvent]) -> dict:
-    opens = [r for r in records if r.kind == FlushKind.OPEN]
-    pfss = [r for r in records if r.kind == FlushKind.PFSS]
-    return {
-        "open_flushes": len(opens),
-        "pfss_flushes": len(pfss),
-        "pfss_jobs": sum(r.jobs for r in pfss),
-        "opened_words": sum(r.words for r in opens),
-        "opened_words_beaver": sum(r.words_beaver for r in opens),
-        "opened_words_mask": sum(r.words_mask for r in opens),
-        "hatx_words": sum(r.words for r in pfss),
-        "wire_bytes": sum(r.wire_bytes for r in opens),
-    }
+    opens = pfss = jobs = words = beaver = mask = hatx = wire = 0
+    for r in records:  # one pass: a sweep makes this of thousands of records per configuration
+        if r.kind == FlushKind.OPEN:
+            opens, words, beaver = opens + 1, words + r.words, beaver + r.words_beaver
+            mask, wire = mask + r.words_mask, wire + r.wire_bytes
+        elif r.kind == FlushKind.PFSS:
+            pfss, jobs, hatx = pfss + 1, jobs + r.jobs, hatx + r.words
+    return {"open_flushes": opens, "pfss_flushes": pfss, "pfss_jobs": jobs, "opened_words": words,
+            "opened_words_beaver": beaver, "opened_words_mask": mask, "hatx_words": hatx, "wire_bytes": wire}
 
 
-def bench_document(trace: Trace) -> dict:
-    """The bench-style document of ``trace`` (what ``simflush simulate --json`` prints)."""
+def bench_document(trace: Trace, runs: bool = True) -> dict:
+    """The bench-style document of ``trace`` (what ``simflush simulate --json`` prints); ``runs=False``
+    leaves out the per-run table (a sweep's record does: it is most of the document's size and work)."""
     trace = trace.last_iteration()
     meta = trace.meta
     try:
@@ -133,7 +131,6 @@ def bench_document(trace: Trace) -> dict:
         },
         "per_party_per_layer": _counts([r for r in records if r.party == 0 and r.layer == 0]),
         "branches": _branches(records),
-        "runs": [asdict(row) for row in run_rows(trace)],
     }
     if KEY_WORDS in meta.local_words_per_party:
         doc["scope"]["sigma"] = ("key bytes per party (copied to the GPU in one online iteration, as SIGMA "
@@ -144,6 +141,8 @@ def bench_document(trace: Trace) -> dict:
             "net_bytes_by_section": _bytes_by_section(trace),
             "exchanges_per_party": c["open_flushes"] // 2,
         }
+    if runs:
+        doc["runs"] = [asdict(row) for row in run_rows(trace)]
     return doc
 
 
@@ -157,8 +156,8 @@ def _bytes_by_section(trace: Trace) -> dict[str, int]:
 
 def _branches(records: list[FlushEvent]) -> dict:
     out: dict[str, int] = defaultdict(int)
-    for r in records:
-        out[f"{r.kind}/{r.branch}"] += 1
+    for (kind, branch), n in Counter((r.kind, r.branch) for r in records).items():
+        out[f"{kind}/{branch}"] += n
     return dict(sorted(out.items()))
 
 

@@ -3,7 +3,8 @@
 Each task instance runs as a SimPy process that, on every wave tick of its party, takes one step
 and reports its Need to the party's executor. Ticks wake the task processes in insertion order
 (SimPy resumes the waiters of one event in the order they started waiting), so the wave order of
-spec §1.2 is kept exactly. Flush decisions never look at the clock.
+spec §1.2 is kept exactly. Flush decisions never look at the clock, so a run's tasks are stepped once
+per simulation and later layers replay its schedule, charging its times anew (``sim.replay``).
 """
 
 from dataclasses import dataclass, field
@@ -14,18 +15,21 @@ from models.layer import RunSpec
 from models.specs import ModelSpec
 
 from ..errors import ConfigError, SufRuntimeError
-from ..executor.actions import Flush, FlushResult, OpenOp, PfssOp, Wave
+from ..executor.actions import Flush, FlushResult, OpenOp, Wave
 from ..executor.executor import RunConfig, TaskRunner, next_action
-from ..executor.records import FlushRecord, PfssFinish
+from ..executor.records import FlushRecord
 from ..limits import max_flushes_per_run
 from ..profiles import Settings
 from ..registry import Registry
 from ..sigma_workload import layer_workload, tallied_ops
-from ..tasks.context import Sym, deps_of
+from ..tasks.context import Sym
 from ..tasks.need import Need
+from .charges import FlushCharges, OpenCharges, PfssCharges, direct_charges, flush_charges
 from .cost import CostModel, Network
 from .gpu import SharedGPU
+from .inflight import InFlight
 from .link import Link
+from .replay import FlushStep, LocalCharge, RunScript, idle
 from .symbolic import SymbolicContext
 
 # Runaway guard: an online iteration simulated past this (11.6 days) comes from absurd inputs (a network
@@ -75,6 +79,7 @@ class PartyResult:
     spans: list[RunSpan]
     end_s: float = 0.0
     steps: int = 0
+    replayed: int = 0  # runs replayed from an earlier layer's schedule (sim.replay)
     local_words: dict[str, int] = field(default_factory=dict)  # priced local ops: words, summed
 
 
@@ -131,18 +136,38 @@ class WaveBus:
         self.steps += len(live)
         return self._needs
 
+    def replayed(self, waves: list[int]):
+        """Process body: replayed waves of these task counts (``sim.replay``): nothing stepped, but the one
+        event a wave is while another event is due now, so that the other party's events interleave with
+        them as with live waves. With none due, that event would be the next one processed, and nothing
+        else waits on the event that resumed this party: going on at once does the same in the same order
+        (and nothing can become due while this party goes on, so the waves left go the same way)."""
+        for index, tasks in enumerate(waves):
+            if self.env.peek() > self.env.now:
+                self.steps += sum(waves[index:])
+                return
+            self.steps += tasks
+            tick = self.env.event()
+            tick.succeed()
+            yield tick
+
 
 class Simulation:
-    def __init__(self, config: SimConfig):
+    """``replay``: run each run's schedule through the executor once and replay it in later layers
+    (``sim.replay``; the same outputs, faster); False steps every layer's tasks."""
+
+    def __init__(self, config: SimConfig, replay: bool = True):
         deployment = DEPLOYMENTS.get(config.deploy)
         self.config = config
+        self.replay = replay
         self.env = simpy.Environment()
         self.link = Link(self.env, config.network)
         shared = SharedGPU(self.env)
         self.gpus = [shared, shared] if deployment.shared_gpu else [SharedGPU(self.env), SharedGPU(self.env)]
         c = config
         self.runs, self.build_task = layer_workload(c.model, c.seq_len, c.batch, c.settings)
-        self._inflight: list[dict] = [{}, {}]  # per party: PFSS slot -> its background flush process
+        self._inflight = [InFlight(), InFlight()]  # per party: its background flushes in the current run
+        self._outs: list[PartyResult | None] = [None, None]  # per party: what its process fills in
         self._last_open_end: list[float | None] = [None, None]  # per party: when its previous open ended
         self._party_processes: list[simpy.Process] = []
 
@@ -174,94 +199,136 @@ class Simulation:
     def _party(self, party: int, out: PartyResult):
         executor = self.config.settings.party_executor(party, self.config.policy)
         ctx = SymbolicContext(executor, self.config.cost.priced_local_ops() | tallied_ops(self.config.settings))
+        self._outs[party] = out
         bus = WaveBus(self.env)
         cost = self.config.cost
+        scripts: dict[int, RunScript] = {}  # run index -> its schedule, from the first layer that stepped it
         for layer in range(self.config.layers):
-            for spec in self.runs:
-                label = f"L{layer}/{spec.name}"
+            for index, spec in enumerate(self.runs):
                 yield from self._wait(cost.run_gap_s(spec.local_flops_before, spec.local_matmul_elems,
                                                        spec.hidden_elems))
                 start = self.env.now
+                self._inflight[party] = InFlight()
+                script = scripts.get(index)
                 try:
-                    runners = [TaskRunner(self.build_task(ctx, t, Sym)) for t in spec.tasks]
-                    yield from bus.attach(runners)
-                    config = RunConfig(layer, spec.name, max_flushes_per_run(spec.section), spec.planner)
-                    actions = executor.run(runners, config)
-                    action = next_action(actions, None)
-                    while action is not None:
-                        if isinstance(action, Wave):
-                            reply = yield from bus.step(action.tasks)
-                        else:
-                            yield from self._direct_fss(party, ctx)
-                            yield from self._local_work(out, ctx)
-                            yield from self._await_inflight(party, action)
-                            if action.background:
-                                reply = self._start_background(party, action, spec.family)
-                            else:
-                                yield from self._flush(party, action, spec)
-                                reply = None
-                        action = next_action(actions, reply)
-                    yield from self._direct_fss(party, ctx)
-                    yield from self._local_work(out, ctx)
-                    yield from self._await_inflight(party, None)
+                    if script is not None and idle(executor, ctx):
+                        yield from self._replay(party, script, layer, bus, executor.records)
+                        out.replayed += 1
+                    else:
+                        keep = self.replay and script is None and idle(executor, ctx)
+                        script = yield from self._step(party, executor, ctx, bus, layer, spec, keep)
+                        if script is not None and idle(executor, ctx):
+                            scripts[index] = script
                 except SufRuntimeError as exc:
-                    exc.run = exc.run or label
+                    exc.run = exc.run or f"L{layer}/{spec.name}"
                     raise
                 out.spans.append(RunSpan(layer, spec.name, spec.section, start, self.env.now))
         out.records = executor.records
         out.end_s = self.env.now
         out.steps = bus.steps
 
-    # -- work outside the executor's synchronous flushes ----------------------------------------------
+    def _step(self, party: int, executor, ctx: SymbolicContext, bus: WaveBus, layer: int, spec: RunSpec,
+              keep: bool):
+        """Process body: one run of ``spec``'s tasks, stepped by the executor; returns its schedule if
+        ``keep``, else None."""
+        cost, min_words = self.config.cost, self.config.settings.device_pack_min_words
+        script = RunScript() if keep else None
+        runners = [TaskRunner(self.build_task(ctx, t, Sym)) for t in spec.tasks]
+        yield from bus.attach(runners)
+        actions = executor.run(runners, RunConfig(layer, spec.name, max_flushes_per_run(spec.section), spec.planner))
+        action = next_action(actions, None)
+        while action is not None:
+            if isinstance(action, Wave):
+                if script is not None:
+                    script.add_wave(len(action.tasks))
+                reply = yield from bus.step(action.tasks)
+            else:
+                step = FlushStep(action, direct_charges(cost, ctx.take_direct_work()),
+                                 self._inflight[party].needed_by(action), flush_charges(cost, action, spec, min_words),
+                                 self._local_charges(ctx))
+                reply = yield from self._perform(party, step, action.records)
+                if script is not None:
+                    script.steps.append(step)
+            action = next_action(actions, reply)
+        end, end_local = direct_charges(cost, ctx.take_direct_work()), self._local_charges(ctx)
+        if script is not None:
+            script.end, script.end_local = end, end_local
+        yield from self._end_run(party, end, end_local)
+        return script
 
-    def _direct_fss(self, party: int, ctx: SymbolicContext):
+    def _replay(self, party: int, script: RunScript, layer: int, bus: WaveBus, records: list[FlushRecord]):
+        """Process body: the run ``script`` was kept from, in ``layer``: the same events, times charged anew."""
+        yield from bus.replayed([0])  # the event of attaching the tasks
+        for step in script.steps:
+            if isinstance(step, list):
+                yield from bus.replayed(step)
+            else:
+                timed = step.records_for(layer)
+                yield from self._perform(party, step, timed)
+                records.extend(timed)
+        yield from self._end_run(party, script.end, script.end_local)
+
+    # -- charging a flush -----------------------------------------------------------------------------
+
+    def _perform(self, party: int, step: FlushStep, records: list[FlushRecord]):
+        """Process body: the direct FSS work before a flush, the background flushes its opens wait for,
+        then the flush; returns the executor's reply."""
+        if step.direct:
+            yield from self._direct_fss(party, step.direct)
+        if step.local:
+            yield from self._local_work(party, step.local)
+        if step.needs:
+            yield from self._await_inflight(party, step.needs)
+        if step.flush.background:
+            return self._start_background(party, step, records)
+        yield from self._flush(party, step.flush, step.charges, records)
+        return None
+
+    def _end_run(self, party: int, direct: tuple[tuple[float, float], ...], local: tuple[LocalCharge, ...]):
+        yield from self._direct_fss(party, direct)
+        yield from self._local_work(party, local)
+        yield from self._await_inflight(party, None)
+
+    def _local_charges(self, ctx: SymbolicContext) -> tuple[LocalCharge, ...]:
+        """The local ops the cost model prices (SIGMA's key copies and kernels) since the last call."""
+        cost = self.config.cost
+        return tuple((op, words, cost.local_s(op, words)) for op, words in ctx.take_local_work())
+
+    def _local_work(self, party: int, local: tuple[LocalCharge, ...]):
+        """Process body: those ops one after another, their words tallied for the party."""
+        tally = self._outs[party].local_words
+        for op, words, seconds in local:
+            tally[op] = tally.get(op, 0) + words
+            yield from self._wait(seconds)
+
+    def _direct_fss(self, party: int, direct: tuple[tuple[float, float], ...]):
         """FSS keys evaluated inside task steps (sigma tasks without the PFSS batch): local GPU work."""
-        cost = self.config.cost
-        for work in ctx.take_direct_work():
-            gate = work.gate
-            yield from self._wait(cost.pfss_floor_for([gate.cost_name]))
-            yield from self.gpus[party].run(cost.pfss_work_s(gate.cost_name, work.hatx_words) * gate.cost_scale)
+        for floor, work in direct:
+            yield from self._wait(floor)
+            yield from self.gpus[party].run(work)
 
-    def _local_work(self, out: PartyResult, ctx: SymbolicContext):
-        """The local ops the cost model prices (SIGMA's key copies and kernels), one after another."""
-        cost = self.config.cost
-        for op, words in ctx.take_local_work():
-            out.local_words[op] = out.local_words.get(op, 0) + words
-            yield from self._wait(cost.local_s(op, words))
-
-    def _start_background(self, party: int, flush: Flush, family: str) -> FlushResult:
+    def _start_background(self, party: int, step: FlushStep, records: list[FlushRecord]) -> FlushResult:
         """Start a background PFSS flush; its outputs carry the slots whose users must wait for it."""
-        records = iter(flush.records)
+        charges, records = step.charges, iter(records)
         outputs = {}
-        for index, op in enumerate(flush.pfss):
+        for index, op in enumerate(step.flush.pfss):
             record = next(records) if op.jobs else None
-            proc = self.env.process(self._background_pfss(party, op, record, family))
-            for job in op.jobs:
-                self._inflight[party][job.slot] = proc
+            proc = self.env.process(self._background_pfss(party, charges.pfss_before[index], charges.pfss[index],
+                                                          charges.pfss_after[index], record))
+            self._inflight[party].add([job.slot for job in op.jobs], proc)
             outputs[index] = [Sym(job.hatx_words, frozenset({job.slot})) for job in op.jobs]
         return FlushResult(outputs=outputs)
 
-    def _background_pfss(self, party: int, op: PfssOp, record: FlushRecord | None, family: str):
+    def _background_pfss(self, party: int, before: float, charges: PfssCharges, after: float,
+                         record: FlushRecord | None):
         """The same local work around the evaluation as a synchronous PFSS flush has."""
-        cost = self.config.cost
-        yield from self._wait(cost.step_before_s(family, 0))
-        yield from self._pfss(party, op, record)
-        yield from self._wait(cost.step_after_s(family, 0, sum(j.hatx_words for j in op.jobs), 0))
+        yield from self._wait(before)
+        yield from self._pfss(party, charges, record)
+        yield from self._wait(after)
 
-    def _await_inflight(self, party: int, flush: Flush | None):
-        """Wait for the background PFSS flushes that ``flush``'s opens were computed from (all of
-        them at the end of a run, ``flush`` None)."""
-        inflight = self._inflight[party]
-        if not inflight:
-            return
-        if flush is None:
-            needed = set(inflight)
-        else:
-            needed = set()
-            for request in (flush.open.requests if flush.open else []):
-                needed |= deps_of(request.value) & inflight.keys()
-        pending = {inflight.pop(slot) for slot in needed}
-        pending = [p for p in pending if not p.processed]
+    def _await_inflight(self, party: int, needs: tuple[int, ...] | None):
+        """Wait for the background PFSS jobs ``needs`` (all of them at the end of a run: None)."""
+        pending = self._inflight[party].take(needs)
         if pending:
             yield self.env.all_of(pending)
 
@@ -269,70 +336,56 @@ class Simulation:
         if seconds > 0:
             yield self.env.timeout(seconds)
 
-    def _flush(self, party: int, flush: Flush, spec: RunSpec):
+    def _flush(self, party: int, flush: Flush, charges: FlushCharges, records: list[FlushRecord]):
         """Local preparation, the flush itself, then consuming the opened words (SUF's step work)."""
-        cost = self.config.cost
-        words = flush.open.words if flush.open else 0
-        matmul_words = flush.open.words_matmul if flush.open else 0
-        prep = cost.step_before_s(spec.family, words)
-        after = (cost.step_after_s(spec.family, words, sum(j.hatx_words for op in flush.pfss for j in op.jobs),
-                                   matmul_words * spec.matmul_out_per_word)
-                 + cost.gpu_stage_s(matmul_words, words, self.config.settings.device_pack_min_words))
-        records = iter(flush.records)
+        records = iter(records)
         open_record = next(records) if flush.open else None
-        pfss_work = [(op, next(records) if op.jobs else None) for op in flush.pfss]
+        pfss_work = [(c, next(records) if op.jobs else None) for op, c in zip(flush.pfss, charges.pfss, strict=True)]
         if flush.concurrent:
-            yield from self._wait(prep)
-            procs = [self.env.process(self._open(party, flush.open, open_record))]
-            procs += [self.env.process(self._pfss(party, op, rec)) for op, rec in pfss_work]
+            yield from self._wait(charges.prep)
+            procs = [self.env.process(self._open(party, flush.open, charges.open, open_record))]
+            procs += [self.env.process(self._pfss(party, c, rec)) for c, rec in pfss_work]
             yield self.env.all_of(procs)
-            yield from self._wait(after)
+            yield from self._wait(charges.after)
         elif flush.open:  # prep and after are folded into the open's own waits: fewer events
-            yield from self._open(party, flush.open, open_record, prep, after)
+            yield from self._open(party, flush.open, charges.open, open_record)
         else:
-            yield from self._wait(prep)
-            for op, rec in pfss_work:
-                yield from self._pfss(party, op, rec)
-            yield from self._wait(after)
+            yield from self._wait(charges.prep)
+            for c, rec in pfss_work:
+                yield from self._pfss(party, c, rec)
+            yield from self._wait(charges.after)
 
-    def _open(self, party: int, op: OpenOp, record: FlushRecord, before: float = 0.0, after: float = 0.0):
-        start = self.env.now + before
-        cost, min_words = self.config.cost, self.config.settings.device_pack_min_words
-        local = cost.open_local_s(op.words, op.wire_bytes, min_words)
+    def _open(self, party: int, op: OpenOp, charges: OpenCharges, record: FlushRecord):
+        start = self.env.now + charges.lead
         # parties drift apart while each works alone; at the open one waits for the other's lead
         previous = self._last_open_end[party]
-        wait = 0.0 if previous is None else cost.open_wait_per_s_apart * (start - previous)
-        yield from self._wait(before + local / 2 + wait)  # pack, then the wait for the peer
+        wait = 0.0 if previous is None else self.config.cost.open_wait_per_s_apart * (start - previous)
+        yield from self._wait(charges.before + wait)  # pack, then the wait for the peer
         for _ in range(op.negotiation_exchanges):
             yield from self.link.ping_pong(party, 8)
         if self.config.settings.symmetric_exchange:
             yield from self.link.exchange(party, op.wire_bytes)
         else:
             yield from self.link.ping_pong(party, op.wire_bytes - 8 * op.negotiation_exchanges)
-        end = self.env.now + local / 2  # unpack and scatter
+        end = self.env.now + charges.half  # unpack and scatter
         self._last_open_end[party] = end
-        yield from self._wait(local / 2 + after)
+        yield from self._wait(charges.after)
         record.start_s, record.duration_s = start, end - start
-        record.pack_s = cost.open_pack_s(op.words, min_words)
+        record.pack_s = charges.pack_s
 
-    def _pfss(self, party: int, op: PfssOp, record: FlushRecord | None):
-        cost = self.config.cost
+    def _pfss(self, party: int, charges: PfssCharges, record: FlushRecord | None):
         start = self.env.now
-        if op.jobs:
-            min_words = self.config.settings.device_pack_min_words
-            yield from self._wait(cost.pfss_floor_for([j.gate.cost_name for j in op.jobs])
-                                  # the job's input comes from an open of its own size (SUF's mask open)
-                                  + sum(cost.gpu_stage_s(j.hatx_words, j.hatx_words, min_words) for j in op.jobs))
-            work = sum(cost.pfss_work_s(j.gate.cost_name, j.hatx_words) * j.gate.cost_scale for j in op.jobs)
-            yield from self.gpus[party].run(work)
+        if charges.work is not None:
+            yield from self._wait(charges.stage)
+            yield from self.gpus[party].run(charges.work)
         eval_end = self.env.now
-        if op.finish in (PfssFinish.MATERIALIZE, PfssFinish.FINALIZE):
-            gates, hatx = [j.gate.cost_name for j in op.jobs], [j.hatx_words for j in op.jobs]
-            yield from self._wait(cost.pfss_finish_s(gates, hatx))
+        if charges.finish is not None:
+            yield from self._wait(charges.finish)
         if record is not None:
             record.start_s, record.duration_s = start, self.env.now - start
             record.eval_s, record.finish_s = eval_end - start, self.env.now - eval_end
 
 
-def simulate(config: SimConfig) -> SimResult:
-    return Simulation(config).run()
+def simulate(config: SimConfig, replay: bool = True) -> SimResult:
+    """One online iteration of ``config``; ``replay=False`` steps every layer's tasks (``Simulation``)."""
+    return Simulation(config, replay).run()

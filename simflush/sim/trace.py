@@ -27,12 +27,13 @@ def to_trace(result: SimResult) -> Trace:
         for span in party.spans:
             runs.append(RunEvent(party.party, 0, span.layer, index[span.run], span.run, span.start_s, span.end_s,
                                  section=span.section))
-        for r in party.records:
-            timers = ({"eval_s": r.eval_s, "finish_s": r.finish_s} if r.event == FlushKind.PFSS
-                      else {"pack_s": r.pack_s})
+        for r in party.records:  # positional arguments: a sweep makes thousands of these per configuration
+            if r.event == FlushKind.PFSS:
+                open_kind, device, timers = "", False, {"eval_s": r.eval_s, "finish_s": r.finish_s}
+            else:
+                open_kind, device, timers = r.open_kind, 0 < min_words <= r.words, {"pack_s": r.pack_s}
             flushes.append(FlushEvent(
-                party.party, 0, r.layer, index[r.run], r.run, r.event, r.open_kind, r.words, r.words_beaver,
-                r.words_mask, r.wire_bytes, r.words_matmul, r.jobs, r.branch, tuple(r.gates), r.finish,
-                batch=r.batch, concurrent=r.concurrent, device=r.event == FlushKind.OPEN and 0 < min_words <= r.words,
-                start_s=r.start_s, duration_s=r.duration_s, timers=timers))
+                party.party, 0, r.layer, index[r.run], r.run, r.event, open_kind, r.words, r.words_beaver,
+                r.words_mask, r.wire_bytes, r.words_matmul, r.jobs, r.branch, tuple(r.gates), r.finish, r.batch,
+                r.concurrent, device, r.start_s, r.duration_s, timers))
     return Trace(meta, runs, flushes)

@@ -33,7 +33,7 @@ from .compare import config_label
 from .executors import Executor
 from .grid import SETTING_DEFAULTS
 
-LEFT_OUT = ("runs", "scope")  # of the bench document: the per-run table (large) and constant prose
+LEFT_OUT = ("scope",)  # of the bench document: constant prose (the per-run table is not even made)
 # every kind/branch pair, 0 where a configuration has no such flush: every record has the same fields
 NO_BRANCHES = {f"{kind}/{branch}": 0 for kind in FlushKind for branch in FlushBranch}
 
@@ -72,7 +72,7 @@ def reduce_config(index: int, params: dict) -> tuple[int, str, str]:
     record = {"index": index, "key": key, **settings, **knobs, "error": None}
     config = make_config(**{**params, "cost": _cost(params["cost"])})
     try:
-        doc = simulate_config(config).bench_json()
+        doc = simulate_config(config).bench_json(runs=False)
         doc["branches"] = {**NO_BRANCHES, **doc["branches"]}
     except SufRuntimeError as exc:
         record["error"] = f"runtime error in {exc}"

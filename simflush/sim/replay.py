@@ -1,0 +1,63 @@
+"""Layer replay: the schedule of a run, kept from the first layer that ran it, replayed in later layers.
+
+All layers of a model are the same runs (``models.layer.transformer_layer``), and the executor's
+decisions never depend on time, so a run that starts from an idle executor (``idle``) makes the same
+waves and flushes in every layer. The engine steps such a run's tasks once, keeps its ``RunScript``,
+and for the same run of a later layer that starts idle too, replays the script instead of stepping
+the tasks and the executor again.
+
+Only the schedule is replayed, never the times: a replayed run charges every wait, open, PFSS flush
+and background flush through the same SimPy code, with one event per wave as a live wave has, so the
+two parties' events interleave as they would live and every time is the float a live run gives.
+(Shifting the first layer's times would not be exact: ``a + (b - a) != b`` in floating point, and the
+link, the GPU and the wait for the peer carry state from one layer into the next.)
+"""
+
+from dataclasses import dataclass, field
+
+from ..executor.actions import Flush
+from ..executor.executor import PhaseExecutor
+from ..executor.records import FlushRecord
+from .charges import FlushCharges
+from .symbolic import SymbolicContext
+
+LocalCharge = tuple[str, int, float]   # a priced local op, its words and its seconds
+
+
+@dataclass(frozen=True, slots=True)
+class FlushStep:
+    """One flush of a run: the executor's ``Flush`` (its records those of the layer it ran in), the
+    ``fss_direct`` work of the waves before it, the background jobs it waits for, what it charges."""
+
+    flush: Flush
+    direct: tuple[tuple[float, float], ...]
+    needs: tuple[int, ...]
+    charges: FlushCharges
+    local: tuple[LocalCharge, ...] = ()   # priced local ops of the waves before it (SIGMA's runtime)
+
+    def records_for(self, layer: int) -> list[FlushRecord]:
+        """Its records as the same flush of ``layer`` has them before a driver times them."""
+        return [r.untimed(layer) for r in self.flush.records]
+
+
+@dataclass(slots=True)
+class RunScript:
+    """A run's schedule, in order: ``FlushStep``s and, between them, the waves (a list of each wave's
+    task count); the ``fss_direct`` work after its last flush."""
+
+    steps: list[list[int] | FlushStep] = field(default_factory=list)
+    end: tuple[tuple[float, float], ...] = ()
+    end_local: tuple[LocalCharge, ...] = ()
+
+    def add_wave(self, tasks: int) -> None:
+        if self.steps and isinstance(self.steps[-1], list):
+            self.steps[-1].append(tasks)
+        else:
+            self.steps.append([tasks])
+
+
+def idle(executor: PhaseExecutor, ctx: SymbolicContext) -> bool:
+    """Nothing reserved, pending or flushed, no direct work waiting: a run started now is stepped as
+    by a fresh executor (the open collector's generation number only tells handles of different
+    flushes apart)."""
+    return executor.idle() and not ctx.direct_work
