@@ -17,19 +17,10 @@ from models.specs import get_model
 from models.weights import random_hidden_states, random_weights
 from real_backend.dealer import Dealer
 from real_backend.twoparty import run_two_party
-from simflush.plain.layer import ValueRun, encode_real, fixed_layer
+from simflush.plain.layer import plaintext_output
 from simflush.profiles import resolve
 from simflush.sim.schedule import flush_schedule
-from simflush.tasks.values import FixedPoint, RingArith
-
-
-def plaintext(spec, weights, x, settings, fixed, layers):
-    runner = ValueRun(spec, settings, fixed, RingArith(fixed.n_bits, np), x.shape[0], x.shape[1])
-    hidden = runner.ring(encode_real(x, fixed.frac_bits), fixed.frac_bits)
-    for i, layer in enumerate(weights.layers[:layers]):
-        runner.layer = i
-        hidden = runner.layer_forward(hidden, fixed_layer(layer, spec, fixed.frac_bits))["out_ring"]
-    return hidden.data
+from simflush.tasks.values import FixedPoint
 
 
 def main() -> None:
@@ -53,7 +44,7 @@ def main() -> None:
     run = run_two_party(spec, weights, x, settings, fixed, args.layers, dealer, xp=xp)
     total = time.perf_counter() - start
     output = xp.asnumpy(run.output) if args.gpu else run.output
-    bit_exact = bool(np.array_equal(output, plaintext(spec, weights, x, settings, fixed, args.layers)))
+    bit_exact = bool(np.array_equal(output, plaintext_output(spec, weights, x, settings, fixed, args.layers)))
     schedule = flush_schedule(spec, args.seq_len, 1, settings, args.layers)
     doc = {"model": spec.name, "seq_len": args.seq_len, "layers": args.layers, "n_bits": args.n_bits,
            "gpu": args.gpu, "keygen_s": run.keygen_s, "online_s": [p.online_s for p in run.parties],

@@ -25,7 +25,7 @@ from models.weights import LayerWeights, ModelWeights, check_layer_weights
 from ..executor.executor import RunConfig
 from ..limits import max_flushes_per_run
 from ..profiles import Settings
-from ..tasks.values import FixedPoint, RingArray
+from ..tasks.values import FixedPoint, RingArith, RingArray
 from ..workload import build_task
 from .context import Magnitudes, PlainContext, ValueUndefined, run_tasks
 from .context import perform as plain_perform
@@ -242,6 +242,17 @@ class ValueRun:
         dense = self.xp.zeros(bh * T * T, dtype=probs.data.dtype)
         dense[self.xp.asarray(np.broadcast_to(self._valid(T), (bh, T, T)).reshape(-1))] = probs.data
         return RingArray(dense, probs.scale)
+
+
+def plaintext_output(spec: ModelSpec, weights: ModelWeights, x: np.ndarray, settings: Settings, fixed: FixedPoint,
+                     layers: int) -> np.ndarray:
+    """The final hidden state's ring words of the plaintext fixed-point run (what a two-party run must reconstruct)."""
+    runner = ValueRun(spec, settings, fixed, RingArith(fixed.n_bits, np), x.shape[0], x.shape[1], decode=False)
+    hidden = runner.ring(encode_real(x, fixed.frac_bits), fixed.frac_bits)
+    for i, layer in enumerate(weights.layers[:layers]):
+        runner.layer = i
+        hidden = runner.layer_forward(hidden, fixed_layer(layer, spec, fixed.frac_bits))["out_ring"]
+    return hidden.data
 
 
 def run_model(spec: ModelSpec, weights: ModelWeights, x: np.ndarray, settings: Settings, fixed: FixedPoint,

@@ -16,22 +16,17 @@ from models.weights import random_hidden_states, random_weights
 from real_backend.dealer import Dealer
 from real_backend.tape import TapeError
 from real_backend.twoparty import MemoryLink, PeerError, deal, run_party, run_two_party, share_input
-from simflush.plain.layer import ValueRun, encode_real, fixed_layer
+from simflush.plain.layer import plaintext_output
 from simflush.profiles import resolve
 from simflush.sim.schedule import flush_schedule
-from simflush.tasks.values import FixedPoint, RingArith
+from simflush.tasks.values import FixedPoint
 
 FIXED = FixedPoint(48, 12)
 T, LAYERS = 4, 2
 
 
-def plaintext_output(spec, weights, x, settings, layers):
-    runner = ValueRun(spec, settings, FIXED, RingArith(FIXED.n_bits, np), x.shape[0], x.shape[1])
-    hidden = runner.ring(encode_real(x, FIXED.frac_bits), FIXED.frac_bits)
-    for i, layer in enumerate(weights.layers[:layers]):
-        runner.layer = i
-        hidden = runner.layer_forward(hidden, fixed_layer(layer, spec, FIXED.frac_bits))["out_ring"]
-    return hidden.data
+def plaintext(spec, weights, x, settings, layers):
+    return plaintext_output(spec, weights, x, settings, FIXED, layers)
 
 
 def setup(knobs=None, spec=TINY_BERT, seq_len=T, layers=LAYERS):
@@ -48,7 +43,7 @@ VARIANTS = [{}, {"rsqrt_iters": "2"}, {"rsqrt_init_mode": "mul_trunc"}, {"SUF_RO
 def test_two_parties_reconstruct_the_plaintext_run_with_the_simulated_schedule(knobs):
     spec, weights, x, settings = setup(knobs)
     run = run_two_party(spec, weights, x, settings, FIXED, LAYERS, Dealer(b"fixed seed for a test"))
-    assert np.array_equal(run.output, plaintext_output(spec, weights, x, settings, LAYERS))
+    assert np.array_equal(run.output, plaintext(spec, weights, x, settings, LAYERS))
     schedule = flush_schedule(spec, T, 1, settings, LAYERS)
     assert run.parties[0].records == schedule and run.parties[1].records == schedule
     assert run.key_bytes[0] == run.key_bytes[1] > 0
@@ -58,7 +53,7 @@ def test_two_parties_reconstruct_the_plaintext_run_with_the_simulated_schedule(k
 def test_bert_tiny_for_real_on_numpy():
     spec, weights, x, settings = setup(spec=MODELS["bert-tiny"], seq_len=16, layers=2)
     run = run_two_party(spec, weights, x, settings, FIXED, 2)
-    assert np.array_equal(run.output, plaintext_output(spec, weights, x, settings, 2))
+    assert np.array_equal(run.output, plaintext(spec, weights, x, settings, 2))
     assert run.parties[0].records == flush_schedule(spec, 16, 1, settings, 2)
 
 
@@ -241,5 +236,5 @@ def test_two_parties_on_the_gpu_reconstruct_the_plaintext_run():
     import cupy
     spec, weights, x, settings = setup()
     run = run_two_party(spec, weights, x, settings, FIXED, LAYERS, Dealer(b"gpu", use_gpu=True), xp=cupy)
-    assert np.array_equal(cupy.asnumpy(run.output), plaintext_output(spec, weights, x, settings, LAYERS))
+    assert np.array_equal(cupy.asnumpy(run.output), plaintext(spec, weights, x, settings, LAYERS))
     assert run.parties[0].records == flush_schedule(spec, T, 1, settings, LAYERS)

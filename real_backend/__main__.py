@@ -1,0 +1,13 @@
+"""``python -m real_backend run ...``: the two-party run (``real_backend.run``); ``selftest``: the primitives'."""
+
+import sys
+
+from . import run, selftest
+
+COMMANDS = {"run": run.main, "selftest": selftest.main}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(f"usage: python -m real_backend {{{','.join(COMMANDS)}}} ...", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))

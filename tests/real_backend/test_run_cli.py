@@ -1,0 +1,40 @@
+"""``python -m real_backend run``: two party processes over loopback TCP, and its refusals."""
+
+import json
+import subprocess
+import sys
+
+from paths import REPO
+
+
+def run(*argv: str, timeout: float = 300):
+    return subprocess.run([sys.executable, "-m", "real_backend", "run", *argv], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
+    out = tmp_path / "run.json"
+    proc = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--timeout-s", "30", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["bit_exact_with_plaintext"] and doc["schedule_equals_simulated"] == [True, True]
+    assert doc["pfss"]["open_flushes"] > 0 and doc["communication"]["net_bytes"] > 0
+    assert doc["key_bytes_per_party"][0] == doc["key_bytes_per_party"][1] > 0
+    assert doc["error_vs_float"]["rel_rms"] < 0.01
+    assert "warning" not in proc.stderr       # the dealer seed came from the OS
+
+
+def test_a_ring_that_overflows_is_refused():
+    proc = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--n-bits", "37")
+    assert proc.returncode == 2 and "refused: the 37-bit ring overflows" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+
+
+def test_a_setting_without_a_value_definition_is_refused():
+    proc = run("--model", "bert-tiny", "--seq-len", "2", "--set", "SOFTMAX_TRUNC_REF=1")
+    assert proc.returncode == 2 and "SOFTMAX_TRUNC_REF=1" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_a_fixed_seed_is_warned_about(tmp_path):
+    proc = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--seed", "test", "--timeout-s", "30")
+    assert proc.returncode == 0 and "warning: --seed fixes the dealer's randomness" in proc.stderr
