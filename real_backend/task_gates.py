@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from simflush.plain.gates import PIECEWISE
+from simflush.plain.gates import LUT_OUT_SCALES, PIECEWISE
 from simflush.tasks.gates import Gate, GateKind
+from simflush.tasks.lut_pieces import pieces_for
 from simflush.tasks.values import GateOutput, RingArray
 
 from .dealer import Dealer
@@ -45,6 +46,15 @@ def _piecewise(gate: Gate, n_bits: int, f: int) -> TaskGate:
                                                          for k in range(width))))
 
 
+def _lut(gate: Gate, params: Any, n_bits: int, f: int) -> TaskGate:
+    """A LUT gate as the interval key of its piecewise form (``simflush.tasks.lut_pieces``): one job."""
+    breaks, rows = pieces_for(gate.name, f, params.in_scale_bits or f, params.row_len, n_bits)
+    scales = LUT_OUT_SCALES[gate.kind](f)
+    fss = PiecewisePoly(n_bits, list(breaks), np.array(rows, dtype=np.int64), n_bits)
+    return TaskGate(fss, lambda out, x: GateOutput(tuple(RingArray(out[k], scales[k], x.rows)
+                                                         for k in range(len(scales)))))
+
+
 @cache
 def task_gate(gate: Gate, params: Any, n_bits: int, f: int) -> TaskGate:
     """The real gate for ``gate`` (with its call site's ``params``: a shift, an input scale) in Z_2^n_bits."""
@@ -59,8 +69,10 @@ def task_gate(gate: Gate, params: Any, n_bits: int, f: int) -> TaskGate:
         return TaskGate(DReLU(n_bits), lambda out, x: GateOutput((RingArray(out, 0, x.rows),)))
     if kind in PIECEWISE:
         return _piecewise(gate, n_bits, f)
-    raise NotImplementedError(f"gate {gate.name} has no real construction yet (the LUT gates come with issue #12's "
-                              "variants)")
+    if kind in LUT_OUT_SCALES:
+        return _lut(gate, params, n_bits, f)
+    raise NotImplementedError(f"gate {gate.name} has no real construction: its clip and two byte LUTs are 65,538 "
+                              "intervals of x, more than one PFSS job should evaluate (simflush.tasks.lut_pieces)")
 
 
 def for_descriptor(gate: Gate, n_bits: int, f: int) -> TaskGate:

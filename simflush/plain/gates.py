@@ -8,7 +8,8 @@ says where this follows SUF's and SIGMA's code and where it chooses.
 from typing import Any
 
 from ..tasks.gates import Gate, GateKind
-from ..tasks.tables import Lut, PiecewisePoly, inverse_lut, rsqrt_lut
+from ..tasks.lut_pieces import pieces_for
+from ..tasks.tables import Lut, PiecewisePoly
 from ..tasks.values import GateOutput, RingArray
 
 PIECEWISE = {GateKind.RSQRT_INIT, GateKind.NEXP, GateKind.RECIP, GateKind.GELU_CONST, GateKind.GELU_SPLINE,
@@ -38,12 +39,8 @@ class GateEvaluator:
             return self._piecewise(gate, x)
         if kind is GateKind.NEXP_LUT:
             return self._nexp_lut(gate, x)
-        if kind is GateKind.INV_LUT:
-            return self._inv_lut(gate, x)
-        if kind is GateKind.GELU_LUT:
-            return self._gelu_lut(gate, x)
-        if kind is GateKind.RSQRT_LUT:
-            return self._rsqrt_lut(gate, x)
+        if kind in LUT_OUT_SCALES:
+            return self._lut_pieces(gate, x)
         raise ValueError(f"gate {gate.name} has no value definition")
 
     # -- helpers ------------------------------------------------------------------------------------------------
@@ -94,26 +91,18 @@ class GateEvaluator:
         parts = (self._lut(msb_table, t >> 8), self._lut(lsb_table, t & 255))
         return GateOutput(tuple(RingArray(p, self.f, x.rows) for p in parts))
 
-    def _inv_lut(self, gate: Gate, x: RingArray) -> GateOutput:
-        """1/x of the row sum: index floor(x / 2^(s - 6)) mod 2^bits (GapARS to scale 6; k 2^6 wraps to entry 0)."""
-        table = inverse_lut(self.f, gate.params.row_len)
-        s = gate.params.in_scale_bits
-        index = (self.a.signed(x.data).astype(self.xp.int64) >> (s - 6)) & ((1 << table.in_bits) - 1)
-        return GateOutput((RingArray(self._lut(table, index), self.f, x.rows),))
-
-    def _gelu_lut(self, gate: Gate, x: RingArray) -> GateOutput:
-        """DReLU(x) as an arithmetic bit, and delta[min(|floor(x / 2^(f-6))|, 255)] = ReLU - GeLU at scale 6."""
-        (table,) = gate.params.build_tables(f=self.f)
-        y = self.a.signed(x.data).astype(self.xp.int64) >> (self.f - 6)
-        delta = self._lut(table, self.xp.minimum(self.xp.abs(y), 255))
-        return GateOutput((self._bit(x), RingArray(delta, self.f, x.rows)))
-
-    def _rsqrt_lut(self, gate: Gate, x: RingArray) -> GateOutput:
-        """1/sqrt(v) through SIGMA's 13-bit float of v: exponent k = floor(log2 v), the next 7 bits the mantissa."""
+    def _lut_pieces(self, gate: Gate, x: RingArray) -> GateOutput:
+        """GeLU, inverse and rsqrt LUTs as the piecewise constants ``tasks.lut_pieces`` defines them."""
+        breaks, rows = pieces_for(gate.name, self.f, gate.params.in_scale_bits or self.f, gate.params.row_len,
+                                  self.a.n_bits)
         xp = self.xp
-        s = gate.params.in_scale_bits
-        table = rsqrt_lut(self.f, 1, s)
-        v = xp.maximum(self.a.signed(x.data), 1).astype(xp.int64)
-        k = xp.frexp(v.astype(xp.float64))[1].astype(xp.int64) - 1
-        mantissa = xp.where(k >= 7, v >> xp.maximum(k - 7, 0), v << xp.maximum(7 - k, 0)) & 127
-        return GateOutput((RingArray(self._lut(table, (mantissa << 6) | xp.minimum(k, 63)), self.f, x.rows),))
+        table = self._array((gate.name, breaks[0], breaks[-1], len(breaks), "rows"), rows)
+        edges = xp.asarray(breaks, dtype=xp.int64 if self.a.exact else xp.float64)
+        picked = table[xp.searchsorted(edges, self.a.signed(x.data), side="right")]
+        scales = LUT_OUT_SCALES[gate.kind](self.f)
+        return GateOutput(tuple(RingArray(picked[:, k], scales[k], x.rows) for k in range(len(scales))))
+
+
+# the output scales of the piecewise LUT gates: (DReLU bit, delta) for GeLU, 1/x and 1/sqrt(x) at f
+LUT_OUT_SCALES = {GateKind.GELU_LUT: lambda f: (0, f), GateKind.INV_LUT: lambda f: (f,),
+                  GateKind.RSQRT_LUT: lambda f: (f,)}

@@ -34,12 +34,21 @@ def setup(knobs=None, spec=TINY_BERT, seq_len=T, layers=LAYERS):
     return spec, random_weights(spec, 3, layers), random_hidden_states(spec, seq_len, 3), settings
 
 
-VARIANTS = [{}, {"rsqrt_iters": "2"}, {"rsqrt_init_mode": "mul_trunc"}, {"SUF_ROWMAX_MODE": "sigma_gpu"},
-            {"nexp_final_trunc": "0"}, {"prob_trunc": "0"}, {"SUF_GELU_CONST": "0"}, {"recip_iters": "2"},
-            {"SUF_PER_ELEMENT_MASKS": "1"}]
+SLOW = pytest.mark.slow   # the same paths as a CI variant, with more of them: run with -m slow
+VARIANTS = [{}, pytest.param({"rsqrt_iters": "2"}, marks=SLOW), {"rsqrt_init_mode": "mul_trunc"},
+            {"SUF_ROWMAX_MODE": "sigma_gpu"}, {"nexp_final_trunc": "0"}, pytest.param({"prob_trunc": "0"}, marks=SLOW),
+            {"SUF_GELU_CONST": "0"}, pytest.param({"recip_iters": "2"}, marks=SLOW),
+            pytest.param({"SUF_PER_ELEMENT_MASKS": "1"}, marks=SLOW), {"SUF_GELU_MODE": "sigma_gpu"},
+            {"SUF_INV_MODE": "sigma_gpu", "inv_sigma_muls": "0"},
+            pytest.param({"SUF_RSQRT_MODE": "sigma_gpu", "rsqrt_iters": "0"}, marks=SLOW),
+            {"SUF_RSQRT_MODE": "sigma_gpu", "rsqrt_iters": "1"}]
 
 
-@pytest.mark.parametrize("knobs", VARIANTS, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()) or "snapshot")
+def variant_id(knobs) -> str:
+    return ",".join(f"{a}={b}" for a, b in knobs.items()) or "snapshot"
+
+
+@pytest.mark.parametrize("knobs", VARIANTS, ids=variant_id)
 def test_two_parties_reconstruct_the_plaintext_run_with_the_simulated_schedule(knobs):
     spec, weights, x, settings = setup(knobs)
     run = run_two_party(spec, weights, x, settings, FIXED, LAYERS, Dealer(b"fixed seed for a test"))

@@ -1,0 +1,68 @@
+"""SIGMA's LUT gates on one masked input, written as piecewise constants of x: their value definition.
+
+A LUT gate of the SUF executor's sigma variants reads its table at an index computed from x (a shift, a clip, a
+13-bit float). Each such index is constant on intervals of x, so each gate is a list of breakpoints (signed, Qk of its
+input) and one output row per interval: the form an interval-containment FSS key evaluates in one job (the real
+backend's ``PiecewisePoly``) and the form ``simflush.plain.gates`` looks up in the clear. Defining the gate once here
+keeps the two bit-identical. Rows: ``below`` (x < first breakpoint), one per interval, ``above``.
+
+- GeLU LUT: y = floor(x / 2^(f-6)), rows (DReLU(x), delta[min(|y|, 255)]): 513 intervals.
+- Inverse LUT on the row sum at scale s: index floor(x / 2^(s-6)) on [0, 2^(s-6+bits)), 2^bits intervals; outside
+  it entry 0 (SIGMA's wrap: a sum of exactly k, k 2^6 = 2^bits, reads entry 0 = 1/k; sums are never negative).
+- rsqrt LUT on v = max(x, 1): SIGMA's 13-bit float (exponent k = floor(log2 v), the next 7 bits the mantissa),
+  constant on unit intervals below 128 and on 2^(k-7)-wide ones above: 128 per octave up to 2^(n-1) (the last
+  interval is the row above).
+nExp's LUT pair reads t = clip(x, 0, 2^16) by its low and high bytes: 65,538 intervals, more than one job should
+evaluate; it has no entry here (the real backend refuses it by name).
+"""
+
+from functools import cache
+
+from .tables import inverse_lut, relu_sub_gelu_lut, rsqrt_lut
+
+Pieces = tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]   # breakpoints, rows (below, intervals..., above)
+
+
+@cache
+def gelu_lut_pieces(f: int) -> Pieces:
+    delta = relu_sub_gelu_lut(f).entries
+    width = 1 << (f - 6)
+    ys = range(-255, 256)   # intervals [y w, (y + 1) w); below -255 w and from 256 w on, |y| >= 256: entry 255
+    breaks = tuple(y * width for y in range(-255, 257))
+    rows = ((0, delta[255]), *((int(y >= 0), delta[min(abs(y), 255)]) for y in ys), (1, delta[255]))
+    return breaks, rows
+
+
+@cache
+def inverse_lut_pieces(f: int, in_scale: int, row_len: int) -> Pieces:
+    table = inverse_lut(f, row_len)
+    step = 1 << (in_scale - 6)
+    breaks = tuple(i * step for i in range(2**table.in_bits + 1))
+    return breaks, ((table.entries[0],), *((e,) for e in table.entries), (table.entries[0],))
+
+
+def float13_index(v: int) -> int:
+    """SIGMA's 13-bit float of v >= 1: mantissa (the 7 bits below the leading one) << 6 | exponent (at most 63)."""
+    k = v.bit_length() - 1
+    mantissa = (v >> (k - 7) if k >= 7 else v << (7 - k)) & 127
+    return (mantissa << 6) | min(k, 63)
+
+
+@cache
+def rsqrt_lut_pieces(f: int, in_scale: int, n_bits: int) -> Pieces:
+    table = rsqrt_lut(f, 1, in_scale)
+    starts = list(range(2, 128))     # v < 128: each integer its own float (v <= 1 is the row below)
+    for k in range(7, n_bits - 1):
+        starts += [(128 + m) << (k - 7) for m in range(128)]
+    rows = [(table.entries[float13_index(v)],) for v in (1, *starts)]   # below 2 (v = 1), then from each start
+    return tuple(starts), tuple(rows)
+
+
+def pieces_for(kind: str, f: int, in_scale: int, row_len: int | None, n_bits: int) -> Pieces:
+    if kind == "GeLULUT":
+        return gelu_lut_pieces(f)
+    if kind == "InvLUT":
+        return inverse_lut_pieces(f, in_scale, row_len)
+    if kind == "RsqrtLUT":
+        return rsqrt_lut_pieces(f, in_scale, n_bits)
+    raise ValueError(f"{kind} has no piecewise form")
