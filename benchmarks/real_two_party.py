@@ -29,12 +29,13 @@ def main() -> None:
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--n-bits", type=int, default=48)
+    p.add_argument("--set", action="append", default=[], metavar="K=V", help="a runtime knob (repeatable)")
     p.add_argument("--gpu", action="store_true")
     p.add_argument("--json")
     args = p.parse_args()
     spec = get_model(args.model)
     fixed = FixedPoint(args.n_bits, spec.frac_bits)
-    settings = resolve("suf-gpu-bench", spec)
+    settings = resolve("suf-gpu-bench", spec, dict(pair.split("=", 1) for pair in args.set))
     weights, x = random_weights(spec, 0, args.layers), random_hidden_states(spec, args.seq_len, 0)
     xp = np
     if args.gpu:
@@ -46,7 +47,7 @@ def main() -> None:
     output = xp.asnumpy(run.output) if args.gpu else run.output
     bit_exact = bool(np.array_equal(output, plaintext_output(spec, weights, x, settings, fixed, args.layers)))
     schedule = flush_schedule(spec, args.seq_len, 1, settings, args.layers)
-    doc = {"model": spec.name, "seq_len": args.seq_len, "layers": args.layers, "n_bits": args.n_bits,
+    doc = {"model": spec.name, "knobs": args.set, "seq_len": args.seq_len, "layers": args.layers, "n_bits": args.n_bits,
            "gpu": args.gpu, "keygen_s": run.keygen_s, "online_s": [p.online_s for p in run.parties],
            "total_s": total, "key_bytes_per_party": list(run.key_bytes), "bit_exact": bit_exact,
            "schedule_equal": [p.records == schedule for p in run.parties], "flushes": len(schedule)}
