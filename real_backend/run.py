@@ -11,7 +11,8 @@ every receive with a timeout). Each party reads only its file, checks the peer's
 derived from the seed goes over the wire) and runs the same tasks through the same executor as the simulator on its
 shares. The launcher reconstructs the output and reports, as JSON in SUF's field names: flushes, bytes, online time
 per party, key bytes per party, keygen time, the output's digest, whether it equals the plaintext fixed-point run bit
-for bit and whether each party's flushes equal the simulated schedule, and its error against the float reference. A
+for bit and whether each party's flushes equal the dealer pass's (the executor's schedule of this program: the tests
+hold it equal to the simulator's), and its error against the float reference. A
 failing party is named within the timeout; the other stops at once (its channel closes).
 """
 
@@ -118,32 +119,37 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     from models.float_reference import model_forward
+    from models.specs import get_model
     from models.weights import random_hidden_states, random_weights
-    from simflush.api import make_config
     from simflush.errors import ConfigError
     from simflush.executor.records import FlushKind
     from simflush.plain.layer import plaintext_output, value_definition_error
     from simflush.plain.ranges import range_check
-    from simflush.profiles import parse_overrides
-    from simflush.sim.schedule import flush_schedule
+    from simflush.profiles import parse_overrides, resolve
     from simflush.tasks.values import FixedPoint, RingArith
 
     from .dealer import Dealer
     from .ring import Ring
     from .twoparty import deal, share_input
     try:
-        config = make_config(model=args.model, seq_len=args.seq_len, layers=args.layers, runtime=args.runtime,
-                             knobs=args.set)
-        problem = value_definition_error(config.model, args.seq_len, config.settings)
+        try:
+            spec = get_model(args.model)
+        except KeyError as exc:
+            raise ConfigError(exc.args[0]) from None
+        layers = spec.n_layers if args.layers is None else args.layers
+        if not 1 <= args.seq_len <= spec.max_seq or not 1 <= layers <= spec.n_layers:
+            raise ConfigError(f"--seq-len {args.seq_len} --layers {layers}: {spec.name} allows 1..{spec.max_seq} "
+                              f"and 1..{spec.n_layers}")
+        settings = resolve(args.runtime, spec, parse_overrides(args.set))
+        problem = value_definition_error(spec, args.seq_len, settings)
         if problem:
             raise ConfigError(problem)
-        fixed = FixedPoint(args.n_bits, config.model.frac_bits)
+        fixed = FixedPoint(args.n_bits, spec.frac_bits)
         if args.timeout_s <= 0:
             raise ConfigError(f"--timeout-s {args.timeout_s}: must be positive")
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    spec, settings, layers = config.model, config.settings, config.layers
     weights, x = random_weights(spec, 0, layers), random_hidden_states(spec, args.seq_len, 0)
     ranges = range_check(spec, weights, x, settings, fixed, layers)
     if ranges.warning():
@@ -156,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         print("warning: --seed fixes the dealer's randomness: the keys are reproducible (tests only)", file=sys.stderr)
     dealer = Dealer(seed, use_gpu=args.gpu)
     start = time.perf_counter()
-    tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, layers, dealer)
+    schedule: list = []
+    tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, layers, dealer, schedule=schedule)
     keygen_s = time.perf_counter() - start
     key_bytes = [tapes[0].nbytes, tapes[1].nbytes]
     shares = share_input(x, fixed)
@@ -200,7 +207,6 @@ def main(argv: list[str] | None = None) -> int:
     output = ring.add(got[0][0].output, got[1][0].output)
     want = model_forward(x, weights, spec, layers)[-1]["out"]
     real = RingArith(fixed.n_bits, np).signed(output).astype(np.float64).reshape(want.shape) / 2.0**fixed.frac_bits
-    schedule = flush_schedule(spec, args.seq_len, 1, settings, layers)
     records = [got[p][0].records for p in (0, 1)]
     doc = {
         "model": spec.name, "seq_len": args.seq_len, "batch_size": 1, "n_layers": layers, "n_bits": fixed.n_bits,
@@ -214,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         "output_sha256": hashlib.sha256(np.ascontiguousarray(output).tobytes()).hexdigest(),
         "bit_exact_with_plaintext": bool(np.array_equal(output, plaintext_output(spec, weights, x, settings, fixed,
                                                                                   layers))),
-        "schedule_equals_simulated": [rs == schedule for rs in records],
+        "schedule_equals_dealer_pass": [rs == schedule for rs in records],
         "error_vs_float": {"max_abs": float(np.abs(real - want).max()),
                            "rel_rms": float(np.sqrt(((real - want) ** 2).sum() / (want**2).sum()))},
     }

@@ -73,8 +73,9 @@ def _layers(runner: ValueRun, weights: ModelWeights, hidden: RingArray, count: i
 
 
 def deal(spec: ModelSpec, weights: ModelWeights, settings: Settings, fixed: FixedPoint, batch: int, seq_len: int,
-         layers: int, dealer: Dealer, policy: str = "suf") -> tuple[Tape, Tape]:
-    """Both parties' tapes for ``layers`` layers (the dealer pass on stand-in zeros)."""
+         layers: int, dealer: Dealer, policy: str = "suf", schedule: list | None = None) -> tuple[Tape, Tape]:
+    """Both parties' tapes for ``layers`` layers (the dealer pass on stand-in zeros); ``schedule``, when given, gets
+    the dealer pass's flush records (the executor's schedule for this program, which both parties must follow)."""
     run_id = fresh_run_id()
     tapes = (Tape(0, run_id), Tape(1, run_id))
     arith = RingArith(fixed.n_bits, dealer.xp)
@@ -82,6 +83,8 @@ def deal(spec: ModelSpec, weights: ModelWeights, settings: Settings, fixed: Fixe
     runner = ValueRun(spec, settings, fixed, arith, batch, seq_len, policy, context=ctx, decode=False)
     zeros = RingArray(dealer.xp.zeros(batch * seq_len * spec.d_model, dtype=np.uint64), fixed.frac_bits)
     _layers(runner, weights, zeros, layers)
+    if schedule is not None:
+        schedule.extend(ctx.executor.records)
     return tapes
 
 

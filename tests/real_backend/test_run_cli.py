@@ -17,7 +17,7 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     proc = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--timeout-s", "30", "--json", str(out))
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
-    assert doc["bit_exact_with_plaintext"] and doc["schedule_equals_simulated"] == [True, True]
+    assert doc["bit_exact_with_plaintext"] and doc["schedule_equals_dealer_pass"] == [True, True]
     assert doc["pfss"]["open_flushes"] > 0 and doc["communication"]["net_bytes"] > 0
     assert doc["key_bytes_per_party"][0] == doc["key_bytes_per_party"][1] > 0
     assert doc["error_vs_float"]["rel_rms"] < 0.01
