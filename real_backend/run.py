@@ -101,6 +101,48 @@ def _party(party: int, path: str, ports: Any, results: Any, timeout_s: float) ->
             chan.close()
 
 
+def party_jobs(tapes: Any, shares: Any, model: str, weights: Any, fixed: Any, seq_len: int, layers: int,
+               runtime: str, knobs: dict, gpu: bool) -> list[dict]:
+    """What each party process gets: its own tape and input share, and the public configuration."""
+    return [{"gpu": gpu, "tape": _to_numpy(tapes[p]), "share": shares[p], "run_id": tapes[p].run_id, "model": model,
+             "runtime": runtime, "knobs": knobs, "weights": weights, "fixed": fixed, "batch": 1, "seq_len": seq_len,
+             "layers": layers} for p in (0, 1)]
+
+
+def launch(jobs: list[dict], timeout_s: float) -> tuple[dict[int, Any], list[str]]:
+    """Write each party's job to its own file (mode 0600) and run the two party processes: their results by party,
+    and one line per party that failed. A party that fails closes its channel, so the other fails at once too."""
+    ctx = mp.get_context("spawn")
+    ports, results = ctx.Queue(), ctx.Queue()
+    work = Path(tempfile.mkdtemp(prefix="real_backend_"))
+    procs = []
+    for p, job in enumerate(jobs):
+        path = work / f"party{p}.pkl"
+        path.touch(mode=0o600)
+        path.write_bytes(pickle.dumps(job))
+        procs.append(ctx.Process(target=_party, args=(p, str(path), ports, results, timeout_s)))
+    for proc in procs:
+        proc.start()
+    got: dict[int, Any] = {}
+    failed: list[str] = []
+    deadline = time.monotonic() + 4 * timeout_s + 600
+    while len(got) + len(failed) < 2:
+        try:
+            party, result, comm, error = results.get(timeout=max(1.0, deadline - time.monotonic()))
+        except queue.Empty:
+            failed.append("no party finished in time")
+            break
+        if error:
+            failed.append(f"party {party} failed: {error}")
+        else:
+            got[party] = (result, comm)
+    for proc in procs:
+        proc.join(timeout_s if not failed else 5)
+        if proc.is_alive():
+            proc.terminate()
+    return got, sorted(failed)
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m real_backend.run", description=__doc__.splitlines()[0])
     p.add_argument("--model", default="bert-tiny")
@@ -167,38 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     keygen_s = time.perf_counter() - start
     key_bytes = [tapes[0].nbytes, tapes[1].nbytes]
     shares = share_input(x, fixed)
-    ctx = mp.get_context("spawn")
-    ports, results = ctx.Queue(), ctx.Queue()
-    work = Path(tempfile.mkdtemp(prefix="real_backend_"))
-    procs = []
-    for p in (0, 1):
-        path = work / f"party{p}.pkl"
-        path.touch(mode=0o600)
-        path.write_bytes(pickle.dumps({
-            "gpu": args.gpu, "tape": _to_numpy(tapes[p]), "share": shares[p], "run_id": tapes[p].run_id,
-            "model": spec.name, "runtime": args.runtime, "knobs": parse_overrides(args.set), "weights": weights,
-            "fixed": fixed, "batch": 1, "seq_len": args.seq_len, "layers": layers}))
-        procs.append(ctx.Process(target=_party, args=(p, str(path), ports, results, args.timeout_s)))
+    jobs = party_jobs(tapes, shares, spec.name, weights, fixed, args.seq_len, layers, args.runtime,
+                      parse_overrides(args.set), args.gpu)
     del tapes
-    for proc in procs:
-        proc.start()
-    got: dict[int, Any] = {}
-    failed = []
-    deadline = time.monotonic() + 4 * args.timeout_s + 600
-    while len(got) + len(failed) < 2:
-        try:
-            party, result, comm, error = results.get(timeout=max(1.0, deadline - time.monotonic()))
-        except queue.Empty:
-            failed.append("no party finished in time")
-            break
-        if error:
-            failed.append(f"party {party} failed: {error}")
-        else:
-            got[party] = (result, comm)
-    for proc in procs:
-        proc.join(args.timeout_s if not failed else 5)
-        if proc.is_alive():
-            proc.terminate()
+    got, failed = launch(jobs, args.timeout_s)
     if failed:
         for line in failed:
             print(f"error: {line}", file=sys.stderr)

@@ -38,3 +38,28 @@ def test_a_setting_without_a_value_definition_is_refused():
 def test_a_fixed_seed_is_warned_about(tmp_path):
     proc = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--seed", "test", "--timeout-s", "30")
     assert proc.returncode == 0 and "warning: --seed fixes the dealer's randomness" in proc.stderr
+
+
+def test_a_party_process_that_fails_is_named_and_stops_its_peer():
+    """Party 1's tape is cut short: it fails on its tape, closes its channel, and party 0 fails at once on the closed
+    connection; the launcher names both well within the receive timeout."""
+    import time
+
+    from models.specs import MODELS
+    from models.weights import random_hidden_states, random_weights
+    from real_backend.dealer import Dealer
+    from real_backend.run import launch, party_jobs
+    from real_backend.twoparty import deal, share_input
+    from simflush.profiles import resolve
+    from simflush.tasks.values import FixedPoint
+
+    spec, fixed = MODELS["bert-tiny"], FixedPoint(48, 12)
+    weights, x = random_weights(spec, 0, 1), random_hidden_states(spec, 2, 0)
+    tapes = deal(spec, weights, resolve("suf-gpu-bench", spec), fixed, 1, 2, 1, Dealer(b"fault"))
+    tapes[1].streams["flush"] = tapes[1].streams["flush"][:2]
+    jobs = party_jobs(tapes, share_input(x, fixed), spec.name, weights, fixed, 2, 1, "suf-gpu-bench", {}, False)
+    start = time.perf_counter()
+    got, failed = launch(jobs, timeout_s=60)
+    assert not got and len(failed) == 2
+    assert "party 1 failed: TapeError" in failed[1] and "party 0 failed" in failed[0]
+    assert time.perf_counter() - start < 40   # not a 60 s receive timeout
