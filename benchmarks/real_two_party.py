@@ -50,7 +50,7 @@ def main() -> None:
     doc = {"model": spec.name, "knobs": args.set, "seq_len": args.seq_len, "layers": args.layers, "n_bits": args.n_bits,
            "gpu": args.gpu, "keygen_s": run.keygen_s, "online_s": [p.online_s for p in run.parties],
            "total_s": total, "key_bytes_per_party": list(run.key_bytes), "bit_exact": bit_exact,
-           "schedule_equal": [p.records == schedule for p in run.parties], "flushes": len(schedule)}
+           "schedule_equal": [p.schedule == schedule for p in run.parties], "flushes": len(schedule)}
     if args.gpu:
         import cupy
         doc["card"] = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()

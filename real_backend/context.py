@@ -7,6 +7,8 @@ registry's on shares (party 0 adds the public constants). The tasks and the exec
 schedule is theirs by construction (tests hold it equal to the simulated one, flush for flush).
 """
 
+import time
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +24,7 @@ from simflush.tasks.values import FixedPoint, GateOutput, RingArith, RingArray
 from . import task_gates, task_triples
 from .ring import Ring
 from .tape import TapeReader
+from .xp import is_cupy
 
 Exchange = Callable[[Any], Any]   # this party's words out, the peer's words back (same length, uint64)
 
@@ -31,6 +34,13 @@ class RealContext(ExecutorContext):
         super().__init__(executor)
         self.fixed, self.frac_bits = fixed, fixed.frac_bits
         self.arith, self.ring, self.tape = RingArith(fixed.n_bits, xp), Ring(fixed.n_bits), tape
+        self.profile: dict[str, float] = defaultdict(float)   # SUF's online_profile names, seconds
+
+    def clock(self) -> float:
+        """Monotonic seconds once queued GPU work is done (so that a timer holds the work, not its launch)."""
+        if is_cupy(self.arith.xp):
+            self.arith.xp.cuda.Device().synchronize()
+        return time.monotonic()
 
     def words(self, x: Any) -> int:
         return x.words
@@ -72,16 +82,38 @@ def performer(ctx: RealContext, exchange: Exchange) -> Callable[[Flush], FlushRe
     xp = ctx.arith.xp
 
     def perform(action: Flush) -> FlushResult:
+        records = iter(action.records)   # the executor's records of this flush: the open's first, then each PFSS op's
         opened = None
         if action.open is not None:
+            start = ctx.clock()
             values = [r.value for r in action.open.requests]
             mine = xp.concatenate([v.data for v in values]) if values else xp.zeros(0, dtype=xp.uint64)
-            public = ctx.ring.add(mine, exchange(mine))
-            opened, start = [], 0
+            sent = time.monotonic()
+            theirs = exchange(mine)
+            comm = time.monotonic() - sent
+            public = ctx.ring.add(mine, theirs)
+            opened, offset = [], 0
             for v in values:
-                opened.append(RingArray(public[start:start + v.words], v.scale, v.rows))
-                start += v.words
-        outputs = {i: [ctx.evaluate("flush", job.gate, job.hatx) for job in op.jobs]
-                   for i, op in enumerate(action.pfss)}
+                opened.append(RingArray(public[offset:offset + v.words], v.scale, v.rows))
+                offset += v.words
+            end = ctx.clock()
+            _timed(next(records), start, end)
+            ctx.profile["open_flush_ns"] += end - start
+            ctx.profile["open_comm_ns"] += comm
+        outputs = {}
+        for i, op in enumerate(action.pfss):
+            start = ctx.clock()
+            outputs[i] = [ctx.evaluate("flush", job.gate, job.hatx) for job in op.jobs]
+            end = ctx.clock()
+            if op.jobs:
+                _timed(next(records), start, end, eval_s=end - start)
+            ctx.profile["pfss_flush_eval_ns"] += end - start
         return FlushResult(opened, outputs)
     return perform
+
+
+def _timed(record: Any, start: float, end: float, **timers: float) -> None:
+    """Fill in a flush record's times (monotonic seconds; the trace makes them relative to the run's start)."""
+    record.start_s, record.duration_s = start, end - start
+    for name, value in timers.items():
+        setattr(record, name, value)

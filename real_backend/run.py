@@ -17,6 +17,7 @@ failing party is named within the timeout; the other stops at once (its channel 
 """
 
 import argparse
+import gzip
 import hashlib
 import json
 import multiprocessing as mp
@@ -101,6 +102,11 @@ def _party(party: int, path: str, ports: Any, results: Any, timeout_s: float) ->
             chan.close()
 
 
+def _device_name() -> str:
+    import cupy
+    return cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+
+
 def party_jobs(tapes: Any, shares: Any, model: str, weights: Any, fixed: Any, seq_len: int, layers: int,
                runtime: str, knobs: dict, gpu: bool) -> list[dict]:
     """What each party process gets: its own tape and input share, and the public configuration."""
@@ -155,6 +161,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", help="a fixed dealer seed (reproducible keys: for tests only; a warning says so)")
     p.add_argument("--timeout-s", type=float, default=60.0, help="every receive's timeout (default 60)")
     p.add_argument("--json", metavar="OUT.json")
+    p.add_argument("--trace", metavar="OUT.json[.gz]", help="the run in simflush's trace schema (gzip if .gz)")
     return p.parse_args(argv)
 
 
@@ -165,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.weights import random_hidden_states, random_weights
     from simflush.errors import ConfigError
     from simflush.executor.records import FlushKind
+    from simflush.io.bench_json import bench_document
     from simflush.plain.layer import plaintext_output, value_definition_error
     from simflush.plain.ranges import range_check
     from simflush.profiles import parse_overrides, resolve
@@ -172,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .dealer import Dealer
     from .ring import Ring
+    from .trace_out import online_profile, real_trace
     from .twoparty import deal, share_input
     try:
         try:
@@ -221,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     output = ring.add(got[0][0].output, got[1][0].output)
     want = model_forward(x, weights, spec, layers)[-1]["out"]
     real = RingArith(fixed.n_bits, np).signed(output).astype(np.float64).reshape(want.shape) / 2.0**fixed.frac_bits
-    records = [got[p][0].records for p in (0, 1)]
+    records = [got[p][0].schedule for p in (0, 1)]
     doc = {
         "model": spec.name, "seq_len": args.seq_len, "batch_size": 1, "n_layers": layers, "n_bits": fixed.n_bits,
         "gpu": args.gpu, "keygen_s": keygen_s, "key_bytes_per_party": key_bytes,
@@ -238,6 +247,13 @@ def main(argv: list[str] | None = None) -> int:
         "error_vs_float": {"max_abs": float(np.abs(real - want).max()),
                            "rel_rms": float(np.sqrt(((real - want) ** 2).sum() / (want**2).sum()))},
     }
+    device = _device_name() if args.gpu else ""
+    trace = real_trace(spec, args.seq_len, settings, fixed.n_bits, (got[0][0], got[1][0]), device)
+    doc["online_profile"] = online_profile((got[0][0], got[1][0]), trace)
+    doc["bench"] = bench_document(trace)
+    if args.trace:
+        body = trace.to_json().encode()
+        Path(args.trace).write_bytes(gzip.compress(body) if args.trace.endswith(".gz") else body)
     text = json.dumps(doc, indent=2)
     print(text)
     if args.json:

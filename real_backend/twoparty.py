@@ -92,9 +92,16 @@ def deal(spec: ModelSpec, weights: ModelWeights, settings: Settings, fixed: Fixe
 class PartyResult:
     party: int
     output: Any = None                       # this party's share of the final hidden state
-    records: list[FlushRecord] = field(default_factory=list)
+    records: list[FlushRecord] = field(default_factory=list)   # timed (monotonic seconds)
     online_s: float = 0.0
     error: BaseException | None = None
+    spans: list = field(default_factory=list)      # each run's monotonic start and end (plain.layer.RunSpan)
+    profile: dict = field(default_factory=dict)    # seconds under SUF's online_profile names
+
+    @property
+    def schedule(self) -> list[FlushRecord]:
+        """The flushes without their times: what the simulator's schedule is compared with."""
+        return [r.untimed(r.layer) for r in self.records]
 
 
 def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingArray, settings: Settings,
@@ -110,7 +117,8 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
     left = dict(ctx.tape.remaining())
     if left:
         raise TapeError(f"party {party}'s tape has entries the program did not read: {left}")
-    return PartyResult(party, out.data, executor.records, time.perf_counter() - start)
+    profile = {**ctx.profile, "matmul_ns": runner.matmul_s}
+    return PartyResult(party, out.data, executor.records, time.perf_counter() - start, None, runner.spans, profile)
 
 
 def share_input(x: np.ndarray, fixed: FixedPoint, xp: Any = np) -> tuple[RingArray, RingArray]:

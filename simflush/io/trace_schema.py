@@ -47,6 +47,7 @@ from models.specs import MODELS, get_model
 
 from ..errors import ConfigError
 from ..jsonfile import json_key_line, parse_json_object, read_input, validate_fields
+from ..tasks.values import MAX_RING_BITS, MIN_RING_BITS
 
 TRACE_SCHEMA = "simflush-trace"
 TRACE_SCHEMA_VERSION = 3  # 2: flushes carry words_matmul; 3: batch, concurrent, run sections, config echo
@@ -191,7 +192,11 @@ def _check_model(meta: TraceMeta, text: str, where: str) -> None:
     except KeyError:
         bad("model", meta.model, f"one of {', '.join(MODELS)}")
     rings = {spec.n_bits} | ({SIGMA_MODELS[spec.name].bits} if spec.name in SIGMA_MODELS else set())
+    if meta.system == "real_backend":   # our own backend runs any ring its range check allows
+        rings = set(range(MIN_RING_BITS, MAX_RING_BITS + 1))
     if meta.n_bits and meta.n_bits not in rings:
+        if meta.system == "real_backend":
+            bad("n_bits", meta.n_bits, f"{MIN_RING_BITS}..{MAX_RING_BITS} (a real_backend ring)")
         where_from = f"the ring of {spec.name}" if len(rings) == 1 else f"{spec.name}'s rings under SUF and SIGMA"
         bad("n_bits", meta.n_bits, f"{' or '.join(map(str, sorted(rings)))} ({where_from})")
     if meta.layers > spec.n_layers:

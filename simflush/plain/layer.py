@@ -12,6 +12,7 @@ c undone), so that the two can be compared phase by phase.
 """
 
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -105,6 +106,15 @@ def q_scale(head_dim: int) -> float:
     return 2.0 ** score_halvings(head_dim) / math.sqrt(head_dim)
 
 
+@dataclass(frozen=True)
+class RunSpan:
+    layer: int
+    run: str
+    section: str
+    start_s: float
+    end_s: float
+
+
 class ValueRun:
     """Runs one model's layers on values through one context (one executor for the whole model, as SUF).
 
@@ -127,6 +137,8 @@ class ValueRun:
         self.party, self.decode = self.ctx.party, decode
         self.runs: dict[str, RunSpec] = {r.name: r for r in transformer_layer(spec, seq_len, batch, opts)}
         self.layer = 0
+        self.spans: list[RunSpan] = []   # each executor run: layer, name, section, monotonic start and end
+        self.matmul_s = 0.0              # the public-weight matmuls' time
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
@@ -143,8 +155,11 @@ class ValueRun:
 
         self.magnitudes.phase = name
         tasks = [build_task(self.ctx, t, make_input) for t in spec.tasks]
-        return run_tasks(self.ctx, tasks, RunConfig(self.layer, name, max_flushes_per_run(spec.section),
-                                                    spec.planner), self.perform)
+        start = time.monotonic()
+        out = run_tasks(self.ctx, tasks, RunConfig(self.layer, name, max_flushes_per_run(spec.section),
+                                                   spec.planner), self.perform)
+        self.spans.append(RunSpan(self.layer, name, spec.section, start, time.monotonic()))
+        return out
 
     def ring(self, values: np.ndarray, scale: int, rows: Any = None) -> RingArray:
         return RingArray(self.a.encode(self.xp.asarray(values).reshape(-1)), scale, rows)
@@ -158,9 +173,11 @@ class ValueRun:
 
     def public_matmul(self, x: RingArray, w: np.ndarray, b: np.ndarray) -> RingArray:
         """x (rows of w.shape[0], Qf) @ w (Qf) + b (Q2f): exact in the ring, Q2f."""
+        start = time.monotonic()
         dtype = self.xp.int64 if self.a.exact else self.xp.float64
         prod = self.signed(x).reshape(-1, w.shape[0]) @ self.xp.asarray(w, dtype=dtype)
         out = self.a.encode(prod + self.xp.asarray(b, dtype=dtype) if self.party == 0 else prod).reshape(-1)
+        self.matmul_s += time.monotonic() - start   # launch time on a GPU: the next flush's clock waits for it
         return RingArray(out, x.scale + self.fixed.frac_bits)
 
     def add(self, x: RingArray, y: RingArray) -> RingArray:

@@ -13,8 +13,11 @@ def run(*argv: str, timeout: float = 300):
 
 
 def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
-    out = tmp_path / "run.json"
-    proc = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--timeout-s", "30", "--json", str(out))
+    from simflush.io.bench_json import bench_document
+    from simflush.io.trace_schema import read_trace
+    out, trace_file = tmp_path / "run.json", tmp_path / "run.trace.json.gz"
+    proc = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--timeout-s", "30", "--json", str(out),
+               "--trace", str(trace_file))
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     assert doc["bit_exact_with_plaintext"] and doc["schedule_equals_dealer_pass"] == [True, True]
@@ -22,6 +25,13 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     assert doc["key_bytes_per_party"][0] == doc["key_bytes_per_party"][1] > 0
     assert doc["error_vs_float"]["rel_rms"] < 0.01
     assert "warning" not in proc.stderr       # the dealer seed came from the OS
+    trace = read_trace(trace_file)            # the run as a trace: every flush timed, read back as the exporters do
+    assert trace.timed and trace.meta.system == "real_backend"
+    assert bench_document(trace)["pfss"]["open_flushes"] == doc["pfss"]["open_flushes"] == doc["bench"]["pfss"][
+        "open_flushes"]
+    profile = doc["online_profile"]
+    assert 0 < profile["open_comm_ns"] <= profile["open_flush_ns"] and profile["pfss_flush_eval_ns"] > 0
+    assert {"ln1_ns", "attention_ns", "ln2_ns", "mlp_ns"} <= set(profile)
 
 
 def test_a_ring_that_overflows_is_refused():

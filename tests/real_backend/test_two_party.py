@@ -54,7 +54,7 @@ def test_two_parties_reconstruct_the_plaintext_run_with_the_simulated_schedule(k
     run = run_two_party(spec, weights, x, settings, FIXED, LAYERS, Dealer(b"fixed seed for a test"))
     assert np.array_equal(run.output, plaintext(spec, weights, x, settings, LAYERS))
     schedule = flush_schedule(spec, T, 1, settings, LAYERS)
-    assert run.parties[0].records == schedule and run.parties[1].records == schedule
+    assert run.parties[0].schedule == schedule and run.parties[1].schedule == schedule
     assert run.key_bytes[0] == run.key_bytes[1] > 0
 
 
@@ -63,7 +63,7 @@ def test_bert_tiny_for_real_on_numpy():
     spec, weights, x, settings = setup(spec=MODELS["bert-tiny"], seq_len=16, layers=2)
     run = run_two_party(spec, weights, x, settings, FIXED, 2)
     assert np.array_equal(run.output, plaintext(spec, weights, x, settings, 2))
-    assert run.parties[0].records == flush_schedule(spec, 16, 1, settings, 2)
+    assert run.parties[0].schedule == flush_schedule(spec, 16, 1, settings, 2)
 
 
 def test_a_gate_without_a_real_construction_is_named():
@@ -246,4 +246,4 @@ def test_two_parties_on_the_gpu_reconstruct_the_plaintext_run():
     spec, weights, x, settings = setup()
     run = run_two_party(spec, weights, x, settings, FIXED, LAYERS, Dealer(b"gpu", use_gpu=True), xp=cupy)
     assert np.array_equal(cupy.asnumpy(run.output), plaintext(spec, weights, x, settings, LAYERS))
-    assert run.parties[0].records == flush_schedule(spec, T, 1, settings, LAYERS)
+    assert run.parties[0].schedule == flush_schedule(spec, T, 1, settings, LAYERS)
