@@ -80,3 +80,13 @@ class FlushRecord:
     def open_kind(self) -> str:
         return open_kind(self.words_beaver, self.words_mask) if self.event == FlushKind.OPEN else ""
 
+
+@dataclass
+class RunSpan:
+    """When one executor ``run()`` began and ended, on its driver's clock (simulated or monotonic seconds)."""
+
+    layer: int
+    run: str
+    section: str
+    start_s: float
+    end_s: float

@@ -24,6 +24,7 @@ from models.specs import ModelSpec
 from models.weights import LayerWeights, ModelWeights, check_layer_weights
 
 from ..executor.executor import RunConfig
+from ..executor.records import RunSpan
 from ..limits import max_flushes_per_run
 from ..profiles import Settings
 from ..tasks.values import FixedPoint, RingArith, RingArray
@@ -104,15 +105,6 @@ def value_definition_error(spec: ModelSpec, seq_len: int, settings: Settings) ->
 def q_scale(head_dim: int) -> float:
     """What the Q weights take of the score scale 1/sqrt(Dh): the part the score truncation's halvings do not."""
     return 2.0 ** score_halvings(head_dim) / math.sqrt(head_dim)
-
-
-@dataclass(frozen=True)
-class RunSpan:
-    layer: int
-    run: str
-    section: str
-    start_s: float
-    end_s: float
 
 
 class ValueRun:

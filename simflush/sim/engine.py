@@ -17,7 +17,7 @@ from models.specs import ModelSpec
 from ..errors import ConfigError, SufRuntimeError
 from ..executor.actions import Flush, FlushResult, OpenOp, Wave
 from ..executor.executor import RunConfig, TaskRunner, next_action
-from ..executor.records import FlushRecord
+from ..executor.records import FlushRecord, RunSpan
 from ..limits import max_flushes_per_run
 from ..profiles import Settings
 from ..registry import Registry
@@ -61,15 +61,6 @@ class SimConfig:
     network: Network
     policy: str = "suf"          # a name of POLICIES
     deploy: str = "colocated"    # a name of DEPLOYMENTS
-
-
-@dataclass
-class RunSpan:
-    layer: int
-    run: str
-    section: str
-    start_s: float
-    end_s: float
 
 
 @dataclass
