@@ -52,8 +52,7 @@ class RealContext(ExecutorContext):
     def beaver(self, op: BeaverOp, *operands: RingArray, shape: tuple[int, ...]) -> tuple[RingArray, Any]:
         x, y = operands
         t = self.tape.take("step", "triple", op.value, sum(task_triples.operand_words(op, shape)))
-        diffs = self.arith.xp.concatenate([self.ring.sub(x.data, t.a), self.ring.sub(y.data, t.b)])
-        return RingArray(diffs, 0), (t, x, y)
+        return RingArray(task_triples.differences(t, x.data, y.data, self.ring), 0), (t, x, y)
 
     def beaver_finish(self, token: Any, opened: RingArray) -> RingArray:
         t, x, y = token

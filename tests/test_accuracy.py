@@ -124,7 +124,7 @@ def test_accuracy_cli_json(capsys):
     (["--frac-bits", "30"], "frac_bits = 30: allowed are 6 to 17"),
     (["--set", "SUF_INV_MODE=sigma_gpu"], "inv_sigma_muls=2: what those multiplies compute is not known"),
     (["--set", "SOFTMAX_TRUNC_REF=1"], "SOFTMAX_TRUNC_REF=1 shifts each share locally"),
-    (["--model", "gpt2", "--set", "SUF_CAUSAL_PREFILL=0"], "decode path"),
+    (["--set", "SUF_BENCH_DEVICE_PIPELINE=1", "--set", "SUF_LN_GPU=1"], "SUF_LN_GPU=1"),
 ])
 def test_accuracy_bad_input_is_one_line_exit_2(capsys, argv, message):
     code, out, err = run_cli(capsys, "accuracy", "--seq-len", "16", "--layers", "1", *argv)
@@ -158,3 +158,12 @@ def test_compare_adds_the_accuracy_columns(capsys, tmp_path):
     assert by["lan", "0", "suf"]["final_rel_rms_error"] > by["lan", "1", "suf"]["final_rel_rms_error"]
     assert "inv_sigma_muls" in by["lan", "1", "sigma_gpu"]["accuracy_error"]
     assert by["lan", "1", "suf"]["n_bits"] == 48
+
+
+def test_the_decode_path_has_values_too():
+    """gpt2 without causal prefill takes the per-token path: its runs compute the same layer (no scores or probs
+    phase: they stay inside each token's softmax run), within the same bounds as the prefill path."""
+    decode = measure_accuracy(model="gpt2", seq_len=4, layers=1, n_bits=48, knobs={"SUF_CAUSAL_PREFILL": "0"})
+    prefill = measure_accuracy(model="gpt2", seq_len=4, layers=1, n_bits=48)
+    assert "probs" not in {p.phase for p in decode.phases}
+    assert abs(decode.final.rel_rms_error - prefill.final.rel_rms_error) < 0.005 and decode.final.rel_rms_error < 0.03

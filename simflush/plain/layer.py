@@ -88,9 +88,6 @@ def fixed_layer(weights: LayerWeights, spec: ModelSpec, f: int) -> FixedLayer:
 def value_definition_error(spec: ModelSpec, seq_len: int, settings: Settings) -> str | None:
     """Why these settings have no value definition on shares (one line), or None."""
     opts, env = settings.layer, settings.env
-    if uses_decode_path(spec, seq_len, opts):
-        return (f"{spec.name} at seq_len {seq_len} takes the per-token decode path; the value path runs prefill only "
-                "(SUF_CAUSAL_PREFILL=1 and seq_len > 1)")
     if opts.ln_gpu_variance:
         return ("SUF_LN_GPU=1 with SUF_BENCH_DEVICE_PIPELINE=1 computes the variance locally, which is not computable "
                 "on shares; allowed: SUF_LN_GPU=0")
@@ -121,6 +118,7 @@ class ValueRun:
         if problem:
             raise ValueUndefined(problem)
         opts = replace(settings.layer, chains=1)   # chains split rows between tasks: the values are the same
+        self.decode_path = uses_decode_path(spec, seq_len, opts)
         self.spec, self.batch, self.seq_len = spec, batch, seq_len
         self.fixed, self.a, self.xp = fixed, arith, arith.xp
         self.ctx = context or PlainContext(settings.party_executor(0, policy), fixed, arith)
@@ -197,15 +195,18 @@ class ValueRun:
         keep("q", q, (B, H, T, Dh), lambda z: z / q_scale(Dh))
         keep("k", k, (B, H, T, Dh))
         keep("v", v, (B, H, T, Dh))
-        k_t = RingArray(self.a.encode(heads[1].transpose(0, 2, 1)).reshape(-1), f)
-        scores = self._matmul_run("Score_matmul", q, k_t, bh, T * Dh, Dh * T)
-        (scores,) = self.run("Score_trunc", [scores])
-        keep("scores", scores, (B, H, T, T))
-        (probs,) = self.run("Softmax", [self._pack(scores, T)])
-        probs = self._unpack(probs, bh, T)
-        keep("probs", probs, (B, H, T, T))
-        context = self._matmul_run("Ctx_matmul", probs, v, bh, T * T, T * Dh)
-        (context,) = self.run("Ctx_trunc", [context])
+        if self.decode_path:
+            context = self._decode_attention(heads, bh, T, Dh)
+        else:
+            k_t = RingArray(self.a.encode(heads[1].transpose(0, 2, 1)).reshape(-1), f)
+            scores = self._matmul_run("Score_matmul", q, k_t, bh, T * Dh, Dh * T)
+            (scores,) = self.run("Score_trunc", [scores])
+            keep("scores", scores, (B, H, T, T))
+            (probs,) = self.run("Softmax", [self._pack(scores, T)])
+            probs = self._unpack(probs, bh, T)
+            keep("probs", probs, (B, H, T, T))
+            context = self._matmul_run("Ctx_matmul", probs, v, bh, T * T, T * Dh)
+            (context,) = self.run("Ctx_trunc", [context])
         keep("ctx", context, (B, H, T, Dh))
         merged = self.signed(context).reshape(B, H, T, Dh).transpose(0, 2, 1, 3)
         (attn,) = self.run("OutProj_trunc", [self.public_matmul(RingArray(self.a.encode(merged).reshape(-1), f),
@@ -224,6 +225,24 @@ class ValueRun:
         keep("out", out, (B, T, D))
         phases["out_ring"] = out
         return phases
+
+    def _decode_attention(self, heads: Any, bh: int, T: int, Dh: int) -> RingArray:
+        """The per-token path (spec §4.3): for token t, each head's query row against keys 0..t (B*H matmul
+        tasks), the scores' truncation, then the softmax run that ends with each row's P V and its truncation.
+        The probabilities stay inside the softmax run: this path has no ``scores`` or ``probs`` phase."""
+        f, xp = self.fixed.frac_bits, self.xp
+        context = xp.zeros((bh, T, Dh), dtype=self.a.dtype)
+        for t in range(T):
+            cur = t + 1
+            q_t = RingArray(self.a.encode(heads[0][:, t, :]).reshape(-1), f)
+            k_t = RingArray(self.a.encode(heads[1][:, :cur, :].transpose(0, 2, 1)).reshape(-1), f)
+            scores = self._matmul_run(f"Score_matmul@t{t}", q_t, k_t, bh, Dh, Dh * cur)
+            (scores,) = self.run(f"Score_trunc@t{t}", [scores])
+            rows = RingArray(scores.data, scores.scale, xp.full(bh, cur, dtype=xp.int64))
+            values = RingArray(self.a.encode(heads[2][:, :cur, :]).reshape(-1), f)
+            (ctx_t,) = self.run(f"Softmax@t{t}", [rows, values])
+            context[:, t, :] = ctx_t.data.reshape(bh, Dh)
+        return RingArray(context.reshape(-1), f)
 
     def _matmul_run(self, name: str, left: RingArray, right: RingArray, batches: int, left_words: int,
                     right_words: int) -> RingArray:

@@ -8,7 +8,7 @@ view (what it receives in opens, its tape) and each has a negative control that 
 
 import numpy as np
 import pytest
-from tiny_models import TINY_BERT
+from tiny_models import TINY_BERT, TINY_GPT2
 
 import real_backend.dealer_pass as dp
 from models.specs import MODELS
@@ -56,6 +56,15 @@ def test_two_parties_reconstruct_the_plaintext_run_with_the_simulated_schedule(k
     schedule = flush_schedule(spec, T, 1, settings, LAYERS)
     assert run.parties[0].schedule == schedule and run.parties[1].schedule == schedule
     assert run.key_bytes[0] == run.key_bytes[1] > 0
+
+
+@pytest.mark.parametrize("knobs", [{}, {"SUF_CAUSAL_PREFILL": "0"}], ids=["causal prefill", "decode path"])
+def test_a_causal_model_for_real(knobs):
+    """Ragged softmax rows (causal prefill) and the per-token path with its per-product matmul triples."""
+    spec, weights, x, settings = setup(knobs, spec=TINY_GPT2, seq_len=3, layers=1)
+    run = run_two_party(spec, weights, x, settings, FIXED, 1, Dealer(b"causal"))
+    assert np.array_equal(run.output, plaintext(spec, weights, x, settings, 1))
+    assert run.parties[0].schedule == run.parties[1].schedule == flush_schedule(spec, 3, 1, settings, 1)
 
 
 @pytest.mark.slow
