@@ -1,10 +1,11 @@
-"""``python -m real_backend run ...``: the two-party run (``real_backend.run``); ``selftest``: the primitives'."""
+"""``python -m real_backend run ...``: the two-party run on one host (``real_backend.run``), or ``run --deal-to DIR``,
+then ``party`` on each host and ``combine DIR``; ``selftest``: the primitives'."""
 
 import sys
 
 from . import run, selftest
 
-COMMANDS = {"run": run.main, "selftest": selftest.main}
+COMMANDS = {"run": run.main, "party": run.party_main, "combine": run.combine_main, "selftest": selftest.main}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

@@ -61,45 +61,58 @@ def _to_device(tree: Any, xp: Any) -> Any:
     return xp.asarray(tree) if isinstance(tree, np.ndarray) else tree
 
 
-def _party(party: int, path: str, ports: Any, results: Any, timeout_s: float) -> None:
-    """A party process: its own file, its channel, its run; reports (party, result, error) on ``results``."""
-    chan = None
+def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
+    """One party's run of its job (its tape, its input share, the public configuration) over the channel that
+    ``open_channel()`` gives; its result, with the output share on the host, and its channel counters."""
+    from models.specs import get_model
+    from simflush.profiles import resolve
+
+    from . import opening
+    from .twoparty import run_party
+    xp = np
+    if job["gpu"]:
+        import cupy as xp
+        job["tape"] = _to_device(job["tape"], xp)
+        job["share"].data = xp.asarray(job["share"].data)
+    chan = open_channel()
     try:
-        from . import channel, opening
-        from .twoparty import run_party
-        job = pickle.loads(Path(path).read_bytes())
-        Path(path).unlink()
-        xp = np
-        if job["gpu"]:
-            import cupy as xp
-            job["tape"] = _to_device(job["tape"], xp)
-            job["share"].data = xp.asarray(job["share"].data)
-            job["share"].rows = None
-        if party == 0:
-            server = channel.listen("127.0.0.1:0")
-            ports.put(server.getsockname()[1])
-            chan = channel.accept(server, timeout_s)
-        else:
-            chan = channel.connect(f"127.0.0.1:{ports.get(timeout=timeout_s)}", timeout_s)
         chan.handshake(job["run_id"])
 
         def exchange(mine: Any) -> Any:
-            theirs = opening.exchange(chan, np.asarray(mine.get() if hasattr(mine, "get") else mine))
-            return xp.asarray(theirs)
+            return xp.asarray(opening.exchange(chan, np.asarray(mine.get() if hasattr(mine, "get") else mine)))
 
-        from models.specs import get_model
-        from simflush.profiles import resolve
         spec = get_model(job["model"])
         settings = resolve(job["runtime"], spec, job["knobs"])
         result = run_party(party, spec, job["weights"], job["share"], settings, job["fixed"], job["batch"],
                            job["seq_len"], job["layers"], job["tape"], exchange, xp)
         result.output = np.asarray(result.output.get() if hasattr(result.output, "get") else result.output)
-        results.put((party, result, {"bytes_sent": chan.stats.bytes_sent, "rounds": chan.stats.rounds}, None))
-    except BaseException as exc:  # reported to the launcher; closing the channel stops the peer at once
-        results.put((party, None, None, f"{type(exc).__name__}: {exc}"))
+        return result, {"bytes_sent": chan.stats.bytes_sent, "rounds": chan.stats.rounds}
     finally:
-        if chan is not None:
-            chan.close()
+        chan.close()   # a party that fails closes its channel: the peer's next receive fails at once
+
+
+def _read_job(path: str) -> dict:
+    job = pickle.loads(Path(path).read_bytes())
+    Path(path).unlink()   # this party's tape exists once, in this process
+    return job
+
+
+def _party(party: int, path: str, ports: Any, results: Any, timeout_s: float) -> None:
+    """A party process of the one-host launcher: reports (party, result, counters, error) on ``results``."""
+    from . import channel
+
+    def open_channel() -> Any:
+        if party == 0:
+            server = channel.listen("127.0.0.1:0")
+            ports.put(server.getsockname()[1])
+            return channel.accept(server, timeout_s)
+        return channel.connect(f"127.0.0.1:{ports.get(timeout=timeout_s)}", timeout_s)
+
+    try:
+        result, comm = run_job(_read_job(path), party, open_channel)
+        results.put((party, result, comm, None))
+    except BaseException as exc:  # reported to the launcher
+        results.put((party, None, None, f"{type(exc).__name__}: {exc}"))
 
 
 def _device_name() -> str:
@@ -162,25 +175,23 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout-s", type=float, default=60.0, help="every receive's timeout (default 60)")
     p.add_argument("--json", metavar="OUT.json")
     p.add_argument("--trace", metavar="OUT.json[.gz]", help="the run in simflush's trace schema (gzip if .gz)")
+    p.add_argument("--deal-to", metavar="DIR", help="deal only: write each party's file (and the input owner's) to "
+                   "DIR, for two hosts (python -m real_backend party ..., then combine DIR)")
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
-    from models.float_reference import model_forward
+def prepare(args: argparse.Namespace) -> int | tuple[dict, list[dict]]:
+    """Check the settings and the range, deal, share the input: (the public record, the two party jobs), or an exit
+    code after a one-line error."""
     from models.specs import get_model
     from models.weights import random_hidden_states, random_weights
     from simflush.errors import ConfigError
-    from simflush.executor.records import FlushKind
-    from simflush.io.bench_json import bench_document
-    from simflush.plain.layer import plaintext_output, value_definition_error
+    from simflush.plain.layer import value_definition_error
     from simflush.plain.ranges import range_check
     from simflush.profiles import parse_overrides, resolve
-    from simflush.tasks.values import FixedPoint, RingArith
+    from simflush.tasks.values import FixedPoint
 
     from .dealer import Dealer
-    from .ring import Ring
-    from .trace_out import online_profile, real_trace
     from .twoparty import deal, share_input
     try:
         try:
@@ -191,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         if not 1 <= args.seq_len <= spec.max_seq or not 1 <= layers <= spec.n_layers:
             raise ConfigError(f"--seq-len {args.seq_len} --layers {layers}: {spec.name} allows 1..{spec.max_seq} "
                               f"and 1..{spec.n_layers}")
-        settings = resolve(args.runtime, spec, parse_overrides(args.set))
+        knobs = parse_overrides(args.set)
+        settings = resolve(args.runtime, spec, knobs)
         problem = value_definition_error(spec, args.seq_len, settings)
         if problem:
             raise ConfigError(problem)
@@ -215,25 +227,36 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     schedule: list = []
     tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, layers, dealer, schedule=schedule)
-    keygen_s = time.perf_counter() - start
-    key_bytes = [tapes[0].nbytes, tapes[1].nbytes]
-    shares = share_input(x, fixed)
-    jobs = party_jobs(tapes, shares, spec.name, weights, fixed, args.seq_len, layers, args.runtime,
-                      parse_overrides(args.set), args.gpu)
-    del tapes
-    got, failed = launch(jobs, args.timeout_s)
-    if failed:
-        for line in failed:
-            print(f"error: {line}", file=sys.stderr)
-        return EXIT_PARTY_FAILED
-    ring = Ring(fixed.n_bits)
-    output = ring.add(got[0][0].output, got[1][0].output)
-    want = model_forward(x, weights, spec, layers)[-1]["out"]
+    public = {"model": spec.name, "runtime": args.runtime, "knobs": knobs, "weights": weights, "input": x,
+              "fixed": fixed, "seq_len": args.seq_len, "layers": layers, "gpu": args.gpu, "schedule": schedule,
+              "keygen_s": time.perf_counter() - start, "key_bytes": [tapes[0].nbytes, tapes[1].nbytes]}
+    jobs = party_jobs(tapes, share_input(x, fixed), spec.name, weights, fixed, args.seq_len, layers, args.runtime,
+                      knobs, args.gpu)
+    return public, jobs
+
+
+def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: str | None) -> int:
+    """Reconstruct the output from both parties' results and print (and write) the run's JSON and trace."""
+    from models.float_reference import model_forward
+    from models.specs import get_model
+    from simflush.executor.records import FlushKind
+    from simflush.io.bench_json import bench_document
+    from simflush.plain.layer import plaintext_output
+    from simflush.profiles import resolve
+    from simflush.tasks.values import RingArith
+
+    from .ring import Ring
+    from .trace_out import online_profile, real_trace
+    spec, fixed, layers, x = get_model(public["model"]), public["fixed"], public["layers"], public["input"]
+    settings = resolve(public["runtime"], spec, public["knobs"])
+    output = Ring(fixed.n_bits).add(got[0][0].output, got[1][0].output)
+    want = model_forward(x, public["weights"], spec, layers)[-1]["out"]
     real = RingArith(fixed.n_bits, np).signed(output).astype(np.float64).reshape(want.shape) / 2.0**fixed.frac_bits
     records = [got[p][0].schedule for p in (0, 1)]
+    plain = plaintext_output(spec, public["weights"], x, settings, fixed, layers)
     doc = {
-        "model": spec.name, "seq_len": args.seq_len, "batch_size": 1, "n_layers": layers, "n_bits": fixed.n_bits,
-        "gpu": args.gpu, "keygen_s": keygen_s, "key_bytes_per_party": key_bytes,
+        "model": spec.name, "seq_len": public["seq_len"], "batch_size": 1, "n_layers": layers, "n_bits": fixed.n_bits,
+        "gpu": public["gpu"], "keygen_s": public["keygen_s"], "key_bytes_per_party": public["key_bytes"],
         "pfss": {"open_flushes": sum(1 for rs in records for r in rs if r.event is FlushKind.OPEN),
                  "num_flushes": sum(1 for rs in records for r in rs if r.event is FlushKind.PFSS),
                  "opened_words": sum(r.words for rs in records for r in rs if r.event is FlushKind.OPEN)},
@@ -241,21 +264,98 @@ def main(argv: list[str] | None = None) -> int:
         "timing": {"online_time_s": max(got[p][0].online_s for p in (0, 1)),
                    "online_s_per_party": [got[p][0].online_s for p in (0, 1)]},
         "output_sha256": hashlib.sha256(np.ascontiguousarray(output).tobytes()).hexdigest(),
-        "bit_exact_with_plaintext": bool(np.array_equal(output, plaintext_output(spec, weights, x, settings, fixed,
-                                                                                  layers))),
-        "schedule_equals_dealer_pass": [rs == schedule for rs in records],
+        "bit_exact_with_plaintext": bool(np.array_equal(output, plain)),
+        "schedule_equals_dealer_pass": [rs == public["schedule"] for rs in records],
         "error_vs_float": {"max_abs": float(np.abs(real - want).max()),
                            "rel_rms": float(np.sqrt(((real - want) ** 2).sum() / (want**2).sum()))},
     }
-    device = _device_name() if args.gpu else ""
-    trace = real_trace(spec, args.seq_len, settings, fixed.n_bits, (got[0][0], got[1][0]), device)
+    device = _device_name() if public["gpu"] else ""
+    trace = real_trace(spec, public["seq_len"], settings, fixed.n_bits, (got[0][0], got[1][0]), device)
     doc["online_profile"] = online_profile((got[0][0], got[1][0]), trace)
     doc["bench"] = bench_document(trace)
-    if args.trace:
+    if trace_out:
         body = trace.to_json().encode()
-        Path(args.trace).write_bytes(gzip.compress(body) if args.trace.endswith(".gz") else body)
+        Path(trace_out).write_bytes(gzip.compress(body) if trace_out.endswith(".gz") else body)
     text = json.dumps(doc, indent=2)
     print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
+    if json_out:
+        Path(json_out).write_text(text + "\n")
     return 0
+
+
+def _private(path: Path, payload: Any) -> None:
+    """A file only its owner reads (a party's tape, the input owner's record)."""
+    path.touch(mode=0o600)
+    path.write_bytes(pickle.dumps(payload))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    prepared = prepare(args)
+    if isinstance(prepared, int):
+        return prepared
+    public, jobs = prepared
+    if args.deal_to:
+        out = Path(args.deal_to)
+        out.mkdir(parents=True, exist_ok=True)
+        for p, job in enumerate(jobs):
+            _private(out / f"party{p}.pkl", job)
+        _private(out / "public.pkl", public)
+        print(f"dealt: give {out / 'party0.pkl'} to party 0 and {out / 'party1.pkl'} to party 1; then "
+              "python -m real_backend party --job party0.pkl --listen HOST:PORT --out result0.pkl, "
+              "python -m real_backend party --job party1.pkl --peer HOST:PORT --out result1.pkl, "
+              f"and python -m real_backend combine {out}")
+        return 0
+    got, failed = launch(jobs, args.timeout_s)
+    if failed:
+        for line in failed:
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_PARTY_FAILED
+    return report(public, got, args.json, args.trace)
+
+
+def party_main(argv: list[str] | None = None) -> int:
+    """``python -m real_backend party --job FILE (--listen HOST:PORT | --peer HOST:PORT) --out RESULT``: one party,
+    on its own host: party 0 listens, party 1 connects."""
+    p = argparse.ArgumentParser(prog="python -m real_backend party")
+    p.add_argument("--job", required=True, help="this party's file from run --deal-to (read once, then deleted)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--listen", metavar="HOST:PORT", help="party 0: wait for the peer here")
+    where.add_argument("--peer", metavar="HOST:PORT", help="party 1: connect to party 0 there")
+    p.add_argument("--out", required=True, help="where this party writes its result (its output share)")
+    p.add_argument("--timeout-s", type=float, default=60.0)
+    args = p.parse_args(argv)
+    from . import channel
+    party = 0 if args.listen else 1
+    try:
+        job = _read_job(args.job)
+
+        def open_channel() -> Any:
+            if party == 0:
+                return channel.accept(channel.listen(args.listen), args.timeout_s)
+            return channel.connect(args.peer, args.timeout_s)
+
+        result, comm = run_job(job, party, open_channel)
+    except Exception as exc:
+        print(f"error: party {party}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_PARTY_FAILED
+    _private(Path(args.out), (result, comm))
+    return 0
+
+
+def combine_main(argv: list[str] | None = None) -> int:
+    """``python -m real_backend combine DIR [--json OUT] [--trace OUT]``: reconstruct a run dealt to DIR from the
+    two parties' result files (DIR/result0.pkl, DIR/result1.pkl) and report it as ``run`` does."""
+    p = argparse.ArgumentParser(prog="python -m real_backend combine")
+    p.add_argument("dir")
+    p.add_argument("--json")
+    p.add_argument("--trace")
+    args = p.parse_args(argv)
+    folder = Path(args.dir)
+    try:
+        public = pickle.loads((folder / "public.pkl").read_bytes())
+        got = {party: pickle.loads((folder / f"result{party}.pkl").read_bytes()) for party in (0, 1)}
+    except OSError as exc:
+        print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return report(public, got, args.json, args.trace)

@@ -73,3 +73,30 @@ def test_a_party_process_that_fails_is_named_and_stops_its_peer():
     assert not got and len(failed) == 2
     assert "party 1 failed: TapeError" in failed[1] and "party 0 failed" in failed[0]
     assert time.perf_counter() - start < 40   # not a 60 s receive timeout
+
+
+def test_two_hosts_deal_then_party_then_combine(tmp_path):
+    """The two-host flow on loopback: the dealer writes each party's file; party 0 listens, party 1 connects (each a
+    separate process with only its own file); combine reconstructs."""
+    import socket
+
+    dealt = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--deal-to", str(tmp_path))
+    assert dealt.returncode == 0, dealt.stderr
+    assert {p.name for p in tmp_path.iterdir()} == {"party0.pkl", "party1.pkl", "public.pkl"}
+    assert all(oct(p.stat().st_mode)[-3:] == "600" for p in tmp_path.iterdir())
+    with socket.socket() as s:          # a free port for party 0
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = [sys.executable, "-m", "real_backend", "party", "--timeout-s", "60"]
+    p0 = subprocess.Popen([*base, "--job", str(tmp_path / "party0.pkl"), "--listen", f"127.0.0.1:{port}", "--out",
+                           str(tmp_path / "result0.pkl")], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    p1 = subprocess.run([*base, "--job", str(tmp_path / "party1.pkl"), "--peer", f"127.0.0.1:{port}", "--out",
+                         str(tmp_path / "result1.pkl")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert p1.returncode == 0, p1.stderr
+    assert p0.wait(timeout=60) == 0, p0.stderr.read()
+    assert not (tmp_path / "party0.pkl").exists() and not (tmp_path / "party1.pkl").exists()   # read once
+    combined = subprocess.run([sys.executable, "-m", "real_backend", "combine", str(tmp_path)], cwd=REPO,
+                              capture_output=True, text=True, timeout=300)
+    assert combined.returncode == 0, combined.stderr
+    doc = json.loads(combined.stdout)
+    assert doc["bit_exact_with_plaintext"] and doc["schedule_equals_dealer_pass"] == [True, True]
