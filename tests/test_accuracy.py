@@ -167,3 +167,16 @@ def test_the_decode_path_has_values_too():
     prefill = measure_accuracy(model="gpt2", seq_len=4, layers=1, n_bits=48)
     assert "probs" not in {p.phase for p in decode.phases}
     assert abs(decode.final.rel_rms_error - prefill.final.rel_rms_error) < 0.005 and decode.final.rel_rms_error < 0.03
+
+
+def test_a_sweep_carries_the_accuracy_columns(tmp_path, capsys):
+    out = tmp_path / "s.jsonl"
+    code, _, _ = run_cli(capsys, "sweep", "--model", "bert-tiny", "--seq-len", "16", "--layers", "1", "--net",
+                         "lan,wan", "--set", "rsqrt_iters=0,1", "--accuracy", "--n-bits", "48", "--jobs", "1",
+                         "--out", str(out))
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 0 and len(records) == 4
+    by = {(r["net"], r["knobs.rsqrt_iters"]): r for r in records}
+    assert by["lan", "1"]["accuracy.final_rel_rms_error"] == by["wan", "1"]["accuracy.final_rel_rms_error"]
+    assert by["lan", "0"]["accuracy.final_rel_rms_error"] != by["lan", "1"]["accuracy.final_rel_rms_error"]
+    assert all(r["accuracy.n_bits"] == 48 and r["accuracy.n_bits_needed"] > 30 for r in records)

@@ -12,7 +12,7 @@ from ..analysis.whatif.grid import load_sweep
 from ..analysis.whatif.sweep import SweepInterrupted, overview_records, run_sweep
 from ..errors import ConfigError
 from .compare import add_list_options, warn_once
-from .options import check_outputs
+from .options import check_outputs, positive
 from .progress import callback
 
 
@@ -48,7 +48,8 @@ def cmd_sweep(args: argparse.Namespace) -> str:
     configs, source, out = _configs(args)
     check_outputs({"--out": out, "--plot": args.plot})
     try:
-        summary = run_sweep(configs, out, executor, args.resume, source, callback("sweep"), warn_once())
+        summary = run_sweep(configs, out, executor, args.resume, source, callback("sweep"), warn_once(),
+                            (args.accuracy, args.n_bits))
     except SweepInterrupted as exc:
         print(exc, file=sys.stderr)
         raise SystemExit(130) from None
@@ -75,5 +76,9 @@ def register(sub) -> None:
     p.add_argument("--scheduler", metavar="ADDR", help="run on the Dask scheduler at ADDR (tcp://host:8786)")
     p.add_argument("--plot", type=Path, metavar="PNG",
                    help="the sweep overview (online time per configuration, one row per network, log axes)")
+    p.add_argument("--accuracy", action="store_true", help="add each record's fixed-point error (accuracy.*: "
+                   "simflush accuracy's final-state columns; once per model, size, runtime and knobs in a worker)")
+    p.add_argument("--n-bits", type=positive("--n-bits"),
+                   help="ring bits of the accuracy columns (default: the model's)")
     add_list_options(p, defaults=False)
     p.set_defaults(func=cmd_sweep)

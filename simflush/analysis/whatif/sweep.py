@@ -29,6 +29,7 @@ from ...errors import ConfigError, SufRuntimeError
 from ...executor.records import FlushBranch, FlushKind
 from ...sim.cost import CostModel, load_cost
 from ...sim.engine import SimConfig
+from ..accuracy import measure_accuracy
 from .compare import config_label
 from .executors import Executor
 from .grid import SETTING_DEFAULTS
@@ -64,8 +65,23 @@ def _cost(name: str) -> CostModel:
     return load_cost(name)
 
 
-def reduce_config(index: int, params: dict) -> tuple[int, str, str]:
-    """Simulate one configuration (in a worker) and reduce it to its record: ``(index, key, JSON line)``."""
+@cache
+def _accuracy(value_key: tuple, n_bits: int | None) -> dict:
+    """A worker measures each distinct model, size, runtime and knobs once (``analysis.accuracy``)."""
+    model, seq_len, batch, layers, runtime, knobs = value_key
+    try:
+        report = measure_accuracy(model=model, seq_len=seq_len, batch=batch, layers=layers, runtime=runtime,
+                                  knobs=dict(knobs), n_bits=n_bits)
+    except ConfigError as exc:
+        return {"accuracy.error": str(exc)}
+    return {"accuracy.final_rel_rms_error": report.final.rel_rms_error,
+            "accuracy.final_max_abs_error": report.final.max_abs_error, "accuracy.n_bits": report.n_bits,
+            "accuracy.n_bits_needed": report.ranges.n_bits_needed}
+
+
+def reduce_config(index: int, params: dict, accuracy: tuple[bool, int | None] = (False, None)) -> tuple[int, str, str]:
+    """Simulate one configuration (in a worker) and reduce it to its record: ``(index, key, JSON line)``; with
+    ``accuracy`` (on, ring bits) its record also carries the fixed-point error columns (``accuracy.*``)."""
     key = config_key(params)
     settings = {k: v for k, v in params.items() if k != "knobs"}
     knobs = {f"knobs.{k}": v for k, v in params["knobs"].items()}
@@ -79,10 +95,14 @@ def reduce_config(index: int, params: dict) -> tuple[int, str, str]:
     else:
         record.update((k, v) for k, v in _flatten({k: v for k, v in doc.items() if k not in LEFT_OUT}).items()
                       if k not in record)
+    if accuracy[0]:
+        value_key = (params["model"], params["seq_len"], params["batch"], params["layers"], params["runtime"],
+                     tuple(sorted(params["knobs"].items())))
+        record.update(_accuracy(value_key, accuracy[1]))
     return index, key, _dumps(record)
 
 
-def _reduce_item(item: tuple[int, dict]) -> tuple[int, str, str]:
+def _reduce_item(item: tuple) -> tuple[int, str, str]:
     return reduce_config(*item)
 
 
@@ -160,13 +180,14 @@ def _rewrite_in_order(configs: Iterable[dict], path: Path) -> int:
 
 def run_sweep(configs: Iterable[dict], path: Path, executor: Executor, resume: bool = False,
               source: str = "sweep", progress: Callable[[int, int], None] | None = None,
-              on_config: Callable[[SimConfig], None] | None = None) -> SweepSummary:
+              on_config: Callable[[SimConfig], None] | None = None,
+              accuracy: tuple[bool, int | None] = (False, None)) -> SweepSummary:
     """Run every configuration of ``configs`` (re-iterable, with ``len``) and write its records to ``path``.
 
     ``resume``: keep the records already in ``path`` and run only the rest (without it, an existing
     non-empty ``path`` is an error, so that a finished sweep is never overwritten by mistake).
     ``progress(done, total)`` sees every record written. Ctrl-C raises ``SweepInterrupted`` after the
-    workers are stopped; every record finished by then is in the file.
+    workers are stopped; every record finished by then is in the file. ``accuracy``: see ``reduce_config``.
     """
     total = len(configs)
     exists = path.exists() and path.stat().st_size > 0
@@ -174,7 +195,7 @@ def run_sweep(configs: Iterable[dict], path: Path, executor: Executor, resume: b
         raise ConfigError(f"{path} exists: pass --resume to continue it, or remove it")
     done = _scan(path) if exists else {}
     resumed = _check(configs, source, done, path, on_config)
-    todo = ((i, p) for i, p in enumerate(configs) if config_key(p) not in done)
+    todo = ((i, p, accuracy) for i, p in enumerate(configs) if config_key(p) not in done)
     written = resumed
     progress and progress(written, total)
     with open(path, "a") as out:
