@@ -171,9 +171,10 @@ def test_the_decode_path_has_values_too():
 
 def test_a_sweep_carries_the_accuracy_columns(tmp_path, capsys):
     out = tmp_path / "s.jsonl"
-    code, _, _ = run_cli(capsys, "sweep", "--model", "bert-tiny", "--seq-len", "16", "--layers", "1", "--net",
-                         "lan,wan", "--set", "rsqrt_iters=0,1", "--accuracy", "--n-bits", "48", "--jobs", "1",
-                         "--out", str(out))
+    code, text, _ = run_cli(capsys, "sweep", "--model", "bert-tiny", "--seq-len", "16", "--layers", "1", "--net",
+                            "lan,wan", "--set", "rsqrt_iters=0,1", "--accuracy", "--n-bits", "48", "--jobs", "1",
+                            "--out", str(out), "--plot", str(tmp_path / "s.png"))
+    assert (tmp_path / "s_accuracy.png").stat().st_size > 10_000 and "s_accuracy.png" in text
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert code == 0 and len(records) == 4
     by = {(r["net"], r["knobs.rsqrt_iters"]): r for r in records}

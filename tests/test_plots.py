@@ -189,3 +189,13 @@ def test_error_against_time_names_every_point(tmp_path):
     assert {t.get_text() for t in fig.axes[0].texts} == {str(i) for i in range(1, 14)}
     assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_yscale() == "log"
     assert png_size(path)[0] <= 1700
+
+
+def test_error_against_time_names_only_the_fronts_of_a_large_sweep():
+    rows = [{"label": f"c{i}", "group": f"net {'lan' if i % 2 else 'wan'}", "online_time_s": 0.01 * (1 + i % 7),
+             "final_rel_rms_error": 0.001 * (1 + (i * 7) % 11)} for i in range(200)]
+    fig = plot_error_vs_time(rows, front_per_group=True)
+    fronts = [pareto_front([(r["online_time_s"], r["final_rel_rms_error"]) for r in rows if r["group"] == g])
+              for g in ("net lan", "net wan")]
+    assert len(fig.axes[0].texts) == sum(len(f) for f in fronts) < 30
+    assert pixels(fig)[0] < 1200

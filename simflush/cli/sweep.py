@@ -59,9 +59,17 @@ def cmd_sweep(args: argparse.Namespace) -> str:
         from ..io.plots import plot_sweep
 
         records, shared = overview_records(summary.path)
-        plot_sweep(records, args.plot, "online time per configuration — " +
-                   ", ".join(f"{k} {v}" for k, v in shared.items() if k != "net"))
+        settings = ", ".join(f"{k} {v}" for k, v in shared.items() if k != "net")
+        plot_sweep(records, args.plot, "online time per configuration — " + settings)
         text += f"wrote {args.plot}\n"
+        with_error = [{**r, "label": r["config"], "group": f"net {r['net']}"} for r in records
+                      if r.get("final_rel_rms_error") is not None]
+        if with_error:   # a sweep run with --accuracy: its time/error Pareto front beside the overview
+            from ..io.plots import plot_error_vs_time
+            pareto = args.plot.with_name(args.plot.stem + "_accuracy.png")
+            plot_error_vs_time(with_error, pareto, "fixed-point error of the final hidden state against online "
+                               "time — " + settings, front_per_group=True)
+            text += f"wrote {pareto}\n"
     return text
 
 

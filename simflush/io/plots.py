@@ -27,6 +27,7 @@ from .trace_schema import Trace, TraceMeta
 DPI = 110
 MAX_FACETS = 5      # network panels per figure; further networks share the last panel
 TOP = 12            # configurations named per panel: the panel's first one and its fastest
+NAMED = 24          # points an error-against-time figure names one by one (past it: its Pareto fronts)
 TITLE_WIDTH = 120   # characters per title line
 
 T = TypeVar("T")
@@ -253,24 +254,38 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 
 
 def plot_error_vs_time(rows: Sequence[Mapping], path: Path | str | None = None, title: str | None = None,
-                       errors: Sequence[tuple[str, str]] = (("final_rel_rms_error", "final hidden state"),)) -> Figure:
+                       errors: Sequence[tuple[str, str]] = (("final_rel_rms_error", "final hidden state"),),
+                       front_per_group: bool = False) -> Figure:
     """Error against online time, one panel per ``errors`` entry (record key, what it is), log-log. Points are
-    numbered (the key beside the panels names them) and coloured by their ``group`` (what they change); the first
-    panel joins its Pareto front (no other variant both faster and more accurate). ``rows``: records with
-    ``label``, ``online_time_s``, optionally ``group``, and the error keys."""
+    numbered (the key beside the panels names them) and coloured by their ``group`` (what they change, or their
+    network); the first panel joins the Pareto front (no other point both faster and more accurate), or, with
+    ``front_per_group``, each group's (a network's: its own time scale). ``rows``: records with ``label``,
+    ``online_time_s``, optionally ``group``, and the error keys. Past ``NAMED`` rows only the Pareto fronts are
+    numbered and named (the figure keeps its size whatever the sweep's)."""
     groups = list(dict.fromkeys(r.get("group", "") for r in rows))
     colours = {g: matplotlib.colormaps["tab10"](i % 10) for i, g in enumerate(groups)}
     fig = Figure(figsize=(6 * len(errors) + 2.6, 5), layout="constrained")
     axes = fig.subplots(1, len(errors), squeeze=False)[0]
+    first = errors[0][0]
+    fronts = []   # the rows of each Pareto front of the first panel
+    for g in groups if front_per_group else [None]:
+        members = [r for r in rows if g in (None, r.get("group", "")) and r.get(first) is not None
+                   and r.get("online_time_s")]
+        fronts.append([members[i] for i in pareto_front([(r["online_time_s"], r[first]) for r in members])])
+    on_front = {id(r) for front in fronts for r in front}
+    named = list(range(len(rows))) if len(rows) <= NAMED else [i for i, r in enumerate(rows) if id(r) in on_front]
+    numbers = {id(rows[i]): n for n, i in enumerate(named, 1)}
     for panel, (ax, (key, what)) in enumerate(zip(axes, errors, strict=True)):
-        ok = [(i, r) for i, r in enumerate(rows, 1) if r.get(key) is not None and r.get("online_time_s")]
-        points = [(r["online_time_s"] * 1e3, r[key]) for _, r in ok]
-        for (ms, err), (number, r) in zip(points, ok, strict=True):
-            ax.plot(ms, err, "o", color=colours[r.get("group", "")], ms=6)
-            ax.annotate(str(number), (ms, err), xytext=(4, 3), textcoords="offset points", fontsize=7)
-        if panel == 0 and len(points) > 1:
-            front = pareto_front(points)
-            ax.plot([points[i][0] for i in front], [points[i][1] for i in front], "-", color="grey", lw=0.8)
+        ok = [r for r in rows if r.get(key) is not None and r.get("online_time_s")]
+        points = [(r["online_time_s"] * 1e3, r[key]) for r in ok]
+        for (ms, err), r in zip(points, ok, strict=True):
+            ax.plot(ms, err, "o", color=colours[r.get("group", "")], ms=6 if len(rows) <= NAMED else 3)
+            if id(r) in numbers:
+                ax.annotate(str(numbers[id(r)]), (ms, err), xytext=(4, 3), textcoords="offset points", fontsize=7)
+        if panel == 0:
+            for front in fronts:
+                ax.plot([r["online_time_s"] * 1e3 for r in front], [r[first] for r in front], "-", color="grey",
+                        lw=0.8)
         ax.set_xlabel("online time (ms)", fontsize=8)
         ax.set_ylabel("relative RMS error", fontsize=8)
         ax.set_title(what + (" (grey: Pareto front)" if panel == 0 else ""), fontsize=9, loc="left")
@@ -278,7 +293,7 @@ def plot_error_vs_time(rows: Sequence[Mapping], path: Path | str | None = None, 
         log_axis(ax, "x")
         log_axis(ax, "y")
     handles = [Patch(color=colours[g], label=g) for g in groups if g]
-    key = "\n".join(f"{i:>2}  {r['label']}" for i, r in enumerate(rows, 1))
+    key = "\n".join(f"{n:>2}  {textwrap.shorten(rows[i]['label'], 60)}" for n, i in enumerate(named, 1))
     axes[-1].legend(handles=handles, title=key, title_fontsize=7, fontsize=7, loc="upper left",
                     bbox_to_anchor=(1.02, 1.0), alignment="left", frameon=False)
     fig.suptitle(_wrap(title or "error against online time"), fontsize=10)

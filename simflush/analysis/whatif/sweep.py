@@ -222,8 +222,9 @@ def read_records(path: Path) -> Iterator[dict]:
 
 def overview_records(path: Path) -> tuple[list[dict], dict]:
     """A sweep file as ``io.plots.plot_sweep`` reads it: per record its varying settings (``config`` as
-    ``k=v k=v``, and each by name), ``net`` and ``online_time_s`` (None for a runtime error); and the
-    settings every record shares (for a title). Knobs appear without their ``knobs.`` prefix."""
+    ``k=v k=v``, and each by name), ``net``, ``online_time_s`` (None for a runtime error) and, from a sweep run
+    with ``--accuracy``, ``final_rel_rms_error``; and the settings every record shares (for a title). Knobs appear
+    without their ``knobs.`` prefix."""
     settings = [*SETTING_DEFAULTS, *sorted({k for r in read_records(path) for k in r if k.startswith("knobs.")})]
     values: dict[str, set] = {k: set() for k in settings}
     for r in read_records(path):
@@ -234,6 +235,7 @@ def overview_records(path: Path) -> tuple[list[dict], dict]:
     out = []
     for r in read_records(path):
         named = {k.removeprefix("knobs."): r.get(k, "") for k in varying}
-        out.append({"config": config_label(named), **named,
-                    "net": r["net"], "online_time_s": r.get("timing.online_time_s")})
+        out.append({"config": config_label(named), **named, "net": r["net"],
+                    "online_time_s": r.get("timing.online_time_s"),
+                    "final_rel_rms_error": r.get("accuracy.final_rel_rms_error")})
     return out, shared
