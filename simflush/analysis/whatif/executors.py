@@ -51,6 +51,35 @@ def _sigint_ignored_by_children():
         signal.signal(signal.SIGINT, previous)
 
 
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Ctrl-C sets a flag instead of raising wherever the main thread is: a KeyboardInterrupt inside a
+    ``ProcessPoolExecutor`` submit or wait can leave the pool unable to shut down. The caller raises it at a safe
+    point (``interrupted()`` true)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    hit = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: hit.set())
+    try:
+        yield hit.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+POLL_S = 0.1   # how often a deferred Ctrl-C is looked at while waiting for results
+
+
+def _wait_some(pending: set, interrupted: Callable[[], bool]) -> tuple[set, set]:
+    """The first finished of ``pending`` (and the rest), or KeyboardInterrupt once Ctrl-C was pressed."""
+    while True:
+        if interrupted():
+            raise KeyboardInterrupt
+        finished, left = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+        if finished:
+            return finished, left
+
+
 class ProcessPool:
     """``jobs`` local worker processes (``--jobs N``, the default executor)."""
 
@@ -58,19 +87,22 @@ class ProcessPool:
         self.jobs = jobs
 
     def map_unordered(self, fn: Callable, items: Iterable) -> Iterator:
-        pool = ProcessPoolExecutor(self.jobs, initializer=_ignore_sigint)
-        pending: set = set()
-        try:
-            for item in items:
-                pending.add(pool.submit(fn, item))
-                if len(pending) >= self.jobs * IN_FLIGHT_PER_WORKER:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        with _sigint_deferred() as interrupted:
+            pool = ProcessPoolExecutor(self.jobs, initializer=_ignore_sigint)
+            pending: set = set()
+            try:
+                for item in items:
+                    if interrupted():
+                        raise KeyboardInterrupt
+                    pending.add(pool.submit(fn, item))
+                    if len(pending) >= self.jobs * IN_FLIGHT_PER_WORKER:
+                        finished, pending = _wait_some(pending, interrupted)
+                        yield from (f.result() for f in finished)
+                while pending:
+                    finished, pending = _wait_some(pending, interrupted)
                     yield from (f.result() for f in finished)
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                yield from (f.result() for f in finished)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Dask:

@@ -29,7 +29,6 @@ from ...errors import ConfigError, SufRuntimeError
 from ...executor.records import FlushBranch, FlushKind
 from ...sim.cost import CostModel, load_cost
 from ...sim.engine import SimConfig
-from ..accuracy import measure_accuracy
 from .compare import config_label
 from .executors import Executor
 from .grid import SETTING_DEFAULTS
@@ -67,7 +66,9 @@ def _cost(name: str) -> CostModel:
 
 @cache
 def _accuracy(value_key: tuple, n_bits: int | None) -> dict:
-    """A worker measures each distinct model, size, runtime and knobs once (``analysis.accuracy``)."""
+    """A worker measures each distinct model, size, runtime and knobs once (``analysis.accuracy``, imported here: a
+    sweep without ``--accuracy`` keeps its workers' start as light as before)."""
+    from ..accuracy import measure_accuracy
     model, seq_len, batch, layers, runtime, knobs = value_key
     try:
         report = measure_accuracy(model=model, seq_len=seq_len, batch=batch, layers=layers, runtime=runtime,
