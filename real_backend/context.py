@@ -16,7 +16,7 @@ from simflush.executor.actions import Flush, FlushResult
 from simflush.executor.context import ExecutorContext
 from simflush.executor.executor import PhaseExecutor
 from simflush.plain.context import ValueUndefined
-from simflush.tasks.context import BeaverOp
+from simflush.tasks.context import BeaverOp, beaver_rows
 from simflush.tasks.gates import Gate
 from simflush.tasks.local_ops import LOCAL_OPS, LocalOp
 from simflush.tasks.values import FixedPoint, GateOutput, RingArith, RingArray
@@ -58,8 +58,7 @@ class RealContext(ExecutorContext):
         t, x, y = token
         e, f = opened.data[:t.a.size], opened.data[t.a.size:]
         z = task_triples.finish(t, self.party, e, f, self.ring)
-        rows = x.rows if x.rows is not None or t.op is BeaverOp.ROW_BROADCAST else y.rows
-        return RingArray(z, x.scale + y.scale, rows)
+        return RingArray(z, x.scale + y.scale, beaver_rows(t.op, x, y))
 
     def local(self, op: LocalOp, *inputs: Any, **params: Any) -> RingArray:
         definition = LOCAL_OPS[op]

@@ -32,33 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from .xp import convert_tree
+
 EXIT_BAD_INPUT, EXIT_PARTY_FAILED = 2, 1
-
-
-def _to_numpy(tree: Any) -> Any:
-    """A tape's arrays moved to the host (for the party's file), recursively through keys and triples."""
-    from .xp import to_numpy
-    if hasattr(tree, "__dataclass_fields__"):
-        for name in tree.__dataclass_fields__:
-            setattr(tree, name, _to_numpy(getattr(tree, name)))
-        return tree
-    if isinstance(tree, dict):
-        return {k: _to_numpy(v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(_to_numpy(v) for v in tree)
-    return to_numpy(tree) if hasattr(tree, "__array__") or hasattr(tree, "get") else tree
-
-
-def _to_device(tree: Any, xp: Any) -> Any:
-    if hasattr(tree, "__dataclass_fields__"):
-        for name in tree.__dataclass_fields__:
-            setattr(tree, name, _to_device(getattr(tree, name), xp))
-        return tree
-    if isinstance(tree, dict):
-        return {k: _to_device(v, xp) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(_to_device(v, xp) for v in tree)
-    return xp.asarray(tree) if isinstance(tree, np.ndarray) else tree
 
 
 def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
@@ -72,8 +48,7 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
     xp = np
     if job["gpu"]:
         import cupy as xp
-        job["tape"] = _to_device(job["tape"], xp)
-        job["share"].data = xp.asarray(job["share"].data)
+        job["tape"], job["share"] = convert_tree(job["tape"], xp), convert_tree(job["share"], xp)
     chan = open_channel()
     try:
         chan.handshake(job["run_id"])
@@ -122,8 +97,10 @@ def _device_name() -> str:
 
 def party_jobs(tapes: Any, shares: Any, model: str, weights: Any, fixed: Any, seq_len: int, layers: int,
                runtime: str, knobs: dict, gpu: bool) -> list[dict]:
-    """What each party process gets: its own tape and input share, and the public configuration."""
-    return [{"gpu": gpu, "tape": _to_numpy(tapes[p]), "share": shares[p], "run_id": tapes[p].run_id, "model": model,
+    """What each party process gets: its own tape and input share (on the host, for its file), and the public
+    configuration."""
+    return [{"gpu": gpu, "tape": convert_tree(tapes[p], np), "share": convert_tree(shares[p], np),
+             "run_id": tapes[p].run_id, "model": model,
              "runtime": runtime, "knobs": knobs, "weights": weights, "fixed": fixed, "batch": 1, "seq_len": seq_len,
              "layers": layers} for p in (0, 1)]
 

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from simflush.plain.gates import LUT_OUT_SCALES, PIECEWISE
 from simflush.tasks.gates import Gate, GateKind
-from simflush.tasks.lut_pieces import pieces_for
+from simflush.tasks.lut_pieces import INTERVAL_KINDS, gate_pieces
 from simflush.tasks.values import GateOutput, RingArray
 
 from .dealer import Dealer
@@ -36,20 +35,9 @@ class TaskGate:
     wrap: Callable[[Any, RingArray], RingArray | GateOutput]   # (output share, the masked input) -> value
 
 
-def _piecewise(gate: Gate, n_bits: int, f: int) -> TaskGate:
-    (table,) = gate.params.build_tables(f=f)
-    up = (gate.params.in_scale_bits or f) - table.in_scale_bits
-    width = len(table.coeffs[0])
-    rows = [table.below or (0,) * width, *table.coeffs, table.above]
-    fss = PiecewisePoly(n_bits, [b << up for b in table.breakpoints], np.array(rows, dtype=np.int64), n_bits)
-    return TaskGate(fss, lambda out, x: GateOutput(tuple(RingArray(out[k], table.out_scale_bits, x.rows)
-                                                         for k in range(width))))
-
-
-def _lut(gate: Gate, params: Any, n_bits: int, f: int) -> TaskGate:
-    """A LUT gate as the interval key of its piecewise form (``simflush.tasks.lut_pieces``): one job."""
-    breaks, rows = pieces_for(gate.name, f, params.in_scale_bits or f, params.row_len, n_bits)
-    scales = LUT_OUT_SCALES[gate.kind](f)
+def _interval(gate: Gate, n_bits: int, f: int) -> TaskGate:
+    """An interval gate as one interval key (``PiecewisePoly``) on its ``tasks.lut_pieces.gate_pieces`` form."""
+    (breaks, rows), scales = gate_pieces(gate, f, n_bits)
     fss = PiecewisePoly(n_bits, list(breaks), np.array(rows, dtype=np.int64), n_bits)
     return TaskGate(fss, lambda out, x: GateOutput(tuple(RingArray(out[k], scales[k], x.rows)
                                                          for k in range(len(scales)))))
@@ -67,10 +55,8 @@ def task_gate(gate: Gate, params: Any, n_bits: int, f: int) -> TaskGate:
         return TaskGate(ReLU(n_bits), lambda out, x: RingArray(out, x.scale, x.rows))
     if kind is GateKind.DRELU:
         return TaskGate(DReLU(n_bits), lambda out, x: GateOutput((RingArray(out, 0, x.rows),)))
-    if kind in PIECEWISE:
-        return _piecewise(gate, n_bits, f)
-    if kind in LUT_OUT_SCALES:
-        return _lut(gate, params, n_bits, f)
+    if kind in INTERVAL_KINDS:
+        return _interval(gate, n_bits, f)
     raise NotImplementedError(f"gate {gate.name} has no real construction: its clip and two byte LUTs are 65,538 "
                               "intervals of x, more than one PFSS job should evaluate (simflush.tasks.lut_pieces)")
 

@@ -15,7 +15,7 @@ from ..executor.actions import Flush, FlushResult
 from ..executor.context import ExecutorContext
 from ..executor.driver import drive
 from ..executor.executor import PhaseExecutor, RunConfig, TaskRunner
-from ..tasks.context import BeaverOp, beaver_open_words, beaver_output_words
+from ..tasks.context import BeaverOp, beaver_open_words, beaver_output_words, beaver_rows
 from ..tasks.gates import Gate
 from ..tasks.local_ops import LOCAL_OPS, LocalOp, row_ids, row_lengths
 from ..tasks.values import FixedPoint, GateOutput, RingArray
@@ -52,8 +52,6 @@ class Magnitudes:
 class PlainContext(ExecutorContext):
     """Party 0 of a run in the clear (it holds every value; the other party's shares are 0)."""
 
-    party = 0
-
     def __init__(self, executor: PhaseExecutor, fixed: FixedPoint, arith: Any, magnitudes: Magnitudes | None = None):
         super().__init__(executor)
         self.party = 0
@@ -76,14 +74,13 @@ class PlainContext(ExecutorContext):
         op, (x, y), shape = token
         a, xp = self.arith, self.arith.xp
         if op is BeaverOp.MUL:
-            out = RingArray(a.wrap(x.data * y.data), x.scale + y.scale, x.rows if x.rows is not None else y.rows)
+            prod = a.wrap(x.data * y.data)
         elif op is BeaverOp.ROW_BROADCAST:
-            lengths = row_lengths(x, shape[1], xp)
-            out = RingArray(a.wrap(x.data * y.data[row_ids(lengths, xp)]), x.scale + y.scale, x.rows)
+            prod = a.wrap(x.data * y.data[row_ids(row_lengths(x, shape[1], xp), xp)])
         else:
             b, m, k, n = shape if op is BeaverOp.MATMUL else (1, *shape)
-            prod = a.matmul(x.data.reshape(b, m, k), y.data.reshape(b, k, n))
-            out = RingArray(prod.reshape(-1), x.scale + y.scale)
+            prod = a.matmul(x.data.reshape(b, m, k), y.data.reshape(b, k, n)).reshape(-1)
+        out = RingArray(prod, x.scale + y.scale, beaver_rows(op, x, y))
         self._check(op.value, out, beaver_output_words(op, shape))
         return out
 

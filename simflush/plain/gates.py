@@ -8,12 +8,9 @@ says where this follows SUF's and SIGMA's code and where it chooses.
 from typing import Any
 
 from ..tasks.gates import Gate, GateKind
-from ..tasks.lut_pieces import pieces_for
-from ..tasks.tables import Lut, PiecewisePoly
+from ..tasks.lut_pieces import INTERVAL_KINDS, gate_pieces
+from ..tasks.tables import Lut
 from ..tasks.values import GateOutput, RingArray
-
-PIECEWISE = {GateKind.RSQRT_INIT, GateKind.NEXP, GateKind.RECIP, GateKind.GELU_CONST, GateKind.GELU_SPLINE,
-             GateKind.SILU}
 
 
 class GateEvaluator:
@@ -35,12 +32,10 @@ class GateEvaluator:
             return RingArray(self.xp.where(v >= 0, x.data, self.a.const(0)).astype(self.a.dtype), x.scale, x.rows)
         if kind is GateKind.DRELU:
             return GateOutput((self._bit(x),))
-        if kind in PIECEWISE:
-            return self._piecewise(gate, x)
+        if kind in INTERVAL_KINDS:
+            return self._pieces(gate, x)
         if kind is GateKind.NEXP_LUT:
             return self._nexp_lut(gate, x)
-        if kind in LUT_OUT_SCALES:
-            return self._lut_pieces(gate, x)
         raise ValueError(f"gate {gate.name} has no value definition")
 
     # -- helpers ------------------------------------------------------------------------------------------------
@@ -67,19 +62,14 @@ class GateEvaluator:
             out = a.floor_shift(a.signed(x.data), s)
         return RingArray(out, x.scale - s + gate.params.halvings, x.rows)
 
-    def _piecewise(self, gate: Gate, x: RingArray) -> GateOutput:
-        """The coefficients (or value) of the piece holding x; no piece (nExp below 0): all zero. A table built for
-        Qf inputs reads an input at in_scale_bits > f with its breakpoints scaled up (coefficients stay Qf)."""
-        (table,) = gate.params.build_tables(f=self.f)
-        assert isinstance(table, PiecewisePoly)
+    def _pieces(self, gate: Gate, x: RingArray) -> GateOutput:
+        """The row of the interval holding x (``tasks.lut_pieces.gate_pieces``), one part per output."""
+        (breaks, rows), scales = gate_pieces(gate, self.f, self.a.n_bits)
         xp = self.xp
-        up = (gate.params.in_scale_bits or self.f) - table.in_scale_bits
-        breaks = xp.asarray([b << up for b in table.breakpoints], dtype=xp.float64 if not self.a.exact else xp.int64)
-        rows = [table.below or (0,) * len(table.coeffs[0]), *table.coeffs, table.above]
-        coeffs = self._array((id(table), "coeffs"), rows)   # (pieces + 2, r): below, the pieces, above
-        piece = xp.searchsorted(breaks, self.a.signed(x.data), side="right")
-        picked = coeffs[piece]
-        return GateOutput(tuple(RingArray(picked[:, k], table.out_scale_bits, x.rows) for k in range(picked.shape[1])))
+        table = self._array((id(rows), "rows"), rows)   # (intervals, parts): below, the pieces, above
+        edges = xp.asarray(breaks, dtype=xp.int64 if self.a.exact else xp.float64)
+        picked = table[xp.searchsorted(edges, self.a.signed(x.data), side="right")]
+        return GateOutput(tuple(RingArray(picked[:, k], scales[k], x.rows) for k in range(len(scales))))
 
     def _lut(self, table: Lut, index: Any) -> Any:
         return self._array((id(table), "entries"), table.entries)[index]
@@ -90,19 +80,3 @@ class GateEvaluator:
         t = self.xp.clip(self.a.signed(x.data), 0, (1 << 16) - 1).astype(self.xp.int64)
         parts = (self._lut(msb_table, t >> 8), self._lut(lsb_table, t & 255))
         return GateOutput(tuple(RingArray(p, self.f, x.rows) for p in parts))
-
-    def _lut_pieces(self, gate: Gate, x: RingArray) -> GateOutput:
-        """GeLU, inverse and rsqrt LUTs as the piecewise constants ``tasks.lut_pieces`` defines them."""
-        breaks, rows = pieces_for(gate.name, self.f, gate.params.in_scale_bits or self.f, gate.params.row_len,
-                                  self.a.n_bits)
-        xp = self.xp
-        table = self._array((gate.name, breaks[0], breaks[-1], len(breaks), "rows"), rows)
-        edges = xp.asarray(breaks, dtype=xp.int64 if self.a.exact else xp.float64)
-        picked = table[xp.searchsorted(edges, self.a.signed(x.data), side="right")]
-        scales = LUT_OUT_SCALES[gate.kind](self.f)
-        return GateOutput(tuple(RingArray(picked[:, k], scales[k], x.rows) for k in range(len(scales))))
-
-
-# the output scales of the piecewise LUT gates: (DReLU bit, delta) for GeLU, 1/x and 1/sqrt(x) at f
-LUT_OUT_SCALES = {GateKind.GELU_LUT: lambda f: (0, f), GateKind.INV_LUT: lambda f: (f,),
-                  GateKind.RSQRT_LUT: lambda f: (f,)}

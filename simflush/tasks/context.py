@@ -135,3 +135,11 @@ def beaver_output_words(op: BeaverOp, shape: tuple[int, ...]) -> int:
         return batches * m * n
     m, _k, n = shape
     return m * n
+
+
+def beaver_rows(op: BeaverOp, x: Any, y: Any) -> Any:
+    """The row lengths of a value context's Beaver product: an elementwise product keeps its operands' rows, a
+    row-broadcast its matrix's; a matmul's product has none."""
+    if op is BeaverOp.MUL:
+        return x.rows if x.rows is not None else y.rows
+    return x.rows if op is BeaverOp.ROW_BROADCAST else None

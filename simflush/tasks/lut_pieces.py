@@ -1,4 +1,8 @@
-"""SIGMA's LUT gates on one masked input, written as piecewise constants of x: their value definition.
+"""Every interval gate as breakpoints and rows: SUF's coefficient tables, and SIGMA's LUTs as piecewise constants.
+
+``gate_pieces`` is the one value definition that ``simflush.plain.gates`` looks up in the clear and the real backend's
+``PiecewisePoly`` key evaluates, so that the two stay bit-identical. A coefficient table (``tasks.tables``) is its
+breakpoints, scaled up to the gate's input scale (coefficients stay Qf), with its ``below`` and ``above`` rows.
 
 A LUT gate of the SUF executor's sigma variants reads its table at an index computed from x (a shift, a clip, a
 13-bit float). Each such index is constant on intervals of x, so each gate is a list of breakpoints (signed, Qk of its
@@ -18,7 +22,8 @@ evaluate; it has no entry here (the real backend refuses it by name).
 
 from functools import cache
 
-from .tables import inverse_lut, relu_sub_gelu_lut, rsqrt_lut
+from .gates import Gate, GateKind
+from .tables import PiecewisePoly, inverse_lut, relu_sub_gelu_lut, rsqrt_lut
 
 Pieces = tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]   # breakpoints, rows (below, intervals..., above)
 
@@ -66,3 +71,35 @@ def pieces_for(kind: str, f: int, in_scale: int, row_len: int | None, n_bits: in
     if kind == "RsqrtLUT":
         return rsqrt_lut_pieces(f, in_scale, n_bits)
     raise ValueError(f"{kind} has no piecewise form")
+
+
+COEFFICIENT_KINDS = frozenset({GateKind.RSQRT_INIT, GateKind.NEXP, GateKind.RECIP, GateKind.GELU_CONST,
+                               GateKind.GELU_SPLINE, GateKind.SILU})
+# the output scales of the LUT gates' parts: (DReLU bit, delta) for GeLU, 1/x and 1/sqrt(x) at f
+LUT_OUT_SCALES = {GateKind.GELU_LUT: lambda f: (0, f), GateKind.INV_LUT: lambda f: (f,),
+                  GateKind.RSQRT_LUT: lambda f: (f,)}
+INTERVAL_KINDS = COEFFICIENT_KINDS | frozenset(LUT_OUT_SCALES)
+
+
+def table_pieces(table: PiecewisePoly, in_scale: int) -> Pieces:
+    """A coefficient table read at ``in_scale`` frac bits: breakpoints scaled up, rows below, per piece, above (a
+    side without an interval: zeros, as an interval key with no interval outputs)."""
+    up = in_scale - table.in_scale_bits
+    width = len(table.coeffs[0])
+    return tuple(b << up for b in table.breakpoints), (table.below or (0,) * width, *table.coeffs, table.above)
+
+
+def gate_pieces(gate: Gate, f: int, n_bits: int) -> tuple[Pieces, tuple[int, ...]]:
+    """An interval gate (``INTERVAL_KINDS``) as (breakpoints, rows) and the frac bits of each output part."""
+    return _gate_pieces(gate, gate.params, f, n_bits)
+
+
+@cache
+def _gate_pieces(gate: Gate, params, f: int, n_bits: int) -> tuple[Pieces, tuple[int, ...]]:
+    # keyed by the parameters too: gates that differ only in them (RSQRT_INIT_VALUE) compare equal
+    in_scale = params.in_scale_bits or f
+    if gate.kind in LUT_OUT_SCALES:
+        return pieces_for(gate.name, f, in_scale, params.row_len, n_bits), LUT_OUT_SCALES[gate.kind](f)
+    (table,) = params.build_tables(f=f)
+    pieces = table_pieces(table, in_scale)
+    return pieces, (table.out_scale_bits,) * len(pieces[1][0])

@@ -118,6 +118,7 @@ def run_two_party_with_tapes(spec, weights, x, settings, tapes, layers):
         t.start()
     for t in threads:
         t.join(30)
+    assert errors, "both parties finished: the tapes were expected to be refused"
     raise next(iter(errors.values()))
 
 
