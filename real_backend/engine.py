@@ -53,3 +53,12 @@ def lut_sums(key: dpf.DpfKey, hatx: Any, table: Any, ring: Ring) -> tuple[Any, A
     if _on_gpu(hatx):
         return kernels.lut_eval(key, hatx, table, ring.n)
     return dpf.eval_lut_sums(key, hatx, table, ring)
+
+
+def interval_rows(key: dcf.DcfKey, hatx: Any, tables: Any, rout: Any, out_bits: int) -> Any | None:
+    """On CuPy: the interval gate's output shares (r, N) in one kernel (``kernels.interval_eval``: the DCF walked at
+    every breakpoint, paths shared between neighbours); ``tables`` = (shifted breakpoints, row differences, the rows
+    c_{m-1} - c_0 and c_{m-1}). On NumPy: None (the gate runs its array code)."""
+    if not _on_gpu(hatx):
+        return None
+    return kernels.interval_eval(key, hatx, *tables, rout, out_bits)

@@ -48,6 +48,7 @@ class PiecewisePoly(Gate):
         self.coeffs = ring.from_signed(c)
         self.shifted = [(p + half) % (1 << self.n_bits) for p in bp]
         self.rounds = rounds
+        self._tables = None   # the fused kernel's tables, made at the first GPU evaluation
 
     @property
     def m(self) -> int:
@@ -69,6 +70,10 @@ class PiecewisePoly(Gate):
         xp = get_xp(hatx)
         coeffs = xp.asarray(self.coeffs)
         n = key.n_elems
+        if self.m > 1:
+            rows = engine.interval_rows(parts["dcf"], hatx, self._kernel_tables(xp), parts["rout"], self.out_bits)
+            if rows is not None:
+                return rows
         y = nring.add(hatx, nring.const(1 << (self.n_bits - 1)))
         acc = public_share(party, xp.broadcast_to(coeffs[-1][:, None], (coeffs.shape[1], n)).copy())
         if self.m == 1:
@@ -87,6 +92,17 @@ class PiecewisePoly(Gate):
             below = public_share(party, (y < np.uint64(q)).astype(np.uint64))
             acc = ring.sub(acc, ring.mul(delta, ring.add(dcf_at[i], below)[None, :]))
         return ring.add(acc, parts["rout"])
+
+    def _kernel_tables(self, xp: Any) -> tuple[Any, Any, Any]:
+        """The fused kernel's tables on ``xp``, made once: shifted breakpoints, row differences c_j - c_{j-1}, and the
+        rows c_{m-1} - c_0 and c_{m-1}."""
+        if self._tables is None:
+            ring = Ring(self.out_bits)
+            c = self.coeffs
+            self._tables = (xp.asarray(np.array(self.shifted, dtype=np.uint64)),
+                            xp.asarray(ring.sub(c[1:], c[:-1])),
+                            xp.asarray(np.stack([ring.sub(c[-1], c[0]), c[-1]])))
+        return self._tables
 
     def key_bytes_per_elem(self) -> float:
         return dcf.key_bytes(self.n_bits, 1) + 8 * self.coeffs.shape[1]

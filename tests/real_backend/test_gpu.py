@@ -94,3 +94,45 @@ def test_dpf_compare_kernel_matches_arrays_on_host_keys(n):
         want = dpf.eval_lt(key, x)
         got = to_numpy(kernels.dpf_lt(convert_tree(key, cp), cp.asarray(x), n)).astype(np.uint32)
         assert (got == want).all(), f"n={n} party {key.party}: {(got != want).mean():.3f} of outputs differ"
+
+
+def interval_cases(n):
+    """Interval gates whose neighbouring breakpoints share long path prefixes (GeLU-const's 257 breakpoints 2^8
+    apart), rows of 1 and 4 words, and breakpoints spread over the whole signed line (prefixes shared by few)."""
+    from simflush.tasks import gates as task_gates
+    from simflush.tasks.lut_pieces import gate_pieces
+
+    cases = []
+    for gate in (task_gates.GELU_CONST, task_gates.NEXP):
+        (breaks, rows), _ = gate_pieces(gate, 12, n)
+        cases.append(G.PiecewisePoly(n, list(breaks), np.array(rows, dtype=np.int64), n))
+    spread = sorted({int(v) for v in np.random.default_rng(n).integers(-2**(n - 1), 2**(n - 1), 40)})
+    rows = np.random.default_rng(n + 1).integers(-2**30, 2**30, (len(spread) + 1, 3))
+    cases.append(G.PiecewisePoly(n, spread, rows, n))
+    return cases
+
+
+@pytest.mark.parametrize("n", [37, 64])
+def test_interval_kernel_matches_arrays_and_the_table(n):
+    """The fused interval kernel (shared path prefixes) gives the array code's bits, and the two parties' shares
+    reconstruct the row of x's interval, at every breakpoint, one below it, and at the ends of the line."""
+    import cupy as cp
+
+    ring = Ring(n)
+    for gate in interval_cases(n):
+        bps = np.array([(p - (1 << (n - 1))) % (1 << n) - (1 << (n - 1)) for p in gate.shifted], dtype=np.int64)
+        xs = np.concatenate([bps, bps - 1, [-(1 << (n - 1)), (1 << (n - 1)) - 1, 0, -1]])
+        xs = np.concatenate([xs, np.random.default_rng(7).integers(-2**(n - 1), 2**(n - 1), 600 - xs.size % 600)])
+        N = xs.size
+        keys = gate.keygen(Dealer(5), N)
+        hat = ring.add(ring.from_signed(xs), keys.r_in)
+        outs = []
+        for p in (0, 1):
+            key = getattr(keys, f"key{p}")
+            out_np = gate.eval(p, key, hat)
+            out_cp = to_numpy(gate.eval(p, convert_tree(key, cp), cp.asarray(hat)))
+            assert (out_cp == out_np).all(), f"m={gate.m} party {p}: kernel and array code differ"
+            outs.append(out_cp)
+        got = Ring(n).sub(Ring(n).add(outs[0], outs[1]), keys.r_out)
+        want = gate.coeffs[np.searchsorted(bps, xs, side="right")].T
+        assert (got == want).all(), f"m={gate.m}: {(got != want).any(axis=0).sum()} elements read the wrong row"

@@ -1,0 +1,100 @@
+"""Where one party's online time goes on the real backend: per gate, opens, matmuls and the rest.
+
+    python benchmarks/real_profile.py --model bert-base --layers 1 [--seq-len 128] [--gpu] [--set K=V]
+
+It deals both tapes, then runs party 0 alone against an echo peer (each exchange gets this party's own words back):
+the values are meaningless but the work is the online run's, kernel for kernel, and no second party shares the GPU.
+Each gate evaluation and each open is timed after a device sync. Prints one table (ms) and, with --json, writes it.
+"""
+
+import argparse
+import json
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from models.specs import get_model
+from models.weights import random_hidden_states, random_weights
+from real_backend import context as real_context
+from real_backend.dealer import Dealer
+from real_backend.twoparty import deal, run_party, share_input
+from simflush.profiles import resolve
+from simflush.tasks.values import FixedPoint
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="bert-tiny")
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--n-bits", type=int, default=48)
+    p.add_argument("--set", action="append", default=[], metavar="K=V")
+    p.add_argument("--gpu", action="store_true")
+    p.add_argument("--repeat", type=int, default=2, help="online runs (the first compiles the kernels)")
+    p.add_argument("--json")
+    args = p.parse_args()
+    spec = get_model(args.model)
+    fixed = FixedPoint(args.n_bits, spec.frac_bits)
+    settings = resolve("suf-gpu-bench", spec, dict(kv.split("=", 1) for kv in args.set))
+    weights, x = random_weights(spec, 0, args.layers), random_hidden_states(spec, args.seq_len, 0)
+    xp = np
+    if args.gpu:
+        import cupy as xp
+    sync = xp.cuda.Device().synchronize if args.gpu else (lambda: None)
+    timers: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    evaluate = real_context.RealContext.evaluate
+
+    def timed_evaluate(self, stream, gate, hatx):
+        sync()
+        start = time.perf_counter()
+        out = evaluate(self, stream, gate, hatx)
+        sync()
+        timers[f"gate {gate.name}"] += time.perf_counter() - start
+        counts[f"gate {gate.name}"] += 1
+        return out
+
+    real_context.RealContext.evaluate = timed_evaluate
+    rows = []
+    for rep in range(args.repeat):
+        dealer = Dealer(b"profile seed (fixed: a benchmark)", use_gpu=args.gpu)
+        tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, args.layers, dealer)
+        share = share_input(x, fixed, xp)[0]
+        timers.clear()
+        counts.clear()
+
+        def echo(mine):
+            sync()
+            start = time.perf_counter()
+            out = mine.copy()
+            sync()
+            timers["open (echo copy)"] += time.perf_counter() - start
+            counts["open (echo copy)"] += 1
+            return out
+
+        sync()
+        start = time.perf_counter()
+        result = run_party(0, spec, weights, share, settings, fixed, 1, args.seq_len, args.layers, tapes[0], echo, xp)
+        sync()
+        total = time.perf_counter() - start
+        rows = sorted(timers.items(), key=lambda kv: -kv[1])
+        print(f"run {rep}: online {total * 1e3:.1f} ms, flushes {len(result.records)}")
+    doc = {"model": spec.name, "seq_len": args.seq_len, "layers": args.layers, "gpu": args.gpu, "knobs": args.set,
+           "online_ms": total * 1e3, "profile_ms": {k: v * 1e3 for k, v in result.profile.items()},
+           "timers_ms": {k: v * 1e3 for k, v in rows}, "counts": dict(counts)}
+    if args.gpu:
+        doc["card"] = xp.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    accounted = sum(v for _, v in rows) + result.profile.get("matmul_ns", 0.0)
+    print(f"{'what':28s} {'calls':>6s} {'ms':>9s}")
+    for k, v in rows:
+        print(f"{k:28s} {counts[k]:6d} {v * 1e3:9.2f}")
+    print(f"{'matmul (runner)':28s} {'':6s} {result.profile.get('matmul_ns', 0.0) * 1e3:9.2f}")
+    print(f"{'rest (local ops, Python)':28s} {'':6s} {(total - accounted) * 1e3:9.2f}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(doc, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
