@@ -8,7 +8,9 @@ Each gate evaluation and each open is timed after a device sync. Prints one tabl
 """
 
 import argparse
+import cProfile
 import json
+import pstats
 import time
 from collections import defaultdict
 
@@ -32,6 +34,7 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], metavar="K=V")
     p.add_argument("--gpu", action="store_true")
     p.add_argument("--repeat", type=int, default=2, help="online runs (the first compiles the kernels)")
+    p.add_argument("--cprofile", metavar="TXT", help="write the last run's cProfile (by own time) here")
     p.add_argument("--json")
     args = p.parse_args()
     spec = get_model(args.model)
@@ -73,11 +76,18 @@ def main() -> None:
             counts["open (echo copy)"] += 1
             return out
 
+        profiler = cProfile.Profile() if args.cprofile and rep == args.repeat - 1 else None
         sync()
         start = time.perf_counter()
+        if profiler:
+            profiler.enable()
         result = run_party(0, spec, weights, share, settings, fixed, 1, args.seq_len, args.layers, tapes[0], echo, xp)
         sync()
         total = time.perf_counter() - start
+        if profiler:
+            profiler.disable()
+            with open(args.cprofile, "w") as fh:
+                pstats.Stats(profiler, stream=fh).sort_stats("tottime").print_stats(60)
         rows = sorted(timers.items(), key=lambda kv: -kv[1])
         print(f"run {rep}: online {total * 1e3:.1f} ms, flushes {len(result.records)}")
     doc = {"model": spec.name, "seq_len": args.seq_len, "layers": args.layers, "gpu": args.gpu, "knobs": args.set,

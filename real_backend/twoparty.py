@@ -6,6 +6,7 @@ module, or a socket between two processes. Each party runs ``simflush.plain.laye
 ``RealContext``: the layer's runs, tasks and executor are the simulator's.
 """
 
+import dataclasses
 import queue
 import secrets
 import threading
@@ -18,7 +19,7 @@ import numpy as np
 from models.specs import ModelSpec
 from models.weights import ModelWeights
 from simflush.executor.records import FlushRecord
-from simflush.plain.layer import ValueRun, encode_real, fixed_layer
+from simflush.plain.layer import FixedLayer, ValueRun, encode_real, fixed_layer
 from simflush.profiles import Settings
 from simflush.tasks.values import FixedPoint, RingArith, RingArray
 
@@ -64,11 +65,18 @@ class MemoryLink:
         self.boxes[1 - party].put(None)
 
 
-def _layers(runner: ValueRun, weights: ModelWeights, hidden: RingArray, count: int) -> RingArray:
-    f = runner.fixed.frac_bits
-    for i, layer in enumerate(weights.layers[:count]):
+def loaded_layers(spec: ModelSpec, weights: ModelWeights, f: int, count: int, xp: Any) -> list[FixedLayer]:
+    """The first ``count`` layers' public weights encoded at f and on ``xp``: weight loading, done before the online
+    clock starts (SUF's bench loads its weights before it times)."""
+    arrays = ("wqkv", "bqkv", "wo", "bo", "w1", "b1", "w2", "b2")
+    return [dataclasses.replace(fl, **{name: xp.asarray(getattr(fl, name)) for name in arrays})
+            for fl in (fixed_layer(layer, spec, f) for layer in weights.layers[:count])]
+
+
+def _layers(runner: ValueRun, layers: list[FixedLayer], hidden: RingArray) -> RingArray:
+    for i, layer in enumerate(layers):
         runner.layer = i
-        hidden = runner.layer_forward(hidden, fixed_layer(layer, runner.spec, f))["out_ring"]
+        hidden = runner.layer_forward(hidden, layer)["out_ring"]
     return hidden
 
 
@@ -82,7 +90,7 @@ def deal(spec: ModelSpec, weights: ModelWeights, settings: Settings, fixed: Fixe
     ctx = DealerContext(settings.party_executor(0, policy), fixed, arith, dealer, tapes)
     runner = ValueRun(spec, settings, fixed, arith, batch, seq_len, policy, context=ctx, decode=False)
     zeros = RingArray(dealer.xp.zeros(batch * seq_len * spec.d_model, dtype=np.uint64), fixed.frac_bits)
-    _layers(runner, weights, zeros, layers)
+    _layers(runner, loaded_layers(spec, weights, fixed.frac_bits, layers, dealer.xp), zeros)
     if schedule is not None:
         schedule.extend(ctx.executor.records)
     return tapes
@@ -112,8 +120,9 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
     ctx = RealContext(executor, fixed, xp, tape.reader())
     runner = ValueRun(spec, settings, fixed, ctx.arith, batch, seq_len, policy, context=ctx,
                       perform=performer(ctx, exchange), decode=False)
+    loaded = loaded_layers(spec, weights, fixed.frac_bits, layers, xp)
     start = time.perf_counter()
-    out = _layers(runner, weights, x_share, layers)
+    out = _layers(runner, loaded, x_share)
     left = dict(ctx.tape.remaining())
     if left:
         raise TapeError(f"party {party}'s tape has entries the program did not read: {left}")

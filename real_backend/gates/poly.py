@@ -48,7 +48,7 @@ class PiecewisePoly(Gate):
         self.coeffs = ring.from_signed(c)
         self.shifted = [(p + half) % (1 << self.n_bits) for p in bp]
         self.rounds = rounds
-        self._tables = None   # the fused kernel's tables, made at the first GPU evaluation
+        self._tables: dict[str, tuple] = {}   # the fused kernel's tables per array module, made at first use
 
     @property
     def m(self) -> int:
@@ -71,7 +71,7 @@ class PiecewisePoly(Gate):
         coeffs = xp.asarray(self.coeffs)
         n = key.n_elems
         if self.m > 1:
-            rows = engine.interval_rows(parts["dcf"], hatx, self._kernel_tables(xp), parts["rout"], self.out_bits)
+            rows = engine.interval_rows(parts["dcf"], hatx, self.kernel_tables(xp), parts["rout"], self.out_bits)
             if rows is not None:
                 return rows
         y = nring.add(hatx, nring.const(1 << (self.n_bits - 1)))
@@ -93,16 +93,19 @@ class PiecewisePoly(Gate):
             acc = ring.sub(acc, ring.mul(delta, ring.add(dcf_at[i], below)[None, :]))
         return ring.add(acc, parts["rout"])
 
-    def _kernel_tables(self, xp: Any) -> tuple[Any, Any, Any]:
-        """The fused kernel's tables on ``xp``, made once: shifted breakpoints, row differences c_j - c_{j-1}, and the
-        rows c_{m-1} - c_0 and c_{m-1}."""
-        if self._tables is None:
+    def kernel_tables(self, xp: Any) -> tuple[Any, Any, Any, int]:
+        """The fused kernel's tables on ``xp``, made once: shifted breakpoints, row differences c_j - c_{j-1}, the
+        rows c_{m-1} - c_0 and c_{m-1}, and the lowest bit in which neighbouring points can differ (the breakpoints'
+        common trailing zeros), above which the kernel sorts elements."""
+        if xp.__name__ not in self._tables:
             ring = Ring(self.out_bits)
             c = self.coeffs
-            self._tables = (xp.asarray(np.array(self.shifted, dtype=np.uint64)),
-                            xp.asarray(ring.sub(c[1:], c[:-1])),
-                            xp.asarray(np.stack([ring.sub(c[-1], c[0]), c[-1]])))
-        return self._tables
+            steps = [q - p for p, q in pairwise(self.shifted)] + [q for q in self.shifted if q]
+            sort_bit = min([self.n_bits - 10] + [(step & -step).bit_length() - 1 for step in steps])
+            self._tables[xp.__name__] = (xp.asarray(np.array(self.shifted, dtype=np.uint64)),
+                                         xp.asarray(ring.sub(c[1:], c[:-1])),
+                                         xp.asarray(np.stack([ring.sub(c[-1], c[0]), c[-1]])), max(sort_bit, 0))
+        return self._tables[xp.__name__]
 
     def key_bytes_per_elem(self) -> float:
         return dcf.key_bytes(self.n_bits, 1) + 8 * self.coeffs.shape[1]
