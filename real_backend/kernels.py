@@ -174,15 +174,14 @@ extern "C" __global__ void lut_eval(const uint4* root, const uint4* scw, const u
 }
 /* Interval containment (PiecewisePoly): one DCF key (alpha = r on the shifted line, payload 1) walked at every point
    y - q_j of the element (y = hatx + 2^(n-1)) and at y itself, in one thread. Consecutive points share a path prefix
-   (the breakpoints are sorted), so the walk restarts each point below the deepest node it shares with the previous
-   one, from that node's other child, kept when the node was expanded: same bits as dcf_lt at each point, with far
-   fewer ChaCha calls when breakpoints are close (GeLU-const: about 2,300 instead of 258 x 48). Element i of the batch
-   is order[i] (the launcher sorts elements by the low bits that decide where the restarts fall, so that the threads of
-   a warp restart at the same levels). raw(P) is the unsigned path sum; out = pub + (-1)^party * S with
-   S = (c_{m-1} - c_0) raw(y) - sum_j d_j raw(y - q_j) and pub (party 0 only) = c_{m-1} - sum_j d_j [y < q_j],
-   d_j = c_j - c_{j-1} (rows of dcoef, r words each, r <= 4); rout (r, N) is added. */
+   (the breakpoints are sorted), so each point's walk starts at the deepest node it shares with the previous point:
+   same bits as dcf_lt at each point, with far fewer ChaCha calls when breakpoints are close (GeLU-const: about 2,600
+   instead of 258 x 48). (Keeping the child not taken, to save one expansion a point, doubles the stack and measured
+   slower.) Element i of the batch is order[i]: the launcher sorts elements by the bits that decide where the walks
+   restart, so that the threads of a warp restart at the same levels. raw(P) is the unsigned path sum;
+   out = pub + (-1)^party * S with S = (c_{m-1} - c_0) raw(y) - sum_j d_j raw(y - q_j) and pub (party 0 only)
+   = c_{m-1} - sum_j d_j [y < q_j], d_j = c_j - c_{j-1} (rows of dcoef, r words each, r <= 4); rout (r, N) is added. */
 #define MAXN 64
-struct Node { uint4 seed; u64 acc; u32 t; };
 extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw,
                                         const u64* fcw, const u64* hatx, const long long* order, const u64* shifted,
                                         const u64* dcoef, const u64* first, const u64* rout, int n_bits, int m1, int r,
@@ -192,10 +191,12 @@ extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, co
   const long long i = order[tid];
   const u64 nmask = n_bits < 64 ? ((1ull << n_bits) - 1ull) : ~0ull;
   const u64 y = (hatx[i] + (1ull << (n_bits - 1))) & nmask;
-  Node path[MAXN + 1], other[MAXN + 1];   /* the current point's path; the child it did not take at each level */
-  path[0].seed = root[i];
-  path[0].acc = 0ull;
-  path[0].t = (u32)party;
+  uint4 seeds[MAXN + 1];   /* the current point's path: node, control bit and path sum at each depth */
+  u32 ts[MAXN + 1];
+  u64 accs[MAXN + 1];
+  seeds[0] = root[i];
+  ts[0] = (u32)party;
+  accs[0] = 0ull;
   u64 s[4] = {0ull, 0ull, 0ull, 0ull}, pub[4] = {0ull, 0ull, 0ull, 0ull};
   u32 g[16];
   u64 prev = 0ull;
@@ -207,35 +208,25 @@ extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, co
     int level = 0;
     if (j > 1) {
       const u64 diff = (x ^ prev) << (64 - n_bits);
-      if (diff) {
-        level = __clzll(diff) + 1;   /* the first differing bit: take the other child of that level's node */
-        path[level] = other[level];
-      } else {
-        level = n_bits;
-      }
+      level = diff ? __clzll(diff) : n_bits;   /* depth of the first differing bit: the walk restarts there */
     }
     prev = x;
     for (int l = level; l < n_bits; ++l) {
       const u32 xi = (u32)((x >> (n_bits - 1 - l)) & 1ull);
-      const Node node = path[l];
-      expand(node.seed, g, rounds);
+      expand(seeds[l], g, rounds);
+      uint4 sd = xi ? pick4(g, 4) : pick4(g, 0);
+      const uint4 v = xi ? pick4(g, 12) : pick4(g, 8);
       uint4 cw = scw[(long long)l * n + i];
-      const u32 tl = cw.x & 1u, trb = (u32)tr[(long long)l * n + i];
-      const u64 vc = vcw[(long long)l * n + i] * (u64)node.t;
+      const u32 t = ts[l];
+      const u32 tcw = xi ? (u32)tr[(long long)l * n + i] : (cw.x & 1u);
+      accs[l + 1] = accs[l] + (((u64)v.y << 32) | v.x) + vcw[(long long)l * n + i] * (u64)t;
+      ts[l + 1] = (sd.x & 1u) ^ (t & tcw);
       cw.x &= ~1u;
-      for (int side = 0; side < 2; ++side) {
-        uint4 sd = pick4(g, 4 * side);
-        const uint4 v = pick4(g, 8 + 4 * side);
-        Node child;
-        child.acc = node.acc + (((u64)v.y << 32) | v.x) + vc;
-        child.t = (sd.x & 1u) ^ (node.t & (side ? trb : tl));
-        sd.x &= ~1u;
-        child.seed = xor_if(sd, cw, node.t);
-        if ((u32)side == xi) path[l + 1] = child; else other[l + 1] = child;
-      }
+      sd.x &= ~1u;
+      seeds[l + 1] = xor_if(sd, cw, t);
     }
-    const Node leaf = path[n_bits];
-    const u64 raw = leaf.acc + (((u64)leaf.seed.y << 32) | leaf.seed.x) + fcw[i] * (u64)leaf.t;
+    const uint4 leaf = seeds[n_bits];
+    const u64 raw = accs[n_bits] + (((u64)leaf.y << 32) | leaf.x) + fcw[i] * (u64)ts[n_bits];
     if (wrap) {
       for (int w = 0; w < r; ++w) s[w] += __ldg(&first[w]) * raw;
     } else {

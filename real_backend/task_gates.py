@@ -81,9 +81,9 @@ def keygen(dealer: Dealer, gate: Gate, r_in: Any, n_bits: int, f: int) -> tuple[
 
 
 def evaluate(gate: Gate, key: GateKey, party: int, hatx: RingArray, n_bits: int, f: int) -> RingArray | GateOutput:
-    """This party's share of the gate's output on the public masked input ``hatx``."""
+    """This party's share of the gate's output on the public masked input ``hatx`` (a ring value: in range)."""
     tg = for_descriptor(gate, n_bits, f)
-    return tg.wrap(tg.fss.eval(party, key, hatx.data), hatx)
+    return tg.wrap(tg.fss.eval(party, key, hatx.data, reduced=True), hatx)
 
 
 def key_bytes(gate: Gate, words: int, n_bits: int, f: int) -> int:

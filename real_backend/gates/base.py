@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..dealer import Dealer
-from ..ring import Ring, check_words
+from ..ring import Ring, check_words, reduced_inputs
 
 
 class KeyReuseError(RuntimeError):
@@ -76,8 +77,10 @@ class Gate(ABC):
         dealer.record(self.kind, int(n), self.key_bytes_per_elem(), t.seconds)
         return keys
 
-    def eval(self, party: int, key: GateKey, hatx: Any) -> Any:
-        """Party ``party``'s share of the masked output for public masked input ``hatx``."""
+    def eval(self, party: int, key: GateKey, hatx: Any, reduced: bool = False) -> Any:
+        """Party ``party``'s share of the masked output for public masked input ``hatx``; ``reduced``: the caller
+        guarantees that hatx's values are in range (a ring result), so they are not scanned
+        (``ring.reduced_inputs``)."""
         if party not in (0, 1):
             raise ValueError(f"party={party!r}; allowed: 0, 1")
         if key.kind != self.kind:
@@ -85,7 +88,8 @@ class Gate(ABC):
         if key.party != party:
             raise ValueError(f"key of party {key.party} evaluated by party {party}")
         key.check_unused()
-        out = self._eval(party, key, hatx, key.parts)
+        with reduced_inputs() if reduced else nullcontext():
+            out = self._eval(party, key, hatx, key.parts)
         key.used = True  # only a successful evaluation spends the key; bad input leaves it usable
         return out
 
