@@ -86,6 +86,15 @@ __device__ __forceinline__ void prg_expand(const unsigned int s0, const unsigned
   out[12] = 0; out[13] = 0; out[14] = 0; out[15] = 0;
   chacha_rounds(out, rounds);
 }
+/* The leaf PRF of a DCF with a truth-table leaf: ChaCha keyed by the seed at block counter ctr (>= 1). */
+__device__ __forceinline__ void prg_counter(const unsigned int s0, const unsigned int s1, const unsigned int s2,
+                                            const unsigned int s3, unsigned int ctr, unsigned int out[16],
+                                            int rounds) {
+  out[0] = 0x61707865u; out[1] = 0x3120646Eu; out[2] = 0x79622D36u; out[3] = 0x6B206574u;
+  out[4] = s0; out[5] = s1; out[6] = s2; out[7] = s3; out[8] = s0; out[9] = s1; out[10] = s2; out[11] = s3;
+  out[12] = ctr; out[13] = 0; out[14] = 0; out[15] = 0;
+  chacha_rounds(out, rounds);
+}
 """
 
 _BLOCK_KERNEL = CUDA_CHACHA + r"""

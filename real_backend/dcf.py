@@ -5,9 +5,18 @@ block per level gives both child seeds and both child values (128 bits each: up 
 
 Key of party b (level-major, element index fastest):
 - ``root`` (N, 4) uint32: seed (LSB cleared; t = b implicitly);
-- ``scw`` (n, N, 4) uint32: seed CWs with tL_CW in the LSB; ``tr`` (n, N) uint8: tR_CW bits;
-- ``vcw`` (n, k, N) uint64: value CWs; ``fcw`` (k, N) uint64: final CW.
-Size per element on the wire: 16 + n*(16 + 8k) + ceil(n/8) + 8k bytes. Eval: n PRG calls.
+- ``scw`` (d, N, 4) uint32: seed CWs with tL_CW in the LSB; ``tr`` (d, N) uint8: tR_CW bits;
+- ``vcw`` (d, k, N) uint64: value CWs; ``fcw`` (k, N) uint64: final CW (the leaf table with truth-table leaves).
+Size per element on the wire: 16 + d*(16 + 8k) + ceil(d/8) + 8k bytes. Eval: d PRG calls; d = n.
+
+**Truth-table leaves** (``leaf_bits`` = b > 0, payload 1): the tree covers the top d = n - b bits of x, and
+``fcw`` is a correction table L of shape (2^b, N) instead of one final CW. With x = (X, z), X = x >> b,
+[x < alpha] = [X < A] + [X = A][z < a]: the tree gives [X < A] as any DCF does, and the leaf of X adds
+(-1)^b (Convert(F(s, z)) + t L[z]), F a PRF of the leaf seed (ChaCha keyed by s, counter 1 + z/8, word pair z mod 8).
+Off the path of A both parties' leaves are equal and cancel; on it the dealer sets
+L[z] = (-1)^{t1} (C1(z) - C0(z) - V + beta [z < a]) (V: the parties' path-sum difference), the fcw rule with the
+comparison of the low bits folded in. So b levels cost one PRF call, for 8 (2^b - 1) - b (16 + 8) bytes more key:
+worth it where one key is walked at many points that share their low bits (the interval gate, ``gates.poly``).
 """
 from __future__ import annotations
 
@@ -17,15 +26,17 @@ from typing import Any
 import numpy as np
 
 from . import block128 as B
-from .chacha import check_rounds, prg
+from .chacha import chacha_block, check_rounds, prg, seed_state
 from .ring import Ring, check_bits, check_words
 from .rng import RandomStream
 from .xp import get_xp
 
 
-def key_bytes(n_bits: int, payload_words: int) -> float:
+def key_bytes(n_bits: int, payload_words: int, leaf_bits: int = 0) -> float:
     """Bytes per element of one party's key (t_R bits packed)."""
-    return 16 + n_bits * (16 + 8 * payload_words) + -(-n_bits // 8) + 8 * payload_words
+    depth = n_bits - leaf_bits
+    final = 8 * (1 << leaf_bits) if leaf_bits else 8 * payload_words
+    return 16 + depth * (16 + 8 * payload_words) + -(-depth // 8) + final
 
 
 @dataclass
@@ -40,7 +51,8 @@ class DcfKey:
     scw: Any
     tr: Any
     vcw: Any
-    fcw: Any
+    fcw: Any                # (k, N) final CW, or the (2^leaf_bits, N) leaf table
+    leaf_bits: int = 0
 
     @property
     def n_elems(self) -> int:
@@ -48,7 +60,12 @@ class DcfKey:
 
     @property
     def payload_words(self) -> int:
-        return int(self.fcw.shape[0])
+        return int(self.vcw.shape[1])
+
+    @property
+    def depth(self) -> int:
+        """Tree levels (the bits above the truth-table leaf)."""
+        return self.n_bits - self.leaf_bits
 
 
 def _convert(block: Any, k: int, ring: Ring) -> Any:
@@ -57,10 +74,12 @@ def _convert(block: Any, k: int, ring: Ring) -> Any:
 
 
 def keygen(alpha: Any, beta: Any, n_bits: int, out_bits: int, stream: RandomStream,
-           rounds: int = 12) -> tuple[DcfKey, DcfKey]:
-    """Keys for f(x) = beta * [x < alpha]; ``alpha`` (N,) uint64 n-bit, ``beta`` (k, N) uint64 (k = 1 or 2)."""
+           rounds: int = 12, leaf_bits: int = 0) -> tuple[DcfKey, DcfKey]:
+    """Keys for f(x) = beta * [x < alpha]; ``alpha`` (N,) uint64 n-bit, ``beta`` (k, N) uint64 (k = 1 or 2);
+    ``leaf_bits``: the low bits covered by a truth-table leaf (module doc; payload 1 only)."""
     check_bits("n_bits", n_bits, 1, 64)
     check_bits("out_bits", out_bits, 1, 64)
+    check_bits("leaf_bits", leaf_bits, 0, min(n_bits - 1, MAX_LEAF_BITS))
     check_rounds(rounds)
     xp = stream.xp
     n = int(np.size(alpha))
@@ -69,15 +88,18 @@ def keygen(alpha: Any, beta: Any, n_bits: int, out_bits: int, stream: RandomStre
     if beta.ndim != 2 or beta.shape[1] != n or beta.shape[0] not in (1, 2):
         raise ValueError(f"beta must have shape (k, {n}) with k in (1, 2), got {beta.shape}")
     k = beta.shape[0]
+    if leaf_bits and k != 1:
+        raise ValueError(f"a truth-table leaf (leaf_bits={leaf_bits}) takes a payload of 1 word, got {k}")
+    depth = n_bits - leaf_bits
     ring = Ring(out_bits)
     seeds = B.clear_lsb(stream.seeds(2 * n).reshape(2, n, 4))
     t = xp.stack([xp.zeros(n, xp.uint32), xp.ones(n, xp.uint32)])
     v_alpha = xp.zeros((k, n), dtype=xp.uint64)
-    scw = xp.zeros((n_bits, n, 4), dtype=xp.uint32)
-    tr = xp.zeros((n_bits, n), dtype=xp.uint8)
-    vcw = xp.zeros((n_bits, k, n), dtype=xp.uint64)
+    scw = xp.zeros((depth, n, 4), dtype=xp.uint32)
+    tr = xp.zeros((depth, n), dtype=xp.uint8)
+    vcw = xp.zeros((depth, k, n), dtype=xp.uint64)
     roots = seeds.copy()
-    for i in range(n_bits):
+    for i in range(depth):
         a = ((alpha >> np.uint64(n_bits - 1 - i)) & np.uint64(1)).astype(xp.uint32)
         g = prg(seeds.reshape(2 * n, 4), rounds).reshape(2, n, 16)
         sl, sr, vl, vr = g[..., 0:4], g[..., 4:8], g[..., 8:12], g[..., 12:16]
@@ -96,11 +118,48 @@ def keygen(alpha: Any, beta: Any, n_bits: int, out_bits: int, stream: RandomStre
         t_keep = B.lsb(s_keep) ^ t * xp.where(a.astype(bool), tr_cw, tl_cw)
         seeds = B.clear_lsb(s_keep) ^ B.mask_by(t, s_cw[None])
         t = t_keep
-    raw = ring.sub(ring.sub(_convert(seeds[1], k, ring), _convert(seeds[0], k, ring)), v_alpha)
+    if leaf_bits:
+        z = xp.arange(1 << leaf_bits, dtype=xp.uint64)[:, None]
+        below = (z < (alpha & np.uint64((1 << leaf_bits) - 1))[None, :]).astype(xp.uint64) * beta
+        raw = ring.add(ring.sub(ring.sub(leaf_values(seeds[1], leaf_bits, ring, rounds),
+                                         leaf_values(seeds[0], leaf_bits, ring, rounds)), v_alpha), below)
+    else:
+        raw = ring.sub(ring.sub(_convert(seeds[1], k, ring), _convert(seeds[0], k, ring)), v_alpha)
     fcw = xp.where(t[1].astype(bool), ring.neg(raw), raw)
-    k0, k1 = (DcfKey(b, n_bits, out_bits, rounds, roots[b], scw.copy(), tr.copy(), vcw.copy(), fcw.copy())
-              for b in (0, 1))
+    k0, k1 = (DcfKey(b, n_bits, out_bits, rounds, roots[b], scw.copy(), tr.copy(), vcw.copy(), fcw.copy(),
+                     leaf_bits) for b in (0, 1))
     return k0, k1
+
+
+MAX_LEAF_BITS = 12
+
+
+def leaf_values(seeds: Any, leaf_bits: int, ring: Ring, rounds: int, z: Any = None) -> Any:
+    """Convert(F(s, z)) of leaf seeds (N, 4): at every z < 2^leaf_bits, shape (2^leaf_bits, N), or at one z per
+    seed (``z`` (N,)), shape (N,). F(s, z) is word pair z mod 8 of ChaCha keyed by s at counter 1 + z // 8 (the tree's
+    PRG uses counter 0)."""
+    xp = get_xp(seeds)
+    if z is None:
+        blocks = [_leaf_block(seeds, xp.full(seeds.shape[0], c, dtype=xp.uint32), rounds)
+                  for c in range(max(1, (1 << leaf_bits) // 8))]
+        words = xp.concatenate([_pairs(b) for b in blocks], axis=0)[: 1 << leaf_bits]
+        return ring.reduce(words)
+    block = _leaf_block(seeds, (z >> np.uint64(3)).astype(xp.uint32), rounds)
+    pairs = _pairs(block)
+    return ring.reduce(xp.take_along_axis(pairs, (z & np.uint64(7)).astype(xp.int64)[None, :], axis=0)[0])
+
+
+def _leaf_block(seeds: Any, counter: Any, rounds: int) -> Any:
+    state = seed_state(seeds)
+    state[:, 12] = counter + np.uint32(1)
+    return chacha_block(state, rounds)
+
+
+def _pairs(block: Any) -> Any:
+    """A ChaCha block (N, 16) uint32 as its 8 little-endian uint64 words, shape (8, N)."""
+    xp = get_xp(block)
+    return xp.stack([block[:, 2 * w].astype(xp.uint64) | (block[:, 2 * w + 1].astype(xp.uint64) << np.uint64(32))
+                     for w in range(8)])
 
 
 def tile(key: DcfKey, times: int) -> DcfKey:
@@ -112,7 +171,7 @@ def tile(key: DcfKey, times: int) -> DcfKey:
         return xp.concatenate([a] * times, axis=axis)
 
     return DcfKey(key.party, key.n_bits, key.out_bits, key.rounds, rep(key.root, 0), rep(key.scw, 1),
-                  rep(key.tr, 1), rep(key.vcw, 2), rep(key.fcw, 1))
+                  rep(key.tr, 1), rep(key.vcw, 2), rep(key.fcw, 1), key.leaf_bits)
 
 
 def eval_lt(key: DcfKey, x: Any) -> Any:
@@ -124,7 +183,7 @@ def eval_lt(key: DcfKey, x: Any) -> Any:
     ring, k = Ring(key.out_bits), key.payload_words
     seed, t = key.root, xp.full(key.n_elems, key.party, dtype=xp.uint32)
     acc = xp.zeros((k, key.n_elems), dtype=xp.uint64)
-    for i in range(key.n_bits):
+    for i in range(key.depth):
         xi = ((x >> np.uint64(key.n_bits - 1 - i)) & np.uint64(1)).astype(xp.uint32)
         g = prg(seed, key.rounds)
         s_side = B.select(xi, g[:, 4:8], g[:, 0:4])
@@ -135,5 +194,12 @@ def eval_lt(key: DcfKey, x: Any) -> Any:
         t_next = B.lsb(s_side) ^ (t & tcw)
         seed = B.clear_lsb(s_side) ^ B.mask_by(t, B.clear_lsb(cw))
         t = t_next
-    acc = ring.add(acc, ring.add(_convert(seed, k, ring), key.fcw * t.astype(xp.uint64)))
+    if key.leaf_bits:
+        z = x & np.uint64((1 << key.leaf_bits) - 1)
+        correction = xp.take_along_axis(key.fcw, z.astype(xp.int64)[None, :], axis=0)
+        leaf = ring.add(leaf_values(seed, key.leaf_bits, ring, key.rounds, z)[None, :],
+                        correction * t.astype(xp.uint64))
+    else:
+        leaf = ring.add(_convert(seed, k, ring), key.fcw * t.astype(xp.uint64))
+    acc = ring.add(acc, leaf)
     return ring.neg(acc) if key.party else acc

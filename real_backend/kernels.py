@@ -51,6 +51,17 @@ __device__ __forceinline__ u32 parity_range(uint4 b, int lo, int hi) {
   return __popc(acc) & 1u;
 }
 
+/* The leaf of a DCF walk: the final CW (leaf_bits = 0) or the truth-table leaf at z = x's low bits
+   (dcf.py: Convert(F(s, z)) + t L[z], L = fcw of shape (2^leaf_bits, N)); k = 1 word. */
+__device__ __forceinline__ u64 dcf_leaf(uint4 seed, u32 t, const u64* fcw, u64 x, int leaf_bits, int rounds,
+                                        long long i, long long n, u32 g[16]) {
+  if (leaf_bits == 0) return (((u64)seed.y << 32) | seed.x) + fcw[i] * (u64)t;
+  const u32 z = (u32)(x & ((1ull << leaf_bits) - 1ull));
+  prg_counter(seed.x & ~1u, seed.y, seed.z, seed.w, 1u + (z >> 3), g, rounds);
+  const int w = (int)(z & 7u);
+  return (((u64)g[2 * w + 1] << 32) | g[2 * w]) + fcw[(long long)z * n + i] * (u64)t;
+}
+
 /* SIGMA comparison [x < alpha] from a DPF key; x = hatx & low_mask; optional DReLU epilogue:
    out = d ^ (party==0 ? bit msb_shift of hatx : 0) ^ c[i]   (when c != NULL), else out = d. */
 extern "C" __global__ void dpf_lt(const uint4* root, const uint4* scw, const unsigned char* tr, const uint4* leaf,
@@ -88,8 +99,8 @@ extern "C" __global__ void dpf_lt(const uint4* root, const uint4* scw, const uns
 
 /* BCG+21 DCF: out[j*n + i] = share of beta_j * [x < alpha], j < k (k = 1 or 2), mod 2^out_bits. */
 extern "C" __global__ void dcf_lt(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw,
-                                  const u64* fcw, const u64* xs, int n_bits, int k, u64 out_mask, int party,
-                                  int rounds, u64* out, long long n) {
+                                  const u64* fcw, const u64* xs, int n_bits, int leaf_bits, int k, u64 out_mask,
+                                  int party, int rounds, u64* out, long long n) {
   long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   u64 x = xs[i];
@@ -97,7 +108,7 @@ extern "C" __global__ void dcf_lt(const uint4* root, const uint4* scw, const uns
   u32 t = (u32)party;
   u64 acc0 = 0, acc1 = 0;
   u32 g[16];
-  for (int l = 0; l < n_bits; ++l) {
+  for (int l = 0; l < n_bits - leaf_bits; ++l) {
     u32 xi = (u32)((x >> (n_bits - 1 - l)) & 1ull);
     expand(seed, g, rounds);
     uint4 s = xi ? pick4(g, 4) : pick4(g, 0);
@@ -113,9 +124,8 @@ extern "C" __global__ void dcf_lt(const uint4* root, const uint4* scw, const uns
     seed = xor_if(s, cw, t);
     t = t_next;
   }
-  u64 tm = (u64)t;
-  acc0 += (((u64)seed.y << 32) | seed.x) + fcw[i] * tm;
-  if (k > 1) acc1 += (((u64)seed.w << 32) | seed.z) + fcw[n + i] * tm;
+  acc0 += dcf_leaf(seed, t, fcw, x, leaf_bits, rounds, i, n, g);
+  if (k > 1) acc1 += (((u64)seed.w << 32) | seed.z) + fcw[n + i] * (u64)t;
   if (party) { acc0 = 0ull - acc0; acc1 = 0ull - acc1; }
   out[i] = acc0 & out_mask;
   if (k > 1) out[n + i] = acc1 & out_mask;
@@ -184,13 +194,15 @@ extern "C" __global__ void lut_eval(const uint4* root, const uint4* scw, const u
 #define MAXN 64
 extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw,
                                         const u64* fcw, const u64* hatx, const long long* order, const u64* shifted,
-                                        const u64* dcoef, const u64* first, const u64* rout, int n_bits, int m1, int r,
-                                        u64 out_mask, int party, int rounds, u64* out, long long n) {
+                                        const u64* dcoef, const u64* first, const u64* rout, int n_bits,
+                                        int leaf_bits, int m1, int r, u64 out_mask, int party, int rounds, u64* out,
+                                        long long n) {
   long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (tid >= n) return;
   const long long i = order[tid];
   const u64 nmask = n_bits < 64 ? ((1ull << n_bits) - 1ull) : ~0ull;
   const u64 y = (hatx[i] + (1ull << (n_bits - 1))) & nmask;
+  const int depth = n_bits - leaf_bits;
   uint4 seeds[MAXN + 1];   /* the current point's path: node, control bit and path sum at each depth */
   u32 ts[MAXN + 1];
   u64 accs[MAXN + 1];
@@ -208,10 +220,11 @@ extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, co
     int level = 0;
     if (j > 1) {
       const u64 diff = (x ^ prev) << (64 - n_bits);
-      level = diff ? __clzll(diff) : n_bits;   /* depth of the first differing bit: the walk restarts there */
+      level = diff ? __clzll(diff) : depth;   /* depth of the first differing bit: the walk restarts there */
+      if (level > depth) level = depth;         /* points that differ only in the leaf's bits share the leaf */
     }
     prev = x;
-    for (int l = level; l < n_bits; ++l) {
+    for (int l = level; l < depth; ++l) {
       const u32 xi = (u32)((x >> (n_bits - 1 - l)) & 1ull);
       expand(seeds[l], g, rounds);
       uint4 sd = xi ? pick4(g, 4) : pick4(g, 0);
@@ -225,8 +238,7 @@ extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, co
       sd.x &= ~1u;
       seeds[l + 1] = xor_if(sd, cw, t);
     }
-    const uint4 leaf = seeds[n_bits];
-    const u64 raw = accs[n_bits] + (((u64)leaf.y << 32) | leaf.x) + fcw[i] * (u64)ts[n_bits];
+    const u64 raw = accs[depth] + dcf_leaf(seeds[depth], ts[depth], fcw, x, leaf_bits, rounds, i, n, g);
     if (wrap) {
       for (int w = 0; w < r; ++w) s[w] += __ldg(&first[w]) * raw;
     } else {
@@ -292,7 +304,7 @@ def dcf_lt(key: Any, x: Any) -> Any:
     _kernel("dcf_lt")(_grid(n), (_THREADS,), (
         cp.ascontiguousarray(key.root), cp.ascontiguousarray(key.scw), cp.ascontiguousarray(key.tr),
         cp.ascontiguousarray(key.vcw), cp.ascontiguousarray(key.fcw), cp.ascontiguousarray(x), np.int32(key.n_bits),
-        np.int32(k), out_mask, np.int32(key.party), np.int32(key.rounds), out, np.int64(n)))
+        np.int32(key.leaf_bits), np.int32(k), out_mask, np.int32(key.party), np.int32(key.rounds), out, np.int64(n)))
     return out
 
 
@@ -331,6 +343,7 @@ def interval_eval(key: Any, hatx: Any, shifted: Any, dcoef: Any, first: Any, sor
         cp.ascontiguousarray(key.vcw), cp.ascontiguousarray(key.fcw), cp.ascontiguousarray(hatx), order,
         cp.ascontiguousarray(shifted, dtype=cp.uint64), cp.ascontiguousarray(dcoef, dtype=cp.uint64),
         cp.ascontiguousarray(first, dtype=cp.uint64), cp.ascontiguousarray(rout, dtype=cp.uint64),
-        np.int32(n_bits), np.int32(shifted.shape[0]), np.int32(r), _bit_mask(out_bits), np.int32(key.party),
+        np.int32(n_bits), np.int32(key.leaf_bits), np.int32(shifted.shape[0]), np.int32(r), _bit_mask(out_bits),
+        np.int32(key.party),
         np.int32(key.rounds), out, np.int64(n)))
     return out

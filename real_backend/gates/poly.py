@@ -7,6 +7,11 @@ Used for nExp, reciprocal and rsqrt initial values, SiLU/GeLU splines and GeLU-c
 One DCF key (alpha = r_in on the shifted line, payload 1) evaluated at m points: with y = hatx + 2^(n-1) and
 q_i = p_i + 2^(n-1), [x < p_i] = DCF(y - q_i) - DCF(y) + [y < q_i] (an identity over the integers), and
 c(x) = c_{m-1} - sum_i [x < p_i] (c_i - c_{i-1}).
+
+The m points of an element differ only above the breakpoints' common trailing zero bits, so where there are many
+breakpoints (``TABLE_LEAF_MIN_POINTS``) with at least 4 such bits, the DCF gets a truth-table leaf over up to 8 of
+them (``dcf``: one PRF call instead of 8 levels a point, 1.8 kB more key an element). On the GPU one kernel walks
+all m points of an element, each from the deepest node it shares with the previous one (``kernels.interval_eval``).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from ..xp import get_xp
 from .base import Gate, GateKeys, check_hatx, draw_mask, pair
 
 POINTS_PER_EVAL = 1 << 20   # element-points per DCF evaluation: bounds the temporaries (about 1 KB per point)
+TABLE_LEAF_MIN_POINTS = 64  # from this many breakpoints a truth-table leaf pays for its key bytes
 
 
 class PiecewisePoly(Gate):
@@ -48,6 +54,8 @@ class PiecewisePoly(Gate):
         self.coeffs = ring.from_signed(c)
         self.shifted = [(p + half) % (1 << self.n_bits) for p in bp]
         self.rounds = rounds
+        shared_low = min([8, self.n_bits - 1] + [(q & -q).bit_length() - 1 for q in self.shifted if q])
+        self.leaf_bits = shared_low if len(bp) >= TABLE_LEAF_MIN_POINTS and shared_low >= 4 else 0
         self._tables: dict[str, tuple] = {}   # the fused kernel's tables per array module, made at first use
 
     @property
@@ -59,7 +67,8 @@ class PiecewisePoly(Gate):
         ring = Ring(self.out_bits)
         xp = stream.xp
         r = draw_mask(stream, Ring(self.n_bits), n, r_in)
-        k0, k1 = dcf.keygen(r, xp.ones((1, n), dtype=np.uint64), self.n_bits, self.out_bits, stream, self.rounds)
+        k0, k1 = dcf.keygen(r, xp.ones((1, n), dtype=np.uint64), self.n_bits, self.out_bits, stream, self.rounds,
+                            self.leaf_bits)
         r_out = stream.ring(self.coeffs.shape[1] * n, self.out_bits).reshape(self.coeffs.shape[1], n)
         o0, o1 = dealer.share(r_out, ring, stream)
         return pair(self.kind, n, {"dcf": k0, "rout": o0}, {"dcf": k1, "rout": o1}, r, r_out)
@@ -108,7 +117,8 @@ class PiecewisePoly(Gate):
         return self._tables[xp.__name__]
 
     def key_bytes_per_elem(self) -> float:
-        return dcf.key_bytes(self.n_bits, 1) + 8 * self.coeffs.shape[1]
+        return dcf.key_bytes(self.n_bits, 1, self.leaf_bits) + 8 * self.coeffs.shape[1]
 
     def prg_calls_per_elem(self) -> int:
-        return self.n_bits * self.m if self.m > 1 else 0
+        """ChaCha calls of the array code (one walk a point; the GPU kernel shares path prefixes between points)."""
+        return (self.n_bits - self.leaf_bits + bool(self.leaf_bits)) * self.m if self.m > 1 else 0

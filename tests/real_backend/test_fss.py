@@ -36,15 +36,18 @@ def test_dpf_compare_wide_domain_random_points():
     assert ((dpf.eval_lt(k0, x) ^ dpf.eval_lt(k1, x)) == (x < alpha)).all()
 
 
-@pytest.mark.parametrize("n,out,k", [(1, 64, 1), (6, 37, 2), (8, 64, 2), (9, 13, 1)])
-def test_dcf_exhaustive(n, out, k):
+@pytest.mark.parametrize("n,out,k,leaf", [(1, 64, 1, 0), (6, 37, 2, 0), (8, 64, 2, 0), (9, 13, 1, 0),
+                                          (2, 64, 1, 1), (6, 37, 1, 2), (9, 13, 1, 3), (11, 48, 1, 8)])
+def test_dcf_exhaustive(n, out, k, leaf):
+    """Every x of the domain against 4 alphas (0 among them), with a final CW or a truth-table leaf of ``leaf`` bits."""
     st = _stream(100 + n)
     base = st.ring(4, n)
     base[0] = 0
     xs = np.arange(1 << n, dtype=np.uint64)
     alpha, x = np.repeat(base, xs.size), np.tile(xs, base.size)
     beta = st.ring(k * alpha.size, out).reshape(k, alpha.size)
-    k0, k1 = dcf.keygen(alpha, beta, n, out, st)
+    k0, k1 = dcf.keygen(alpha, beta, n, out, st, leaf_bits=leaf)
+    assert k0.fcw.shape[0] == (1 << leaf if leaf else k) and k0.scw.shape[0] == n - leaf
     got = (dcf.eval_lt(k0, x) + dcf.eval_lt(k1, x)) & np.uint64((1 << out) - 1)
     assert (got == beta * (x < alpha)).all()
 
@@ -53,6 +56,7 @@ def test_key_sizes_follow_the_constructions():
     assert dpf.key_bytes(37) == 16 * 30 + 32 + 4  # 16(n-7) + 32 + ceil((n-8)/8)
     assert dpf.tree_depth(50) == 43 and dpf.tree_depth(5) == 1
     assert dcf.key_bytes(12, 1) == 16 + 12 * 24 + 2 + 8
+    assert dcf.key_bytes(48, 1, leaf_bits=8) == 16 + 40 * 24 + 5 + 8 * 256
 
 
 def test_dpf_rejects_out_of_domain_inputs():

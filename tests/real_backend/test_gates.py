@@ -171,3 +171,33 @@ def test_bad_inputs_are_named():
         G.PiecewisePoly(8, [5, 5], np.zeros((3, 1)), 8)
     with pytest.raises(ValueError, match="n=0 elements"):
         G.DReLU(8).keygen(d, 0)
+
+
+@pytest.mark.parametrize("n,spacing,count", [(24, 6, 70), (48, 8, 257), (20, 3, 80)])
+def test_interval_gate_with_many_breakpoints(n, spacing, count):
+    """Many breakpoints 2^spacing apart take a truth-table leaf over their shared low zero bits (4 or more of them;
+    3 do not); the shares reconstruct the row of x's interval at every breakpoint, one below it, and at the line's
+    ends."""
+    ring = Ring(n)
+    bps = [-(count // 2) * (1 << spacing) + j * (1 << spacing) for j in range(count)]
+    rows = np.random.default_rng(n).integers(-2**20, 2**20, (count + 1, 2))
+    gate = G.PiecewisePoly(n, bps, rows, n)
+    assert gate.leaf_bits == (min(spacing, 8) if spacing >= 4 else 0)
+    xs = np.array(bps + [b - 1 for b in bps] + [-(1 << (n - 1)), (1 << (n - 1)) - 1, 0], dtype=np.int64)
+    keys = gate.keygen(Dealer(9), xs.size)
+    hat = ring.add(ring.from_signed(xs), keys.r_in)
+    got = ring.sub(ring.add(gate.eval(0, keys.key0, hat), gate.eval(1, keys.key1, hat)), keys.r_out)
+    assert (got == gate.coeffs[np.searchsorted(bps, xs, side="right")].T).all()
+
+
+def test_reduced_inputs_skip_only_the_value_scan():
+    """A caller that passes ring results skips the scan for out-of-range values (a device sync on CuPy); shape and
+    dtype are still checked, and outside that call the scan is back."""
+    gate = G.GapARS(16, 4)
+    keys = gate.keygen(Dealer(3), 4)
+    too_big = np.array([1 << 16, 0, 1, 2], dtype=np.uint64)
+    gate.eval(0, keys.key0, too_big, reduced=True)   # trusted: not scanned (the caller's promise)
+    with pytest.raises(ValueError, match="shape"):
+        gate.eval(1, keys.key1, too_big[:3], reduced=True)
+    with pytest.raises(ValueError, match=">= 2\\^16"):
+        gate.eval(1, keys.key1, too_big)

@@ -4,7 +4,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from real_backend import beaver, dpf, kernels
+from real_backend import beaver, dcf, dpf, kernels
 from real_backend import gates as G
 from real_backend.chacha import chacha_block
 from real_backend.dealer import Dealer
@@ -137,3 +137,18 @@ def test_interval_kernel_matches_arrays_and_the_table(n):
         got = Ring(n).sub(Ring(n).add(outs[0], outs[1]), keys.r_out)
         want = gate.coeffs[np.searchsorted(bps, xs, side="right")].T
         assert (got == want).all(), f"m={gate.m}: {(got != want).any(axis=0).sum()} elements read the wrong row"
+
+
+@pytest.mark.parametrize("n,leaf", [(20, 4), (48, 8)])
+def test_dcf_kernel_with_table_leaf_matches_arrays(n, leaf):
+    import cupy as cp
+
+    st = RandomStream(seed_words(11), 0)
+    N = 3000
+    alpha, x = st.ring(N, n), st.ring(N, n)
+    x[: N // 3] = alpha[: N // 3] ^ np.uint64(1)          # points on alpha's path, differing in the leaf's bits
+    x[N // 3: N // 2] = alpha[N // 3: N // 2]
+    for key in dcf.keygen(alpha, np.ones((1, N), dtype=np.uint64), n, n, st, leaf_bits=leaf):
+        want = dcf.eval_lt(key, x)
+        got = to_numpy(kernels.dcf_lt(convert_tree(key, cp), cp.asarray(x)))
+        assert (got == want).all(), f"n={n} party {key.party}: {(got != want).mean():.3f} of outputs differ"
