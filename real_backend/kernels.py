@@ -270,6 +270,12 @@ def _kernel(name: str) -> Any:
     return _module["mod"].get_function(name)
 
 
+def load() -> None:
+    """Compile (or load from CuPy's cache) every kernel now, so that an online run does not pay for it."""
+    for name in ("dpf_lt", "dcf_lt", "lut_eval", "interval_eval"):
+        _kernel(name)
+
+
 def _grid(n: int) -> tuple[int]:
     return ((n + _THREADS - 1) // _THREADS,)
 

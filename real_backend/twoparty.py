@@ -23,11 +23,13 @@ from simflush.plain.layer import FixedLayer, ValueRun, encode_real, fixed_layer
 from simflush.profiles import Settings
 from simflush.tasks.values import FixedPoint, RingArith, RingArray
 
+from . import kernels
 from .context import RealContext, performer
 from .dealer import Dealer
 from .dealer_pass import DealerContext, fresh_run_id
 from .ring import Ring
 from .tape import Tape, TapeError
+from .xp import is_cupy
 
 EXCHANGE_TIMEOUT_S = 60.0
 
@@ -121,6 +123,8 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
     runner = ValueRun(spec, settings, fixed, ctx.arith, batch, seq_len, policy, context=ctx,
                       perform=performer(ctx, exchange), decode=False)
     loaded = loaded_layers(spec, weights, fixed.frac_bits, layers, xp)
+    if is_cupy(xp):
+        kernels.load()
     start = time.perf_counter()
     out = _layers(runner, loaded, x_share)
     left = dict(ctx.tape.remaining())

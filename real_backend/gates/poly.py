@@ -77,12 +77,12 @@ class PiecewisePoly(Gate):
         ring, nring = Ring(self.out_bits), Ring(self.n_bits)
         hatx = check_hatx(hatx, self.n_bits, key.n_elems)
         xp = get_xp(hatx)
-        coeffs = xp.asarray(self.coeffs)
         n = key.n_elems
         if self.m > 1:
             rows = engine.interval_rows(parts["dcf"], hatx, self.kernel_tables(xp), parts["rout"], self.out_bits)
             if rows is not None:
                 return rows
+        coeffs = xp.asarray(self.coeffs)
         y = nring.add(hatx, nring.const(1 << (self.n_bits - 1)))
         acc = public_share(party, xp.broadcast_to(coeffs[-1][:, None], (coeffs.shape[1], n)).copy())
         if self.m == 1:

@@ -120,7 +120,7 @@ def test_interval_kernel_matches_arrays_and_the_table(n):
 
     ring = Ring(n)
     for gate in interval_cases(n):
-        bps = np.array([(p - (1 << (n - 1))) % (1 << n) - (1 << (n - 1)) for p in gate.shifted], dtype=np.int64)
+        bps = np.array([q - (1 << (n - 1)) for q in gate.shifted], dtype=np.int64)
         xs = np.concatenate([bps, bps - 1, [-(1 << (n - 1)), (1 << (n - 1)) - 1, 0, -1]])
         xs = np.concatenate([xs, np.random.default_rng(7).integers(-2**(n - 1), 2**(n - 1), 600 - xs.size % 600)])
         N = xs.size
