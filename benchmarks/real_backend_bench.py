@@ -73,13 +73,30 @@ def _raw_recv_into(sock, mv):
         got += k
 
 
-def _net_party(party, port_q, res_q, words, reps, profile, chan_kw):
+def _channel(party, port_q, **chan_kw):
+    """Party 0 listens on a free loopback port and tells party 1 on ``port_q``."""
     if party == 0:
         srv = listen("127.0.0.1:0")
         port_q.put(srv.getsockname()[1])
-        ch = accept(srv, 30, **chan_kw)
-    else:
-        ch = connect(f"127.0.0.1:{port_q.get()}", 30, **chan_kw)
+        return accept(srv, 30, **chan_kw)
+    return connect(f"127.0.0.1:{port_q.get()}", 30, **chan_kw)
+
+
+def _two_processes(target, args, timeout_s):
+    """Run ``target(party, port_q, res_q, *args)`` as party 0 and party 1 (spawned); party 0's result."""
+    ctx = mp.get_context("spawn")
+    pq, rq = ctx.Queue(), ctx.Queue()
+    ps = [ctx.Process(target=target, args=(p, pq, rq, *args)) for p in (0, 1)]
+    for p in ps:
+        p.start()
+    res = dict(rq.get(timeout=timeout_s) for _ in ps)
+    for p in ps:
+        p.join()
+    return res[0]
+
+
+def _net_party(party, port_q, res_q, words, reps, profile, chan_kw):
+    ch = _channel(party, port_q, **chan_kw)
     big = np.arange(words, dtype=np.uint64)
     small = np.arange(1, dtype=np.uint64)
     n37 = np.arange(words, dtype=np.uint64) & np.uint64(2**37 - 1)
@@ -134,16 +151,8 @@ def net_bench(profile=False, words=OPEN_WORDS, reps=None, **chan_kw):
 
     Per direction (GB/s) = bytes one party sends (8 MiB) / wall time of the whole open on party 0, from the call of
     ``open_shares`` to its return (packing, both directions, checksums and the reconstruction included)."""
-    ctx = mp.get_context("spawn")
-    pq, rq = ctx.Queue(), ctx.Queue()
     reps = reps or {"open_8MB": 20, "open_1word": 2000}
-    ps = [ctx.Process(target=_net_party, args=(p, pq, rq, words, reps, profile, chan_kw)) for p in (0, 1)]
-    for p in ps:
-        p.start()
-    res = dict(rq.get(timeout=300) for _ in ps)
-    for p in ps:
-        p.join()
-    return res[0]
+    return _two_processes(_net_party, (words, reps, profile, chan_kw), 300)
 
 
 def net_row(net):
@@ -245,14 +254,6 @@ def net_main(argv=None):
 SMALL_OPEN_TARGET_S, BIG_OPEN_TARGET_S = 80e-6, 8e-3   # issue 13: a 1-word round trip; 2^20 words at 37 bits
 
 
-def _channel(party, port_q):
-    if party == 0:
-        srv = listen("127.0.0.1:0")
-        port_q.put(srv.getsockname()[1])
-        return accept(srv, 30)
-    return connect(f"127.0.0.1:{port_q.get()}", 30)
-
-
 def _gpu_open_party(party, port_q, res_q, words, n_bits, reps):
     """One party of ``gpu_open_bench``: the opens (both parties), then the pieces alone (party 0; party 1 waits)."""
     import cupy as cp
@@ -300,15 +301,7 @@ def gpu_open_bench(words=OPEN_WORDS, n_bits=37, reps=20):
     word, of its ``pack_s`` / ``comm_s`` split, of today's host-packed open of the same words, and of the pieces
     (CUDA events, party 0 alone): pack kernel, D2H into pinned memory, H2D, unpack + add kernel; the socket piece is
     the exchange of the packed bytes between pinned host buffers (both parties)."""
-    ctx = mp.get_context("spawn")
-    pq, rq = ctx.Queue(), ctx.Queue()
-    ps = [ctx.Process(target=_gpu_open_party, args=(p, pq, rq, words, n_bits, reps)) for p in (0, 1)]
-    for p in ps:
-        p.start()
-    res = dict(rq.get(timeout=600) for _ in ps)
-    for p in ps:
-        p.join()
-    return res[0]
+    return _two_processes(_gpu_open_party, (words, n_bits, reps), 600)
 
 
 def gpu_open_main(argv=None):
