@@ -152,7 +152,7 @@ def check_packed_run(spec, weights, x, settings, layers, results, sent, output):
 def test_the_real_run_over_a_channel_sends_its_opens_packed():
     spec = TINY_BERT
     settings = resolve("suf-gpu-bench", spec, {})
-    weights, x = random_weights(spec, 3, 1), random_hidden_states(spec, 4, 3)
+    weights, x = random_weights(spec, 3, 1), random_hidden_states(spec, 2, 3)
     results, sent = run_over_channels(spec, weights, x, settings, 1, Dealer(b"packed opens"))
     output = Ring(FIXED.n_bits).add(results[0].output, results[1].output)
     check_packed_run(spec, weights, x, settings, 1, results, sent, output)
