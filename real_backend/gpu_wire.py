@@ -140,7 +140,7 @@ class Staging:
         """CuPy ``words`` copied once into the pinned send buffer (waits for the copy): a NumPy uint64 view of it."""
         host = self._buffer("send", words.nbytes, _pinned).view(np.uint64)
         if words.size:
-            words.get(out=host, blocking=True)
+            words.get(out=host)   # CuPy >= 13: blocking by default
         return host
 
     def receive_buffer(self, nbytes: int) -> np.ndarray:
