@@ -4,9 +4,11 @@ Usage: python benchmarks/real_backend_bench.py [--out DIR] [--elems N]
        python benchmarks/real_backend_bench.py --net-only [--profile] [--out DIR] [--chunk-bytes B] [--check-threads T]
        python benchmarks/real_backend_bench.py --net-only --libraries   (one process: frame checksum candidates,
                                                                       dealer ChaCha20 stream on both CPU paths)
-Writes bench.jsonl (net.jsonl for --net-only) to DIR and prints a table. --net-only needs no GPU. Kernel times: CUDA
-events, median of repeats after warm-up, over fresh keys generated on the GPU (the kernels are re-run on one key batch:
-the one-time check lives in the gate layer).
+       python benchmarks/real_backend_bench.py --gpu-open [--out DIR] [--n-bits 37] [--words 1048576] [--label L]
+                                              (opens of CuPy shares, two processes over loopback, one GPU)
+Writes bench.jsonl (net.jsonl for --net-only, gpu_open.jsonl for --gpu-open) to DIR and prints a table. --net-only
+needs no GPU. Kernel times: CUDA events, median of repeats after warm-up, over fresh keys generated on the GPU (the
+kernels are re-run on one key batch: the one-time check lives in the gate layer).
 """
 from __future__ import annotations
 
@@ -24,11 +26,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from real_backend import beaver, kernels, wire
+from real_backend import beaver, gpu_wire, kernels, wire
 from real_backend import gates as G
 from real_backend.channel import accept, connect, listen
 from real_backend.dealer import Dealer
-from real_backend.opening import open_shares
+from real_backend.opening import ChannelOpen, exchange, open_shares
 from real_backend.ring import Ring
 from real_backend.xp import get_xp
 
@@ -71,13 +73,30 @@ def _raw_recv_into(sock, mv):
         got += k
 
 
-def _net_party(party, port_q, res_q, words, reps, profile, chan_kw):
+def _channel(party, port_q, **chan_kw):
+    """Party 0 listens on a free loopback port and tells party 1 on ``port_q``."""
     if party == 0:
         srv = listen("127.0.0.1:0")
         port_q.put(srv.getsockname()[1])
-        ch = accept(srv, 30, **chan_kw)
-    else:
-        ch = connect(f"127.0.0.1:{port_q.get()}", 30, **chan_kw)
+        return accept(srv, 30, **chan_kw)
+    return connect(f"127.0.0.1:{port_q.get()}", 30, **chan_kw)
+
+
+def _two_processes(target, args, timeout_s):
+    """Run ``target(party, port_q, res_q, *args)`` as party 0 and party 1 (spawned); party 0's result."""
+    ctx = mp.get_context("spawn")
+    pq, rq = ctx.Queue(), ctx.Queue()
+    ps = [ctx.Process(target=target, args=(p, pq, rq, *args)) for p in (0, 1)]
+    for p in ps:
+        p.start()
+    res = dict(rq.get(timeout=timeout_s) for _ in ps)
+    for p in ps:
+        p.join()
+    return res[0]
+
+
+def _net_party(party, port_q, res_q, words, reps, profile, chan_kw):
+    ch = _channel(party, port_q, **chan_kw)
     big = np.arange(words, dtype=np.uint64)
     small = np.arange(1, dtype=np.uint64)
     n37 = np.arange(words, dtype=np.uint64) & np.uint64(2**37 - 1)
@@ -132,16 +151,8 @@ def net_bench(profile=False, words=OPEN_WORDS, reps=None, **chan_kw):
 
     Per direction (GB/s) = bytes one party sends (8 MiB) / wall time of the whole open on party 0, from the call of
     ``open_shares`` to its return (packing, both directions, checksums and the reconstruction included)."""
-    ctx = mp.get_context("spawn")
-    pq, rq = ctx.Queue(), ctx.Queue()
     reps = reps or {"open_8MB": 20, "open_1word": 2000}
-    ps = [ctx.Process(target=_net_party, args=(p, pq, rq, words, reps, profile, chan_kw)) for p in (0, 1)]
-    for p in ps:
-        p.start()
-    res = dict(rq.get(timeout=300) for _ in ps)
-    for p in ps:
-        p.join()
-    return res[0]
+    return _two_processes(_net_party, (words, reps, profile, chan_kw), 300)
 
 
 def net_row(net):
@@ -240,6 +251,87 @@ def net_main(argv=None):
     print_net(row)
 
 
+SMALL_OPEN_TARGET_S, BIG_OPEN_TARGET_S = 80e-6, 8e-3   # issue 13: a 1-word round trip; 2^20 words at 37 bits
+
+
+def _gpu_open_party(party, port_q, res_q, words, n_bits, reps):
+    """One party of ``gpu_open_bench``: the opens (both parties), then the pieces alone (party 0; party 1 waits)."""
+    import cupy as cp
+
+    ch = _channel(party, port_q)
+    mask = Ring(n_bits).mask
+    share = (cp.arange(words, dtype=cp.uint64) * cp.uint64(0x9E3779B97F4A7C15 + party)) & mask
+    small = share[:1].copy()
+    opener = ChannelOpen(ch)
+    out = {}
+
+    def opens(x, count):
+        rows = []
+        for i in range(count + 3):
+            t0 = time.perf_counter()
+            done = opener(x, n_bits)   # returns once the public words are on the GPU (it synchronises)
+            if i >= 3:
+                rows.append((time.perf_counter() - t0, done.pack_s, done.comm_s))
+        return [float(np.median(c)) for c in zip(*rows, strict=True)]
+
+    out["open_s"], out["open_pack_s"], out["open_comm_s"] = opens(share, reps)
+    out["small_open_s"], out["small_open_pack_s"], out["small_open_comm_s"] = opens(small, 100 * reps)
+    host_share = cp.asnumpy(share)
+    out["host_open_s"] = _timed(lambda: open_shares(ch, host_share, n_bits), 5)   # the NumPy path, packed on the host
+    staging = gpu_wire.Staging()
+    packed = gpu_wire.pack(share, n_bits)
+    host = staging.down(packed)
+    recv = staging.receive_buffer(host.nbytes)
+    out["socket_s"] = _timed(lambda: exchange(ch, host, out=recv), reps)   # the packed bytes, host to host
+    if party == 0:
+        theirs = recv.view(np.uint64)
+        dev = staging.up(theirs)
+        out["pack_kernel_s"] = cuda_median(lambda: gpu_wire.pack(share, n_bits), reps)
+        out["d2h_s"] = cuda_median(lambda: staging.down(packed), reps)
+        out["h2d_s"] = cuda_median(lambda: staging.up(theirs), reps)
+        out["unpack_add_s"] = cuda_median(lambda: gpu_wire.unpack(dev, words, n_bits, mine=share), reps)
+    exchange(ch, np.zeros(1, dtype=np.uint64))   # party 1 waits here while party 0 times the pieces
+    ch.close()
+    res_q.put((party, out))
+
+
+def gpu_open_bench(words=OPEN_WORDS, n_bits=37, reps=20):
+    """Opens of CuPy shares between two processes over 127.0.0.1 on one GPU (``opening.ChannelOpen``): party 0's
+    medians (s) of the whole open (from the call to the public words on the GPU) for ``words`` words and for one
+    word, of its ``pack_s`` / ``comm_s`` split, of today's host-packed open of the same words, and of the pieces
+    (CUDA events, party 0 alone): pack kernel, D2H into pinned memory, H2D, unpack + add kernel; the socket piece is
+    the exchange of the packed bytes between pinned host buffers (both parties)."""
+    return _two_processes(_gpu_open_party, (words, n_bits, reps), 600)
+
+
+def gpu_open_main(argv=None):
+    ap = argparse.ArgumentParser(description="opens of CuPy shares on one GPU, two processes over loopback")
+    ap.add_argument("--out", default=".")
+    ap.add_argument("--n-bits", type=int, default=37)
+    ap.add_argument("--words", type=int, default=OPEN_WORDS)
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--label", default="")
+    a = ap.parse_args(argv)
+    try:
+        import cupy as cp
+    except ImportError:
+        raise SystemExit("error: --gpu-open needs CuPy and a GPU") from None
+    card = cp.cuda.runtime.getDeviceProperties(0)["name"]
+    row = {"kind": "gpu_open", "card": card.decode() if isinstance(card, bytes) else card, "cpus": os.cpu_count(),
+           "n_bits": a.n_bits, "words": a.words, "packed_bytes": 8 * wire.packed_words(a.words, a.n_bits),
+           "label": a.label, **gpu_open_bench(a.words, a.n_bits, a.reps)}
+    with open(os.path.join(a.out, "gpu_open.jsonl"), "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+    print(f"card: {row['card']}  cpus: {row['cpus']}  {a.words} words at {a.n_bits} bits "
+          f"({row['packed_bytes']} bytes a party)  {a.label}")
+    checks = {"open_s": BIG_OPEN_TARGET_S, "small_open_s": SMALL_OPEN_TARGET_S}
+    for k, v in row.items():
+        if k.endswith("_s"):
+            verdict = "" if k not in checks else "met" if v <= checks[k] else "MISSED"
+            target = f"  target <= {checks[k] * 1e3:g} ms: {verdict}" if verdict else ""
+            print(f"{k:22s} {v * 1e3:9.3f} ms{target}")
+
+
 def _plain_matmul(a, b, ring):
     """The reference for split-K: one uint64 matmul, reduced."""
     return ring.reduce(get_xp(a, b).matmul(a, b))
@@ -331,5 +423,7 @@ def main():
 if __name__ == "__main__":
     if "--net-only" in sys.argv:
         net_main([x for x in sys.argv[1:] if x != "--net-only"])
+    elif "--gpu-open" in sys.argv:
+        gpu_open_main([x for x in sys.argv[1:] if x != "--gpu-open"])
     else:
         main()

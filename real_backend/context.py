@@ -22,11 +22,12 @@ from simflush.tasks.local_ops import LOCAL_OPS, LocalOp
 from simflush.tasks.values import FixedPoint, GateOutput, RingArith, RingArray
 
 from . import task_gates, task_triples
+from .opening import ChannelOpen, open_in_process
 from .ring import Ring
 from .tape import TapeReader
 from .xp import is_cupy
 
-Exchange = Callable[[Any], Any]   # this party's words out, the peer's words back (same length, uint64)
+Exchange = Callable[[Any], Any]   # in process: this party's words out, the peer's words back (same length, uint64)
 
 
 class RealContext(ExecutorContext):
@@ -74,10 +75,14 @@ class RealContext(ExecutorContext):
         return self.evaluate("step", gate, hatx)
 
 
-def performer(ctx: RealContext, exchange: Exchange) -> Callable[[Flush], FlushResult]:
+def performer(ctx: RealContext, exchange: Exchange | ChannelOpen) -> Callable[[Flush], FlushResult]:
     """The driver's flush for one party: one exchange of every pending open's words (both parties' shares summed
-    into the public values), then each PFSS job's key evaluated on its masked input."""
-    xp = ctx.arith.xp
+    into the public values), then each PFSS job's key evaluated on its masked input.
+
+    ``exchange``: a channel's ``opening.ChannelOpen`` (the words packed to n bits, on the GPU for CuPy shares: the
+    schedule's ``wire_bytes`` are what the executor computed, the channel counts what was sent), or an in-process
+    exchange of unpacked words (``twoparty.MemoryLink``: no wire)."""
+    xp, n_bits = ctx.arith.xp, ctx.ring.n
 
     def perform(action: Flush) -> FlushResult:
         records = iter(action.records)   # the executor's records of this flush: the open's first, then each PFSS op's
@@ -86,18 +91,18 @@ def performer(ctx: RealContext, exchange: Exchange) -> Callable[[Flush], FlushRe
             start = ctx.clock()
             values = [r.value for r in action.open.requests]
             mine = xp.concatenate([v.data for v in values]) if values else xp.zeros(0, dtype=xp.uint64)
-            sent = time.monotonic()
-            theirs = exchange(mine)
-            comm = time.monotonic() - sent
-            public = ctx.ring.add(mine, theirs)
+            done = exchange(mine, n_bits) if isinstance(exchange, ChannelOpen) else open_in_process(exchange, mine,
+                                                                                                      n_bits)
             opened, offset = [], 0
             for v in values:
-                opened.append(RingArray(public[offset:offset + v.words], v.scale, v.rows))
+                opened.append(RingArray(done.public[offset:offset + v.words], v.scale, v.rows))
                 offset += v.words
             end = ctx.clock()
-            _timed(next(records), start, end)
+            _timed(next(records), start, end, **({} if done.pack_s is None else {"pack_s": done.pack_s}))
             ctx.profile["open_flush_ns"] += end - start
-            ctx.profile["open_comm_ns"] += comm
+            ctx.profile["open_comm_ns"] += done.comm_s
+            if done.pack_s is not None:
+                ctx.profile["open_pack_ns"] += done.pack_s
         outputs = {}
         for i, op in enumerate(action.pfss):
             start = ctx.clock()

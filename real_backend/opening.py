@@ -1,20 +1,25 @@
 """Opening shares: SUF's ping-pong (P0 sends then receives; P1 receives then sends), packed to n bits.
 
-Packing runs on the host (the bytes cross PCIe once, unpacked). Each party sends 8*ceil(W*n/64) bytes for W words of
-n bits; one open is one round.
+Each party sends 8*ceil(W*n/64) bytes for W words of n bits; one open is one round. NumPy shares are packed on the
+host (``open_shares`` unpacks each frame as it arrives). CuPy shares stay on the GPU but for their packed bytes
+(``ChannelOpen``): packed by a kernel, copied once to pinned host memory, sent; received into pinned memory, copied
+up once, unpacked and combined by a kernel.
 """
 from __future__ import annotations
 
 import threading
+import time
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from . import wire
+from . import gpu_wire, wire
 from .channel import Channel
 from .ring import Ring
-from .xp import get_xp, to_numpy
+from .xp import get_xp, is_cupy
 
 
 def exchange(chan: Channel, mine: np.ndarray, duplex: bool = False, out: np.ndarray | None = None,
@@ -56,20 +61,16 @@ def _send_catching(chan: Channel, data: np.ndarray, err: list, align: int = 8) -
 def open_shares(chan: Channel, share: Any, n_bits: int, xor: bool = False, duplex: bool = False) -> Any:
     """Reconstruct a shared array (additive mod 2^n, or XOR when ``xor``); result on the share's array module.
 
-    Host (NumPy) shares: frames are cut at whole groups of 64 packed values (8*n bytes), so each received frame is
-    unpacked and added to our share on the channel's pool thread right after its checksum check, while later frames are
-    still arriving; the reconstruction is then mostly off the critical path."""
-    xp = get_xp(share)
+    CuPy shares: ``ChannelOpen``. Host (NumPy) shares: frames are cut at whole groups of 64 packed values (8*n
+    bytes), so each received frame is unpacked and added to our share on the channel's pool thread right after its
+    checksum check, while later frames are still arriving; the reconstruction is then mostly off the critical path."""
+    if is_cupy(get_xp(share)):
+        return ChannelOpen(chan, duplex)(share, n_bits, xor).public
     flat = share.reshape(-1)
     count = flat.shape[0]
-    mine = wire.pack(to_numpy(flat), n_bits)
+    mine = wire.pack(flat, n_bits)
     scratch = chan.scratch(mine.nbytes)  # the peer sends as many packed words as we do
     align = 8 * n_bits  # bytes of one group of 64 packed values
-    if xp is not np:
-        peer = exchange(chan, mine, duplex, out=scratch, align=align)
-        theirs = xp.asarray(wire.unpack(peer, count, n_bits))
-        out = (flat ^ theirs) if xor else Ring(n_bits).add(flat, theirs)
-        return out.reshape(share.shape)
     out = np.empty(count, dtype=np.uint64)  # a fresh result: the scratch buffer is reused by the next open
     words = scratch.view(np.uint64)
     mask = Ring(n_bits).mask
@@ -90,6 +91,62 @@ def open_shares(chan: Channel, share: Any, n_bits: int, xor: bool = False, duple
     if misaligned:
         _combine(flat, wire.unpack(words, count, n_bits), out, xor, mask, n_bits)
     return out.reshape(share.shape)
+
+
+@dataclass
+class Opened:
+    """One open's result: the public words and where the open's time went (seconds)."""
+
+    public: Any           # both parties' words combined (mod 2^n, or XOR), on the share's array module
+    pack_s: float | None  # pack + unpack-and-combine, the PCIe copies of CuPy words included (SUF's open_pack_ns);
+    #                       None when nothing was packed (an in-process exchange)
+    comm_s: float         # the exchange, waiting for the peer included (SUF's open_comm_ns)
+
+
+_STAGING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # channel -> its gpu_wire.Staging
+
+
+class ChannelOpen:
+    """Opens over a channel, for the real run's driver and for CuPy shares: this party's words packed to n bits, one
+    exchange (ping-pong, or duplex), the peer's words unpacked and combined with ours.
+
+    CuPy words: packed on the GPU, copied once into the channel's reused pinned send buffer, sent; the peer's
+    received into a pinned buffer, copied up once, unpacked and combined in one kernel (``gpu_wire``). NumPy words:
+    packed on the host, received into the channel's scratch buffer."""
+
+    def __init__(self, chan: Channel, duplex: bool = False) -> None:
+        self.chan, self.duplex = chan, duplex
+
+    def __call__(self, mine: Any, n_bits: int, xor: bool = False) -> Opened:
+        flat = mine.reshape(-1)
+        gpu = is_cupy(get_xp(flat))
+        start = time.monotonic()
+        packed = wire.pack(flat, n_bits)
+        if gpu:
+            staging = _STAGING.get(self.chan) or _STAGING.setdefault(self.chan, gpu_wire.Staging())
+            packed = staging.down(packed)   # waits for the pack kernel and the copy
+            out = staging.receive_buffer(packed.nbytes)
+        else:
+            out = self.chan.scratch(packed.nbytes)   # the peer sends as many packed words as we do
+        sent = time.monotonic()
+        theirs = exchange(self.chan, packed, self.duplex, out=out)
+        received = time.monotonic()
+        if gpu:
+            public = gpu_wire.unpack(staging.up(theirs), flat.shape[0], n_bits, mine=flat, xor=xor)
+            get_xp(flat).cuda.get_current_stream().synchronize()
+        else:
+            public = np.empty(flat.shape[0], dtype=np.uint64)
+            _combine(flat, wire.unpack(theirs, flat.shape[0], n_bits), public, xor, Ring(n_bits).mask, n_bits)
+        end = time.monotonic()
+        return Opened(public.reshape(mine.shape), (sent - start) + (end - received), received - sent)
+
+
+def open_in_process(exchange: Callable[[Any], Any], mine: Any, n_bits: int) -> Opened:
+    """An open through an in-process exchange of unpacked words (``twoparty.MemoryLink``: no wire, nothing packed)."""
+    sent = time.monotonic()
+    theirs = exchange(mine)
+    comm = time.monotonic() - sent
+    return Opened(Ring(n_bits).add(mine, theirs), None, comm)
 
 
 def _combine(mine: np.ndarray, theirs: np.ndarray, out: np.ndarray, xor: bool, mask: np.uint64, n_bits: int) -> None:

@@ -52,10 +52,7 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
     chan = open_channel()
     try:
         chan.handshake(job["run_id"])
-
-        def exchange(mine: Any) -> Any:
-            return xp.asarray(opening.exchange(chan, np.asarray(mine.get() if hasattr(mine, "get") else mine)))
-
+        exchange = opening.ChannelOpen(chan)   # packed to n bits; CuPy shares packed and unpacked on the GPU
         spec = get_model(job["model"])
         settings = resolve(job["runtime"], spec, job["knobs"])
         result = run_party(party, spec, job["weights"], job["share"], settings, job["fixed"], job["batch"],

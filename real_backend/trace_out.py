@@ -1,7 +1,8 @@
 """A real two-party run as a trace in simflush's schema (``simflush.io.trace_schema``), and its bench document.
 
 Times are each party's monotonic clock (one host: both parties share it) from the first run's start; each flush's
-start and duration come from the driver (``context.performer``, after a GPU sync), each run's from ``ValueRun``.
+start and duration come from the driver (``context.performer``, after a GPU sync), each run's from ``ValueRun``; an
+open's ``pack_s`` timer is its pack + unpack part, and on a GPU run its opens are marked ``device`` (packed there).
 Every exporter that reads a simulated or a SUF trace reads this one (bench JSON, schedule CSV, timelines).
 """
 
@@ -31,11 +32,12 @@ def real_trace(spec: ModelSpec, seq_len: int, settings: Settings, n_bits: int, p
             runs.append(RunEvent(p.party, 0, s.layer, index[s.run], s.run, s.start_s - t0, s.end_s - t0,
                                  section=s.section))
         for r in p.records:
-            timers = {"eval_s": r.eval_s} if r.event == FlushKind.PFSS else {}
+            is_open = r.event == FlushKind.OPEN
+            timers = {"pack_s": r.pack_s} if is_open else {"eval_s": r.eval_s}
             flushes.append(FlushEvent(
                 p.party, 0, r.layer, index[r.run], r.run, r.event, r.open_kind, r.words, r.words_beaver, r.words_mask,
                 r.wire_bytes, r.words_matmul, r.jobs, r.branch, tuple(r.gates), r.finish, r.batch, r.concurrent,
-                False, r.start_s - t0, r.duration_s, timers))
+                is_open and bool(device), r.start_s - t0, r.duration_s, timers))
     return Trace(meta, runs, flushes)
 
 

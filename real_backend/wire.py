@@ -1,7 +1,8 @@
 """Wire formats: n-bit packing of ring elements and the length-prefixed frame.
 
 Packing: W words of n bits become ceil(W*n/64) little-endian uint64 words (8*ceil(W*n/64) bytes); element i
-occupies bits [i*n, (i+1)*n) of the stream.
+occupies bits [i*n, (i+1)*n) of the stream. NumPy arrays are packed here, CuPy arrays by ``gpu_wire``'s kernels, to
+the same words.
 
 Frame: header (magic 'SF', version 3, type, sequence number u64, payload length u32, checksum of the payload u64
 (``checksum``: XXH3-64)), then the payload. A receiver checks magic, version, sequence and checksum and names the first
@@ -20,7 +21,7 @@ import numpy as np
 import xxhash
 
 from .ring import check_bits
-from .xp import get_xp
+from .xp import get_xp, is_cupy
 
 HEADER = struct.Struct("<2sBBQIQ")
 MAGIC = b"SF"
@@ -48,13 +49,17 @@ def _layout(n_bits: int) -> list[tuple[int, int, int]]:
     return [((j * n_bits) >> 6, (j * n_bits) & 63, int((j * n_bits) % 64 + n_bits > 64)) for j in range(64)]
 
 
-def pack(values: np.ndarray, n_bits: int) -> np.ndarray:
-    """Pack a flat uint64 host array of n-bit values into ceil(len*n/64) uint64 words (n = 64: no copy).
+def pack(values: Any, n_bits: int) -> Any:
+    """Pack a flat uint64 array of n-bit values into ceil(len*n/64) uint64 words (n = 64: no copy); CuPy arrays are
+    packed on the GPU (``gpu_wire``), to the same words.
 
-    64 values of n bits fill exactly n words, so the array is handled as G groups: transposed to (64, G), each of the
-    64 value slots is shifted into its (at most two) word rows of an (n, G) array (contiguous rows, no Python loop
-    over elements), and the result is transposed back. Multiples of 8 bits are a byte slice."""
+    On the host, 64 values of n bits fill exactly n words, so the array is handled as G groups: transposed to
+    (64, G), each of the 64 value slots is shifted into its (at most two) word rows of an (n, G) array (contiguous
+    rows, no Python loop over elements), and the result is transposed back. Multiples of 8 bits are a byte slice."""
     check_bits("n_bits", n_bits, 1, 64)
+    if is_cupy(get_xp(values)):
+        from . import gpu_wire
+        return gpu_wire.pack(values, n_bits)
     v = np.ascontiguousarray(values, dtype=np.uint64).reshape(-1)
     if n_bits == 64:
         return v
@@ -83,24 +88,24 @@ def pack(values: np.ndarray, n_bits: int) -> np.ndarray:
     return np.ascontiguousarray(ot.T).reshape(-1)[:nwords]
 
 
-def unpack(words: Any, count: int, n_bits: int) -> Any:
-    """Inverse of :func:`pack`: the first ``count`` n-bit values (NumPy: group-transposed like ``pack``)."""
-    check_bits("n_bits", n_bits, 1, 64)
-    xp = get_xp(words)
+def check_packed(words: Any, count: int, n_bits: int) -> None:
+    """Raise FrameError unless ``words`` is exactly the packed size of ``count`` n-bit values."""
     if words.shape[0] != packed_words(count, n_bits):
         raise FrameError(f"packed payload has {words.shape[0]} words; {count} values of {n_bits} bits need "
                          f"{packed_words(count, n_bits)}")
+
+
+def unpack(words: Any, count: int, n_bits: int) -> Any:
+    """Inverse of :func:`pack`: the first ``count`` n-bit values (NumPy: group-transposed like ``pack``; CuPy: on
+    the GPU)."""
+    check_bits("n_bits", n_bits, 1, 64)
+    check_packed(words, count, n_bits)
     if n_bits == 64:
         return words
-    if xp is np and count:
-        return _unpack_np(words, count, n_bits)
-    w = xp.concatenate([words, xp.zeros(1, dtype=xp.uint64)])
-    bitpos = xp.arange(count, dtype=np.uint64) * np.uint64(n_bits)
-    word = (bitpos >> np.uint64(6)).astype(xp.int64)
-    off = bitpos & np.uint64(63)
-    lo = w[word] >> off
-    hi = xp.where(off == 0, np.uint64(0), w[word + 1] << ((np.uint64(64) - off) & np.uint64(63)))
-    return (lo | hi) & np.uint64((1 << n_bits) - 1)
+    if is_cupy(get_xp(words)):
+        from . import gpu_wire
+        return gpu_wire.unpack(words, count, n_bits)
+    return _unpack_np(words, count, n_bits) if count else np.zeros(0, dtype=np.uint64)
 
 
 def _unpack_np(words: np.ndarray, count: int, n_bits: int) -> np.ndarray:

@@ -1,0 +1,235 @@
+"""Opens packed to n bits: the GPU's pack and unpack give the wire's words, and the real run sends packed words.
+
+CI (no GPU) checks the CUDA source without a device: it compiles to PTX (``nvcc``, where installed), and the same
+source built for the host with a shim of four macros (``g++``) packs and unpacks exactly as ``wire`` does for every
+n. The ``gpu`` tests run the kernels, the pinned staging and a two-party run on CuPy (``pytest -m gpu``).
+"""
+
+import ctypes
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import run_parties
+from tiny_models import TINY_BERT
+
+from models.weights import random_hidden_states, random_weights
+from real_backend import gpu_wire, wire
+from real_backend.channel import Channel
+from real_backend.dealer import Dealer
+from real_backend.opening import ChannelOpen, open_shares
+from real_backend.ring import Ring
+from real_backend.twoparty import deal, run_party, share_input
+from simflush.executor.records import FlushKind
+from simflush.plain.layer import plaintext_output
+from simflush.profiles import resolve
+from simflush.sim.schedule import flush_schedule
+from simflush.tasks.values import FixedPoint
+
+COUNTS = (0, 1, 2, 63, 64, 65, 127, 129, 301)   # empty, partial groups, group edges, odd lengths
+FIXED = FixedPoint(48, 12)
+
+
+def cases(n_bits):
+    for count in COUNTS:
+        rng = np.random.default_rng(1000 * n_bits + count)
+        yield count, rng.integers(0, 2**64, count, dtype=np.uint64), rng.integers(0, 2**64, count, dtype=np.uint64)
+
+
+# -- the CUDA source without a GPU ---------------------------------------------------------------------------------
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
+def test_the_kernels_compile_for_sm90(tmp_path):
+    src = tmp_path / "gpu_wire.cu"
+    src.write_text(gpu_wire.SOURCE)
+    proc = subprocess.run(["nvcc", "-arch=sm_90", "-ptx", str(src), "-o", str(tmp_path / "gpu_wire.ptx")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    ptx = (tmp_path / "gpu_wire.ptx").read_text()
+    assert ".entry pack_bits" in ptx and ".entry unpack_bits" in ptx
+
+
+SHIM = r"""
+struct dim { long long x; };
+static dim blockIdx, threadIdx, blockDim = {1};
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#include "gpu_wire.cu"
+/* every thread of a launch, one after another (threadIdx 0 of blocks 0..threads-1, plus a few past the end) */
+extern "C" void pack(const u64* v, long long count, int n, u64* out, long long nwords) {
+  for (blockIdx.x = 0; blockIdx.x < nwords + 3; ++blockIdx.x) pack_bits(v, count, n, out, nwords);
+}
+extern "C" void unpack(const u64* w, long long count, int n, const u64* mine, int op, u64* out) {
+  for (blockIdx.x = 0; blockIdx.x < count + 3; ++blockIdx.x) unpack_bits(w, count, n, mine, op, out);
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def host_kernels(tmp_path_factory):
+    """The kernels' source compiled for the host (one thread at a time), loaded with ctypes."""
+    if shutil.which("g++") is None:
+        pytest.skip("needs g++")
+    folder = tmp_path_factory.mktemp("shim")
+    (folder / "gpu_wire.cu").write_text(gpu_wire.SOURCE)
+    (folder / "shim.cpp").write_text(SHIM)
+    lib = folder / "libshim.so"
+    proc = subprocess.run(["g++", "-O1", "-shared", "-fPIC", "-o", str(lib), str(folder / "shim.cpp")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return ctypes.CDLL(str(lib))
+
+
+def _ptr(a):
+    return a.ctypes.data_as(ctypes.c_void_p)
+
+
+@pytest.mark.parametrize("n_bits", range(1, 65))
+def test_the_kernel_source_packs_and_unpacks_as_the_wire_does(host_kernels, n_bits):
+    lib, i64, i32 = host_kernels, ctypes.c_longlong, ctypes.c_int
+    for count, v, mine in cases(n_bits):
+        want = wire.pack(v, n_bits)
+        out = np.full(want.size, 0xDEADBEEF, dtype=np.uint64)   # every word written
+        lib.pack(_ptr(v), i64(count), i32(n_bits), _ptr(out), i64(out.size))
+        assert out.tobytes() == want.tobytes(), f"n={n_bits} count={count}"
+        value = wire.unpack(want, count, n_bits)
+        ring = Ring(n_bits)
+        for op, expect in ((0, value), (1, ring.add(mine, value)), (2, mine ^ value)):
+            got = np.full(count, 0xDEADBEEF, dtype=np.uint64)
+            lib.unpack(_ptr(want), i64(count), i32(n_bits), _ptr(mine), i32(op), _ptr(got))
+            assert (got == expect).all(), f"n={n_bits} count={count} op={op}"
+
+
+# -- opens over a channel --------------------------------------------------------------------------------------------
+
+def open_pair(s0, s1, n_bits, xor=False, duplex=False):
+    c0, c1 = Channel.pair(timeout_s=10)
+    with c0, c1:
+        r0, r1 = run_parties(lambda: ChannelOpen(c0, duplex)(s0, n_bits, xor),
+                             lambda: ChannelOpen(c1, duplex)(s1, n_bits, xor))
+        return r0, r1, c0.stats.bytes_sent, c1.stats.bytes_sent
+
+
+@pytest.mark.parametrize("n_bits,xor,duplex", [(37, False, False), (1, True, False), (64, False, True),
+                                               (13, False, True)])
+def test_a_channel_open_sends_packed_words_and_reconstructs(n_bits, xor, duplex):
+    rng, ring = np.random.default_rng(n_bits), Ring(n_bits)
+    x = rng.integers(0, 2**64, 1001, dtype=np.uint64) & ring.mask
+    s0 = rng.integers(0, 2**64, 1001, dtype=np.uint64) & ring.mask
+    s1 = (x ^ s0) if xor else ring.sub(x, s0)
+    r0, r1, sent0, sent1 = open_pair(s0, s1, n_bits, xor, duplex)
+    assert (r0.public == x).all() and (r1.public == x).all()
+    assert sent0 == sent1 == 8 * wire.packed_words(1001, n_bits)
+    assert r0.pack_s > 0 and r0.comm_s > 0
+
+
+def run_over_channels(spec, weights, x, settings, layers, dealer, xp=np):
+    """Both parties over a socketpair, each opening through its ``ChannelOpen``; their results and bytes sent."""
+    tapes = deal(spec, weights, settings, FIXED, 1, x.shape[1], layers, dealer)
+    shares = share_input(x, FIXED, xp)
+    c0, c1 = Channel.pair(timeout_s=30)
+    with c0, c1:
+        parties = [lambda p=p, c=c: run_party(p, spec, weights, shares[p], settings, FIXED, 1, x.shape[1], layers,
+                                              tapes[p], ChannelOpen(c), xp) for p, c in ((0, c0), (1, c1))]
+        results = run_parties(*parties, timeout_s=120)
+        return results, (c0.stats.bytes_sent, c1.stats.bytes_sent)
+
+
+def check_packed_run(spec, weights, x, settings, layers, results, sent, output):
+    assert np.array_equal(output, plaintext_output(spec, weights, x, settings, FIXED, layers))
+    schedule = flush_schedule(spec, x.shape[1], 1, settings, layers)
+    for result, bytes_sent in zip(results, sent, strict=True):
+        assert result.schedule == schedule   # wire_bytes included: the executor's, unchanged
+        opens = [r for r in result.records if r.event is FlushKind.OPEN]
+        assert bytes_sent == sum(8 * wire.packed_words(r.words, FIXED.n_bits) for r in opens) < sum(
+            8 * r.words for r in opens)
+        assert all(r.pack_s > 0 for r in opens)
+        assert 0 < result.profile["open_pack_ns"] < result.profile["open_flush_ns"]
+
+
+def test_the_real_run_over_a_channel_sends_its_opens_packed():
+    spec = TINY_BERT
+    settings = resolve("suf-gpu-bench", spec, {})
+    weights, x = random_weights(spec, 3, 1), random_hidden_states(spec, 2, 3)
+    results, sent = run_over_channels(spec, weights, x, settings, 1, Dealer(b"packed opens"))
+    output = Ring(FIXED.n_bits).add(results[0].output, results[1].output)
+    check_packed_run(spec, weights, x, settings, 1, results, sent, output)
+
+
+# -- on the GPU ------------------------------------------------------------------------------------------------------
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("n_bits", range(1, 65))
+def test_gpu_pack_and_unpack_give_the_wires_bytes(n_bits):
+    import cupy as cp
+
+    ring = Ring(n_bits)
+    for count, v, mine in cases(n_bits):
+        want = wire.pack(v, n_bits)
+        got = gpu_wire.pack(cp.asarray(v), n_bits)
+        assert cp.asnumpy(got).tobytes() == want.tobytes(), f"n={n_bits} count={count}"
+        assert cp.asnumpy(wire.pack(cp.asarray(v), n_bits)).tobytes() == want.tobytes()   # wire dispatches to it
+        value = wire.unpack(want, count, n_bits)
+        dev = cp.asarray(want)
+        assert (cp.asnumpy(wire.unpack(dev, count, n_bits)) == value).all()
+        assert (cp.asnumpy(gpu_wire.unpack(dev, count, n_bits, mine=cp.asarray(mine))) == ring.add(mine, value)).all()
+        assert (cp.asnumpy(gpu_wire.unpack(dev, count, n_bits, mine=cp.asarray(mine), xor=True)) == mine ^ value).all()
+
+
+@pytest.mark.gpu
+def test_gpu_unpack_refuses_a_payload_of_the_wrong_size():
+    import cupy as cp
+
+    with pytest.raises(wire.FrameError, match="packed payload has 3 words; 100 values of 37 bits need 58"):
+        gpu_wire.unpack(cp.zeros(3, dtype=cp.uint64), 100, 37)
+
+
+@pytest.mark.gpu
+def test_staging_reuses_its_buffers_and_grows_them():
+    import cupy as cp
+
+    staging = gpu_wire.Staging()
+    small = staging.down(cp.arange(10, dtype=cp.uint64))
+    assert (small == np.arange(10)).all()
+    again = staging.down(cp.arange(5, 15, dtype=cp.uint64))
+    assert again.ctypes.data == small.ctypes.data and (again == np.arange(5, 15)).all()   # the same pinned buffer
+    big = staging.down(cp.arange(1 << 16, dtype=cp.uint64))
+    assert (big == np.arange(1 << 16)).all()
+    recv = staging.receive_buffer(8 * 7).view(np.uint64)
+    recv[:] = np.arange(100, 107)
+    up = staging.up(recv)
+    assert (cp.asnumpy(up) == np.arange(100, 107)).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("n_bits,count", [(37, 1 << 20), (37, 1), (48, 12345), (1, 999)])
+def test_a_gpu_open_over_a_channel_equals_the_host_open(n_bits, count):
+    import cupy as cp
+
+    rng, ring = np.random.default_rng(count), Ring(n_bits)
+    x = rng.integers(0, 2**64, count, dtype=np.uint64) & ring.mask
+    s0 = rng.integers(0, 2**64, count, dtype=np.uint64) & ring.mask
+    s1 = ring.sub(x, s0)
+    for _ in range(2):   # the second open reuses the staging buffers
+        r0, r1, sent0, sent1 = open_pair(cp.asarray(s0), cp.asarray(s1), n_bits)
+        assert isinstance(r0.public, cp.ndarray)
+        assert (cp.asnumpy(r0.public) == x).all() and (cp.asnumpy(r1.public) == x).all()
+        assert sent0 == sent1 == 8 * wire.packed_words(count, n_bits)
+    c0, c1 = Channel.pair(timeout_s=10)   # open_shares takes the GPU path for CuPy shares, against a host peer
+    with c0, c1:
+        g, h = run_parties(lambda: open_shares(c0, cp.asarray(s0), n_bits), lambda: open_shares(c1, s1, n_bits))
+    assert (cp.asnumpy(g) == x).all() and (h == x).all()
+
+
+@pytest.mark.gpu
+def test_the_real_run_on_the_gpu_packs_its_opens_there():
+    import cupy as cp
+
+    spec = TINY_BERT
+    settings = resolve("suf-gpu-bench", spec, {})
+    weights, x = random_weights(spec, 3, 2), random_hidden_states(spec, 4, 3)
+    results, sent = run_over_channels(spec, weights, x, settings, 2, Dealer(b"gpu opens", use_gpu=True), xp=cp)
+    output = cp.asnumpy(Ring(FIXED.n_bits).add(results[0].output, results[1].output))
+    check_packed_run(spec, weights, x, settings, 2, results, sent, output)
