@@ -106,9 +106,6 @@ class Opened:
 _STAGING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # channel -> its gpu_wire.Staging
 
 
-HOST_OPEN_WORDS = 4096   # CuPy opens up to this size are packed on the host (H200: a GPU-packed word took 0.69 ms)
-
-
 class ChannelOpen:
     """Opens over a channel, for the real run's driver and for CuPy shares: this party's words packed to n bits, one
     exchange (ping-pong, or duplex), the peer's words unpacked and combined with ours.
@@ -123,15 +120,6 @@ class ChannelOpen:
     def __call__(self, mine: Any, n_bits: int, xor: bool = False) -> Opened:
         flat = mine.reshape(-1)
         gpu = is_cupy(get_xp(flat))
-        if gpu and flat.shape[0] <= HOST_OPEN_WORDS:   # a few words: two tiny copies beat four launches and syncs
-            start = time.monotonic()
-            host = flat.get()
-            copied = time.monotonic()
-            opened = self(host, n_bits, xor)
-            back = time.monotonic()
-            public = get_xp(flat).asarray(opened.public).reshape(mine.shape)
-            copies = (copied - start) + (time.monotonic() - back)
-            return Opened(public, opened.pack_s + copies, opened.comm_s)
         start = time.monotonic()
         packed = wire.pack(flat, n_bits)
         if gpu:
