@@ -184,6 +184,7 @@ def run_two_party(spec: ModelSpec, weights: ModelWeights, x: np.ndarray, setting
     files = TapeFileWriter(tape_dir) if tape_dir is not None else None
     tapes = deal(spec, weights, settings, fixed, batch, seq_len, count, dealer, policy, files=files)
     keygen_s = time.perf_counter() - start
+    key_bytes = (tapes[0].nbytes, tapes[1].nbytes)   # before the parties spend them
     shares = share_input(x, fixed, xp)
     link = MemoryLink(timeout_s)
     results = [PartyResult(0), PartyResult(1)]
@@ -205,4 +206,4 @@ def run_two_party(spec: ModelSpec, weights: ModelWeights, x: np.ndarray, setting
         if r.error is not None:
             raise r.error
     output = Ring(fixed.n_bits).add(results[0].output, results[1].output)
-    return TwoPartyRun(output, tuple(results), (tapes[0].nbytes, tapes[1].nbytes), keygen_s)
+    return TwoPartyRun(output, tuple(results), key_bytes, keygen_s)
