@@ -139,10 +139,10 @@ def test_tapes_through_files_layer_by_layer(tmp_path):
     next one read ahead) and deleted; the output is the plaintext run's, the schedule the simulator's, and no party
     ever held more than two layers of tape (three layers, so that holding all of them would show)."""
     spec = replace(TINY_BERT, n_layers=3)
-    _, weights, x, settings = setup(spec=spec, layers=3)
+    _, weights, x, settings = setup(spec=spec, seq_len=2, layers=3)
     run = run_two_party(spec, weights, x, settings, FIXED, 3, Dealer(b"files"), tape_dir=tmp_path)
     assert np.array_equal(run.output, plaintext(spec, weights, x, settings, 3))
-    assert run.parties[0].schedule == run.parties[1].schedule == flush_schedule(spec, T, 1, settings, 3)
+    assert run.parties[0].schedule == run.parties[1].schedule == flush_schedule(spec, 2, 1, settings, 3)
     assert [p.tape_layers_peak for p in run.parties] == [2, 2]
     assert list(tmp_path.iterdir()) == []   # every layer file read once, then deleted
 
