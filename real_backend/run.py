@@ -3,17 +3,20 @@
     python -m real_backend.run --model bert-tiny --seq-len 128 [--layers L] [--set K=V ...] [--n-bits N] [--gpu]
                                [--seed S] [--timeout-s T] [--json OUT.json]
 
-The launcher checks the settings (a setting without a value definition, or a ring the range check says overflows
-for this input, is refused: one line, exit 2), deals both key tapes (the dealer seed from the operating system's
-CSPRNG unless ``--seed`` asks for a fixed one, with a warning), writes each party's tape and input share to its own
-file, and starts party 0 and party 1 as separate processes over loopback TCP (``channel``: framed, checksummed,
-every receive with a timeout). Each party reads only its file, checks the peer's handshake (a random run id: nothing
-derived from the seed goes over the wire) and runs the same tasks through the same executor as the simulator on its
-shares. The launcher reconstructs the output and reports, as JSON in SUF's field names: flushes, bytes, online time
-per party, key bytes per party, keygen time, the output's digest, whether it equals the plaintext fixed-point run bit
-for bit and whether each party's flushes equal the dealer pass's (the executor's schedule of this program: the tests
-hold it equal to the simulator's), and its error against the float reference. A
-failing party is named within the timeout; the other stops at once (its channel closes).
+The launcher checks the settings (a setting without a value definition, or a ring the range check says overflows for
+this input, is refused: one line, exit 2), deals both key tapes (the dealer seed from the operating system's CSPRNG
+unless ``--seed`` asks for a fixed one, with a warning) one layer at a time, writing each party's keys to one file
+per layer (``tape.TapeFiles``: the dealer and each party hold one or two layers' keys at a time) and its input share
+to its own file, and starts party 0 and party 1 as separate processes over loopback TCP (``channel``: framed,
+checksummed, every receive with a timeout). Each party reads only its files, checks the peer's handshake (a random run
+id: nothing derived from the seed goes over the wire) and runs the same tasks through the same executor as the
+simulator on its shares. The launcher reconstructs the output and reports, as JSON in SUF's field names: flushes,
+bytes, online time per party, key bytes per party, keygen time, the output's digest, whether it equals the plaintext
+fixed-point run bit for bit and whether each party's flushes equal the dealer pass's (the executor's schedule of this
+program: the tests hold it equal to the simulator's), and its error against the float reference. Progress (each layer
+dealt, each party's layers as they start) goes to stderr. A failing party is named within the timeout, a party
+process that dies (killed) within a second of its death; the other stops at once (its channel closes), naming the
+party it lost.
 """
 
 import argparse
@@ -24,6 +27,8 @@ import multiprocessing as mp
 import pickle
 import queue
 import secrets
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -32,9 +37,16 @@ from typing import Any
 
 import numpy as np
 
+from .tape import TapeFiles, write_private
 from .xp import convert_tree
 
 EXIT_BAD_INPUT, EXIT_PARTY_FAILED = 2, 1
+POLL_S = 0.5         # how often the launcher looks whether a party process died
+DEAD_GRACE_S = 1.0   # a dead process's last report, already in the queue's pipe, arrives within this
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
@@ -43,29 +55,34 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
     from models.specs import get_model
     from simflush.profiles import resolve
 
-    from . import opening
-    from .twoparty import run_party
+    from . import channel, opening
+    from .twoparty import PeerError, run_party
     xp = np
     if job["gpu"]:
         import cupy as xp
-        job["tape"], job["share"] = convert_tree(job["tape"], xp), convert_tree(job["share"], xp)
+        job["share"] = convert_tree(job["share"], xp)   # the tape moves to the GPU a layer at a time
     chan = open_channel()
+    peer = "{}:{}".format(*chan.sock.getpeername()[:2])
     try:
         chan.handshake(job["run_id"])
         exchange = opening.ChannelOpen(chan)   # packed to n bits; CuPy shares packed and unpacked on the GPU
         spec = get_model(job["model"])
         settings = resolve(job["runtime"], spec, job["knobs"])
         result = run_party(party, spec, job["weights"], job["share"], settings, job["fixed"], job["batch"],
-                           job["seq_len"], job["layers"], job["tape"], exchange, xp)
+                           job["seq_len"], job["layers"], job["tape"], exchange, xp, progress=_progress)
         result.output = np.asarray(result.output.get() if hasattr(result.output, "get") else result.output)
         return result, {"bytes_sent": chan.stats.bytes_sent, "rounds": chan.stats.rounds}
+    except channel.PeerError as exc:   # closed, silent or unreachable: name the party that is gone
+        raise PeerError(f"lost party {1 - party} (at {peer}): {exc}") from None
     finally:
         chan.close()   # a party that fails closes its channel: the peer's next receive fails at once
 
 
 def _read_job(path: str) -> dict:
     job = pickle.loads(Path(path).read_bytes())
-    Path(path).unlink()   # this party's tape exists once, in this process
+    Path(path).unlink()   # this party's input share exists once, in this process; its tape files go as read
+    if isinstance(job["tape"], TapeFiles):
+        job["tape"].folder = Path(path).parent   # the layer files lie next to the job file
     return job
 
 
@@ -94,37 +111,54 @@ def _device_name() -> str:
 
 def party_jobs(tapes: Any, shares: Any, model: str, weights: Any, fixed: Any, seq_len: int, layers: int,
                runtime: str, knobs: dict, gpu: bool) -> list[dict]:
-    """What each party process gets: its own tape and input share (on the host, for its file), and the public
-    configuration."""
+    """What each party process gets: its own tape (``TapeFiles``, or ``TapeList`` carried in the job) and input share
+    (on the host, for its file), and the public configuration."""
     return [{"gpu": gpu, "tape": convert_tree(tapes[p], np), "share": convert_tree(shares[p], np),
              "run_id": tapes[p].run_id, "model": model,
              "runtime": runtime, "knobs": knobs, "weights": weights, "fixed": fixed, "batch": 1, "seq_len": seq_len,
              "layers": layers} for p in (0, 1)]
 
 
-def launch(jobs: list[dict], timeout_s: float) -> tuple[dict[int, Any], list[str]]:
-    """Write each party's job to its own file (mode 0600) and run the two party processes: their results by party,
-    and one line per party that failed. A party that fails closes its channel, so the other fails at once too."""
+def _death(exitcode: int) -> str:
+    return f"killed by {signal.Signals(-exitcode).name}" if exitcode < 0 else f"exit code {exitcode}"
+
+
+def launch(jobs: list[dict], timeout_s: float, work: Path | None = None) -> tuple[dict[int, Any], list[str]]:
+    """Write each party's job to its own file (mode 0600) in ``work`` (where its tape files are; a new private folder
+    if None) and run the two party processes: their results by party, and one line per party that failed. A party
+    that fails closes its channel, so the other fails at once too; a party process that dies without a word (killed)
+    is named within a second of its death."""
     ctx = mp.get_context("spawn")
     ports, results = ctx.Queue(), ctx.Queue()
-    work = Path(tempfile.mkdtemp(prefix="real_backend_"))
+    work = work or Path(tempfile.mkdtemp(prefix="real_backend_"))
     procs = []
     for p, job in enumerate(jobs):
         path = work / f"party{p}.pkl"
-        path.touch(mode=0o600)
-        path.write_bytes(pickle.dumps(job))
+        write_private(path, job)
         procs.append(ctx.Process(target=_party, args=(p, str(path), ports, results, timeout_s)))
-    for proc in procs:
+    for p, proc in enumerate(procs):
         proc.start()
+        _progress(f"party {p}: process {proc.pid} started")
     got: dict[int, Any] = {}
     failed: list[str] = []
-    deadline = time.monotonic() + 4 * timeout_s + 600
-    while len(got) + len(failed) < 2:
+    reported: set[int] = set()
+    dead_since: dict[int, float] = {}
+    deadline = time.monotonic() + 4 * timeout_s + 600   # a live party that never finishes: the last resort
+    while len(reported) < 2:
         try:
-            party, result, comm, error = results.get(timeout=max(1.0, deadline - time.monotonic()))
+            party, result, comm, error = results.get(timeout=POLL_S)
         except queue.Empty:
-            failed.append("no party finished in time")
-            break
+            now = time.monotonic()
+            for p, proc in enumerate(procs):
+                if p not in reported and proc.exitcode is not None and now - dead_since.setdefault(p, now) > \
+                        DEAD_GRACE_S:
+                    failed.append(f"party {p} failed: its process died without a result ({_death(proc.exitcode)})")
+                    reported.add(p)
+            if now > deadline:
+                failed.append("no party finished in time")
+                break
+            continue
+        reported.add(party)
         if error:
             failed.append(f"party {party} failed: {error}")
         else:
@@ -154,9 +188,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def prepare(args: argparse.Namespace) -> int | tuple[dict, list[dict]]:
-    """Check the settings and the range, deal, share the input: (the public record, the two party jobs), or an exit
-    code after a one-line error."""
+def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[dict]]:
+    """Check the settings and the range, deal (each party's tape to ``folder``, a file per layer), share the input:
+    (the public record, the two party jobs), or an exit code after a one-line error."""
     from models.specs import get_model
     from models.weights import random_hidden_states, random_weights
     from simflush.errors import ConfigError
@@ -166,6 +200,7 @@ def prepare(args: argparse.Namespace) -> int | tuple[dict, list[dict]]:
     from simflush.tasks.values import FixedPoint
 
     from .dealer import Dealer
+    from .tape import TapeFileWriter
     from .twoparty import deal, share_input
     try:
         try:
@@ -200,7 +235,8 @@ def prepare(args: argparse.Namespace) -> int | tuple[dict, list[dict]]:
     dealer = Dealer(seed, use_gpu=args.gpu)
     start = time.perf_counter()
     schedule: list = []
-    tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, layers, dealer, schedule=schedule)
+    tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, layers, dealer, schedule=schedule,
+                 files=TapeFileWriter(folder), progress=_progress)
     public = {"model": spec.name, "runtime": args.runtime, "knobs": knobs, "weights": weights, "input": x,
               "fixed": fixed, "seq_len": args.seq_len, "layers": layers, "gpu": args.gpu, "schedule": schedule,
               "keygen_s": time.perf_counter() - start, "key_bytes": [tapes[0].nbytes, tapes[1].nbytes]}
@@ -257,30 +293,32 @@ def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: s
     return 0
 
 
-def _private(path: Path, payload: Any) -> None:
-    """A file only its owner reads (a party's tape, the input owner's record)."""
-    path.touch(mode=0o600)
-    path.write_bytes(pickle.dumps(payload))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    prepared = prepare(args)
-    if isinstance(prepared, int):
-        return prepared
-    public, jobs = prepared
     if args.deal_to:
         out = Path(args.deal_to)
         out.mkdir(parents=True, exist_ok=True)
+        prepared = prepare(args, out)
+        if isinstance(prepared, int):
+            return prepared
+        public, jobs = prepared
         for p, job in enumerate(jobs):
-            _private(out / f"party{p}.pkl", job)
-        _private(out / "public.pkl", public)
-        print(f"dealt: give {out / 'party0.pkl'} to party 0 and {out / 'party1.pkl'} to party 1; then "
+            write_private(out / f"party{p}.pkl", job)
+        write_private(out / "public.pkl", public)
+        print(f"dealt: give party P its files {out}/partyP.pkl and {out}/partyP.layer*.pkl (one folder); then "
               "python -m real_backend party --job party0.pkl --listen HOST:PORT --out result0.pkl, "
               "python -m real_backend party --job party1.pkl --peer HOST:PORT --out result1.pkl, "
               f"and python -m real_backend combine {out}")
         return 0
-    got, failed = launch(jobs, args.timeout_s)
+    work = Path(tempfile.mkdtemp(prefix="real_backend_"))   # mode 0700
+    try:
+        prepared = prepare(args, work)
+        if isinstance(prepared, int):
+            return prepared
+        public, jobs = prepared
+        got, failed = launch(jobs, args.timeout_s, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)   # the tape files a failed party did not read
     if failed:
         for line in failed:
             print(f"error: {line}", file=sys.stderr)
@@ -313,7 +351,7 @@ def party_main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         print(f"error: party {party}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_PARTY_FAILED
-    _private(Path(args.out), (result, comm))
+    write_private(Path(args.out), (result, comm))
     return 0
 
 

@@ -5,11 +5,26 @@ The dealer pass (``dealer_pass``) runs the program once with its executor and wr
 ``flush`` (PFSS gate keys, in the order the executor's flushes evaluate them). Both orders are fixed by the program and
 the executor, so the online run reads each stream front to back; every read names what it expects (kind, tag,
 words) and a tape that does not match the program is refused (``TapeError``), as is reading an entry twice.
+
+A party's tape comes one layer at a time (``LayerTapes``): each layer's runs finish before the next layer's begin, so
+what a layer reads was dealt in that layer. ``TapeList`` keeps the layers in memory (one process, or a job file);
+``TapeFiles`` names one file per layer (mode 0600), which the party reads when the layer before starts and deletes once
+read, so that it holds at most two layers' keys (bert-base: about 2 GB a layer and party, 25 GB for 12). A layer's
+entries must all be read by the layer's end, and a file that is missing, cut short, or of another party, run or layer
+is refused.
 """
 
+import os
+import pickle
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from .xp import convert_tree
 
 STREAMS = ("step", "flush")
 
@@ -34,6 +49,7 @@ class Tape:
     party: int
     run_id: str
     streams: dict[str, list[TapeEntry]] = field(default_factory=lambda: {s: [] for s in STREAMS})
+    layer: int = 0   # the model layer whose keys these are
 
     def append(self, stream: str, entry: TapeEntry) -> None:
         self.streams[stream].append(entry)
@@ -41,9 +57,6 @@ class Tape:
     @property
     def nbytes(self) -> int:
         return sum(e.nbytes for entries in self.streams.values() for e in entries)
-
-    def reader(self) -> "TapeReader":
-        return TapeReader(self)
 
 
 class TapeReader:
@@ -72,3 +85,140 @@ class TapeReader:
             left = len(self.tape.streams[stream]) - self._next[stream]
             if left:
                 yield stream, left
+
+
+def write_private(path: Path, payload: Any) -> None:
+    """Pickle ``payload`` to a new file that only its owner may read (a party's keys, the input owner's record)."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+        pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+@dataclass
+class TapeList:
+    """One party's tape as its layers, in memory."""
+
+    party: int
+    run_id: str
+    layers: list[Tape | None]   # None: handed over to a reader
+
+    @property
+    def count(self) -> int:
+        return len(self.layers)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.nbytes for t in self.layers if t is not None)
+
+    def load(self, layer: int) -> Tape:
+        """Layer ``layer``'s tape, handed over once (the list lets go of it, so spent entries free their memory)."""
+        tape, self.layers[layer] = self.layers[layer], None
+        if tape is None:
+            raise TapeError(f"party {self.party}'s tape for layer {layer} was read before")
+        return tape
+
+
+@dataclass
+class TapeFiles:
+    """One party's tape as one file per layer, named relative to ``folder`` (where the party finds its job file)."""
+
+    party: int
+    run_id: str
+    names: list[str]
+    nbytes: int
+    folder: Path | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.names)
+
+    def path(self, layer: int) -> Path:
+        return (self.folder or Path()) / self.names[layer]
+
+    def check_present(self) -> None:
+        for layer in range(self.count):
+            if not self.path(layer).is_file():
+                raise TapeError(f"party {self.party}'s tape file for layer {layer} is missing: {self.path(layer)}")
+
+    def load(self, layer: int) -> Tape:
+        """Layer ``layer``'s tape, read once: the file is deleted after it was read."""
+        path = self.path(layer)
+        try:
+            with path.open("rb") as fh:
+                tape = pickle.load(fh)
+        except FileNotFoundError:
+            raise TapeError(f"party {self.party}'s tape file for layer {layer} is missing: {path}") from None
+        except (pickle.UnpicklingError, EOFError, ValueError, AttributeError) as exc:
+            raise TapeError(f"party {self.party}'s tape file for layer {layer} is cut short or corrupt: {path} "
+                            f"({type(exc).__name__}: {exc})") from None
+        finally:
+            path.unlink(missing_ok=True)
+        if not isinstance(tape, Tape) or (tape.party, tape.run_id, tape.layer) != (self.party, self.run_id, layer):
+            got = (tape.party, tape.run_id, tape.layer) if isinstance(tape, Tape) else type(tape).__name__
+            raise TapeError(f"party {self.party}'s tape file {path} holds {got}; this run wants (party, run id, "
+                            f"layer) = {(self.party, self.run_id, layer)}")
+        return tape
+
+
+class TapeFileWriter:
+    """The dealer's side of ``TapeFiles``: each layer's tape to ``folder/party{P}.layer{L}.pkl`` as it is dealt."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.sources: dict[int, TapeFiles] = {}
+
+    def add(self, tape: Tape) -> None:
+        name = f"party{tape.party}.layer{tape.layer}.pkl"
+        write_private(self.folder / name, convert_tree(tape, np))
+        source = self.sources.setdefault(tape.party, TapeFiles(tape.party, tape.run_id, [], 0, self.folder))
+        source.names.append(name)
+        source.nbytes += tape.nbytes
+
+
+class LayeredReader:
+    """Reads a party's tape layer by layer (``start_layer`` before each layer, ``finish`` after the last), with the
+    next layer read ahead on a thread: at most two layers are held (``held``, ``peak_held``)."""
+
+    def __init__(self, source: TapeList | TapeFiles, xp: Any):
+        if isinstance(source, TapeFiles):
+            source.check_present()
+        self.source, self.xp = source, xp
+        self.reader: TapeReader | None = None
+        self.layer = -1
+        self.held: set[int] = set()
+        self.peak_held = 0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"tape-p{source.party}")
+        self._ahead: Future | None = None
+
+    def _fetch(self, layer: int) -> Future:
+        self.held.add(layer)
+        self.peak_held = max(self.peak_held, len(self.held))
+        return self._pool.submit(self.source.load, layer)
+
+    def start_layer(self, layer: int) -> None:
+        self._check_read()
+        if layer >= self.source.count:
+            raise TapeError(f"party {self.source.party}'s tape ends after {self.source.count} layers; the program "
+                            f"asks for layer {layer}")
+        self.held.discard(self.layer)   # the finished layer's entries are spent: nothing of it is held
+        ahead = self._ahead if self._ahead is not None else self._fetch(layer)
+        self._ahead = self._fetch(layer + 1) if layer + 1 < self.source.count else None
+        self.reader, self.layer = TapeReader(convert_tree(ahead.result(), self.xp)), layer
+
+    def take(self, stream: str, kind: str, tag: str, words: int) -> Any:
+        return self.reader.take(stream, kind, tag, words)
+
+    def _check_read(self) -> None:
+        left = dict(self.reader.remaining()) if self.reader else {}
+        if left:
+            raise TapeError(f"party {self.source.party}'s tape for layer {self.layer} has entries the program did "
+                            f"not read: {left}")
+
+    def finish(self) -> None:
+        """After the last layer: its entries all read, and no layer left over."""
+        self._check_read()
+        if self.layer + 1 != self.source.count:
+            raise TapeError(f"party {self.source.party}'s tape has layers the program did not read: it holds "
+                            f"{self.source.count}, the program ran {self.layer + 1}")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

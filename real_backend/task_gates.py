@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from simflush.tasks.gates import Gate, GateKind
-from simflush.tasks.lut_pieces import INTERVAL_KINDS, gate_pieces
+from simflush.tasks.lut_pieces import PIECEWISE_KINDS, gate_pieces
 from simflush.tasks.values import GateOutput, RingArray
 
 from .dealer import Dealer
@@ -55,10 +55,9 @@ def task_gate(gate: Gate, params: Any, n_bits: int, f: int) -> TaskGate:
         return TaskGate(ReLU(n_bits), lambda out, x: RingArray(out, x.scale, x.rows))
     if kind is GateKind.DRELU:
         return TaskGate(DReLU(n_bits), lambda out, x: GateOutput((RingArray(out, 0, x.rows),)))
-    if kind in INTERVAL_KINDS:
+    if kind in PIECEWISE_KINDS:
         return _interval(gate, n_bits, f)
-    raise NotImplementedError(f"gate {gate.name} has no real construction: its clip and two byte LUTs are 65,538 "
-                              "intervals of x, more than one PFSS job should evaluate (simflush.tasks.lut_pieces)")
+    raise NotImplementedError(f"gate {gate.name} has no real construction")
 
 
 def for_descriptor(gate: Gate, n_bits: int, f: int) -> TaskGate:

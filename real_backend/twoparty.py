@@ -11,7 +11,9 @@ import queue
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +30,7 @@ from .context import RealContext, performer
 from .dealer import Dealer
 from .dealer_pass import DealerContext, fresh_run_id
 from .ring import Ring
-from .tape import Tape, TapeError
+from .tape import LayeredReader, Tape, TapeFiles, TapeFileWriter, TapeList
 from .xp import is_cupy
 
 EXCHANGE_TIMEOUT_S = 60.0
@@ -75,27 +77,47 @@ def loaded_layers(spec: ModelSpec, weights: ModelWeights, f: int, count: int, xp
             for fl in (fixed_layer(layer, spec, f) for layer in weights.layers[:count])]
 
 
-def _layers(runner: ValueRun, layers: list[FixedLayer], hidden: RingArray) -> RingArray:
+def _layers(runner: ValueRun, layers: list[FixedLayer], hidden: RingArray,
+            start_layer: Callable[[int], None]) -> RingArray:
     for i, layer in enumerate(layers):
+        start_layer(i)
         runner.layer = i
         hidden = runner.layer_forward(hidden, layer)["out_ring"]
     return hidden
 
 
 def deal(spec: ModelSpec, weights: ModelWeights, settings: Settings, fixed: FixedPoint, batch: int, seq_len: int,
-         layers: int, dealer: Dealer, policy: str = "suf", schedule: list | None = None) -> tuple[Tape, Tape]:
-    """Both parties' tapes for ``layers`` layers (the dealer pass on stand-in zeros); ``schedule``, when given, gets
-    the dealer pass's flush records (the executor's schedule for this program, which both parties must follow)."""
+         layers: int, dealer: Dealer, policy: str = "suf", schedule: list | None = None,
+         files: TapeFileWriter | None = None, progress: Callable[[str], None] | None = None
+         ) -> tuple[TapeList, TapeList] | tuple[TapeFiles, TapeFiles]:
+    """Both parties' tapes for ``layers`` layers (the dealer pass on stand-in zeros), layer by layer: kept in memory,
+    or with ``files`` written to one file per layer and party as each layer is dealt (the dealer then holds one
+    layer's keys). ``schedule``, when given, gets the dealer pass's flush records (the executor's schedule for this
+    program, which both parties must follow); ``progress`` a line per layer dealt."""
     run_id = fresh_run_id()
-    tapes = (Tape(0, run_id), Tape(1, run_id))
+    kept = (TapeList(0, run_id, []), TapeList(1, run_id, []))
     arith = RingArith(fixed.n_bits, dealer.xp)
-    ctx = DealerContext(settings.party_executor(0, policy), fixed, arith, dealer, tapes)
+    ctx = DealerContext(settings.party_executor(0, policy), fixed, arith, dealer, ())
     runner = ValueRun(spec, settings, fixed, arith, batch, seq_len, policy, context=ctx, decode=False)
     zeros = RingArray(dealer.xp.zeros(batch * seq_len * spec.d_model, dtype=np.uint64), fixed.frac_bits)
-    _layers(runner, loaded_layers(spec, weights, fixed.frac_bits, layers, dealer.xp), zeros)
+    start = time.perf_counter()
+
+    def close_layer() -> None:
+        for tape in ctx.tapes:
+            (files.add if files else kept[tape.party].layers.append)(tape)
+        if progress:
+            progress(f"dealer: layer {ctx.tapes[0].layer + 1} of {layers} dealt ({time.perf_counter() - start:.1f} s)")
+
+    def start_layer(i: int) -> None:
+        if i:
+            close_layer()
+        ctx.tapes = (Tape(0, run_id, layer=i), Tape(1, run_id, layer=i))
+
+    _layers(runner, loaded_layers(spec, weights, fixed.frac_bits, layers, dealer.xp), zeros, start_layer)
+    close_layer()
     if schedule is not None:
         schedule.extend(ctx.executor.records)
-    return tapes
+    return (files.sources[0], files.sources[1]) if files else kept
 
 
 @dataclass
@@ -107,6 +129,7 @@ class PartyResult:
     error: BaseException | None = None
     spans: list = field(default_factory=list)      # each run's monotonic start and end (plain.layer.RunSpan)
     profile: dict = field(default_factory=dict)    # seconds under SUF's online_profile names
+    tape_layers_peak: int = 0                      # the most layers of tape this party held at once
 
     @property
     def schedule(self) -> list[FlushRecord]:
@@ -115,23 +138,35 @@ class PartyResult:
 
 
 def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingArray, settings: Settings,
-              fixed: FixedPoint, batch: int, seq_len: int, layers: int, tape: Tape, exchange, xp: Any = np,
-              policy: str = "suf") -> PartyResult:
-    """One party's online run of ``layers`` layers on its input share; its tape must be read to its end."""
+              fixed: FixedPoint, batch: int, seq_len: int, layers: int, tape: TapeList | TapeFiles, exchange,
+              xp: Any = np, policy: str = "suf", progress: Callable[[str], None] | None = None) -> PartyResult:
+    """One party's online run of ``layers`` layers on its input share; each layer's tape is read when the layer
+    starts and must be read to its end by the layer's end. ``progress`` gets a line as each layer starts."""
     executor = settings.party_executor(party, policy)
-    ctx = RealContext(executor, fixed, xp, tape.reader())
+    reader = LayeredReader(tape, xp)
+    ctx = RealContext(executor, fixed, xp, reader)
     runner = ValueRun(spec, settings, fixed, ctx.arith, batch, seq_len, policy, context=ctx,
                       perform=performer(ctx, exchange), decode=False)
+
+    def start_layer(i: int) -> None:
+        if i:
+            reader.start_layer(i)
+        if progress:
+            progress(f"party {party}: layer {i + 1} of {layers} started ({time.perf_counter() - start:.1f} s)")
+
     loaded = loaded_layers(spec, weights, fixed.frac_bits, layers, xp)
     if is_cupy(xp):
         kernels.load()
-    start = time.perf_counter()
-    out = _layers(runner, loaded, x_share)
-    left = dict(ctx.tape.remaining())
-    if left:
-        raise TapeError(f"party {party}'s tape has entries the program did not read: {left}")
+    try:
+        reader.start_layer(0)   # before the clock, as a whole tape in memory was
+        start = time.perf_counter()
+        out = _layers(runner, loaded, x_share, start_layer)
+        reader.finish()
+    finally:
+        reader.close()
     profile = {**ctx.profile, "matmul_ns": runner.matmul_s}
-    return PartyResult(party, out.data, executor.records, time.perf_counter() - start, None, runner.spans, profile)
+    return PartyResult(party, out.data, executor.records, time.perf_counter() - start, None, runner.spans, profile,
+                       reader.peak_held)
 
 
 def share_input(x: np.ndarray, fixed: FixedPoint, xp: Any = np) -> tuple[RingArray, RingArray]:
@@ -152,14 +187,17 @@ class TwoPartyRun:
 
 def run_two_party(spec: ModelSpec, weights: ModelWeights, x: np.ndarray, settings: Settings, fixed: FixedPoint,
                   layers: int | None = None, dealer: Dealer | None = None, xp: Any = np, policy: str = "suf",
-                  timeout_s: float = EXCHANGE_TIMEOUT_S) -> TwoPartyRun:
-    """Deal, then run both parties in this process; the output is reconstructed from their shares."""
+                  timeout_s: float = EXCHANGE_TIMEOUT_S, tape_dir: Path | None = None) -> TwoPartyRun:
+    """Deal, then run both parties in this process; the output is reconstructed from their shares. With
+    ``tape_dir`` the tapes go through one file per layer and party there, as the launcher's do."""
     count = len(weights.layers) if layers is None else layers
     batch, seq_len, _ = x.shape
     dealer = dealer or Dealer(secrets.token_bytes(32), use_gpu=xp is not np)
     start = time.perf_counter()
-    tapes = deal(spec, weights, settings, fixed, batch, seq_len, count, dealer, policy)
+    files = TapeFileWriter(tape_dir) if tape_dir is not None else None
+    tapes = deal(spec, weights, settings, fixed, batch, seq_len, count, dealer, policy, files=files)
     keygen_s = time.perf_counter() - start
+    key_bytes = (tapes[0].nbytes, tapes[1].nbytes)   # before the parties spend them
     shares = share_input(x, fixed, xp)
     link = MemoryLink(timeout_s)
     results = [PartyResult(0), PartyResult(1)]
@@ -181,4 +219,4 @@ def run_two_party(spec: ModelSpec, weights: ModelWeights, x: np.ndarray, setting
         if r.error is not None:
             raise r.error
     output = Ring(fixed.n_bits).add(results[0].output, results[1].output)
-    return TwoPartyRun(output, tuple(results), (tapes[0].nbytes, tapes[1].nbytes), keygen_s)
+    return TwoPartyRun(output, tuple(results), key_bytes, keygen_s)

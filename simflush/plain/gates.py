@@ -8,8 +8,7 @@ says where this follows SUF's and SIGMA's code and where it chooses.
 from typing import Any
 
 from ..tasks.gates import Gate, GateKind
-from ..tasks.lut_pieces import INTERVAL_KINDS, gate_pieces
-from ..tasks.tables import Lut
+from ..tasks.lut_pieces import PIECEWISE_KINDS, gate_pieces
 from ..tasks.values import GateOutput, RingArray
 
 
@@ -32,10 +31,8 @@ class GateEvaluator:
             return RingArray(self.xp.where(v >= 0, x.data, self.a.const(0)).astype(self.a.dtype), x.scale, x.rows)
         if kind is GateKind.DRELU:
             return GateOutput((self._bit(x),))
-        if kind in INTERVAL_KINDS:
+        if kind in PIECEWISE_KINDS:
             return self._pieces(gate, x)
-        if kind is GateKind.NEXP_LUT:
-            return self._nexp_lut(gate, x)
         raise ValueError(f"gate {gate.name} has no value definition")
 
     # -- helpers ------------------------------------------------------------------------------------------------
@@ -70,13 +67,3 @@ class GateEvaluator:
         edges = xp.asarray(breaks, dtype=xp.int64 if self.a.exact else xp.float64)
         picked = table[xp.searchsorted(edges, self.a.signed(x.data), side="right")]
         return GateOutput(tuple(RingArray(picked[:, k], scales[k], x.rows) for k in range(len(scales))))
-
-    def _lut(self, table: Lut, index: Any) -> Any:
-        return self._array((id(table), "entries"), table.entries)[index]
-
-    def _nexp_lut(self, gate: Gate, x: RingArray) -> GateOutput:
-        """t clipped to [0, 2^16) (SIGMA's ReLU with a u16 output), then msb[t >> 8] and lsb[t mod 2^8], both Qf."""
-        msb_table, lsb_table = gate.params.build_tables(f=self.f)[::-1]
-        t = self.xp.clip(self.a.signed(x.data), 0, (1 << 16) - 1).astype(self.xp.int64)
-        parts = (self._lut(msb_table, t >> 8), self._lut(lsb_table, t & 255))
-        return GateOutput(tuple(RingArray(p, self.f, x.rows) for p in parts))

@@ -16,13 +16,17 @@ keeps the two bit-identical. Rows: ``below`` (x < first breakpoint), one per int
 - rsqrt LUT on v = max(x, 1): SIGMA's 13-bit float (exponent k = floor(log2 v), the next 7 bits the mantissa),
   constant on unit intervals below 128 and on 2^(k-7)-wide ones above: 128 per octave up to 2^(n-1) (the last
   interval is the row above).
-nExp's LUT pair reads t = clip(x, 0, 2^16) by its low and high bytes: 65,538 intervals, more than one job should
-evaluate; it has no entry here (the real backend refuses it by name).
+- nExp's LUT pair on t = clip(x, 0, 2^16 - 1) (x read raw, as SIGMA's u16 ReLU does), rows (msb[t >> 8], lsb[t mod
+  2^8]): t is constant on unit intervals, so 65,535 breakpoints and 65,536 rows (fewer where the ring's top 2^(n-1) - 1
+  is below 2^16 - 1: the row above is then t = 2^(n-1) - 1, the largest x the ring holds).
+
+``PIECEWISE_KINDS`` are the kinds with a form here (the real backend evaluates each as one interval key; nExp's
+65,536 intervals only on the GPU in reasonable time, where neighbouring breakpoints share their DCF paths).
 """
 
 from functools import cache
 
-from .gates import Gate, GateKind
+from .gates import NEXP_LUT, Gate, GateKind
 from .tables import PiecewisePoly, inverse_lut, relu_sub_gelu_lut, rsqrt_lut
 
 Pieces = tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]   # breakpoints, rows (below, intervals..., above)
@@ -63,6 +67,14 @@ def rsqrt_lut_pieces(f: int, in_scale: int, n_bits: int) -> Pieces:
     return tuple(starts), tuple(rows)
 
 
+@cache
+def nexp_lut_pieces(f: int, n_bits: int) -> Pieces:
+    lsb, msb = (table.entries for table in NEXP_LUT.params.build_tables(f=f))
+    top = min((1 << 16) - 1, (1 << (n_bits - 1)) - 1)     # the largest t that x can reach in the ring
+    breaks = tuple(range(1, top + 1))                     # t = 0 below 1, then t = x on [x, x + 1), t = top above
+    return breaks, tuple((msb[t >> 8], lsb[t & 255]) for t in range(top + 1))
+
+
 def pieces_for(kind: str, f: int, in_scale: int, row_len: int | None, n_bits: int) -> Pieces:
     if kind == "GeLULUT":
         return gelu_lut_pieces(f)
@@ -70,15 +82,17 @@ def pieces_for(kind: str, f: int, in_scale: int, row_len: int | None, n_bits: in
         return inverse_lut_pieces(f, in_scale, row_len)
     if kind == "RsqrtLUT":
         return rsqrt_lut_pieces(f, in_scale, n_bits)
+    if kind == "nExpLUT":
+        return nexp_lut_pieces(f, n_bits)
     raise ValueError(f"{kind} has no piecewise form")
 
 
 COEFFICIENT_KINDS = frozenset({GateKind.RSQRT_INIT, GateKind.NEXP, GateKind.RECIP, GateKind.GELU_CONST,
                                GateKind.GELU_SPLINE, GateKind.SILU})
-# the output scales of the LUT gates' parts: (DReLU bit, delta) for GeLU, 1/x and 1/sqrt(x) at f
+# the output scales of the LUT gates' parts: (DReLU bit, delta) for GeLU, 1/x and 1/sqrt(x) at f, (msb, lsb) for nExp
 LUT_OUT_SCALES = {GateKind.GELU_LUT: lambda f: (0, f), GateKind.INV_LUT: lambda f: (f,),
-                  GateKind.RSQRT_LUT: lambda f: (f,)}
-INTERVAL_KINDS = COEFFICIENT_KINDS | frozenset(LUT_OUT_SCALES)
+                  GateKind.RSQRT_LUT: lambda f: (f,), GateKind.NEXP_LUT: lambda f: (f, f)}
+PIECEWISE_KINDS = COEFFICIENT_KINDS | frozenset(LUT_OUT_SCALES)
 
 
 def table_pieces(table: PiecewisePoly, in_scale: int) -> Pieces:
@@ -90,7 +104,7 @@ def table_pieces(table: PiecewisePoly, in_scale: int) -> Pieces:
 
 
 def gate_pieces(gate: Gate, f: int, n_bits: int) -> tuple[Pieces, tuple[int, ...]]:
-    """An interval gate (``INTERVAL_KINDS``) as (breakpoints, rows) and the frac bits of each output part."""
+    """A gate of ``PIECEWISE_KINDS`` as (breakpoints, rows) and the frac bits of each output part."""
     return _gate_pieces(gate, gate.params, f, n_bits)
 
 

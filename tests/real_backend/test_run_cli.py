@@ -1,8 +1,14 @@
 """``python -m real_backend run``: two party processes over loopback TCP, and its refusals."""
 
 import json
+import os
+import queue
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 
 from paths import REPO
 
@@ -66,7 +72,7 @@ def test_a_party_process_that_fails_is_named_and_stops_its_peer():
     spec, fixed = MODELS["bert-tiny"], FixedPoint(48, 12)
     weights, x = random_weights(spec, 0, 1), random_hidden_states(spec, 2, 0)
     tapes = deal(spec, weights, resolve("suf-gpu-bench", spec), fixed, 1, 2, 1, Dealer(b"fault"))
-    tapes[1].streams["flush"] = tapes[1].streams["flush"][:2]
+    tapes[1].layers[0].streams["flush"] = tapes[1].layers[0].streams["flush"][:2]
     jobs = party_jobs(tapes, share_input(x, fixed), spec.name, weights, fixed, 2, 1, "suf-gpu-bench", {}, False)
     start = time.perf_counter()
     got, failed = launch(jobs, timeout_s=60)
@@ -78,15 +84,12 @@ def test_a_party_process_that_fails_is_named_and_stops_its_peer():
 def test_two_hosts_deal_then_party_then_combine(tmp_path):
     """The two-host flow on loopback: the dealer writes each party's file; party 0 listens, party 1 connects (each a
     separate process with only its own file); combine reconstructs."""
-    import socket
-
     dealt = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--deal-to", str(tmp_path))
     assert dealt.returncode == 0, dealt.stderr
-    assert {p.name for p in tmp_path.iterdir()} == {"party0.pkl", "party1.pkl", "public.pkl"}
+    assert {p.name for p in tmp_path.iterdir()} == {"party0.pkl", "party0.layer0.pkl", "party1.pkl",
+                                                    "party1.layer0.pkl", "public.pkl"}
     assert all(oct(p.stat().st_mode)[-3:] == "600" for p in tmp_path.iterdir())
-    with socket.socket() as s:          # a free port for party 0
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     base = [sys.executable, "-m", "real_backend", "party", "--timeout-s", "60"]
     p0 = subprocess.Popen([*base, "--job", str(tmp_path / "party0.pkl"), "--listen", f"127.0.0.1:{port}", "--out",
                            str(tmp_path / "result0.pkl")], cwd=REPO, stderr=subprocess.PIPE, text=True)
@@ -94,9 +97,98 @@ def test_two_hosts_deal_then_party_then_combine(tmp_path):
                          str(tmp_path / "result1.pkl")], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert p1.returncode == 0, p1.stderr
     assert p0.wait(timeout=60) == 0, p0.stderr.read()
-    assert not (tmp_path / "party0.pkl").exists() and not (tmp_path / "party1.pkl").exists()   # read once
+    assert not list(tmp_path.glob("party*.pkl"))   # each party's files read once, then deleted
     combined = subprocess.run([sys.executable, "-m", "real_backend", "combine", str(tmp_path)], cwd=REPO,
                               capture_output=True, text=True, timeout=300)
     assert combined.returncode == 0, combined.stderr
     doc = json.loads(combined.stdout)
     assert doc["bit_exact_with_plaintext"] and doc["schedule_equals_dealer_pass"] == [True, True]
+
+
+# -- a process killed mid-run ------------------------------------------------------------------------------------
+
+TIMEOUT_S = 20   # every receive's timeout in these runs: a dead peer must be named well within it plus a margin
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stderr:
+    """A process's stderr lines, read on a thread so that waiting for one has a timeout."""
+
+    def __init__(self, proc):
+        self.lines, self._q = [], queue.Queue()
+        threading.Thread(target=lambda: [self._q.put(line) for line in proc.stderr], daemon=True).start()
+
+    def wait_for(self, text: str, timeout: float = 240) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._q.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no line with {text!r} within {timeout} s; got {self.lines}") from None
+            self.lines.append(line)
+            if text in line:
+                return line
+
+    def rest(self) -> list[str]:
+        time.sleep(0.2)   # the reader thread's last lines
+        while not self._q.empty():
+            self.lines.append(self._q.get())
+        return self.lines
+
+
+def errors(lines: list[str]) -> list[str]:
+    return [line.rstrip("\n") for line in lines if line.startswith("error")]
+
+
+def kill_when_layer_2_starts(lines: Stderr, party: int, pid: int) -> float:
+    """SIGKILL ``pid`` once party ``party`` starts its second layer (its first layer's flushes done)."""
+    lines.wait_for(f"party {party}: layer 2 of 2 started")
+    os.kill(pid, signal.SIGKILL)
+    return time.monotonic()
+
+
+def test_a_party_killed_mid_run_is_named_by_its_peer(tmp_path):
+    """Two party processes (``party --listen/--peer``); party 1 is killed in its second layer: party 0 exits 1
+    within its receive timeout, with one error line naming party 1."""
+    dealt = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "2", "--deal-to", str(tmp_path))
+    assert dealt.returncode == 0, dealt.stderr
+    port, base = free_port(), [sys.executable, "-m", "real_backend", "party", "--timeout-s", str(TIMEOUT_S)]
+    procs = [subprocess.Popen([*base, "--job", str(tmp_path / f"party{p}.pkl"), where, f"127.0.0.1:{port}", "--out",
+                               str(tmp_path / f"result{p}.pkl")], cwd=REPO, stderr=subprocess.PIPE, text=True)
+             for p, where in ((0, "--listen"), (1, "--peer"))]
+    try:
+        killed = kill_when_layer_2_starts(Stderr(procs[1]), 1, procs[1].pid)
+        lines0 = Stderr(procs[0])
+        assert procs[0].wait(timeout=TIMEOUT_S + 30) == 1
+        assert time.monotonic() - killed < TIMEOUT_S
+        assert procs[1].wait(timeout=10) == -signal.SIGKILL
+    finally:
+        for proc in procs:
+            proc.kill()
+    (line,) = errors(lines0.rest())
+    assert line.startswith("error: party 0: PeerError: lost party 1 (at 127.0.0.1:"), line
+    assert not (tmp_path / "result0.pkl").exists()
+
+
+def test_the_launcher_names_a_party_process_that_was_killed():
+    """``run``'s party 1 process is killed in its second layer: the launcher exits 1 well within the receive
+    timeout (not after four of them), naming party 1's death and party 0's lost peer."""
+    proc = subprocess.Popen([sys.executable, "-m", "real_backend", "run", "--model", "bert-tiny", "--seq-len", "2",
+                             "--layers", "2", "--timeout-s", str(TIMEOUT_S)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        lines = Stderr(proc)
+        pid = int(lines.wait_for("party 1: process ").split()[3])
+        killed = kill_when_layer_2_starts(lines, 1, pid)
+        assert proc.wait(timeout=TIMEOUT_S + 30) == 1
+        assert time.monotonic() - killed < TIMEOUT_S
+    finally:
+        proc.kill()
+    party0, party1 = errors(lines.rest())
+    assert party0.startswith("error: party 0 failed: PeerError: lost party 1 (at 127.0.0.1:"), party0
+    assert party1 == "error: party 1 failed: its process died without a result (killed by SIGKILL)"

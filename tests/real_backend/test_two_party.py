@@ -6,6 +6,8 @@ flush, for the snapshot's settings and each variant that has a real construction
 view (what it receives in opens, its tape) and each has a negative control that plants the fault.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from tiny_models import TINY_BERT, TINY_GPT2
@@ -14,7 +16,7 @@ import real_backend.dealer_pass as dp
 from models.specs import MODELS
 from models.weights import random_hidden_states, random_weights
 from real_backend.dealer import Dealer
-from real_backend.tape import TapeError
+from real_backend.tape import LayeredReader, TapeError, TapeFileWriter
 from real_backend.twoparty import MemoryLink, PeerError, deal, run_party, run_two_party, share_input
 from simflush.plain.layer import plaintext_output
 from simflush.profiles import resolve
@@ -75,10 +77,16 @@ def test_bert_tiny_for_real_on_numpy():
     assert run.parties[0].schedule == flush_schedule(spec, 16, 1, settings, 2)
 
 
-def test_a_gate_without_a_real_construction_is_named():
-    spec, weights, x, settings = setup({"SUF_NEXP_MODE": "sigma_gpu"})
-    with pytest.raises(NotImplementedError, match="nExpLUT"):
-        run_two_party(spec, weights, x, settings, FIXED, 1, Dealer(b"s"))
+@pytest.mark.slow
+def test_bert_base_one_layer_for_real_on_numpy():
+    """bert-base's real shapes (D = 768, 12 heads, F = 3072) at T = 2: T = 128 is out of NumPy's reach (GeLU-const's
+    258-breakpoint interval key over T F = 393,216 elements), and T only scales the rows of the same tasks."""
+    spec, weights, x, settings = setup(spec=MODELS["bert-base"], seq_len=2, layers=1)
+    run = run_two_party(spec, weights, x, settings, FIXED, 1)
+    assert np.array_equal(run.output, plaintext(spec, weights, x, settings, 1))
+    assert run.parties[0].schedule == run.parties[1].schedule == flush_schedule(spec, 2, 1, settings, 1)
+
+
 
 
 # -- tapes and faults ---------------------------------------------------------------------------------------------
@@ -122,11 +130,66 @@ def run_two_party_with_tapes(spec, weights, x, settings, tapes, layers):
     raise next(iter(errors.values()))
 
 
+def test_tapes_through_files_layer_by_layer(tmp_path):
+    """The launcher's path in one process: each layer's keys in a file per party, read as the layer starts (the
+    next one read ahead) and deleted; the output is the plaintext run's, the schedule the simulator's, and no party
+    ever held more than two layers of tape (three layers, so that holding all of them would show)."""
+    spec = replace(TINY_BERT, n_layers=3)
+    _, weights, x, settings = setup(spec=spec, seq_len=2, layers=3)
+    run = run_two_party(spec, weights, x, settings, FIXED, 3, Dealer(b"files"), tape_dir=tmp_path)
+    assert np.array_equal(run.output, plaintext(spec, weights, x, settings, 3))
+    assert run.parties[0].schedule == run.parties[1].schedule == flush_schedule(spec, 2, 1, settings, 3)
+    assert [p.tape_layers_peak for p in run.parties] == [2, 2]
+    assert list(tmp_path.iterdir()) == []   # every layer file read once, then deleted
+
+
+def files_of_two_layers(tmp_path):
+    spec, weights, _, settings = setup()
+    return deal(spec, weights, settings, FIXED, 1, T, 2, Dealer(b"f"), files=TapeFileWriter(tmp_path))
+
+
+def one_line(exc) -> str:
+    assert "\n" not in str(exc)
+    return str(exc)
+
+
+def test_a_missing_layer_file_is_refused_before_the_run(tmp_path):
+    tapes = files_of_two_layers(tmp_path)
+    (tmp_path / "party1.layer1.pkl").unlink()
+    with pytest.raises(TapeError) as exc:
+        LayeredReader(tapes[1], np)
+    assert one_line(exc.value).startswith("party 1's tape file for layer 1 is missing: ")
+    LayeredReader(tapes[0], np).close()   # negative control: party 0's files are all there
+
+
+def test_a_cut_or_misplaced_layer_file_is_refused(tmp_path):
+    tapes = files_of_two_layers(tmp_path)
+    cut = tmp_path / "party0.layer1.pkl"
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    with pytest.raises(TapeError) as exc:
+        tapes[0].load(1)
+    assert "party 0's tape file for layer 1 is cut short or corrupt" in one_line(exc.value)
+    assert not cut.exists()   # whatever was read of it is gone
+    (tmp_path / "party1.layer0.pkl").rename(tmp_path / "party1.layer1.pkl")   # layer 0's keys where layer 1's go
+    with pytest.raises(TapeError) as exc:
+        tapes[1].load(1)
+    assert f"holds (1, '{tapes[1].run_id}', 0); this run wants (party, run id, layer) = (1, " in one_line(exc.value)
+
+
+def test_a_cut_layer_file_stops_both_parties(tmp_path):
+    spec, weights, x, settings = setup()
+    tapes = files_of_two_layers(tmp_path)
+    cut = tmp_path / "party1.layer1.pkl"
+    cut.write_bytes(cut.read_bytes()[:100])
+    with pytest.raises((TapeError, PeerError), match="party 1"):
+        run_two_party_with_tapes(spec, weights, x, settings, tapes, layers=2)
+
+
 def test_a_failing_peer_stops_the_other_party_at_once():
     """Party 1's tape is cut: it fails, and party 0 hears of it at once instead of waiting out its timeout."""
     spec, weights, x, settings = setup()
     tapes = deal(spec, weights, settings, FIXED, 1, T, 1, Dealer(b"s"))
-    tapes[1].streams["flush"] = tapes[1].streams["flush"][:3]
+    tapes[1].layers[0].streams["flush"] = tapes[1].layers[0].streams["flush"][:3]
     import time
     start = time.perf_counter()
     with pytest.raises((PeerError, TapeError)):
@@ -210,7 +273,8 @@ def masks_of(tapes):
     """The dealer's masks r = r0 + r1 of every mask entry, in order."""
     ring_mask = np.uint64((1 << FIXED.n_bits) - 1)
     return [(a.material + b.material) & ring_mask
-            for a, b in zip(tapes[0].streams["step"], tapes[1].streams["step"], strict=True) if a.kind == "mask"]
+            for a, b in zip(tapes[0].layers[0].streams["step"], tapes[1].layers[0].streams["step"], strict=True)
+            if a.kind == "mask"]
 
 
 def test_masks_are_fresh_per_element_and_per_gate(monkeypatch):
@@ -237,7 +301,7 @@ def test_party0_mask_shares_do_not_follow_the_masks(monkeypatch):
 
     def agreement(tapes):
         r = np.concatenate(masks_of(tapes))
-        r0 = np.concatenate([e.material for e in tapes[0].streams["step"] if e.kind == "mask"])
+        r0 = np.concatenate([e.material for e in tapes[0].layers[0].streams["step"] if e.kind == "mask"])
         return float(((r ^ r0) & np.uint64(1) == 0).mean()), r.size
 
     share, n = agreement(deal(spec, weights, settings, FIXED, 1, T, 1, Dealer(b"c")))
@@ -251,9 +315,11 @@ def test_party0_mask_shares_do_not_follow_the_masks(monkeypatch):
 
 
 @pytest.mark.gpu
-def test_two_parties_on_the_gpu_reconstruct_the_plaintext_run():
+@pytest.mark.parametrize("knobs", [{}, {"SUF_NEXP_MODE": "sigma_gpu"}], ids=["snapshot", "nExp LUT"])
+def test_two_parties_on_the_gpu_reconstruct_the_plaintext_run(knobs):
+    """On CuPy too, and with nExp's LUT pair: 65,536 intervals in one interval key, too slow for NumPy's walk."""
     import cupy
-    spec, weights, x, settings = setup()
+    spec, weights, x, settings = setup(knobs)
     run = run_two_party(spec, weights, x, settings, FIXED, LAYERS, Dealer(b"gpu", use_gpu=True), xp=cupy)
     assert np.array_equal(cupy.asnumpy(run.output), plaintext(spec, weights, x, settings, LAYERS))
     assert run.parties[0].schedule == flush_schedule(spec, T, 1, settings, LAYERS)
