@@ -29,6 +29,7 @@ from ...errors import ConfigError, SufRuntimeError
 from ...executor.records import FlushBranch, FlushKind
 from ...sim.cost import CostModel, load_cost
 from ...sim.engine import SimConfig
+from ...sim.replay import ScheduleCache
 from .compare import config_label
 from .executors import Executor
 from .grid import SETTING_DEFAULTS
@@ -56,6 +57,12 @@ def _flatten(doc: dict, prefix: str = "") -> dict:
 
 def _dumps(record: dict) -> str:
     return json.dumps(record, separators=(",", ":"))
+
+
+# A worker's schedules (under 1 MB each for bert-base): configurations that differ only in network, deployment or
+# layer count share one. 128 covers a grid with up to that many schedules between two such configurations (the
+# benchmark's: 100, one per policy, chains and rsqrt_iters, within each network).
+SCHEDULES = ScheduleCache(capacity=128)
 
 
 @cache
@@ -89,7 +96,7 @@ def reduce_config(index: int, params: dict, accuracy: tuple[bool, int | None] = 
     record = {"index": index, "key": key, **settings, **knobs, "error": None}
     config = make_config(**{**params, "cost": _cost(params["cost"])})
     try:
-        doc = simulate_config(config).bench_json(runs=False)
+        doc = simulate_config(config, SCHEDULES).bench_json(runs=False)
         doc["branches"] = {**NO_BRANCHES, **doc["branches"]}
     except SufRuntimeError as exc:
         record["error"] = f"runtime error in {exc}"
