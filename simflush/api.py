@@ -27,7 +27,6 @@ from .profiles import SIGMA_GRAPH, Settings, parse_overrides, resolve
 from .sim.cost import CostModel, get_network, load_cost
 from .sim.engine import DEPLOYMENTS, SimConfig
 from .sim.engine import simulate as run_engine
-from .sim.replay import ScheduleCache
 from .sim.trace import to_trace
 
 # knob name -> value, or the CLI's "NAME=VALUE" strings
@@ -137,11 +136,9 @@ def _sigma_model(spec: ModelSpec, seq_len: int, batch: int, chains: int, setting
         raise ConfigError(exc.args[0]) from None
 
 
-def simulate_config(config: SimConfig, schedules: ScheduleCache | None = None) -> Result:
-    """Simulate ``config``; raises ``SufRuntimeError`` where the SUF runtime would throw. ``schedules``: reuse
-    the schedule of an earlier configuration that differs only in network, deployment or layer count (the
-    same result, faster: ``sim.replay.ScheduleCache``)."""
-    result = run_engine(config, schedules=schedules)
+def simulate_config(config: SimConfig) -> Result:
+    """Simulate ``config``; raises ``SufRuntimeError`` where the SUF runtime would throw."""
+    result = run_engine(config)
     return Result(config, result.runs_per_layer, to_trace(result), sum(p.steps for p in result.parties))
 
 

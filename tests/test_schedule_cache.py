@@ -1,6 +1,7 @@
 """The schedule cache (``sim.replay.ScheduleCache``): a configuration that differs from an earlier one only in
 network, deployment or layer count replays the earlier one's schedule in every layer, with the outputs of
-stepping it, byte for byte; any other setting is part of the key, and a key that leaves one out is caught."""
+stepping it, byte for byte; any other setting is part of the key, and a key that leaves one out is caught. A
+sweep record's document, read off the records without a trace, is the trace's."""
 
 import dataclasses
 import json
@@ -13,7 +14,7 @@ from simflush.sim import engine, replay
 from simflush.sim.cost import load_cost
 from simflush.sim.engine import SimConfig
 from simflush.sim.replay import ScheduleCache
-from simflush.sim.trace import to_trace
+from simflush.sim.trace import bench_of, to_trace
 
 DIRECT = {"SUF_CAUSAL_PREFILL": "0", "SUF_RSQRT_MODE": "sigma_gpu", "sigma_fss_via_pfss_batch": "0"}
 # (filled by, then read by): the second differs from the first only where the key says a schedule cannot
@@ -96,3 +97,11 @@ def test_a_key_that_leaves_a_setting_out_is_caught(monkeypatch, left_out, first,
     monkeypatch.setattr(replay, "schedule_key",
                         lambda config: keyed(dataclasses.replace(config, **{left_out: getattr(first, left_out)})))
     assert not _cached_as_stepped(first, second), left_out
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_a_sweep_record_read_off_the_records_is_the_trace_document(name):
+    """``bench_of`` (a sweep's document, without the trace) against ``bench_document`` of the trace; SIGMA's
+    runtime covers the per-section bytes."""
+    result = engine.simulate(make_config(**PAIRS[name][1]))
+    assert json.dumps(bench_of(result)) == json.dumps(bench_document(to_trace(result), runs=False))

@@ -333,22 +333,21 @@ class Simulation:
 
     def _flush(self, party: int, flush: Flush, charges: FlushCharges, records: list[FlushRecord]):
         """Local preparation, the flush itself, then consuming the opened words (SUF's step work)."""
+        if flush.open and not flush.concurrent:  # prep and after are folded into the open's own waits: fewer events
+            yield from self._open(party, flush.open, charges.open, records[0])
+            return
         records = iter(records)
         open_record = next(records) if flush.open else None
         pfss_work = [(c, next(records) if op.jobs else None) for op, c in zip(flush.pfss, charges.pfss, strict=True)]
+        yield from self._wait(charges.prep)
         if flush.concurrent:
-            yield from self._wait(charges.prep)
             procs = [self.env.process(self._open(party, flush.open, charges.open, open_record))]
             procs += [self.env.process(self._pfss(party, c, rec)) for c, rec in pfss_work]
             yield self.env.all_of(procs)
-            yield from self._wait(charges.after)
-        elif flush.open:  # prep and after are folded into the open's own waits: fewer events
-            yield from self._open(party, flush.open, charges.open, open_record)
         else:
-            yield from self._wait(charges.prep)
             for c, rec in pfss_work:
                 yield from self._pfss(party, c, rec)
-            yield from self._wait(charges.after)
+        yield from self._wait(charges.after)
 
     def _open(self, party: int, op: OpenOp, charges: OpenCharges, record: FlushRecord):
         start = self.env.now + charges.lead
