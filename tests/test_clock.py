@@ -2,10 +2,12 @@
 event, byte for byte, with fewer events; the two ways a skip could be inexact (past a tie, or a GPU job's
 while another shares the GPU) are caught."""
 
+import contextlib
 import json
 
 import pytest
 import simpy
+from test_engine import _finish_times  # each job's end on one shared GPU: name -> (start, work)
 
 from simflush.api import make_config
 from simflush.io.bench_json import bench_document
@@ -23,21 +25,27 @@ CASES = {  # parties out of step (a slow network, chains, background and concurr
 }
 
 
-def _outputs(config) -> tuple[str, str, int]:
-    """The trace JSON, the bench document and the number of SimPy events processed."""
-    events = 0
+@contextlib.contextmanager
+def _counting():
+    """Counts the SimPy events processed inside (``count[0]``)."""
+    count = [0]
     step = simpy.Environment.step
 
     def counted(env):
-        nonlocal events
-        events += 1
+        count[0] += 1
         step(env)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(simpy.Environment, "step", counted)
+        yield count
+
+
+def _outputs(config) -> tuple[str, str, int]:
+    """The trace JSON, the bench document and the number of SimPy events processed."""
+    with _counting() as events:
         result = engine.simulate(config)
     trace = to_trace(result)
-    return trace.to_json(), json.dumps(bench_document(trace)), events
+    return trace.to_json(), json.dumps(bench_document(trace)), events[0]
 
 
 def _never(env, delay):
@@ -90,25 +98,6 @@ def test_a_skip_keeps_the_order_of_a_tie():
     assert _order_at_a_tie(_skip_on_ties) == [("B", 1.0), ("A", 1.0)]  # what the comparison catches
 
 
-def _finish_times(jobs: dict[str, tuple[float, float]]) -> tuple[dict[str, float], int]:
-    """Each job's end on one shared GPU (name -> (start, work)) and the events processed."""
-    env, done = simpy.Environment(), {}
-    shared = gpu.SharedGPU(env)
-
-    def job(name, start, work):
-        yield env.timeout(start)
-        yield from shared.run(work)
-        done[name] = env.now
-
-    for name, (start, work) in jobs.items():
-        env.process(job(name, start, work))
-    events = 0
-    while env.peek() < float("inf"):
-        env.step()
-        events += 1
-    return done, events
-
-
 def _alone_beside_others(self, work_s):
     self._remaining, others = {}, self._remaining  # wrong: another job is sharing the GPU
     try:
@@ -121,13 +110,18 @@ ALONE = gpu.SharedGPU._alone
 SHARING = {"a": (0.0, 1.0), "b": (0.5, 0.1)}  # b shares the GPU with a from 0.5 until it ends at 0.7
 
 
+def _lone_job() -> tuple[dict[str, float], int]:
+    with _counting() as events:
+        return _finish_times({"a": (0.0, 1.0)}), events[0]
+
+
 def test_a_lone_job_takes_no_event_and_a_shared_one_still_shares(monkeypatch):
-    alone, events = _finish_times({"a": (0.0, 1.0)})
+    alone, events = _lone_job()
     with monkeypatch.context() as patch:
         patch.setattr(gpu, "skip", _never)
-        assert _finish_times({"a": (0.0, 1.0)}) == (alone, events + 2)  # the GPU's timer and its completion
+        assert _lone_job() == (alone, events + 2)  # the GPU's timer and its completion
     assert alone == {"a": 1.0}
-    shared, _ = _finish_times(SHARING)
+    shared = _finish_times(SHARING)
     assert shared == pytest.approx({"a": 1.1, "b": 0.7}, abs=1e-12)
     monkeypatch.setattr(gpu.SharedGPU, "_alone", _alone_beside_others)
-    assert _finish_times(SHARING)[0] != pytest.approx(shared, abs=1e-12)  # what the comparison catches
+    assert _finish_times(SHARING) != pytest.approx(shared, abs=1e-12)  # what the comparison catches
