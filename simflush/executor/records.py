@@ -71,10 +71,19 @@ class FlushRecord:
     pack_s: float = 0.0        # OPEN: pack + unpack part (SUF's OpenPack timer)
 
     def untimed(self, layer: int) -> "FlushRecord":
-        """The same flush in ``layer``, before a driver times it (a copy: ``dataclasses.replace`` is slow)."""
+        """The same flush in ``layer``, before a driver times it (a copy: ``dataclasses.replace`` is slow, and
+        so is updating a new instance's ``__dict__`` from keywords)."""
+        fields = self.__dict__.copy()
+        fields.update(UNTIMED)
+        fields["layer"] = layer
         copy = object.__new__(FlushRecord)
-        copy.__dict__.update(self.__dict__, layer=layer, **UNTIMED)
+        copy.__dict__ = fields
         return copy
+
+    @property
+    def kind(self) -> FlushKind:
+        """``event`` under the trace's name (``FlushEvent.kind``): the bench document reads either."""
+        return self.event
 
     @property
     def open_kind(self) -> str:

@@ -7,7 +7,9 @@ simflush's own and say their scope. The model's shape (heads, width, ...) comes 
 """
 
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 from models.specs import get_model
 
@@ -17,7 +19,7 @@ from ..tasks.context import Batch
 from ..tasks.sigma_runtime import KEY_H2D as KEY_WORDS
 from ..tasks.sigma_sizes import WORD_BYTES
 from ..version import __version__
-from .trace_schema import FlushEvent, Trace
+from .trace_schema import FlushEvent, Trace, TraceMeta
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,20 @@ class RunRow:
     time_s: list[float]         # party 0's and party 1's, seconds
 
 
-def _counts(records: list[FlushEvent]) -> dict:
+class FlushRow(Protocol):
+    """What the document reads of a flush: a trace's ``FlushEvent``, or the engine's ``FlushRecord`` itself."""
+
+    kind: str
+    words: int
+    words_beaver: int
+    words_mask: int
+    wire_bytes: int
+    jobs: int
+    batch: str
+    branch: str
+
+
+def _counts(records: Sequence[FlushRow]) -> dict:
     opens = pfss = jobs = words = beaver = mask = hatx = wire = 0
     for r in records:  # one pass: a sweep makes this of thousands of records per configuration
         if r.kind == FlushKind.OPEN:
@@ -51,12 +66,22 @@ def bench_document(trace: Trace, runs: bool = True) -> dict:
     """The bench-style document of ``trace`` (what ``simflush simulate --json`` prints); ``runs=False``
     leaves out the per-run table (a sweep's record does: it is most of the document's size and work)."""
     trace = trace.last_iteration()
-    meta = trace.meta
+    doc = document(trace.meta, trace.flushes, [r for r in trace.flushes if r.party == 0 and r.layer == 0],
+                   [trace.end_s(party) for party in (0, 1)], lambda: _bytes_by_section(trace))
+    if runs:
+        doc["runs"] = [asdict(row) for row in run_rows(trace)]
+    return doc
+
+
+def document(meta: TraceMeta, records: Sequence[FlushRow], first_layer: Sequence[FlushRow],
+             party_end_s: list[float | None], bytes_by_section: Callable[[], dict[str, int]]) -> dict:
+    """The document without its per-run table, from one iteration's ``meta``, its flushes (``records``: both
+    parties'; ``first_layer``: party 0's of layer 0), when each party ended, and (asked for SIGMA's
+    runtime only) its wire bytes per run section."""
     try:
         model = get_model(meta.model)
     except KeyError as exc:
         raise ConfigError(exc.args[0]) from None
-    records = trace.flushes
     c = _counts(records)
     pfss = [r for r in records if r.kind == FlushKind.PFSS]
     coeff = [r for r in pfss if r.batch == Batch.COEFF]
@@ -93,7 +118,7 @@ def bench_document(trace: Trace, runs: bool = True) -> dict:
             "runs": "per layer and run; counts and bytes per party, times of party 0 and 1",
         },
         "timing": {"online_time_s": meta.online_time_s, "online_time_s_mean": meta.online_time_s,
-                   "party_end_s": [trace.end_s(party) for party in (0, 1)]},
+                   "party_end_s": party_end_s},
         "communication": {
             "pfss_bytes": pfss_bytes,
             "net_bytes": net,
@@ -129,7 +154,7 @@ def bench_document(trace: Trace, runs: bool = True) -> dict:
             "opened_words_mask": mask,
             "opened_words_other": 0,
         },
-        "per_party_per_layer": _counts([r for r in records if r.party == 0 and r.layer == 0]),
+        "per_party_per_layer": _counts(first_layer),
         "branches": _branches(records),
     }
     if KEY_WORDS in meta.local_words_per_party:
@@ -138,23 +163,26 @@ def bench_document(trace: Trace, runs: bool = True) -> dict:
                                  "party's sent + received, SIGMA's Total Comm)")
         doc["sigma"] = {
             "key_bytes_per_party": WORD_BYTES * meta.local_words_per_party[KEY_WORDS],
-            "net_bytes_by_section": _bytes_by_section(trace),
+            "net_bytes_by_section": bytes_by_section(),
             "exchanges_per_party": c["open_flushes"] // 2,
         }
-    if runs:
-        doc["runs"] = [asdict(row) for row in run_rows(trace)]
     return doc
 
 
 def _bytes_by_section(trace: Trace) -> dict[str, int]:
     by_run = {(r.party, r.layer, r.run): r.section for r in trace.runs}
+    return sum_by_section((by_run[(f.party, f.layer, f.run)], f.wire_bytes) for f in trace.flushes)
+
+
+def sum_by_section(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Wire bytes per run section, sections in name order, from ``(section, wire_bytes)`` per flush."""
     out: dict[str, int] = defaultdict(int)
-    for f in trace.flushes:
-        out[by_run[(f.party, f.layer, f.run)]] += f.wire_bytes
+    for section, wire_bytes in pairs:
+        out[section] += wire_bytes
     return dict(sorted(out.items()))
 
 
-def _branches(records: list[FlushEvent]) -> dict:
+def _branches(records: Sequence[FlushRow]) -> dict:
     out: dict[str, int] = defaultdict(int)
     for (kind, branch), n in Counter((r.kind, r.branch) for r in records).items():
         out[f"{kind}/{branch}"] += n

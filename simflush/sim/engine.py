@@ -25,11 +25,12 @@ from ..sigma_workload import layer_workload, tallied_ops
 from ..tasks.context import Sym
 from ..tasks.need import Need
 from .charges import FlushCharges, OpenCharges, PfssCharges, direct_charges, flush_charges
+from .clock import skip
 from .cost import CostModel, Network
 from .gpu import SharedGPU
 from .inflight import InFlight
 from .link import Link
-from .replay import FlushStep, LocalCharge, RunScript, idle
+from .replay import FlushStep, LocalCharge, RunScript, ScheduleCache, idle
 from .symbolic import SymbolicContext
 
 # Runaway guard: an online iteration simulated past this (11.6 days) comes from absurd inputs (a network
@@ -145,9 +146,10 @@ class WaveBus:
 
 class Simulation:
     """``replay``: run each run's schedule through the executor once and replay it in later layers
-    (``sim.replay``; the same outputs, faster); False steps every layer's tasks."""
+    (``sim.replay``; the same outputs, faster); False steps every layer's tasks. ``schedules``: keep the
+    scripts there, and replay those of an earlier configuration with the same schedule (with ``replay``)."""
 
-    def __init__(self, config: SimConfig, replay: bool = True):
+    def __init__(self, config: SimConfig, replay: bool = True, schedules: ScheduleCache | None = None):
         deployment = DEPLOYMENTS.get(config.deploy)
         self.config = config
         self.replay = replay
@@ -161,6 +163,8 @@ class Simulation:
         self._outs: list[PartyResult | None] = [None, None]  # per party: what its process fills in
         self._last_open_end: list[float | None] = [None, None]  # per party: when its previous open ended
         self._party_processes: list[simpy.Process] = []
+        # per party: run index -> its script, from the first layer that stepped it
+        self._scripts = schedules.scripts(config) if schedules is not None and replay else ({}, {})
 
     def run(self) -> SimResult:
         result = SimResult(self.config, self.runs)
@@ -193,7 +197,7 @@ class Simulation:
         self._outs[party] = out
         bus = WaveBus(self.env)
         cost = self.config.cost
-        scripts: dict[int, RunScript] = {}  # run index -> its schedule, from the first layer that stepped it
+        scripts = self._scripts[party]
         for layer in range(self.config.layers):
             for index, spec in enumerate(self.runs):
                 yield from self._wait(cost.run_gap_s(spec.local_flops_before, spec.local_matmul_elems,
@@ -324,27 +328,26 @@ class Simulation:
             yield self.env.all_of(pending)
 
     def _wait(self, seconds: float):
-        if seconds > 0:
+        if seconds > 0 and not skip(self.env, seconds):
             yield self.env.timeout(seconds)
 
     def _flush(self, party: int, flush: Flush, charges: FlushCharges, records: list[FlushRecord]):
         """Local preparation, the flush itself, then consuming the opened words (SUF's step work)."""
+        if flush.open and not flush.concurrent:  # prep and after are folded into the open's own waits: fewer events
+            yield from self._open(party, flush.open, charges.open, records[0])
+            return
         records = iter(records)
         open_record = next(records) if flush.open else None
         pfss_work = [(c, next(records) if op.jobs else None) for op, c in zip(flush.pfss, charges.pfss, strict=True)]
+        yield from self._wait(charges.prep)
         if flush.concurrent:
-            yield from self._wait(charges.prep)
             procs = [self.env.process(self._open(party, flush.open, charges.open, open_record))]
             procs += [self.env.process(self._pfss(party, c, rec)) for c, rec in pfss_work]
             yield self.env.all_of(procs)
-            yield from self._wait(charges.after)
-        elif flush.open:  # prep and after are folded into the open's own waits: fewer events
-            yield from self._open(party, flush.open, charges.open, open_record)
         else:
-            yield from self._wait(charges.prep)
             for c, rec in pfss_work:
                 yield from self._pfss(party, c, rec)
-            yield from self._wait(charges.after)
+        yield from self._wait(charges.after)
 
     def _open(self, party: int, op: OpenOp, charges: OpenCharges, record: FlushRecord):
         start = self.env.now + charges.lead
@@ -377,6 +380,7 @@ class Simulation:
             record.eval_s, record.finish_s = eval_end - start, self.env.now - eval_end
 
 
-def simulate(config: SimConfig, replay: bool = True) -> SimResult:
-    """One online iteration of ``config``; ``replay=False`` steps every layer's tasks (``Simulation``)."""
-    return Simulation(config, replay).run()
+def simulate(config: SimConfig, replay: bool = True, schedules: ScheduleCache | None = None) -> SimResult:
+    """One online iteration of ``config``; ``replay=False`` steps every layer's tasks, ``schedules`` keeps
+    and reuses scripts across configurations (``Simulation``)."""
+    return Simulation(config, replay, schedules).run()

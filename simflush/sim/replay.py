@@ -11,9 +11,12 @@ and background flush through the same SimPy code, with one event per wave as a l
 two parties' events interleave as they would live and every time is the float a live run gives.
 (Shifting the first layer's times would not be exact: ``a + (b - a) != b`` in floating point, and the
 link, the GPU and the wait for the peer carry state from one layer into the next.)
+
+A ``ScheduleCache`` keeps the scripts past one simulation, for the next configuration with the same
+schedule (a sweep's): that one replays its first layer too.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..executor.actions import Flush
 from ..executor.executor import PhaseExecutor
@@ -61,3 +64,34 @@ def idle(executor: PhaseExecutor, ctx: SymbolicContext) -> bool:
     by a fresh executor (the open collector's generation number only tells handles of different
     flushes apart)."""
     return executor.idle() and not ctx.direct_work
+
+
+def schedule_key(config):
+    """What a run's script depends on: ``config`` but its network and deployment (they only change when
+    things happen: flush decisions never depend on time) and its layer count (every layer runs the same
+    runs; a script is relabelled for each, ``FlushStep.records_for``). Any other field of ``SimConfig``, one
+    added later too, is part of the key."""
+    return replace(config, network=None, deploy="", layers=0)
+
+
+class ScheduleCache:
+    """The scripts of the last ``capacity`` schedules simulated, per party, by ``schedule_key``: a
+    configuration with the same key replays every layer's runs (the engine fills the entry while it steps
+    the first layer). Keys are compared by equality (settings and cost profiles are not hashable); the
+    least recently used entry goes first."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._entries: list[tuple[object, tuple[dict[int, RunScript], dict[int, RunScript]]]] = []
+
+    def scripts(self, config) -> tuple[dict[int, RunScript], dict[int, RunScript]]:
+        """Party 0's and party 1's scripts for ``config``, by run index: empty ones to fill if it is new."""
+        key = schedule_key(config)
+        for index, (known, scripts) in enumerate(self._entries):
+            if known == key:
+                self._entries.append(self._entries.pop(index))
+                return scripts
+        scripts = ({}, {})
+        self._entries.append((key, scripts))
+        del self._entries[:-self.capacity]
+        return scripts

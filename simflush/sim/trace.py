@@ -6,21 +6,27 @@ trace read back from its file equals that of the run.
 """
 
 from ..executor.records import FlushKind
+from ..io.bench_json import document, sum_by_section
 from ..io.trace_schema import FlushEvent, RunEvent, Trace, TraceMeta
 from .engine import SimResult
 
 
-def to_trace(result: SimResult) -> Trace:
-    """Both parties' runs and flushes of ``result``, party 0's first, each party in its own order."""
+def _meta(result: SimResult) -> TraceMeta:
     cfg = result.config
-    index = {spec.name: i for i, spec in enumerate(result.runs_per_layer)}
-    meta = TraceMeta(source="simflush", system="simflush", backend=cfg.settings.backend, model=cfg.model.name,
+    return TraceMeta(source="simflush", system="simflush", backend=cfg.settings.backend, model=cfg.model.name,
                      seq_len=cfg.seq_len, batch=cfg.batch, layers=cfg.layers, iterations=1,
                      runtime_profile=cfg.settings.profile, device=cfg.cost.provenance.get("device", ""),
                      n_bits=cfg.model.n_bits, online_time_s=result.online_time_s, traced=False,
                      settings=dict(cfg.settings.env), policy=cfg.policy, deploy=cfg.deploy,
                      network=cfg.network.name, cost_preset=cfg.cost.name,
                      local_words_per_party=dict(sorted(result.parties[0].local_words.items())))
+
+
+def to_trace(result: SimResult) -> Trace:
+    """Both parties' runs and flushes of ``result``, party 0's first, each party in its own order."""
+    cfg = result.config
+    index = {spec.name: i for i, spec in enumerate(result.runs_per_layer)}
+    meta = _meta(result)
     min_words = cfg.settings.device_pack_min_words
     runs, flushes = [], []
     for party in result.parties:
@@ -37,3 +43,17 @@ def to_trace(result: SimResult) -> Trace:
                 r.words_mask, r.wire_bytes, r.words_matmul, r.jobs, r.branch, tuple(r.gates), r.finish, r.batch,
                 r.concurrent, device, r.start_s, r.duration_s, timers))
     return Trace(meta, runs, flushes)
+
+
+def bench_of(result: SimResult) -> dict:
+    """``bench_document(to_trace(result), runs=False)`` read off the engine's records, without the trace (a
+    sweep's record: building one ``FlushEvent`` per party and flush was most of the exporter's time)."""
+    parties = result.parties
+
+    def by_section() -> dict[str, int]:
+        sections = [{(s.layer, s.run): s.section for s in p.spans} for p in parties]
+        return sum_by_section((sections[i][(r.layer, r.run)], r.wire_bytes) for i, p in enumerate(parties)
+                              for r in p.records)
+    return document(_meta(result), [r for p in parties for r in p.records],
+                    [r for r in parties[0].records if r.layer == 0],
+                    [max((s.end_s for s in p.spans), default=None) for p in parties], by_section)

@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from ...api import make_config, simulate_config
+from ...api import make_config
 from ...errors import ConfigError, SufRuntimeError
 from ...executor.records import FlushBranch, FlushKind
 from ...sim.cost import CostModel, load_cost
-from ...sim.engine import SimConfig
+from ...sim.engine import SimConfig, simulate
+from ...sim.replay import ScheduleCache
+from ...sim.trace import bench_of
 from .compare import config_label
 from .executors import Executor
 from .grid import SETTING_DEFAULTS
@@ -56,6 +58,12 @@ def _flatten(doc: dict, prefix: str = "") -> dict:
 
 def _dumps(record: dict) -> str:
     return json.dumps(record, separators=(",", ":"))
+
+
+# A worker's schedules (under 1 MB each for bert-base): configurations that differ only in network, deployment or
+# layer count share one. 128 covers a grid with up to that many schedules between two such configurations (the
+# benchmark's: 100, one per policy, chains and rsqrt_iters, within each network).
+SCHEDULES = ScheduleCache(capacity=128)
 
 
 @cache
@@ -89,7 +97,7 @@ def reduce_config(index: int, params: dict, accuracy: tuple[bool, int | None] = 
     record = {"index": index, "key": key, **settings, **knobs, "error": None}
     config = make_config(**{**params, "cost": _cost(params["cost"])})
     try:
-        doc = simulate_config(config).bench_json(runs=False)
+        doc = bench_of(simulate(config, schedules=SCHEDULES))
         doc["branches"] = {**NO_BRANCHES, **doc["branches"]}
     except SufRuntimeError as exc:
         record["error"] = f"runtime error in {exc}"
