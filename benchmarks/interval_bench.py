@@ -9,6 +9,7 @@ CUDA-event medians of 5 evaluations after a warm-up, one party; prints ChaCha ca
 import argparse
 
 import numpy as np
+from real_backend_bench import cuda_median
 
 from real_backend import dcf, kernels
 from real_backend.dealer import Dealer
@@ -32,19 +33,6 @@ def per_point(gate: PiecewisePoly, key, hatx, cp):
         kernels.dcf_lt(dcf.tile(key, len(chunk)) if len(chunk) > 1 else key, cp.concatenate(chunk))
 
 
-def timed(fn, cp, reps=5):
-    fn()
-    times = []
-    for _ in range(reps):
-        a, b = cp.cuda.Event(), cp.cuda.Event()
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        times.append(cp.cuda.get_elapsed_time(a, b))
-    return float(np.median(times))
-
-
 def main() -> None:
     import cupy as cp
 
@@ -61,13 +49,13 @@ def main() -> None:
         gate = PiecewisePoly(n, list(breaks), np.array(rows, dtype=np.int64), n)
         key = gate.keygen(Dealer(1, use_gpu=True), N).key0
         hatx = cp.asarray(np.random.default_rng(0).integers(0, 2**n, N, dtype=np.uint64))
-        old = timed(lambda g=gate, k=key, h=hatx: per_point(g, k.parts["dcf"], h, cp), cp, reps=2)
+        old = 1e3 * cuda_median(lambda g=gate, k=key, h=hatx: per_point(g, k.parts["dcf"], h, cp), reps=2, warm=1)
         *tables, sort_bit = gate.kernel_tables(cp)
 
         def walk(bit, k=key, h=hatx, t=tables):
             return kernels.interval_eval(k.parts["dcf"], h, *t, bit, k.parts["rout"], n)
 
-        fused = [timed(lambda b=bit: walk(b), cp) for bit in (None, sort_bit)]
+        fused = [1e3 * cuda_median(lambda b=bit: walk(b), reps=5, warm=1) for bit in (None, sort_bit)]
         print(f"{name:10s} {gate.m:5d} {old:13.2f} {fused[0]:14.2f} {fused[1]:15.2f} {old / fused[1]:8.1f}x")
 
 

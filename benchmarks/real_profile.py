@@ -14,36 +14,20 @@ import pstats
 import time
 from collections import defaultdict
 
-import numpy as np
+from real_two_party import model_arguments, model_setup
 
-from models.specs import get_model
-from models.weights import random_hidden_states, random_weights
 from real_backend import context as real_context
 from real_backend.dealer import Dealer
 from real_backend.twoparty import deal, run_party, share_input
-from simflush.profiles import resolve
-from simflush.tasks.values import FixedPoint
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--model", default="bert-tiny")
-    p.add_argument("--seq-len", type=int, default=128)
-    p.add_argument("--layers", type=int, default=1)
-    p.add_argument("--n-bits", type=int, default=48)
-    p.add_argument("--set", action="append", default=[], metavar="K=V")
-    p.add_argument("--gpu", action="store_true")
+    model_arguments(p)
     p.add_argument("--repeat", type=int, default=2, help="online runs (the first compiles the kernels)")
     p.add_argument("--cprofile", metavar="TXT", help="write the last run's cProfile (by own time) here")
-    p.add_argument("--json")
     args = p.parse_args()
-    spec = get_model(args.model)
-    fixed = FixedPoint(args.n_bits, spec.frac_bits)
-    settings = resolve("suf-gpu-bench", spec, dict(kv.split("=", 1) for kv in args.set))
-    weights, x = random_weights(spec, 0, args.layers), random_hidden_states(spec, args.seq_len, 0)
-    xp = np
-    if args.gpu:
-        import cupy as xp
+    spec, fixed, settings, weights, x, xp = model_setup(args)
     sync = xp.cuda.Device().synchronize if args.gpu else (lambda: None)
     timers: dict[str, float] = defaultdict(float)
     counts: dict[str, int] = defaultdict(int)

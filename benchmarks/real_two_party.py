@@ -23,17 +23,19 @@ from simflush.sim.schedule import flush_schedule
 from simflush.tasks.values import FixedPoint
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
+def model_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of a real run's benchmark (this one's and ``real_profile``'s)."""
     p.add_argument("--model", default="bert-tiny")
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--n-bits", type=int, default=48)
     p.add_argument("--set", action="append", default=[], metavar="K=V", help="a runtime knob (repeatable)")
     p.add_argument("--gpu", action="store_true")
-    p.add_argument("--repeat", type=int, default=2, help="deal and run this many times; the last run is reported")
     p.add_argument("--json")
-    args = p.parse_args()
+
+
+def model_setup(args: argparse.Namespace):
+    """The model, ring, settings, random weights and input, and array module that those options name."""
     spec = get_model(args.model)
     fixed = FixedPoint(args.n_bits, spec.frac_bits)
     settings = resolve("suf-gpu-bench", spec, dict(pair.split("=", 1) for pair in args.set))
@@ -41,6 +43,15 @@ def main() -> None:
     xp = np
     if args.gpu:
         import cupy as xp
+    return spec, fixed, settings, weights, x, xp
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    model_arguments(p)
+    p.add_argument("--repeat", type=int, default=2, help="deal and run this many times; the last run is reported")
+    args = p.parse_args()
+    spec, fixed, settings, weights, x, xp = model_setup(args)
     online = []
     for _ in range(args.repeat):   # the first run also allocates the GPU memory pool: report the last
         dealer = Dealer(b"benchmark seed (fixed: a benchmark, not a deployment)", use_gpu=args.gpu)
