@@ -2,9 +2,12 @@
 
 They compute exactly what the array code in ``dpf``/``dcf`` computes (tests check bit identity):
 - ``dpf_lt``: SIGMA comparison walk (DPF key, n-7 ChaCha calls) with an optional DReLU epilogue;
-- ``dcf_lt``: BCG+21 DCF walk (n ChaCha calls), up to two payload words;
+- ``dcf_lt``: BCG+21 DCF walk (n ChaCha calls, or n - b and one PRF call with a b-bit truth-table leaf), up to two
+  payload words;
 - ``lut_eval``: full-domain DPF expansion (depth-first, path nodes kept in registers) fused with the dot
-  product against the table rotated by hatx.
+  product against the table rotated by hatx;
+- ``interval_eval``: the interval gate (``gates.poly``): one DCF key walked at all of an element's breakpoints in one
+  thread, each walk from the deepest node it shares with the previous one, with the gate's epilogue.
 Keys are level-major, so level l of element i sits at ``[l*N + i]``: consecutive threads read consecutive 16 B.
 
 The launchers take the key objects of ``dpf`` (``DpfKey``) and ``dcf`` (``DcfKey``) but read only their fields and
