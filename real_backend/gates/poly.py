@@ -26,7 +26,6 @@ from ..ring import Ring, check_bits, public_share
 from ..xp import get_xp
 from .base import Gate, GateKeys, check_hatx, draw_mask, pair
 
-POINTS_PER_EVAL = 1 << 20   # element-points per DCF evaluation: bounds the temporaries (about 1 KB per point)
 TABLE_LEAF_MIN_POINTS = 64  # from this many breakpoints a truth-table leaf pays for its key bytes
 
 
@@ -87,14 +86,8 @@ class PiecewisePoly(Gate):
         acc = public_share(party, xp.broadcast_to(coeffs[-1][:, None], (coeffs.shape[1], n)).copy())
         if self.m == 1:
             return ring.add(acc, parts["rout"])
-        # the DCF at y (the wrap) and at y - q_i for every breakpoint, a chunk of points per evaluation
-        points = [y] + [nring.sub(y, np.uint64(q)) for q in self.shifted]
-        per_chunk = max(1, POINTS_PER_EVAL // max(n, 1))
-        dcf_at = []
-        for start in range(0, len(points), per_chunk):
-            chunk = points[start:start + per_chunk]
-            key_chunk = parts["dcf"] if len(chunk) == 1 else dcf.tile(parts["dcf"], len(chunk))
-            dcf_at += list(engine.dcf_lt(key_chunk, xp.concatenate(chunk))[0].reshape(len(chunk), n))
+        # the DCF at y (the wrap) and at y - q_i for every breakpoint, walked together (neighbours share nodes)
+        dcf_at = dcf.eval_lt_points(parts["dcf"], xp.stack([y] + [nring.sub(y, np.uint64(q)) for q in self.shifted]))
         acc = ring.add(acc, ring.mul(ring.sub(coeffs[-1], coeffs[0])[:, None], dcf_at[0][None, :]))
         for i, q in enumerate(self.shifted, start=1):
             delta = ring.sub(coeffs[i], coeffs[i - 1])[:, None]

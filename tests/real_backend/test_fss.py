@@ -68,3 +68,20 @@ def test_dpf_rejects_out_of_domain_inputs():
         dpf.eval_lt(k0, np.array([3], np.uint64))
     with pytest.raises(TypeError, match="uint64"):
         dpf.eval_lt(k0, np.array([3, 4], np.int64))
+
+
+@pytest.mark.parametrize("n,leaf,step", [(48, 8, 256), (20, 0, 1), (40, 0, 0)])
+def test_dcf_at_many_points_equals_one_walk_a_point(n, leaf, step):
+    """The interval gate's walk of many points at once (neighbours sharing nodes) gives each point's ``eval_lt``
+    bits: points 2^8 apart (a truth-table leaf), 1 apart, and spread over the line (step 0: random)."""
+    st = _stream(200 + n)
+    N, M = 12, 24
+    alpha = st.ring(N, n)
+    keys = dcf.keygen(alpha, np.ones((1, N), dtype=np.uint64), n, n, st, leaf_bits=leaf)
+    y = st.ring(N, n)
+    offsets = st.ring(M, n) if step == 0 else np.arange(M, dtype=np.uint64) * np.uint64(step)
+    points = (y[None, :] - offsets[:, None]) & np.uint64((1 << n) - 1 if n < 64 else 2**64 - 1)
+    points[:, :4] = alpha[:4]                      # points on alpha's path too
+    for key in keys:
+        want = np.stack([dcf.eval_lt(key, row)[0] for row in points])
+        assert (dcf.eval_lt_points(key, points) == want).all()
