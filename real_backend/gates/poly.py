@@ -116,5 +116,6 @@ class PiecewisePoly(Gate):
         return dcf.key_bytes(self.n_bits, 1, self.leaf_bits) + 8 * self.coeffs.shape[1]
 
     def prg_calls_per_elem(self) -> int:
-        """ChaCha calls of the array code (one walk a point; the GPU kernel shares path prefixes between points)."""
+        """ChaCha calls of one walk a point: an upper bound (both the array code and the GPU kernel share the nodes
+        of neighbouring points, which depends on the input)."""
         return (self.n_bits - self.leaf_bits + bool(self.leaf_bits)) * self.m if self.m > 1 else 0
