@@ -111,3 +111,38 @@ def test_local_gates_negative_controls(monkeypatch):
     for gate_cls, parts in LOCAL_GATES:
         _, _, in_clear, _ = _local_gate_view(gate_cls, parts, n, N)
         assert in_clear == 1.0, gate_cls.kind
+
+
+def _leaf_table_view(n=40, b=6, N=3000):
+    """Party 0's truth-table leaf (``dcf`` with ``leaf_bits`` = b): whether its words are uniform, and how often two
+    neighbouring entries are equal (which would show where [z < alpha's low bits] steps)."""
+    from real_backend import dcf
+    from real_backend.rng import RandomStream, seed_words
+
+    st = RandomStream(seed_words(31), 0)
+    key0, _ = dcf.keygen(st.ring(N, n), np.ones((1, N), dtype=np.uint64), n, n, st, leaf_bits=b)
+    table = key0.fcw
+    equal_neighbours = float(np.mean(table[1:] == table[:-1]))
+    return top_bits_stat(table.ravel(), n) < chi2_limit(BINS - 1), equal_neighbours
+
+
+def test_truth_table_leaf_hides_alpha():
+    """The leaf table's entries are uniform and neighbours differ: party 1's PRF value at each z masks the step of
+    [z < a]. A PRF that ignored z (one value for the whole leaf) would leave the table constant but at the step,
+    handing party 0 alpha's low bits: the negative control plants it."""
+    uniform, equal = _leaf_table_view()
+    assert uniform and equal < 0.01
+
+
+def test_truth_table_leaf_negative_control(monkeypatch):
+    from real_backend import dcf
+
+    honest = dcf.leaf_values
+
+    def one_value_a_leaf(seeds, leaf_bits, ring, rounds, z=None):
+        values = honest(seeds, leaf_bits, ring, rounds, z)
+        return values[:1].repeat(values.shape[0], axis=0) if z is None else values
+
+    monkeypatch.setattr(dcf, "leaf_values", one_value_a_leaf)
+    _, equal = _leaf_table_view()
+    assert equal > 0.9
