@@ -179,30 +179,7 @@ def eval_lt(key: DcfKey, x: Any) -> Any:
 
     Array code; ``engine.dcf_lt`` runs the fused kernel ``kernels.dcf_lt`` on CuPy inputs (same bits)."""
     x = check_words(x, key.n_bits, key.n_elems)
-    xp = get_xp(x)
-    ring, k = Ring(key.out_bits), key.payload_words
-    seed, t = key.root, xp.full(key.n_elems, key.party, dtype=xp.uint32)
-    acc = xp.zeros((k, key.n_elems), dtype=xp.uint64)
-    for i in range(key.depth):
-        xi = ((x >> np.uint64(key.n_bits - 1 - i)) & np.uint64(1)).astype(xp.uint32)
-        g = prg(seed, key.rounds)
-        s_side = B.select(xi, g[:, 4:8], g[:, 0:4])
-        v_side = B.select(xi, g[:, 12:16], g[:, 8:12])
-        cw = key.scw[i]
-        tcw = xp.where(xi.astype(bool), key.tr[i].astype(xp.uint32), B.lsb(cw))
-        acc = ring.add(acc, ring.add(_convert(v_side, k, ring), key.vcw[i] * t.astype(xp.uint64)))
-        t_next = B.lsb(s_side) ^ (t & tcw)
-        seed = B.clear_lsb(s_side) ^ B.mask_by(t, B.clear_lsb(cw))
-        t = t_next
-    if key.leaf_bits:
-        z = x & np.uint64((1 << key.leaf_bits) - 1)
-        correction = xp.take_along_axis(key.fcw, z.astype(xp.int64)[None, :], axis=0)
-        leaf = ring.add(leaf_values(seed, key.leaf_bits, ring, key.rounds, z)[None, :],
-                        correction * t.astype(xp.uint64))
-    else:
-        leaf = ring.add(_convert(seed, k, ring), key.fcw * t.astype(xp.uint64))
-    acc = ring.add(acc, leaf)
-    return ring.neg(acc) if key.party else acc
+    return _walk_points(key, x[None, :], get_xp(x).arange(key.n_elems))
 
 
 POINTS_PER_WALK = 1 << 20   # element-points walked at once by ``eval_lt_points`` (about 200 bytes of state each)
@@ -210,7 +187,7 @@ POINTS_PER_WALK = 1 << 20   # element-points walked at once by ``eval_lt_points`
 
 def eval_lt_points(key: DcfKey, points: Any) -> Any:
     """``eval_lt`` at M points of every element (``points`` (M, N), each row checked as ``eval_lt`` checks x):
-    shares (M, N) of beta * [points < alpha], payload 1.
+    shares (M, N) of beta * [points < alpha], payload 1 (the first word of a longer one).
 
     Array code of the interval gate (``gates.poly``): consecutive points of an element that share a path prefix
     share its nodes, so each level expands only the nodes that differ from the previous point's (GeLU-const's 258
@@ -224,22 +201,24 @@ def eval_lt_points(key: DcfKey, points: Any) -> Any:
     step = max(1, POINTS_PER_WALK // max(m, 1))
     for start in range(0, n, step):
         stop = min(n, start + step)
-        out[:, start:stop] = _walk_points(key, points[:, start:stop], xp.arange(start, stop))
+        out[:, start:stop] = _walk_points(key, points[:, start:stop], xp.arange(start, stop))[0].reshape(-1, m).T
     return out
 
 
 def _walk_points(key: DcfKey, points: Any, elems: Any) -> Any:
-    """``eval_lt_points`` for the elements ``elems`` (their points are the columns of ``points``)."""
+    """The DCF's shares (k, M * N) at the M points of each of the elements ``elems`` (the columns of ``points``),
+    element-major (an element's points consecutive), each level expanding only the nodes not shared with the
+    element's previous point."""
     xp = get_xp(points)
     m, n = points.shape
-    ring = Ring(key.out_bits)
-    x = points.T.reshape(-1)                       # element-major: an element's points are consecutive
+    ring, k = Ring(key.out_bits), key.payload_words
+    x = points.T.reshape(-1)
     elem = xp.repeat(elems, m)
     first = xp.zeros(m * n, dtype=bool)
     first[::m] = True
     seed = key.root[elem]
     t = xp.full(m * n, key.party, dtype=xp.uint32)
-    acc = xp.zeros(m * n, dtype=xp.uint64)
+    acc = xp.zeros((k, m * n), dtype=xp.uint64)
     for i in range(key.depth):
         new = first.copy()                         # the nodes at depth i not shared with the element's previous point
         if i:
@@ -251,15 +230,15 @@ def _walk_points(key: DcfKey, points: Any, elems: Any) -> Any:
         v_side = B.select(xi, g[:, 12:16], g[:, 8:12])
         cw = key.scw[i][elem]
         tcw = xp.where(xi.astype(bool), key.tr[i][elem].astype(xp.uint32), B.lsb(cw))
-        acc = ring.add(acc, ring.add(_convert(v_side, 1, ring)[0], key.vcw[i, 0][elem] * t.astype(xp.uint64)))
+        acc = ring.add(acc, ring.add(_convert(v_side, k, ring), key.vcw[i][:, elem] * t.astype(xp.uint64)))
         t_next = B.lsb(s_side) ^ (t & tcw)
         seed = B.clear_lsb(s_side) ^ B.mask_by(t, B.clear_lsb(cw))
         t = t_next
     if key.leaf_bits:
         z = x & np.uint64((1 << key.leaf_bits) - 1)
         leaf = ring.add(leaf_values(seed, key.leaf_bits, ring, key.rounds, z),
-                        key.fcw[z.astype(xp.int64), elem] * t.astype(xp.uint64))
+                        key.fcw[z.astype(xp.int64), elem] * t.astype(xp.uint64))[None, :]
     else:
-        leaf = ring.add(_convert(seed, 1, ring)[0], key.fcw[0][elem] * t.astype(xp.uint64))
+        leaf = ring.add(_convert(seed, k, ring), key.fcw[:, elem] * t.astype(xp.uint64))
     acc = ring.add(acc, leaf)
-    return (ring.neg(acc) if key.party else acc).reshape(n, m).T
+    return ring.neg(acc) if key.party else acc
