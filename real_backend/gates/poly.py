@@ -53,8 +53,10 @@ class PiecewisePoly(Gate):
         self.coeffs = ring.from_signed(c)
         self.shifted = [(p + half) % (1 << self.n_bits) for p in bp]
         self.rounds = rounds
-        shared_low = min([8, self.n_bits - 1] + [(q & -q).bit_length() - 1 for q in self.shifted if q])
-        self.leaf_bits = shared_low if len(bp) >= TABLE_LEAF_MIN_POINTS and shared_low >= 4 else 0
+        # the low bits in which no two points y - q_j of an element differ: the breakpoints' common trailing zeros
+        self.shared_low_bits = min([self.n_bits - 1] + [(q & -q).bit_length() - 1 for q in self.shifted if q])
+        many = len(bp) >= TABLE_LEAF_MIN_POINTS
+        self.leaf_bits = min(8, self.shared_low_bits) if many and self.shared_low_bits >= 4 else 0
         self._tables: dict[str, tuple] = {}   # the fused kernel's tables per array module, made at first use
 
     @property
@@ -97,19 +99,18 @@ class PiecewisePoly(Gate):
 
     def kernel_tables(self, xp: Any) -> tuple[Any, Any, Any, int | None]:
         """The fused kernel's tables on ``xp``, made once: shifted breakpoints, row differences c_j - c_{j-1}, the
-        rows c_{m-1} - c_0 and c_{m-1}, and the lowest bit in which neighbouring points can differ (the breakpoints'
-        common trailing zeros), above which the kernel sorts elements; None (no sort) for few breakpoints, where the
+        rows c_{m-1} - c_0 and c_{m-1}, and the lowest bit in which neighbouring points can differ
+        (``shared_low_bits``), above which the kernel sorts elements; None (no sort) for few breakpoints, where the
         sort cost more than it saved (H200: nExp's 17, 6.8 ms unsorted, 8.9 sorted; GeLU-const's 257, 23.6 and
         18.4)."""
         if xp.__name__ not in self._tables:
             ring = Ring(self.out_bits)
             c = self.coeffs
-            steps = [q - p for p, q in pairwise(self.shifted)] + [q for q in self.shifted if q]
-            sort_bit = min([self.n_bits - 10] + [(step & -step).bit_length() - 1 for step in steps])
+            many = len(self.shifted) >= TABLE_LEAF_MIN_POINTS
             self._tables[xp.__name__] = (xp.asarray(np.array(self.shifted, dtype=np.uint64)),
                                          xp.asarray(ring.sub(c[1:], c[:-1])),
                                          xp.asarray(np.stack([ring.sub(c[-1], c[0]), c[-1]])),
-                                         max(sort_bit, 0) if len(self.shifted) >= TABLE_LEAF_MIN_POINTS else None)
+                                         max(0, min(self.n_bits - 10, self.shared_low_bits)) if many else None)
         return self._tables[xp.__name__]
 
     def key_bytes_per_elem(self) -> float:
