@@ -20,8 +20,7 @@ keeps the two bit-identical. Rows: ``below`` (x < first breakpoint), one per int
   2^8]): t is constant on unit intervals, so 65,535 breakpoints and 65,536 rows (fewer where the ring's top 2^(n-1) - 1
   is below 2^16 - 1: the row above is then t = 2^(n-1) - 1, the largest x the ring holds).
 
-``PIECEWISE_KINDS`` are the kinds with a form here (the real backend evaluates each as one interval key; nExp's
-65,536 intervals only on the GPU in reasonable time, where neighbouring breakpoints share their DCF paths).
+``PIECEWISE_KINDS`` are the kinds with a form here.
 """
 
 from functools import cache
