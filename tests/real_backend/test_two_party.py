@@ -43,7 +43,8 @@ VARIANTS = [{}, pytest.param({"rsqrt_iters": "2"}, marks=SLOW), {"rsqrt_init_mod
             pytest.param({"SUF_PER_ELEMENT_MASKS": "1"}, marks=SLOW), {"SUF_GELU_MODE": "sigma_gpu"},
             {"SUF_INV_MODE": "sigma_gpu", "inv_sigma_muls": "0"},
             pytest.param({"SUF_RSQRT_MODE": "sigma_gpu", "rsqrt_iters": "0"}, marks=SLOW),
-            {"SUF_RSQRT_MODE": "sigma_gpu", "rsqrt_iters": "1"}]
+            {"SUF_RSQRT_MODE": "sigma_gpu", "rsqrt_iters": "1"},
+            pytest.param({"SUF_NEXP_MODE": "sigma_gpu"}, marks=SLOW)]   # 65,535 breakpoints: about a minute
 
 
 def variant_id(knobs) -> str:
