@@ -16,6 +16,7 @@ a kernel runs instead of the array code.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -275,7 +276,7 @@ def _kernel(name: str) -> Any:
 
 def load() -> None:
     """Compile (or load from CuPy's cache) every kernel now, so that an online run does not pay for it."""
-    for name in ("dpf_lt", "dcf_lt", "lut_eval", "interval_eval"):
+    for name in re.findall(r'extern "C" __global__ void (\w+)', _SRC):
         _kernel(name)
 
 
