@@ -10,6 +10,7 @@ schedule is theirs by construction (tests hold it equal to the simulated one, fl
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from simflush.executor.actions import Flush, FlushResult
@@ -83,6 +84,7 @@ def performer(ctx: RealContext, exchange: Exchange | ChannelOpen) -> Callable[[F
     schedule's ``wire_bytes`` are what the executor computed, the channel counts what was sent), or an in-process
     exchange of unpacked words (``twoparty.MemoryLink``: no wire)."""
     xp, n_bits = ctx.arith.xp, ctx.ring.n
+    open_words = exchange if isinstance(exchange, ChannelOpen) else partial(open_in_process, exchange)
 
     def perform(action: Flush) -> FlushResult:
         records = iter(action.records)   # the executor's records of this flush: the open's first, then each PFSS op's
@@ -91,8 +93,7 @@ def performer(ctx: RealContext, exchange: Exchange | ChannelOpen) -> Callable[[F
             start = ctx.clock()
             values = [r.value for r in action.open.requests]
             mine = xp.concatenate([v.data for v in values]) if values else xp.zeros(0, dtype=xp.uint64)
-            done = exchange(mine, n_bits) if isinstance(exchange, ChannelOpen) else open_in_process(exchange, mine,
-                                                                                                      n_bits)
+            done = open_words(mine, n_bits)
             opened, offset = [], 0
             for v in values:
                 opened.append(RingArray(done.public[offset:offset + v.words], v.scale, v.rows))
