@@ -7,7 +7,6 @@ registry's on shares (party 0 adds the public constants). The tasks and the exec
 schedule is theirs by construction (tests hold it equal to the simulated one, flush for flush).
 """
 
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from functools import partial
@@ -23,10 +22,10 @@ from simflush.tasks.local_ops import LOCAL_OPS, LocalOp
 from simflush.tasks.values import FixedPoint, GateOutput, RingArith, RingArray
 
 from . import task_gates, task_triples
+from .flush_clock import flush_clock
 from .opening import ChannelOpen, open_in_process
 from .ring import Ring
 from .tape import TapeReader
-from .xp import is_cupy
 
 Exchange = Callable[[Any], Any]   # in process: this party's words out, the peer's words back (same length, uint64)
 
@@ -37,12 +36,11 @@ class RealContext(ExecutorContext):
         self.fixed, self.frac_bits = fixed, fixed.frac_bits
         self.arith, self.ring, self.tape = RingArith(fixed.n_bits, xp), Ring(fixed.n_bits), tape
         self.profile: dict[str, float] = defaultdict(float)   # SUF's online_profile names, seconds
+        self.clock = flush_clock(xp)   # flush spans: the GPU's, read when the run ends (``finish_timing``)
 
-    def clock(self) -> float:
-        """Monotonic seconds once queued GPU work is done (so that a timer holds the work, not its launch)."""
-        if is_cupy(self.arith.xp):
-            self.arith.xp.cuda.Device().synchronize()
-        return time.monotonic()
+    def finish_timing(self) -> None:
+        """Fill in the flush records' times and the profile's flush timers (on CuPy: one sync)."""
+        self.clock.resolve()
 
     def words(self, x: Any) -> int:
         return x.words
@@ -90,7 +88,7 @@ def performer(ctx: RealContext, exchange: Exchange | ChannelOpen) -> Callable[[F
         records = iter(action.records)   # the executor's records of this flush: the open's first, then each PFSS op's
         opened = None
         if action.open is not None:
-            start = ctx.clock()
+            start = ctx.clock.mark()
             values = [r.value for r in action.open.requests]
             mine = xp.concatenate([v.data for v in values]) if values else xp.zeros(0, dtype=xp.uint64)
             done = open_words(mine, n_bits)
@@ -98,26 +96,30 @@ def performer(ctx: RealContext, exchange: Exchange | ChannelOpen) -> Callable[[F
             for v in values:
                 opened.append(RingArray(done.public[offset:offset + v.words], v.scale, v.rows))
                 offset += v.words
-            end = ctx.clock()
-            _timed(next(records), start, end, **({} if done.pack_s is None else {"pack_s": done.pack_s}))
-            ctx.profile["open_flush_ns"] += end - start
+            ctx.clock.later(start, ctx.clock.mark(), _timed(ctx.profile, next(records), "open_flush_ns",
+                                                            **({} if done.pack_s is None else {"pack_s": done.pack_s})))
             ctx.profile["open_comm_ns"] += done.comm_s
             if done.pack_s is not None:
                 ctx.profile["open_pack_ns"] += done.pack_s
         outputs = {}
         for i, op in enumerate(action.pfss):
-            start = ctx.clock()
+            start = ctx.clock.mark()
             outputs[i] = [ctx.evaluate("flush", job.gate, job.hatx) for job in op.jobs]
-            end = ctx.clock()
-            if op.jobs:
-                _timed(next(records), start, end, eval_s=end - start)
-            ctx.profile["pfss_flush_eval_ns"] += end - start
+            ctx.clock.later(start, ctx.clock.mark(), _timed(ctx.profile, next(records) if op.jobs else None,
+                                                            "pfss_flush_eval_ns", eval_s=None))
         return FlushResult(opened, outputs)
     return perform
 
 
-def _timed(record: Any, start: float, end: float, **timers: float) -> None:
-    """Fill in a flush record's times (monotonic seconds; the trace makes them relative to the run's start)."""
-    record.start_s, record.duration_s = start, end - start
-    for name, value in timers.items():
-        setattr(record, name, value)
+def _timed(profile: dict[str, float], record: Any, timer: str,
+           **timers: float | None) -> Callable[[float, float], None]:
+    """What fills in a flush's times once its clock has them (monotonic seconds; the trace makes them relative to the
+    run's start): the record's span and ``timers`` (None: the span's length), and the profile's ``timer``."""
+    def fill(start: float, end: float) -> None:
+        profile[timer] += end - start
+        if record is None:
+            return
+        record.start_s, record.duration_s = start, end - start
+        for name, value in timers.items():
+            setattr(record, name, end - start if value is None else value)
+    return fill

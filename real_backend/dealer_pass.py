@@ -51,7 +51,7 @@ class DealerContext(PlainContext):
     def beaver(self, op: BeaverOp, *operands: RingArray, shape: tuple[int, ...]) -> tuple[Opening, Any]:
         ids = None
         if op is BeaverOp.ROW_BROADCAST:
-            ids = row_ids(row_lengths(operands[0], shape[1], self.arith.xp), self.arith.xp)
+            ids = row_ids(row_lengths(operands[0], shape[1]), self.arith.xp)
         triples = task_triples.deal(self.dealer, op, shape, ids, self.fixed.n_bits)
         self._tape("step", "triple", op.value, sum(task_triples.operand_words(op, shape)), triples, triples[0].nbytes)
         return super().beaver(op, *operands, shape=shape)

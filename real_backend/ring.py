@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,21 @@ def public_share(party: int, value: Any) -> Any:
     return value if party == 0 else value * U64(0)
 
 
+def _on_gpu(*operands: Any) -> bool:
+    """On CuPy with every operand uint64 (or a Python int): what the fused kernels take (others keep NumPy's
+    promotion through the plain expressions)."""
+    return get_xp(*operands) is not np and all(getattr(o, "dtype", U64) == U64 for o in operands)
+
+
+@cache
+def _fused(name: str, body: str) -> Any:
+    """On CuPy, a ring operation and its reduction in one launch (two array operations are two launches, and small
+    arrays cost their launches, not their arithmetic); the NumPy expressions beside each use give the same bits."""
+    import cupy as cp
+
+    return cp.ElementwiseKernel("uint64 a, uint64 b, uint64 m", "uint64 z", body, f"ring_{name}")
+
+
 @dataclass(frozen=True)
 class Ring:
     """Z_2^n. ``n`` is the bit width (1..64)."""
@@ -78,12 +94,18 @@ class Ring:
         return a & self.mask
 
     def add(self, a: Any, b: Any) -> Any:
+        if _on_gpu(a, b):
+            return _fused("add", "z = (a + b) & m")(a, b, self.mask)
         return (a + b) & self.mask
 
     def sub(self, a: Any, b: Any) -> Any:
+        if _on_gpu(a, b):
+            return _fused("sub", "z = (a - b) & m")(a, b, self.mask)
         return (a - b) & self.mask
 
     def mul(self, a: Any, b: Any) -> Any:
+        if _on_gpu(a, b):
+            return _fused("mul", "z = (a * b) & m")(a, b, self.mask)
         return (a * b) & self.mask
 
     def neg(self, a: Any) -> Any:
@@ -91,6 +113,8 @@ class Ring:
 
     def msb(self, a: Any) -> Any:
         """Bit n-1 of each element (0 or 1, uint64)."""
+        if _on_gpu(a):
+            return _fused("msb", "z = (a >> b) & m")(a, U64(self.n - 1), U64(1))
         return (a >> U64(self.n - 1)) & U64(1)
 
     def from_signed(self, a: Any) -> Any:

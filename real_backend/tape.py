@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .xp import convert_tree
+from .xp import convert_tree, is_cupy
 
 STREAMS = ("step", "flush")
 
@@ -192,7 +192,16 @@ class LayeredReader:
     def _fetch(self, layer: int) -> Future:
         self.held.add(layer)
         self.peak_held = max(self.peak_held, len(self.held))
-        return self._pool.submit(self.source.load, layer)
+        return self._pool.submit(self._load, layer)
+
+    def _load(self, layer: int) -> Tape:
+        """In the prefetch thread, while the party computes: the layer read and its arrays put on ``xp`` (walking
+        a layer's entries takes milliseconds even when they are there already); on CuPy the copies are waited for
+        before the party is handed the layer."""
+        tape = convert_tree(self.source.load(layer), self.xp)
+        if is_cupy(self.xp):
+            self.xp.cuda.get_current_stream().synchronize()
+        return tape
 
     def start_layer(self, layer: int) -> None:
         self._check_read()
@@ -202,7 +211,7 @@ class LayeredReader:
         self.held.discard(self.layer)   # the finished layer's entries are spent: nothing of it is held
         ahead = self._ahead if self._ahead is not None else self._fetch(layer)
         self._ahead = self._fetch(layer + 1) if layer + 1 < self.source.count else None
-        self.reader, self.layer = TapeReader(convert_tree(ahead.result(), self.xp)), layer
+        self.reader, self.layer = TapeReader(ahead.result()), layer
 
     def take(self, stream: str, kind: str, tag: str, words: int) -> Any:
         return self.reader.take(stream, kind, tag, words)

@@ -11,7 +11,8 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from .dealer import Dealer
 from .dealer_pass import DealerContext, fresh_run_id
 from .ring import Ring
 from .tape import LayeredReader, Tape, TapeFiles, TapeFileWriter, TapeList
-from .xp import is_cupy
+from .xp import get_xp, is_cupy
 
 EXCHANGE_TIMEOUT_S = 60.0
 
@@ -41,7 +42,14 @@ class PeerError(RuntimeError):
 
 
 class MemoryLink:
-    """Two in-process endpoints; ``exchange`` sends this party's words and returns the peer's (with a timeout)."""
+    """Two in-process endpoints; ``exchange`` sends this party's words and returns the peer's (with a timeout).
+
+    On CuPy each party runs on its own stream (``party_stream``), so a word handed over may not be computed yet, and
+    one let go of may still be being read by the peer's stream. Each hand-over therefore carries an event recorded
+    on the sender's stream after everything it queued, and the receiver's stream waits for it: the words are ready,
+    and (the same event, one exchange later) the sender's reads of the receiver's previous words are done. A party
+    keeps its last words until that later event arrived, so their memory is not reused under the peer's reads; no
+    host sync is needed either way."""
 
     def __init__(self, timeout_s: float = EXCHANGE_TIMEOUT_S):
         self.boxes = (queue.Queue(), queue.Queue())
@@ -49,15 +57,21 @@ class MemoryLink:
         self.failed = threading.Event()
 
     def endpoint(self, party: int):
+        held: list[Any] = []   # this party's last words, which the peer's stream may still read
+
         def exchange(mine: Any) -> Any:
-            self.boxes[1 - party].put(mine)
+            self.boxes[1 - party].put((mine, _stream_event(mine)))
             try:
-                theirs = self.boxes[party].get(timeout=self.timeout_s)
+                got = self.boxes[party].get(timeout=self.timeout_s)
             except queue.Empty:
                 raise PeerError(f"party {party}: no answer from party {1 - party} within {self.timeout_s:g} s"
                                 ) from None
-            if theirs is None:
+            if got is None:
                 raise PeerError(f"party {party}: party {1 - party} failed")
+            theirs, ready = got
+            if ready is not None:
+                get_xp(theirs).cuda.get_current_stream().wait_event(ready)
+            held[:] = [mine]   # the previous words: the peer's reads of them came before ``ready``
             if theirs.shape != mine.shape:
                 raise PeerError(f"party {party}: party {1 - party} sent {theirs.size} words, this flush has "
                                 f"{mine.size}")
@@ -67,6 +81,28 @@ class MemoryLink:
     def fail(self, party: int) -> None:
         """Tell the peer of ``party`` that it failed (so that the peer stops waiting at once)."""
         self.boxes[1 - party].put(None)
+
+
+def _stream_event(words: Any) -> Any:
+    """On CuPy: an event recorded on the current stream (after all queued work); None on NumPy."""
+    if not is_cupy(get_xp(words)):
+        return None
+    event = get_xp(words).cuda.Event(disable_timing=True)
+    event.record()
+    return event
+
+
+@contextmanager
+def party_stream(xp: Any) -> Iterator[None]:
+    """On CuPy: this thread's GPU work on a stream of its own, so that one party's kernels run while the other
+    party's thread queues its own. The stream is a blocking one: work on the legacy default stream (the tape
+    prefetch's copies, the dealer's arrays) waits for it and it for them, so memory the pool hands from one to the
+    other is never rewritten under a pending read; the two parties' streams wait only at the link's events."""
+    if not is_cupy(xp):
+        yield
+        return
+    with xp.cuda.Stream(non_blocking=False):
+        yield
 
 
 def loaded_layers(spec: ModelSpec, weights: ModelWeights, f: int, count: int, xp: Any) -> list[FixedLayer]:
@@ -161,12 +197,13 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
         reader.start_layer(0)   # before the clock, as a whole tape in memory was
         start = time.perf_counter()
         out = _layers(runner, loaded, x_share, start_layer)
+        ctx.finish_timing()   # on CuPy: waits for the queued work, so the online time holds it
+        online_s = time.perf_counter() - start
         reader.finish()
     finally:
         reader.close()
     profile = {**ctx.profile, "matmul_ns": runner.matmul_s}
-    return PartyResult(party, out.data, executor.records, time.perf_counter() - start, None, runner.spans, profile,
-                       reader.peak_held)
+    return PartyResult(party, out.data, executor.records, online_s, None, runner.spans, profile, reader.peak_held)
 
 
 def share_input(x: np.ndarray, fixed: FixedPoint, xp: Any = np) -> tuple[RingArray, RingArray]:
@@ -175,6 +212,11 @@ def share_input(x: np.ndarray, fixed: FixedPoint, xp: Any = np) -> tuple[RingArr
     words = RingArith(fixed.n_bits, xp).encode(xp.asarray(encode_real(x, fixed.frac_bits).reshape(-1)))
     s0 = ring.reduce(xp.asarray(np.frombuffer(secrets.token_bytes(8 * words.size), dtype=np.uint64)))
     return RingArray(s0, fixed.frac_bits), RingArray(ring.sub(words, s0), fixed.frac_bits)
+
+
+def _device_sync(xp: Any) -> None:
+    if is_cupy(xp):
+        xp.cuda.Device().synchronize()
 
 
 @dataclass
@@ -204,17 +246,20 @@ def run_two_party(spec: ModelSpec, weights: ModelWeights, x: np.ndarray, setting
 
     def party_thread(p: int) -> None:
         try:
-            results[p] = run_party(p, spec, weights, shares[p], settings, fixed, batch, seq_len, count, tapes[p],
-                                   link.endpoint(p), xp, policy)
+            with party_stream(xp):
+                results[p] = run_party(p, spec, weights, shares[p], settings, fixed, batch, seq_len, count,
+                                       tapes[p], link.endpoint(p), xp, policy)
         except BaseException as exc:  # reported to the caller, and the peer told to stop waiting
             results[p].error = exc
             link.fail(p)
 
     threads = [threading.Thread(target=party_thread, args=(p,), daemon=True) for p in (0, 1)]
+    _device_sync(xp)   # the tapes and shares (this thread's default stream) are there before the parties' streams
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    _device_sync(xp)   # the outputs, and every read of one party's words by the other, are done
     for r in results:
         if r.error is not None:
             raise r.error

@@ -76,7 +76,7 @@ class PlainContext(ExecutorContext):
         if op is BeaverOp.MUL:
             prod = a.wrap(x.data * y.data)
         elif op is BeaverOp.ROW_BROADCAST:
-            prod = a.wrap(x.data * y.data[row_ids(row_lengths(x, shape[1], xp), xp)])
+            prod = a.wrap(x.data * y.data[row_ids(row_lengths(x, shape[1]), xp)])
         else:
             b, m, k, n = shape if op is BeaverOp.MATMUL else (1, *shape)
             prod = a.matmul(x.data.reshape(b, m, k), y.data.reshape(b, k, n)).reshape(-1)

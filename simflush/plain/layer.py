@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from ..executor.executor import RunConfig
 from ..executor.records import RunSpan
 from ..limits import max_flushes_per_run
 from ..profiles import Settings
+from ..tasks.local_ops import kept_copy
 from ..tasks.values import FixedPoint, RingArith, RingArray
 from ..workload import build_task
 from .context import Magnitudes, PlainContext, ValueUndefined, run_tasks
@@ -238,7 +240,7 @@ class ValueRun:
             k_t = RingArray(self.a.encode(heads[1][:, :cur, :].transpose(0, 2, 1)).reshape(-1), f)
             scores = self._matmul_run(f"Score_matmul@t{t}", q_t, k_t, bh, Dh, Dh * cur)
             (scores,) = self.run(f"Score_trunc@t{t}", [scores])
-            rows = RingArray(scores.data, scores.scale, xp.full(bh, cur, dtype=xp.int64))
+            rows = RingArray(scores.data, scores.scale, np.full(bh, cur, dtype=np.int64))
             values = RingArray(self.a.encode(heads[2][:, :cur, :]).reshape(-1), f)
             (ctx_t,) = self.run(f"Softmax@t{t}", [rows, values])
             context[:, t, :] = ctx_t.data.reshape(bh, Dh)
@@ -256,20 +258,29 @@ class ValueRun:
         products = self.run(name, inputs)
         return RingArray(self.xp.concatenate([p.data for p in products]), products[0].scale)
 
-    def _valid(self, T: int) -> np.ndarray:
-        return np.tril(np.ones((T, T), dtype=bool)) if self.spec.causal else np.ones((T, T), dtype=bool)
-
     def _pack(self, scores: RingArray, T: int) -> RingArray:
         """Dense (B*H, T, T) scores -> the active entries of each row back to back, with their row lengths."""
-        valid = self._valid(T)
-        mask = self.xp.asarray(np.broadcast_to(valid, (scores.words // (T * T), T, T)).reshape(-1))
-        lengths = self.xp.asarray(np.tile(valid.sum(axis=1), scores.words // (T * T)).astype(np.int64))
-        return RingArray(scores.data[mask], scores.scale, lengths)
+        index, lengths = _active_entries(self.spec.causal, scores.words // (T * T), T, self.xp)
+        return RingArray(scores.data if index is None else scores.data[index], scores.scale, lengths)
 
     def _unpack(self, probs: RingArray, bh: int, T: int) -> RingArray:
+        index, _ = _active_entries(self.spec.causal, bh, T, self.xp)
+        if index is None:
+            return RingArray(probs.data, probs.scale)
         dense = self.xp.zeros(bh * T * T, dtype=probs.data.dtype)
-        dense[self.xp.asarray(np.broadcast_to(self._valid(T), (bh, T, T)).reshape(-1))] = probs.data
+        dense[index] = probs.data
         return RingArray(dense, probs.scale)
+
+
+@lru_cache(maxsize=64)
+def _active_entries(causal: bool, bh: int, T: int, xp: Any) -> tuple[Any, np.ndarray]:
+    """Where the active (causal: lower-triangle) entries of (bh, T, T) scores are (None: all are), and the row
+    lengths (host int64). Kept per shape: the same every layer, and a boolean mask would sync a GPU each time."""
+    valid = np.tril(np.ones((T, T), dtype=bool)) if causal else np.ones((T, T), dtype=bool)
+    lengths = np.tile(valid.sum(axis=1), bh).astype(np.int64)
+    if not causal:
+        return None, lengths
+    return kept_copy(np.flatnonzero(np.broadcast_to(valid, (bh, T, T))), xp), lengths
 
 
 def plaintext_output(spec: ModelSpec, weights: ModelWeights, x: np.ndarray, settings: Settings, fixed: FixedPoint,

@@ -11,9 +11,12 @@ a value without rows and a ``rows`` parameter splits it into that many equal row
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
+
+import numpy as np
 
 from .values import GateOutput, RingArray
 
@@ -60,29 +63,73 @@ class LocalOpDef:
 
 
 # --- row layout -----------------------------------------------------------------------------------------------------
+# Row lengths live on the host (NumPy int64) and every index array derived from them is built there once per layout
+# and kept, with one copy per array module: on a GPU, computing them from device lengths synchronised at each call
+# (``repeat`` with device counts, ``nonzero``, a sum read back), and the same layouts recur in every layer.
 
-def row_lengths(x: RingArray, rows: int | None, xp: Any) -> Any:
-    """``x``'s row lengths, or ``rows`` equal rows when it has none."""
+def row_lengths(x: RingArray, rows: int | None) -> np.ndarray:
+    """``x``'s row lengths (host int64), or ``rows`` equal rows when it has none."""
     if x.rows is not None:
         return x.rows
     if not rows or x.words % rows:
         raise ValueError(f"{x.words} words do not split into {rows} equal rows")
-    return xp.full(rows, x.words // rows, dtype=xp.int64)
+    return np.full(rows, x.words // rows, dtype=np.int64)
 
 
-def row_ids(lengths: Any, xp: Any) -> Any:
+@dataclass(frozen=True)
+class RowLayout:
+    """Index arrays of rows of ``lengths`` laid back to back (one array module's copies)."""
+
+    ids: Any          # the row of each element
+    starts: Any       # each row's first element
+    ends: Any         # one past each row's last element
+    pair_first: Any   # the first element (2j) of each pair (2j, 2j+1), row by row
+    pair_dest: Any    # where each pair's result goes in the halved rows (ceil(L/2) each)
+    odd_src: Any      # the last element of each odd-length row ...
+    odd_dest: Any     # ... and where it is carried to in the halved rows
+    halves: np.ndarray   # the halved rows' lengths (host)
+
+
+def row_layout(lengths: np.ndarray, xp: Any) -> RowLayout:
+    return _layout_on(np.asarray(lengths, dtype=np.int64).tobytes(), xp)
+
+
+@lru_cache(maxsize=256)
+def _host_layout(key: bytes) -> RowLayout:
+    lengths = np.frombuffer(key, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    halves = lengths - lengths // 2
+    pair_rows = np.repeat(np.arange(lengths.size), lengths // 2)
+    j = np.arange(pair_rows.size) - (np.cumsum(lengths // 2) - lengths // 2)[pair_rows]
+    odd = np.flatnonzero(lengths % 2)
+    return RowLayout(np.repeat(np.arange(lengths.size), lengths), starts, ends, starts[pair_rows] + 2 * j,
+                     (np.cumsum(halves) - halves)[pair_rows] + j, ends[odd] - 1,
+                     (np.cumsum(halves) - halves)[odd] + lengths[odd] // 2, halves)
+
+
+@lru_cache(maxsize=256)
+def _layout_on(key: bytes, xp: Any) -> RowLayout:
+    host = _host_layout(key)
+    if xp is np:
+        return host
+    return RowLayout(**{f.name: kept_copy(getattr(host, f.name), xp) for f in fields(RowLayout) if f.name != "halves"},
+                     halves=host.halves)
+
+
+def kept_copy(host: np.ndarray, xp: Any) -> Any:
+    """``host`` on array module ``xp``, for a cache: on a GPU the copy has landed when this returns, since threads
+    on other streams read it without waiting for this one."""
+    if xp is np:
+        return host
+    out = xp.asarray(host)
+    xp.cuda.get_current_stream().synchronize()
+    return out
+
+
+def row_ids(lengths: np.ndarray, xp: Any) -> Any:
     """The row of each element of rows of ``lengths`` laid back to back."""
-    return xp.repeat(xp.arange(lengths.size), lengths)
-
-
-def _offsets(lengths: Any, xp: Any) -> Any:
-    return xp.cumsum(lengths) - lengths
-
-
-def _positions(counts: Any, xp: Any) -> tuple[Any, Any]:
-    """For ``counts[r]`` items in row r: each item's row and its index j within the row."""
-    rows = row_ids(counts, xp)
-    return rows, xp.arange(rows.size) - _offsets(counts, xp)[rows]
+    return row_layout(lengths, xp).ids
 
 
 def _same_scale(op: str, *values: RingArray) -> int:
@@ -99,7 +146,7 @@ def _slice(a, party, x, *, start: int, count: int) -> RingArray:
 
 
 def _concat(a, party, *xs) -> RingArray:
-    rows = None if any(x.rows is None for x in xs) else a.xp.concatenate([x.rows for x in xs])
+    rows = None if any(x.rows is None for x in xs) else np.concatenate([x.rows for x in xs])
     return RingArray(a.xp.concatenate([x.data for x in xs]), _same_scale("concat", *xs), rows)
 
 
@@ -115,8 +162,7 @@ def _add_part(a, party, x, out: GateOutput, *, index: int, shift: int) -> RingAr
 
 
 def _row_sum_scaled(a, party, x, *, rows: int, const: int, const_scale: int) -> RingArray:
-    lengths = row_lengths(x, rows, a.xp)
-    sums = _sums(a, x.data, lengths)
+    sums = _sums(a, x.data, row_lengths(x, rows))
     return RingArray(a.wrap(sums * a.const(const)), x.scale + const_scale)
 
 
@@ -124,12 +170,12 @@ def _sums(a, data, lengths) -> Any:
     """Per-row sums as differences of one running sum (uint64 wraps mod 2^64, a multiple of 2^n)."""
     xp = a.xp
     running = xp.concatenate([xp.zeros(1, dtype=a.dtype), xp.cumsum(data, dtype=a.dtype)])
-    ends = xp.cumsum(lengths)
-    return a.wrap(running[ends] - running[ends - lengths])
+    layout = row_layout(lengths, xp)
+    return a.wrap(running[layout.ends] - running[layout.starts])
 
 
 def _sub_row(a, party, x, v, *, rows: int | None = None) -> RingArray:
-    lengths = row_lengths(x, rows or v.words, a.xp)
+    lengths = row_lengths(x, rows or v.words)
     return RingArray(a.wrap(x.data - v.data[row_ids(lengths, a.xp)]), _same_scale("sub_row", x, v), x.rows)
 
 
@@ -142,39 +188,28 @@ def _const_minus(a, party, x, *, const: int) -> RingArray:
     return RingArray(a.wrap(c - x.data), x.scale, x.rows)
 
 
-def _pair_indices(lengths, xp) -> tuple[Any, Any, Any]:
-    """Rows, within-row pair index and global index of the first element of each pair (2j, 2j+1)."""
-    pair_rows, j = _positions(lengths // 2, xp)
-    return pair_rows, j, _offsets(lengths, xp)[pair_rows] + 2 * j
-
-
 def _pairwise_diff(a, party, m, *, pairs: int) -> RingArray:
-    lengths = row_lengths(m, 1, a.xp)
-    _, _, first = _pair_indices(lengths, a.xp)
+    lengths = row_lengths(m, 1)
+    first = row_layout(lengths, a.xp).pair_first
     return RingArray(a.wrap(m.data[first] - m.data[first + 1]), m.scale, lengths // 2)
 
 
 def _max_from_relu(a, party, m, r) -> RingArray:
     """max(x, y) = y + ReLU(x - y) per pair; the last element of an odd row is carried over."""
-    xp = a.xp
-    lengths = row_lengths(m, 1, xp)
-    halves = lengths - lengths // 2
-    new_off = _offsets(halves, xp)
-    out = xp.zeros(int(halves.sum()), dtype=m.data.dtype)
-    pair_rows, j, first = _pair_indices(lengths, xp)
-    out[new_off[pair_rows] + j] = a.wrap(m.data[first + 1] + r.data)
-    odd = xp.nonzero(lengths % 2)[0]
-    out[new_off[odd] + lengths[odd] // 2] = m.data[_offsets(lengths, xp)[odd] + lengths[odd] - 1]
-    return RingArray(out, _same_scale("max_from_relu", m, r), halves)
+    layout = row_layout(row_lengths(m, 1), a.xp)
+    out = a.xp.empty(int(layout.halves.sum()), dtype=m.data.dtype)
+    out[layout.pair_dest] = a.wrap(m.data[layout.pair_first + 1] + r.data)
+    out[layout.odd_dest] = m.data[layout.odd_src]
+    return RingArray(out, _same_scale("max_from_relu", m, r), layout.halves)
 
 
 def _rowmax_minus(a, party, x, m) -> RingArray:
-    lengths = row_lengths(x, m.words, a.xp)
+    lengths = row_lengths(x, m.words)
     return RingArray(a.wrap(m.data[row_ids(lengths, a.xp)] - x.data), _same_scale("rowmax_minus", x, m), x.rows)
 
 
 def _row_sums(a, party, x, *, rows: int) -> RingArray:
-    return RingArray(_sums(a, x.data, row_lengths(x, rows, a.xp)), x.scale)
+    return RingArray(_sums(a, x.data, row_lengths(x, rows)), x.scale)
 
 
 def _sub(a, party, x, y) -> RingArray:

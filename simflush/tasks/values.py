@@ -32,7 +32,8 @@ class FixedPoint:
 
 @dataclass
 class RingArray:
-    """Flat ring words at ``scale`` frac bits; ``rows`` the row lengths in order (None: no row structure)."""
+    """Flat ring words at ``scale`` frac bits; ``rows`` the row lengths in order, a host NumPy int64 array whatever
+    module the words are on (None: no row structure)."""
 
     data: Any
     scale: int
