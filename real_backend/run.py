@@ -64,12 +64,13 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
     chan = open_channel()
     peer = "{}:{}".format(*chan.sock.getpeername()[:2])
     try:
-        chan.handshake(job["run_id"])
         exchange = opening.ChannelOpen(chan)   # packed to n bits; CuPy shares packed and unpacked on the GPU
         spec = get_model(job["model"])
         settings = resolve(job["runtime"], spec, job["knobs"])
+        # the handshake waits for both parties' first layer and kernels: it is also the online clock's start line
         result = run_party(party, spec, job["weights"], job["share"], settings, job["fixed"], job["batch"],
-                           job["seq_len"], job["layers"], job["tape"], exchange, xp, progress=_progress)
+                           job["seq_len"], job["layers"], job["tape"], exchange, xp, progress=_progress,
+                           ready=lambda: chan.handshake(job["run_id"]))
         result.output = np.asarray(result.output.get() if hasattr(result.output, "get") else result.output)
         return result, {"bytes_sent": chan.stats.bytes_sent, "rounds": chan.stats.rounds}
     except channel.PeerError as exc:   # closed, silent or unreachable: name the party that is gone

@@ -175,9 +175,12 @@ class PartyResult:
 
 def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingArray, settings: Settings,
               fixed: FixedPoint, batch: int, seq_len: int, layers: int, tape: TapeList | TapeFiles, exchange,
-              xp: Any = np, policy: str = "suf", progress: Callable[[str], None] | None = None) -> PartyResult:
+              xp: Any = np, policy: str = "suf", progress: Callable[[str], None] | None = None,
+              ready: Callable[[], None] | None = None) -> PartyResult:
     """One party's online run of ``layers`` layers on its input share; each layer's tape is read when the layer
-    starts and must be read to its end by the layer's end. ``progress`` gets a line as each layer starts."""
+    starts and must be read to its end by the layer's end. ``progress`` gets a line as each layer starts; ``ready``
+    (two processes: the channel's handshake) is called once the first layer and the kernels are loaded, just before
+    the clock starts, so that neither party's clock holds the other's loading."""
     executor = settings.party_executor(party, policy)
     reader = LayeredReader(tape, xp)
     ctx = RealContext(executor, fixed, xp, reader)
@@ -195,6 +198,8 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
         kernels.load()
     try:
         reader.start_layer(0)   # before the clock, as a whole tape in memory was
+        if ready:
+            ready()
         start = time.perf_counter()
         out = _layers(runner, loaded, x_share, start_layer)
         ctx.finish_timing()   # on CuPy: waits for the queued work, so the online time holds it
