@@ -56,7 +56,7 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
     from simflush.profiles import resolve
 
     from . import channel, opening
-    from .twoparty import PeerError, run_party
+    from .twoparty import PeerError, rehearse, run_party
     xp = np
     if job["gpu"]:
         import cupy as xp
@@ -67,11 +67,15 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
         exchange = opening.ChannelOpen(chan)   # packed to n bits; CuPy shares packed and unpacked on the GPU
         spec = get_model(job["model"])
         settings = resolve(job["runtime"], spec, job["knobs"])
+        rehearsal_s = 0.0
+        if job["gpu"]:   # NumPy has nothing to compile at first use
+            rehearsal_s = rehearse(party, spec, job["weights"], settings, job["fixed"], job["batch"], xp)
         # the handshake waits for both parties' first layer and kernels: it is also the online clock's start line
         result = run_party(party, spec, job["weights"], job["share"], settings, job["fixed"], job["batch"],
                            job["seq_len"], job["layers"], job["tape"], exchange, xp, progress=_progress,
                            ready=lambda: chan.handshake(job["run_id"]))
         result.output = np.asarray(result.output.get() if hasattr(result.output, "get") else result.output)
+        result.rehearsal_s = rehearsal_s
         return result, {"bytes_sent": chan.stats.bytes_sent, "rounds": chan.stats.rounds}
     except channel.PeerError as exc:   # closed, silent or unreachable: name the party that is gone
         raise PeerError(f"lost party {1 - party} (at {peer}): {exc}") from None
@@ -273,7 +277,8 @@ def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: s
                  "opened_words": sum(r.words for rs in records for r in rs if r.event is FlushKind.OPEN)},
         "communication": {"net_bytes": got[0][1]["bytes_sent"] + got[1][1]["bytes_sent"]},
         "timing": {"online_time_s": max(got[p][0].online_s for p in (0, 1)),
-                   "online_s_per_party": [got[p][0].online_s for p in (0, 1)]},
+                   "online_s_per_party": [got[p][0].online_s for p in (0, 1)],
+                   "rehearsal_s_per_party": [got[p][0].rehearsal_s for p in (0, 1)]},
         "output_sha256": hashlib.sha256(np.ascontiguousarray(output).tobytes()).hexdigest(),
         "bit_exact_with_plaintext": bool(np.array_equal(output, plain)),
         "schedule_equals_dealer_pass": [rs == public["schedule"] for rs in records],

@@ -176,7 +176,8 @@ class TapeFileWriter:
 
 class LayeredReader:
     """Reads a party's tape layer by layer (``start_layer`` before each layer, ``finish`` after the last), with the
-    next layer read ahead on a thread: at most two layers are held (``held``, ``peak_held``)."""
+    next layer read ahead on a thread: at most two layers are held (``held``, ``peak_held``), unless the whole
+    tape was read before the run (``preload``)."""
 
     def __init__(self, source: TapeList | TapeFiles, xp: Any):
         if isinstance(source, TapeFiles):
@@ -188,8 +189,24 @@ class LayeredReader:
         self.peak_held = 0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"tape-p{source.party}")
         self._ahead: Future | None = None
+        self._preloaded: dict[int, Tape] = {}
+
+    def preload(self, budget_bytes: int) -> bool:
+        """Before the clock: read every layer now when the whole tape fits in ``budget_bytes`` (then no file is read
+        and nothing is copied while the clock runs: a layer read ahead during the run competes with it for the
+        copy engine and the interpreter). Returns whether it did."""
+        if self.source.nbytes > budget_bytes or self.layer >= 0:
+            return False
+        self._preloaded = {layer: self._load(layer) for layer in range(self.source.count)}
+        self.held.update(self._preloaded)
+        self.peak_held = max(self.peak_held, len(self.held))
+        return True
 
     def _fetch(self, layer: int) -> Future:
+        if layer in self._preloaded:
+            done: Future = Future()
+            done.set_result(self._preloaded.pop(layer))
+            return done
         self.held.add(layer)
         self.peak_held = max(self.peak_held, len(self.held))
         return self._pool.submit(self._load, layer)

@@ -166,6 +166,7 @@ class PartyResult:
     spans: list = field(default_factory=list)      # each run's monotonic start and end (plain.layer.RunSpan)
     profile: dict = field(default_factory=dict)    # seconds under SUF's online_profile names
     tape_layers_peak: int = 0                      # the most layers of tape this party held at once
+    rehearsal_s: float = 0.0                       # a fresh process's rehearsal before the clock (``rehearse``)
 
     @property
     def schedule(self) -> list[FlushRecord]:
@@ -197,6 +198,8 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
     if is_cupy(xp):
         kernels.load()
     try:
+        if is_cupy(xp) and isinstance(tape, TapeFiles):
+            reader.preload(_device_tape_budget(xp))   # keys where the kernels are, when the card has room
         reader.start_layer(0)   # before the clock, as a whole tape in memory was
         if ready:
             ready()
@@ -209,6 +212,33 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
         reader.close()
     profile = {**ctx.profile, "matmul_ns": runner.matmul_s}
     return PartyResult(party, out.data, executor.records, online_s, None, runner.spans, profile, reader.peak_held)
+
+
+def _device_tape_budget(xp: Any) -> int:
+    """The tape bytes a party puts on the GPU before its clock: 40 % of the memory free now, since the other party
+    may be loading its own tape onto the same card and the run needs working memory beside the keys."""
+    free, _ = xp.cuda.runtime.memGetInfo()
+    return int(0.4 * free)
+
+
+REHEARSAL_SEQ_LEN = 2
+
+
+def rehearse(party: int, spec: ModelSpec, weights: ModelWeights, settings: Settings, fixed: FixedPoint, batch: int,
+             xp: Any, policy: str = "suf") -> float:
+    """One layer at ``REHEARSAL_SEQ_LEN`` tokens against an echo peer, on keys dealt here for it alone, before a
+    fresh process's online clock: CuPy compiles and loads each elementwise kernel, reduction and scan at its first
+    use (about half a second a party process, measured inside the first LayerNorm), which a compiled runtime such as
+    SUF's does not pay while it runs. Kernels depend on the dtypes, not the sizes, so a short run meets them all.
+    Its values are meaningless and nothing of it is kept: no key, share or word of the real run is touched.
+    Returns its seconds."""
+    start = time.perf_counter()
+    tapes = deal(spec, weights, settings, fixed, batch, REHEARSAL_SEQ_LEN, 1,
+                 Dealer(secrets.token_bytes(32), use_gpu=is_cupy(xp)), policy)
+    zeros = RingArray(xp.zeros(batch * REHEARSAL_SEQ_LEN * spec.d_model, dtype=np.uint64), fixed.frac_bits)
+    run_party(party, spec, weights, zeros, settings, fixed, batch, REHEARSAL_SEQ_LEN, 1, tapes[party],
+              lambda mine: mine.copy(), xp, policy)
+    return time.perf_counter() - start
 
 
 def share_input(x: np.ndarray, fixed: FixedPoint, xp: Any = np) -> tuple[RingArray, RingArray]:

@@ -17,7 +17,7 @@ from models.specs import MODELS
 from models.weights import random_hidden_states, random_weights
 from real_backend.dealer import Dealer
 from real_backend.tape import LayeredReader, TapeError, TapeFileWriter
-from real_backend.twoparty import MemoryLink, PeerError, deal, run_party, run_two_party, share_input
+from real_backend.twoparty import MemoryLink, PeerError, deal, rehearse, run_party, run_two_party, share_input
 from simflush.plain.layer import plaintext_output
 from simflush.profiles import resolve
 from simflush.sim.schedule import flush_schedule
@@ -142,6 +142,23 @@ def test_tapes_through_files_layer_by_layer(tmp_path):
     assert run.parties[0].schedule == run.parties[1].schedule == flush_schedule(spec, 2, 1, settings, 3)
     assert [p.tape_layers_peak for p in run.parties] == [2, 2]
     assert list(tmp_path.iterdir()) == []   # every layer file read once, then deleted
+
+
+def test_a_tape_that_fits_is_read_whole_before_the_run(tmp_path):
+    """``preload``: with room for the whole tape, every layer file is read (and deleted) before the first layer
+    starts, and the layers come back in order; without room, nothing is read and the layers stream as before."""
+    spec = replace(TINY_BERT, n_layers=3)
+    _, weights, _, settings = setup(spec=spec, seq_len=2, layers=3)
+    files = deal(spec, weights, settings, FIXED, 1, 2, 3, Dealer(b"preload"), files=TapeFileWriter(tmp_path))[0]
+    reader = LayeredReader(files, np)
+    assert not reader.preload(files.nbytes - 1) and len(list(tmp_path.glob("party0.*"))) == 3
+    assert reader.preload(files.nbytes)
+    assert list(tmp_path.glob("party0.*")) == [] and reader.peak_held == 3
+    for layer in range(3):
+        reader.start_layer(layer)
+        assert reader.reader.tape.layer == layer
+        reader.reader = None   # this test reads no entries (the reader would refuse a layer not read to its end)
+    reader.close()
 
 
 def files_of_two_layers(tmp_path):
@@ -324,3 +341,14 @@ def test_two_parties_on_the_gpu_reconstruct_the_plaintext_run(knobs):
     run = run_two_party(spec, weights, x, settings, FIXED, LAYERS, Dealer(b"gpu", use_gpu=True), xp=cupy)
     assert np.array_equal(cupy.asnumpy(run.output), plaintext(spec, weights, x, settings, LAYERS))
     assert run.parties[0].schedule == flush_schedule(spec, T, 1, settings, LAYERS)
+
+
+@pytest.mark.parametrize("spec", [TINY_BERT, TINY_GPT2], ids=["bert", "causal"])
+def test_a_rehearsal_runs_its_own_keys_and_leaves_the_real_tape_whole(spec):
+    """A fresh GPU process's rehearsal before the clock: one short layer on keys of its own; not a word of the real
+    tape is spent."""
+    spec, weights, _, settings = setup(spec=spec)
+    tapes = deal(spec, weights, settings, FIXED, 1, T, LAYERS, Dealer(b"rehearsal"))
+    before = tapes[0].nbytes
+    assert rehearse(0, spec, weights, settings, FIXED, 1, np) > 0
+    assert tapes[0].nbytes == before
