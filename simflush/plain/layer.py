@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from models.layer import RunSpec, score_halvings, transformer_layer, uses_decode_path
+from models.layer import RunSpec, score_halvings, split_into_chains, transformer_layer, uses_decode_path
 from models.specs import ModelSpec
 from models.weights import LayerWeights, ModelWeights, check_layer_weights
 
@@ -31,6 +31,7 @@ from ..profiles import Settings
 from ..tasks.local_ops import kept_copy
 from ..tasks.values import FixedPoint, RingArith, RingArray
 from ..workload import build_task
+from .chains import join_outputs, split_inputs
 from .context import Magnitudes, PlainContext, ValueUndefined, run_tasks
 from .context import perform as plain_perform
 
@@ -119,7 +120,7 @@ class ValueRun:
         problem = value_definition_error(spec, seq_len, settings)
         if problem:
             raise ValueUndefined(problem)
-        opts = replace(settings.layer, chains=1)   # chains split rows between tasks: the values are the same
+        opts = settings.layer
         self.decode_path = uses_decode_path(spec, seq_len, opts)
         self.spec, self.batch, self.seq_len = spec, batch, seq_len
         self.fixed, self.a, self.xp = fixed, arith, arith.xp
@@ -128,6 +129,8 @@ class ValueRun:
         self.perform = perform or plain_perform(self.ctx)
         self.party, self.decode = self.ctx.party, decode
         self.runs: dict[str, RunSpec] = {r.name: r for r in transformer_layer(spec, seq_len, batch, opts)}
+        self.chains = opts.chains   # > 1: each run's tasks are split into staggered chains (``plain.chains``)
+        self.unsplit = {r.name: r for r in transformer_layer(spec, seq_len, batch, replace(opts, chains=1))}
         self.layer = 0
         self.spans: list[RunSpan] = []   # each executor run: layer, name, section, monotonic start and end
         self.matmul_s = 0.0              # the public-weight matmuls' time
@@ -135,7 +138,22 @@ class ValueRun:
     # -- plumbing ---------------------------------------------------------------------------------------------
 
     def run(self, name: str, inputs: list[RingArray]) -> list[Any]:
-        """Executor run ``name`` of the layer, its tasks fed ``inputs`` in the order their builders ask for them."""
+        """Executor run ``name`` of the layer, its tasks fed ``inputs`` in the order their builders ask for them
+        (with chains: each unsplit task's inputs cut between its chain pieces, and its pieces' outputs joined)."""
+        if self.chains == 1:
+            return self._run(name, inputs)
+        feed, groups, piece_inputs = iter(inputs), [], []
+        for task in self.unsplit[name].tasks:
+            pieces = split_into_chains(task, self.chains)
+            whole, cut = split_inputs(task, pieces, feed, self.xp)
+            groups.append((task, pieces, whole))
+            piece_inputs.extend(v for piece in cut for v in piece)
+        outputs, joined = iter(self._run(name, piece_inputs)), []
+        for task, pieces, whole in groups:
+            joined.append(join_outputs(task, pieces, whole, [next(outputs) for _ in pieces], self.xp))
+        return joined
+
+    def _run(self, name: str, inputs: list[RingArray]) -> list[Any]:
         spec = self.runs[name]
         feed: Iterator[RingArray] = iter(inputs)
 
@@ -249,7 +267,7 @@ class ValueRun:
     def _matmul_run(self, name: str, left: RingArray, right: RingArray, batches: int, left_words: int,
                     right_words: int) -> RingArray:
         """A Beaver matmul run: one batched task, or one task per (batch, head) taking its slices in turn."""
-        tasks = len(self.runs[name].tasks)
+        tasks = len(self.unsplit[name].tasks)
         if tasks == 1:
             inputs = [left, right]
         else:

@@ -61,6 +61,27 @@ def test_two_parties_reconstruct_the_plaintext_run_with_the_simulated_schedule(k
     assert run.key_bytes[0] == run.key_bytes[1] > 0
 
 
+@pytest.mark.parametrize(("policy", "chains", "knobs"), [
+    ("have_pfss_work", 2, {}),                       # PFSS flushes beside the opens (concurrent records)
+    ("pfss_eager", 1, {}),                           # background PFSS flushes
+    pytest.param("budget", 1, {"budget_open_words": "64"}, marks=SLOW),   # opens flushed at a size
+    pytest.param("suf", 3, {}, marks=SLOW),                               # three staggered chains
+], ids=["have_pfss_work-chains2", "pfss_eager", "budget", "chains3"])
+def test_every_policy_and_chains_for_real(policy, chains, knobs):
+    """The real driver performs whatever flushes the policy decides: both parties' schedules are the simulator's
+    for that policy and chain count (which differ from the snapshot's), and the output is still the plaintext's."""
+    spec, weights, x, _ = setup(layers=1)
+    settings = resolve("suf-gpu-bench", spec, knobs, chains=chains)
+    run = run_two_party(spec, weights, x, settings, FIXED, 1, Dealer(b"policy"), policy=policy)
+    assert np.array_equal(run.output, plaintext(spec, weights, x, resolve("suf-gpu-bench", spec, {}), 1))
+    schedule = flush_schedule(spec, T, 1, settings, 1, policy)
+    assert run.parties[0].schedule == run.parties[1].schedule == schedule
+    assert schedule != flush_schedule(spec, T, 1, resolve("suf-gpu-bench", spec, {}), 1)
+    if policy == "have_pfss_work":
+        assert sum(r.concurrent for r in schedule) > sum(
+            r.concurrent for r in flush_schedule(spec, T, 1, settings, 1))
+
+
 @pytest.mark.parametrize("knobs", [{}, {"SUF_CAUSAL_PREFILL": "0"}], ids=["causal prefill", "decode path"])
 def test_a_causal_model_for_real(knobs):
     """Ragged softmax rows (causal prefill) and the per-token path with its per-product matmul triples."""
