@@ -53,7 +53,6 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
     """One party's run of its job (its tape, its input share, the public configuration) over the channel that
     ``open_channel()`` gives; its result, with the output share on the host, and its channel counters."""
     from models.specs import get_model
-    from simflush.profiles import resolve
 
     from . import channel, opening
     from .twoparty import PeerError, rehearse, run_party
@@ -66,13 +65,14 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
     try:
         exchange = opening.ChannelOpen(chan)   # packed to n bits; CuPy shares packed and unpacked on the GPU
         spec = get_model(job["model"])
-        settings = resolve(job["runtime"], spec, job["knobs"])
+        settings = run_settings(job, spec)
         rehearsal_s = 0.0
         if job["gpu"]:   # NumPy has nothing to compile at first use
-            rehearsal_s = rehearse(party, spec, job["weights"], settings, job["fixed"], job["batch"], xp)
+            rehearsal_s = rehearse(party, spec, job["weights"], settings, job["fixed"], job["batch"], xp,
+                                   job["policy"])
         # the handshake waits for both parties' first layer and kernels: it is also the online clock's start line
         result = run_party(party, spec, job["weights"], job["share"], settings, job["fixed"], job["batch"],
-                           job["seq_len"], job["layers"], job["tape"], exchange, xp, progress=_progress,
+                           job["seq_len"], job["layers"], job["tape"], exchange, xp, job["policy"], progress=_progress,
                            ready=lambda: chan.handshake(job["run_id"]))
         result.output = np.asarray(result.output.get() if hasattr(result.output, "get") else result.output)
         result.rehearsal_s = rehearsal_s
@@ -114,14 +114,20 @@ def _device_name() -> str:
     return cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
 
 
-def party_jobs(tapes: Any, shares: Any, model: str, weights: Any, fixed: Any, seq_len: int, layers: int,
-               runtime: str, knobs: dict, gpu: bool) -> list[dict]:
+PUBLIC = ("gpu", "model", "runtime", "knobs", "policy", "chains", "weights", "fixed", "seq_len", "layers")
+
+
+def party_jobs(tapes: Any, shares: Any, public: dict) -> list[dict]:
     """What each party process gets: its own tape (``TapeFiles``, or ``TapeList`` carried in the job) and input share
-    (on the host, for its file), and the public configuration."""
-    return [{"gpu": gpu, "tape": convert_tree(tapes[p], np), "share": convert_tree(shares[p], np),
-             "run_id": tapes[p].run_id, "model": model,
-             "runtime": runtime, "knobs": knobs, "weights": weights, "fixed": fixed, "batch": 1, "seq_len": seq_len,
-             "layers": layers} for p in (0, 1)]
+    (on the host, for its file), and the public configuration (``PUBLIC``'s entries of the run's record)."""
+    return [{"tape": convert_tree(tapes[p], np), "share": convert_tree(shares[p], np), "run_id": tapes[p].run_id,
+             "batch": 1, **{k: public[k] for k in PUBLIC}} for p in (0, 1)]
+
+
+def run_settings(record: dict, spec: Any) -> Any:
+    """The settings of a run's record (a party's job or the launcher's public record)."""
+    from simflush.profiles import resolve
+    return resolve(record["runtime"], spec, record["knobs"], chains=record["chains"])
 
 
 def _death(exitcode: int) -> str:
@@ -181,6 +187,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--layers", type=int)
     p.add_argument("--runtime", default="suf-gpu-bench")
+    p.add_argument("--policy", default="suf", help="the executor's flush policy (simflush's; default suf)")
+    p.add_argument("--chains", type=int, default=1, help="split every run into this many staggered chains")
     p.add_argument("--set", action="append", default=[], metavar="K=V")
     p.add_argument("--n-bits", type=int, default=48, help="ring bits (default 48; the range check must pass)")
     p.add_argument("--gpu", action="store_true", help="dealer and both parties on CuPy (one GPU)")
@@ -199,6 +207,8 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
     from models.specs import get_model
     from models.weights import random_hidden_states, random_weights
     from simflush.errors import ConfigError
+    from simflush.executor.policies import get_policy
+    from simflush.limits import MAX_CHAINS
     from simflush.plain.layer import value_definition_error
     from simflush.plain.ranges import range_check
     from simflush.profiles import parse_overrides, resolve
@@ -217,7 +227,10 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
             raise ConfigError(f"--seq-len {args.seq_len} --layers {layers}: {spec.name} allows 1..{spec.max_seq} "
                               f"and 1..{spec.n_layers}")
         knobs = parse_overrides(args.set)
-        settings = resolve(args.runtime, spec, knobs)
+        get_policy(args.policy)
+        if not 1 <= args.chains <= MAX_CHAINS:
+            raise ConfigError(f"--chains {args.chains}: allowed: an integer in 1..{MAX_CHAINS}")
+        settings = resolve(args.runtime, spec, knobs, chains=args.chains)
         problem = value_definition_error(spec, args.seq_len, settings)
         if problem:
             raise ConfigError(problem)
@@ -240,13 +253,13 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
     dealer = Dealer(seed, use_gpu=args.gpu)
     start = time.perf_counter()
     schedule: list = []
-    tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, layers, dealer, schedule=schedule,
+    tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, layers, dealer, args.policy, schedule=schedule,
                  files=TapeFileWriter(folder), progress=_progress)
-    public = {"model": spec.name, "runtime": args.runtime, "knobs": knobs, "weights": weights, "input": x,
+    public = {"model": spec.name, "runtime": args.runtime, "knobs": knobs, "policy": args.policy,
+              "chains": args.chains, "weights": weights, "input": x,
               "fixed": fixed, "seq_len": args.seq_len, "layers": layers, "gpu": args.gpu, "schedule": schedule,
               "keygen_s": time.perf_counter() - start, "key_bytes": [tapes[0].nbytes, tapes[1].nbytes]}
-    jobs = party_jobs(tapes, share_input(x, fixed), spec.name, weights, fixed, args.seq_len, layers, args.runtime,
-                      knobs, args.gpu)
+    jobs = party_jobs(tapes, share_input(x, fixed), public)
     return public, jobs
 
 
@@ -257,13 +270,12 @@ def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: s
     from simflush.executor.records import FlushKind
     from simflush.io.bench_json import bench_document
     from simflush.plain.layer import plaintext_output
-    from simflush.profiles import resolve
     from simflush.tasks.values import RingArith
 
     from .ring import Ring
     from .trace_out import online_profile, real_trace
     spec, fixed, layers, x = get_model(public["model"]), public["fixed"], public["layers"], public["input"]
-    settings = resolve(public["runtime"], spec, public["knobs"])
+    settings = run_settings(public, spec)
     output = Ring(fixed.n_bits).add(got[0][0].output, got[1][0].output)
     want = model_forward(x, public["weights"], spec, layers)[-1]["out"]
     real = RingArith(fixed.n_bits, np).signed(output).astype(np.float64).reshape(want.shape) / 2.0**fixed.frac_bits
@@ -286,7 +298,8 @@ def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: s
                            "rel_rms": float(np.sqrt(((real - want) ** 2).sum() / (want**2).sum()))},
     }
     device = _device_name() if public["gpu"] else ""
-    trace = real_trace(spec, public["seq_len"], settings, fixed.n_bits, (got[0][0], got[1][0]), device)
+    trace = real_trace(spec, public["seq_len"], settings, fixed.n_bits, (got[0][0], got[1][0]), device,
+                       public["policy"])
     doc["online_profile"] = online_profile((got[0][0], got[1][0]), trace)
     doc["bench"] = bench_document(trace)
     if trace_out:

@@ -1,8 +1,9 @@
 """A real two-party run as a trace in simflush's schema (``simflush.io.trace_schema``), and its bench document.
 
 Times are each party's monotonic clock (one host: both parties share it) from the first run's start; each flush's
-start and duration come from the driver (``context.performer``, after a GPU sync), each run's from ``ValueRun``; an
-open's ``pack_s`` timer is its pack + unpack part, and on a GPU run its opens are marked ``device`` (packed there).
+start and duration come from the driver's flush clock (``context.performer``; CUDA events on a GPU), each run's from
+``ValueRun``; an open's ``pack_s`` timer is its pack + unpack part, and on a GPU run its opens are marked ``device``
+(packed there).
 Every exporter that reads a simulated or a SUF trace reads this one (bench JSON, schedule CSV, timelines).
 """
 

@@ -23,6 +23,7 @@ from .errors import ConfigError
 from .executor.policies import POLICIES
 from .io.bench_json import RunRow, bench_document, run_rows
 from .io.trace_schema import Trace
+from .limits import MAX_CHAINS
 from .profiles import SIGMA_GRAPH, Settings, parse_overrides, resolve
 from .sim.cost import CostModel, get_network, load_cost
 from .sim.engine import DEPLOYMENTS, SimConfig
@@ -56,11 +57,6 @@ class Result:
         """The document of ``simflush simulate --json``: SUF bench JSON field names and meaning
         (``runs=False``: without the per-run table)."""
         return bench_document(self.trace, runs)
-
-
-# --chains K: each chain is its own set of task processes; past a few dozen a run takes minutes and
-# models no runtime anyone runs.
-MAX_CHAINS = 64
 
 
 def positive_int(option: str, value, most: int | None = None) -> int:

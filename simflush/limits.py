@@ -54,3 +54,7 @@ def transformer_limits(backend: str) -> ExecutorLimits:
 def max_flushes_per_run(section: str) -> int:
     """``max_flushes_`` of a run in layer ``section`` (``mlp``: the MLP block's own cap)."""
     return MLP_MAX_FLUSHES_PER_RUN if section == "mlp" else MAX_FLUSHES_PER_RUN
+
+# Not SUF's: this tool's cap on --chains K. Each chain is its own set of task processes; past a few dozen a run
+# takes minutes and models no runtime anyone runs.
+MAX_CHAINS = 64

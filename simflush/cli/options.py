@@ -12,9 +12,10 @@ from pathlib import Path
 
 from models.specs import MODELS
 
-from ..api import MAX_CHAINS, make_config, positive_int
+from ..api import make_config, positive_int
 from ..errors import ConfigError
 from ..executor.policies import POLICIES
+from ..limits import MAX_CHAINS
 from ..profiles import KNOBS, PROFILES
 from ..sim.cost import NETWORKS, CostModel
 from ..sim.engine import DEPLOYMENTS, SimConfig

@@ -19,11 +19,17 @@ def run(*argv: str, timeout: float = 300):
 
 
 def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
+    """With a policy and chains of its own (the defaults run in the tests below): the flushes are the simulator's
+    for them, PFSS flushes beside opens included."""
+    from models.specs import MODELS
+    from simflush.executor.records import FlushKind
     from simflush.io.bench_json import bench_document
     from simflush.io.trace_schema import read_trace
+    from simflush.profiles import resolve
+    from simflush.sim.schedule import flush_schedule
     out, trace_file = tmp_path / "run.json", tmp_path / "run.trace.json.gz"
     proc = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--timeout-s", "30", "--json", str(out),
-               "--trace", str(trace_file))
+               "--trace", str(trace_file), "--policy", "have_pfss_work", "--chains", "2")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     assert doc["bit_exact_with_plaintext"] and doc["schedule_equals_dealer_pass"] == [True, True]
@@ -35,9 +41,20 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     assert trace.timed and trace.meta.system == "real_backend"
     assert bench_document(trace)["pfss"]["open_flushes"] == doc["pfss"]["open_flushes"] == doc["bench"]["pfss"][
         "open_flushes"]
+    spec = MODELS["bert-tiny"]
+    want = flush_schedule(spec, 2, 1, resolve("suf-gpu-bench", spec, {}, chains=2), 1, "have_pfss_work")
+    assert trace.meta.policy == "have_pfss_work"
+    assert doc["pfss"]["open_flushes"] == 2 * sum(r.event is FlushKind.OPEN for r in want)   # both parties' opens
+    assert any(f.concurrent for f in trace.flushes) and any(r.concurrent for r in want)
     profile = doc["online_profile"]
     assert 0 < profile["open_comm_ns"] <= profile["open_flush_ns"] and profile["pfss_flush_eval_ns"] > 0
     assert {"ln1_ns", "attention_ns", "ln2_ns", "mlp_ns"} <= set(profile)
+
+
+def test_a_bad_policy_or_chain_count_is_refused():
+    for argv, named in ((("--policy", "fastest"), "'fastest'"), (("--chains", "0"), "--chains 0")):
+        proc = run("--model", "bert-tiny", "--seq-len", "2", *argv)
+        assert proc.returncode == 2 and named in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
 
 
 def test_a_ring_that_overflows_is_refused():
@@ -73,7 +90,9 @@ def test_a_party_process_that_fails_is_named_and_stops_its_peer():
     weights, x = random_weights(spec, 0, 1), random_hidden_states(spec, 2, 0)
     tapes = deal(spec, weights, resolve("suf-gpu-bench", spec), fixed, 1, 2, 1, Dealer(b"fault"))
     tapes[1].layers[0].streams["flush"] = tapes[1].layers[0].streams["flush"][:2]
-    jobs = party_jobs(tapes, share_input(x, fixed), spec.name, weights, fixed, 2, 1, "suf-gpu-bench", {}, False)
+    public = {"gpu": False, "model": spec.name, "runtime": "suf-gpu-bench", "knobs": {}, "policy": "suf",
+              "chains": 1, "weights": weights, "fixed": fixed, "seq_len": 2, "layers": 1}
+    jobs = party_jobs(tapes, share_input(x, fixed), public)
     start = time.perf_counter()
     got, failed = launch(jobs, timeout_s=60)
     assert not got and len(failed) == 2
