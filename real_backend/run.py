@@ -23,6 +23,7 @@ import argparse
 import gzip
 import hashlib
 import json
+import math
 import multiprocessing as mp
 import pickle
 import queue
@@ -61,6 +62,7 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
         import cupy as xp
         job["share"] = convert_tree(job["share"], xp)   # the tape moves to the GPU a layer at a time
     chan = open_channel()
+    shape(chan, job["net"])
     peer = "{}:{}".format(*chan.sock.getpeername()[:2])
     try:
         exchange = opening.ChannelOpen(chan)   # packed to n bits; CuPy shares packed and unpacked on the GPU
@@ -114,7 +116,7 @@ def _device_name() -> str:
     return cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
 
 
-PUBLIC = ("gpu", "model", "runtime", "knobs", "policy", "chains", "weights", "fixed", "seq_len", "layers")
+PUBLIC = ("gpu", "model", "runtime", "knobs", "policy", "chains", "net", "weights", "fixed", "seq_len", "layers")
 
 
 def party_jobs(tapes: Any, shares: Any, public: dict) -> list[dict]:
@@ -122,6 +124,16 @@ def party_jobs(tapes: Any, shares: Any, public: dict) -> list[dict]:
     (on the host, for its file), and the public configuration (``PUBLIC``'s entries of the run's record)."""
     return [{"tape": convert_tree(tapes[p], np), "share": convert_tree(shares[p], np), "run_id": tapes[p].run_id,
              "batch": 1, **{k: public[k] for k in PUBLIC}} for p in (0, 1)]
+
+
+def shape(chan: Any, net_name: str) -> None:
+    """Each send of ``chan`` delayed as the simulator's link charges it (``simflush.networks``): half the round trip,
+    plus the message's bytes at the link's bandwidth (none on loopback). The peer's sends are shaped by its own
+    channel, so each direction has the preset's latency and bandwidth."""
+    from simflush.networks import get_network
+    net = get_network(net_name)
+    chan.latency_s = net.rtt_s / 2
+    chan.bandwidth_Bps = net.bandwidth_Bps if math.isfinite(net.bandwidth_Bps) else None
 
 
 def run_settings(record: dict, spec: Any) -> Any:
@@ -189,6 +201,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runtime", default="suf-gpu-bench")
     p.add_argument("--policy", default="suf", help="the executor's flush policy (simflush's; default suf)")
     p.add_argument("--chains", type=int, default=1, help="split every run into this many staggered chains")
+    p.add_argument("--net", default="loopback", help="shape the channel as this network of the simulator's "
+                   "(lan, wan, custom:BW_GBPS,RTT_MS; default loopback: no shaping)")
     p.add_argument("--set", action="append", default=[], metavar="K=V")
     p.add_argument("--n-bits", type=int, default=48, help="ring bits (default 48; the range check must pass)")
     p.add_argument("--gpu", action="store_true", help="dealer and both parties on CuPy (one GPU)")
@@ -209,6 +223,7 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
     from simflush.errors import ConfigError
     from simflush.executor.policies import get_policy
     from simflush.limits import MAX_CHAINS
+    from simflush.networks import get_network
     from simflush.plain.layer import value_definition_error
     from simflush.plain.ranges import range_check
     from simflush.profiles import parse_overrides, resolve
@@ -228,6 +243,7 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
                               f"and 1..{spec.n_layers}")
         knobs = parse_overrides(args.set)
         get_policy(args.policy)
+        get_network(args.net)
         if not 1 <= args.chains <= MAX_CHAINS:
             raise ConfigError(f"--chains {args.chains}: allowed: an integer in 1..{MAX_CHAINS}")
         settings = resolve(args.runtime, spec, knobs, chains=args.chains)
@@ -256,7 +272,7 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
     tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, layers, dealer, args.policy, schedule=schedule,
                  files=TapeFileWriter(folder), progress=_progress)
     public = {"model": spec.name, "runtime": args.runtime, "knobs": knobs, "policy": args.policy,
-              "chains": args.chains, "weights": weights, "input": x,
+              "chains": args.chains, "net": args.net, "weights": weights, "input": x,
               "fixed": fixed, "seq_len": args.seq_len, "layers": layers, "gpu": args.gpu, "schedule": schedule,
               "keygen_s": time.perf_counter() - start, "key_bytes": [tapes[0].nbytes, tapes[1].nbytes]}
     jobs = party_jobs(tapes, share_input(x, fixed), public)
@@ -287,7 +303,7 @@ def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: s
         "pfss": {"open_flushes": sum(1 for rs in records for r in rs if r.event is FlushKind.OPEN),
                  "num_flushes": sum(1 for rs in records for r in rs if r.event is FlushKind.PFSS),
                  "opened_words": sum(r.words for rs in records for r in rs if r.event is FlushKind.OPEN)},
-        "communication": {"net_bytes": got[0][1]["bytes_sent"] + got[1][1]["bytes_sent"]},
+        "communication": {"net_bytes": got[0][1]["bytes_sent"] + got[1][1]["bytes_sent"], "network": public["net"]},
         "timing": {"online_time_s": max(got[p][0].online_s for p in (0, 1)),
                    "online_s_per_party": [got[p][0].online_s for p in (0, 1)],
                    "rehearsal_s_per_party": [got[p][0].rehearsal_s for p in (0, 1)]},

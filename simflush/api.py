@@ -24,8 +24,9 @@ from .executor.policies import POLICIES
 from .io.bench_json import RunRow, bench_document, run_rows
 from .io.trace_schema import Trace
 from .limits import MAX_CHAINS
+from .networks import get_network
 from .profiles import SIGMA_GRAPH, Settings, parse_overrides, resolve
-from .sim.cost import CostModel, get_network, load_cost
+from .sim.cost import CostModel, load_cost
 from .sim.engine import DEPLOYMENTS, SimConfig
 from .sim.engine import simulate as run_engine
 from .sim.trace import to_trace

@@ -1,8 +1,9 @@
 """Helpers for the tests: a quick way to simulate."""
 
 from models.specs import get_model
+from simflush.networks import get_network
 from simflush.profiles import parse_overrides, resolve
-from simflush.sim.cost import get_network, load_cost
+from simflush.sim.cost import load_cost
 from simflush.sim.engine import SimConfig, simulate
 
 

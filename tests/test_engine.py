@@ -7,7 +7,7 @@ import simpy
 from simhelpers import run_sim
 
 from simflush.io.bench_json import bench_document
-from simflush.sim.cost import get_network
+from simflush.networks import get_network
 from simflush.sim.gpu import SharedGPU
 from simflush.sim.link import Link
 from simflush.sim.trace import to_trace

@@ -25,7 +25,7 @@ DOORS = {
     "real_backend": {"base", "models", "tasks", "executor", "config", "plain", "io"},   # the value path on shares
 }
 BASE = {"errors", "limits", "units", "registry", "jsonfile", "version"}
-CONFIG = {"variants", "profiles", "workload", "sigma_workload", "environment"}
+CONFIG = {"variants", "profiles", "workload", "sigma_workload", "environment", "networks"}
 
 
 def room_of(module: str) -> str | None:

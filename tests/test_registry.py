@@ -4,9 +4,10 @@ import pytest
 
 from simflush.errors import ConfigError
 from simflush.executor.policies import get_policy
+from simflush.networks import NETWORKS, get_network
 from simflush.presets import COST_PRESETS
 from simflush.registry import Registry
-from simflush.sim.cost import NETWORKS, get_network, load_cost
+from simflush.sim.cost import load_cost
 from simflush.sim.engine import DEPLOYMENTS
 
 

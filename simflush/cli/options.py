@@ -16,8 +16,9 @@ from ..api import make_config, positive_int
 from ..errors import ConfigError
 from ..executor.policies import POLICIES
 from ..limits import MAX_CHAINS
+from ..networks import NETWORKS
 from ..profiles import KNOBS, PROFILES
-from ..sim.cost import NETWORKS, CostModel
+from ..sim.cost import CostModel
 from ..sim.engine import DEPLOYMENTS, SimConfig
 
 

@@ -1,11 +1,11 @@
 """Cost models: how long flushes and local work take (never *which* flush: that is the executor's).
 
 A ``CostModel`` is one deployment's calibrated parameters (a cost preset, JSON in
-``simflush/presets``); a ``Network`` is the link between the parties. Units: seconds, bytes, words.
+``simflush/presets``); the link between the parties is a ``simflush.networks.Network``. Units: seconds, bytes,
+words.
 """
 
 import json
-import math
 import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
@@ -16,46 +16,9 @@ from pydantic import ConfigDict, Field, create_model
 from ..errors import ConfigError
 from ..jsonfile import json_key_line, parse_json_object, read_input, validate_fields
 from ..presets import COST_PRESETS
-from ..registry import Registry
 
 LOCAL_OP_TABLES = ("local_floor_s", "local_s_per_word")  # optional: only runtimes with priced local ops
 COST_SCHEMA_VERSION = 3  # 3: opens split into pack and per-wire-byte copy; run gaps per hidden element
-
-
-@dataclass(frozen=True)
-class Network:
-    """A link: one-way latency = rtt/2, serialisation at ``bandwidth_Bps`` per direction."""
-
-    name: str
-    bandwidth_Bps: float      # bytes per second per direction; inf = no serialisation cost
-    rtt_s: float
-
-    def transfer_s(self, nbytes: int) -> float:
-        return nbytes / self.bandwidth_Bps
-
-
-NETWORKS: Registry[Network] = Registry("network")
-# In-process ring of the SUF bench: its exchange is the cost preset's ``open_s_per_wire_byte``.
-NETWORKS.register(Network("loopback", float("inf"), 0.0))
-NETWORKS.register(Network("lan", 9.4e9 / 8, 0.05e-3))
-NETWORKS.register(Network("wan", 305e6 / 8, 60e-3))
-
-
-def get_network(name: str) -> Network:
-    """A preset by name, or ``custom:BW_GBPS,RTT_MS`` (bandwidth in Gbit/s, round trip in ms)."""
-    if name.startswith("custom:"):
-        try:
-            bw_gbps, rtt_ms = (float(v) for v in name[len("custom:"):].split(","))
-        except ValueError:
-            bw_gbps = rtt_ms = -1.0
-        if not (0 < bw_gbps < math.inf and 0 <= rtt_ms < math.inf):
-            raise ConfigError(f"network {name!r}: expected custom:BW_GBPS,RTT_MS with finite BW > 0 and RTT >= 0 "
-                              "(loopback: no serialisation cost)")
-        return Network(name, bw_gbps * 1e9 / 8, rtt_ms * 1e-3)
-    try:
-        return NETWORKS.get(name)
-    except ConfigError as exc:
-        raise ConfigError(f"{exc}, custom:BW_GBPS,RTT_MS") from None
 
 
 @dataclass(frozen=True)

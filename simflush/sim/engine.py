@@ -19,6 +19,7 @@ from ..executor.actions import Flush, FlushResult, OpenOp, Wave
 from ..executor.executor import RunConfig, TaskRunner, next_action
 from ..executor.records import FlushRecord, RunSpan
 from ..limits import max_flushes_per_run
+from ..networks import Network
 from ..profiles import Settings
 from ..registry import Registry
 from ..sigma_workload import layer_workload, tallied_ops
@@ -26,7 +27,7 @@ from ..tasks.context import Sym
 from ..tasks.need import Need
 from .charges import FlushCharges, OpenCharges, PfssCharges, direct_charges, flush_charges
 from .clock import skip
-from .cost import CostModel, Network
+from .cost import CostModel
 from .gpu import SharedGPU
 from .inflight import InFlight
 from .link import Link

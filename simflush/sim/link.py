@@ -8,7 +8,7 @@ from collections import deque
 
 import simpy
 
-from .cost import Network
+from ..networks import Network
 
 
 class Link:

@@ -13,6 +13,7 @@ Inputs (docs/sigma.md lists each with its source):
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..networks import get_network
 from ..tasks.sigma_runtime import (
     CPU_COPY,
     CPU_RSQRT,
@@ -35,7 +36,7 @@ from ..tasks.sigma_sizes import (
     lut_key_bytes,
     select_key_bytes,
 )
-from .cost import CostModel, get_network
+from .cost import CostModel
 
 # the paper's microbenchmark (§5.1.2): one million GeLUs on the GPU protocol
 GELU_ELEMS = 1_000_000

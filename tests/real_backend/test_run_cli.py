@@ -51,8 +51,26 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     assert {"ln1_ns", "attention_ns", "ln2_ns", "mlp_ns"} <= set(profile)
 
 
-def test_a_bad_policy_or_chain_count_is_refused():
-    for argv, named in ((("--policy", "fastest"), "'fastest'"), (("--chains", "0"), "--chains 0")):
+def test_a_shaped_link_delays_every_open_by_its_round_trip(tmp_path):
+    """``--net custom:10,40``: each send waits half the 40 ms round trip (and its bytes at 10 Gbit/s). An open is
+    a ping-pong: party 0 sends, then waits for party 1's answer, which leaves one way later than party 0's words
+    arrived, so each of party 0's opens spans a round trip and each of party 1's at least one way; unshaped, an
+    open takes well under a millisecond of wire time."""
+    from simflush.executor.records import FlushKind
+    from simflush.io.trace_schema import read_trace
+    out, trace_file = tmp_path / "run.json", tmp_path / "run.trace.json"
+    proc = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--net", "custom:10,40", "--json", str(out),
+               "--trace", str(trace_file))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["communication"]["network"] == "custom:10,40"
+    opens = [f for f in read_trace(trace_file).flushes if f.kind == FlushKind.OPEN]
+    assert min(f.duration_s for f in opens if f.party == 0) >= 0.040
+    assert min(f.duration_s for f in opens if f.party == 1) >= 0.020
+
+
+def test_a_bad_policy_chain_count_or_network_is_refused():
+    for argv, named in ((("--policy", "fastest"), "'fastest'"), (("--chains", "0"), "--chains 0"),
+                        (("--net", "custom:0,1"), "custom:0,1")):
         proc = run("--model", "bert-tiny", "--seq-len", "2", *argv)
         assert proc.returncode == 2 and named in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
 
@@ -91,7 +109,7 @@ def test_a_party_process_that_fails_is_named_and_stops_its_peer():
     tapes = deal(spec, weights, resolve("suf-gpu-bench", spec), fixed, 1, 2, 1, Dealer(b"fault"))
     tapes[1].layers[0].streams["flush"] = tapes[1].layers[0].streams["flush"][:2]
     public = {"gpu": False, "model": spec.name, "runtime": "suf-gpu-bench", "knobs": {}, "policy": "suf",
-              "chains": 1, "weights": weights, "fixed": fixed, "seq_len": 2, "layers": 1}
+              "chains": 1, "net": "loopback", "weights": weights, "fixed": fixed, "seq_len": 2, "layers": 1}
     jobs = party_jobs(tapes, share_input(x, fixed), public)
     start = time.perf_counter()
     got, failed = launch(jobs, timeout_s=60)
