@@ -8,7 +8,7 @@ schedule is theirs by construction (tests hold it equal to the simulated one, fl
 """
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -80,34 +80,49 @@ def performer(ctx: RealContext, exchange: Exchange | ChannelOpen) -> Callable[[F
 
     ``exchange``: a channel's ``opening.ChannelOpen`` (the words packed to n bits, on the GPU for CuPy shares: the
     schedule's ``wire_bytes`` are what the executor computed, the channel counts what was sent), or an in-process
-    exchange of unpacked words (``twoparty.MemoryLink``: no wire)."""
-    xp, n_bits = ctx.arith.xp, ctx.ring.n
-    open_words = exchange if isinstance(exchange, ChannelOpen) else partial(open_in_process, exchange)
+    exchange of unpacked words (``twoparty.MemoryLink``: no wire).
 
-    def perform(action: Flush) -> FlushResult:
-        records = iter(action.records)   # the executor's records of this flush: the open's first, then each PFSS op's
-        opened = None
-        if action.open is not None:
-            start = ctx.clock.mark()
-            values = [r.value for r in action.open.requests]
-            mine = xp.concatenate([v.data for v in values]) if values else xp.zeros(0, dtype=xp.uint64)
-            done = open_words(mine, n_bits)
-            opened, offset = [], 0
-            for v in values:
-                opened.append(RingArray(done.public[offset:offset + v.words], v.scale, v.rows))
-                offset += v.words
-            ctx.clock.later(start, ctx.clock.mark(), _timed(ctx.profile, next(records), "open_flush_ns",
-                                                            **({} if done.pack_s is None else {"pack_s": done.pack_s})))
-            ctx.profile["open_comm_ns"] += done.comm_s
-            if done.pack_s is not None:
-                ctx.profile["open_pack_ns"] += done.pack_s
+    A flush the executor marks ``concurrent`` (an overlap: PFSS jobs beside the open) over a channel evaluates its
+    PFSS jobs between packing the words and sending them: on CuPy their kernels are queued behind the pack and its
+    copy and run while the words are on the wire and the party waits for the peer's (one stream; the unpack is
+    queued behind them). The in-process link has no wire, so there the parts go one after another."""
+    xp, n_bits = ctx.arith.xp, ctx.ring.n
+    channel = exchange if isinstance(exchange, ChannelOpen) else None
+    open_words = channel or partial(open_in_process, exchange)
+
+    def evaluate_pfss(action: Flush, records: Iterator[Any]) -> dict[int, list]:
         outputs = {}
         for i, op in enumerate(action.pfss):
             start = ctx.clock.mark()
             outputs[i] = [ctx.evaluate("flush", job.gate, job.hatx) for job in op.jobs]
             ctx.clock.later(start, ctx.clock.mark(), _timed(ctx.profile, next(records) if op.jobs else None,
                                                             "pfss_flush_eval_ns", eval_s=None))
-        return FlushResult(opened, outputs)
+        return outputs
+
+    def perform(action: Flush) -> FlushResult:
+        records = iter(action.records)   # the executor's records of this flush: the open's first, then each PFSS op's
+        if action.open is None:
+            return FlushResult(None, evaluate_pfss(action, records))
+        open_record, outputs = next(records), None
+        start = ctx.clock.mark()
+        values = [r.value for r in action.open.requests]
+        mine = xp.concatenate([v.data for v in values]) if values else xp.zeros(0, dtype=xp.uint64)
+        if channel is not None and action.concurrent:
+            staged = channel.stage(mine, n_bits)
+            outputs = evaluate_pfss(action, records)
+            done = channel.complete(staged)
+        else:
+            done = open_words(mine, n_bits)
+        opened, offset = [], 0
+        for v in values:
+            opened.append(RingArray(done.public[offset:offset + v.words], v.scale, v.rows))
+            offset += v.words
+        ctx.clock.later(start, ctx.clock.mark(), _timed(ctx.profile, open_record, "open_flush_ns",
+                                                        **({} if done.pack_s is None else {"pack_s": done.pack_s})))
+        ctx.profile["open_comm_ns"] += done.comm_s
+        if done.pack_s is not None:
+            ctx.profile["open_pack_ns"] += done.pack_s
+        return FlushResult(opened, outputs if outputs is not None else evaluate_pfss(action, records))
     return perform
 
 

@@ -118,6 +118,11 @@ class ChannelOpen:
         self.chan, self.duplex = chan, duplex
 
     def __call__(self, mine: Any, n_bits: int, xor: bool = False) -> Opened:
+        return self.complete(self.stage(mine, n_bits), xor)
+
+    def stage(self, mine: Any, n_bits: int) -> Staged:
+        """This party's words packed and, for CuPy words, in the pinned send buffer: what goes before the wire. GPU
+        work queued between this and ``complete`` (an overlap flush's PFSS jobs) runs while the words are on it."""
         flat = mine.reshape(-1)
         gpu = is_cupy(get_xp(flat))
         start = time.monotonic()
@@ -128,17 +133,36 @@ class ChannelOpen:
             out = staging.receive_buffer(packed.nbytes)
         else:
             out = self.chan.scratch(packed.nbytes)   # the peer sends as many packed words as we do
+        return Staged(mine.shape, flat, n_bits, packed, out, time.monotonic() - start)
+
+    def complete(self, staged: Staged, xor: bool = False) -> Opened:
+        """The exchange, then the peer's words unpacked and combined with ours (on CuPy: after the GPU work queued
+        since ``stage``, which the unpack's timer then includes)."""
+        flat, n_bits = staged.flat, staged.n_bits
         sent = time.monotonic()
-        theirs = exchange(self.chan, packed, self.duplex, out=out)
+        theirs = exchange(self.chan, staged.packed, self.duplex, out=staged.out)
         received = time.monotonic()
-        if gpu:
+        if is_cupy(get_xp(flat)):
+            staging = _STAGING[self.chan]
             public = gpu_wire.unpack(staging.up(theirs), flat.shape[0], n_bits, mine=flat, xor=xor)
             get_xp(flat).cuda.get_current_stream().synchronize()
         else:
             public = np.empty(flat.shape[0], dtype=np.uint64)
             _combine(flat, wire.unpack(theirs, flat.shape[0], n_bits), public, xor, Ring(n_bits).mask, n_bits)
         end = time.monotonic()
-        return Opened(public.reshape(mine.shape), (sent - start) + (end - received), received - sent)
+        return Opened(public.reshape(staged.shape), staged.pack_s + (end - received), received - sent)
+
+
+@dataclass
+class Staged:
+    """An open between ``ChannelOpen.stage`` and ``complete``."""
+
+    shape: tuple
+    flat: Any
+    n_bits: int
+    packed: Any        # the packed words to send (on CuPy: in the pinned send buffer)
+    out: Any           # where the peer's packed words are received
+    pack_s: float      # the packing's share of the open's pack_s
 
 
 def open_in_process(exchange: Callable[[Any], Any], mine: Any, n_bits: int) -> Opened:

@@ -17,6 +17,7 @@ from tiny_models import TINY_BERT
 from models.weights import random_hidden_states, random_weights
 from real_backend import gpu_wire, wire
 from real_backend.channel import Channel
+from real_backend.context import RealContext
 from real_backend.dealer import Dealer
 from real_backend.opening import ChannelOpen, open_shares
 from real_backend.ring import Ring
@@ -125,21 +126,21 @@ def test_a_channel_open_sends_packed_words_and_reconstructs(n_bits, xor, duplex)
     assert r0.pack_s > 0 and r0.comm_s > 0
 
 
-def run_over_channels(spec, weights, x, settings, layers, dealer, xp=np):
+def run_over_channels(spec, weights, x, settings, layers, dealer, xp=np, policy="suf"):
     """Both parties over a socketpair, each opening through its ``ChannelOpen``; their results and bytes sent."""
-    tapes = deal(spec, weights, settings, FIXED, 1, x.shape[1], layers, dealer)
+    tapes = deal(spec, weights, settings, FIXED, 1, x.shape[1], layers, dealer, policy)
     shares = share_input(x, FIXED, xp)
     c0, c1 = Channel.pair(timeout_s=30)
     with c0, c1:
         parties = [lambda p=p, c=c: run_party(p, spec, weights, shares[p], settings, FIXED, 1, x.shape[1], layers,
-                                              tapes[p], ChannelOpen(c), xp) for p, c in ((0, c0), (1, c1))]
+                                              tapes[p], ChannelOpen(c), xp, policy) for p, c in ((0, c0), (1, c1))]
         results = run_parties(*parties, timeout_s=120)
         return results, (c0.stats.bytes_sent, c1.stats.bytes_sent)
 
 
-def check_packed_run(spec, weights, x, settings, layers, results, sent, output):
+def check_packed_run(spec, weights, x, settings, layers, results, sent, output, policy="suf"):
     assert np.array_equal(output, plaintext_output(spec, weights, x, settings, FIXED, layers))
-    schedule = flush_schedule(spec, x.shape[1], 1, settings, layers)
+    schedule = flush_schedule(spec, x.shape[1], 1, settings, layers, policy)
     for result, bytes_sent in zip(results, sent, strict=True):
         assert result.schedule == schedule   # wire_bytes included: the executor's, unchanged
         opens = [r for r in result.records if r.event is FlushKind.OPEN]
@@ -147,6 +148,31 @@ def check_packed_run(spec, weights, x, settings, layers, results, sent, output):
             8 * r.words for r in opens)
         assert all(r.pack_s > 0 for r in opens)
         assert 0 < result.profile["open_pack_ns"] < result.profile["open_flush_ns"]
+
+
+def test_an_overlap_flush_over_a_channel_evaluates_its_pfss_jobs_while_the_words_are_out(monkeypatch):
+    """have_pfss_work with 2 chains: the concurrent flushes' PFSS jobs are evaluated between the open's pack and its
+    exchange (each party's log of the two steps shows it), and the run is still bit-exact with the simulator's
+    schedule and the packed bytes."""
+    spec = TINY_BERT
+    settings = resolve("suf-gpu-bench", spec, {}, chains=2)
+    weights, x = random_weights(spec, 3, 1), random_hidden_states(spec, 2, 3)
+    steps = {0: [], 1: []}   # per party: s (stage), c (complete), f (a PFSS job of a flush)
+    for name in ("stage", "complete"):
+        method = getattr(ChannelOpen, name)
+        monkeypatch.setattr(ChannelOpen, name, lambda self, *a, _m=method, _n=name[0], **k: steps[
+            self.chan.party].append(_n) or _m(self, *a, **k))
+    evaluate = RealContext.evaluate
+    monkeypatch.setattr(RealContext, "evaluate", lambda self, stream, *a: steps[self.party].append(
+        "f" if stream == "flush" else "") or evaluate(self, stream, *a))
+    results, sent = run_over_channels(spec, weights, x, settings, 1, Dealer(b"overlap"), policy="have_pfss_work")
+    output = Ring(FIXED.n_bits).add(results[0].output, results[1].output)
+    check_packed_run(spec, weights, x, settings, 1, results, sent, output, "have_pfss_work")
+    concurrent = sum(r.concurrent and r.event is FlushKind.OPEN for r in results[0].records)
+    assert concurrent > 0
+    for party in (0, 1):
+        log = "".join(steps[party])
+        assert log.count("sf") == concurrent and log.count("sc") == log.count("s") - concurrent
 
 
 def test_the_real_run_over_a_channel_sends_its_opens_packed():
@@ -224,12 +250,16 @@ def test_a_gpu_open_over_a_channel_equals_the_host_open(n_bits, count):
 
 
 @pytest.mark.gpu
-def test_the_real_run_on_the_gpu_packs_its_opens_there():
+@pytest.mark.parametrize(("policy", "chains"), [("suf", 1), ("have_pfss_work", 2)])
+def test_the_real_run_on_the_gpu_packs_its_opens_there(policy, chains):
+    """With have_pfss_work and 2 chains too: the PFSS kernels of its overlap flushes are queued between the pack
+    and the unpack, on the one stream."""
     import cupy as cp
 
     spec = TINY_BERT
-    settings = resolve("suf-gpu-bench", spec, {})
+    settings = resolve("suf-gpu-bench", spec, {}, chains=chains)
     weights, x = random_weights(spec, 3, 2), random_hidden_states(spec, 4, 3)
-    results, sent = run_over_channels(spec, weights, x, settings, 2, Dealer(b"gpu opens", use_gpu=True), xp=cp)
+    results, sent = run_over_channels(spec, weights, x, settings, 2, Dealer(b"gpu opens", use_gpu=True), xp=cp,
+                                      policy=policy)
     output = cp.asnumpy(Ring(FIXED.n_bits).add(results[0].output, results[1].output))
-    check_packed_run(spec, weights, x, settings, 2, results, sent, output)
+    check_packed_run(spec, weights, x, settings, 2, results, sent, output, policy)
