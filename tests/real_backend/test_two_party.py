@@ -364,11 +364,10 @@ def test_two_parties_on_the_gpu_reconstruct_the_plaintext_run(knobs):
     assert run.parties[0].schedule == flush_schedule(spec, T, 1, settings, LAYERS)
 
 
-@pytest.mark.parametrize("spec", [TINY_BERT, TINY_GPT2], ids=["bert", "causal"])
-def test_a_rehearsal_runs_its_own_keys_and_leaves_the_real_tape_whole(spec):
+def test_a_rehearsal_runs_its_own_keys_and_leaves_the_real_tape_whole():
     """A fresh GPU process's rehearsal before the clock: one short layer on keys of its own; not a word of the real
     tape is spent."""
-    spec, weights, _, settings = setup(spec=spec)
+    spec, weights, _, settings = setup(spec=TINY_GPT2)   # causal: ragged rows at the rehearsal's 2 tokens
     tapes = deal(spec, weights, settings, FIXED, 1, T, LAYERS, Dealer(b"rehearsal"))
     before = tapes[0].nbytes
     assert rehearse(0, spec, weights, settings, FIXED, 1, np) > 0
