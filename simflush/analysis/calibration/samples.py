@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from models.layer import RunSpec
+from models.specs import get_model
 
 from ...api import Result, make_config, simulate_config
 from ...errors import ConfigError
@@ -20,6 +21,7 @@ from ...executor.records import FlushKind
 from ...io.suf_bench import BenchRun, read_bench
 from ...io.suf_trace import read_suf_trace
 from ...io.trace_schema import FlushEvent, Trace, TraceMeta, read_trace
+from ...profiles import resolve
 from ...sim.cost import CostModel
 from ...sim.engine import SimConfig
 from ...tasks import gates as gate_defs
@@ -59,11 +61,9 @@ def load_source(trace_path: Path, bench_path: Path | None, knobs: list[str] = ()
     """A SUF trace (with the bench JSON of the same run, whose echoed flags and then ``knobs`` set the
     schedule's knobs) or a trace already in simflush's schema."""
     bench = read_bench(bench_path) if bench_path else None
-    if trace_path.suffix == ".json":
+    if trace_path.name.endswith((".json", ".json.gz")):
         trace = read_trace(trace_path)
-        m = trace.meta
-        config = config_for(m.model, m.seq_len, m.batch, m.layers, m.backend, _schedule_cost())
-        result = simulate_config(replace(config, layers=1))
+        result = simulate_config(replace(_config_of(trace.meta), layers=1))
     else:
         if bench is None:
             raise ConfigError(f"{trace_path}: a SUF trace needs --bench (the bench JSON of the same run) "
@@ -77,6 +77,17 @@ def load_source(trace_path: Path, bench_path: Path | None, knobs: list[str] = ()
         trace = read_suf_trace(trace_path, [spec.name for spec in result.runs_per_layer], bench.layers, meta)
     _annotate(trace, result.trace, trace_path)
     return Source(trace, result, bench)
+
+
+def _config_of(m: TraceMeta) -> SimConfig:
+    """The simulated configuration of a trace in simflush's schema: its runtime profile (the bench defaults of its
+    backend when it names none), the knobs it records that differ from that profile's, and its policy (a real
+    backend's run records all three)."""
+    profile = m.runtime_profile or ("suf-gpu-bench" if m.backend == "gpu" else "suf-cpu-bench")
+    defaults = resolve(profile, get_model(m.model)).env
+    knobs = [f"{k}={v}" for k, v in sorted(m.settings.items()) if defaults.get(k) != v]
+    return make_config(model=m.model, seq_len=m.seq_len, batch=m.batch, layers=m.layers, runtime=profile, knobs=knobs,
+                       policy=m.policy or "suf", cost=_schedule_cost())
 
 
 def _schedule_cost() -> CostModel:
