@@ -315,7 +315,8 @@ def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: s
     }
     device = _device_name() if public["gpu"] else ""
     trace = real_trace(spec, public["seq_len"], settings, fixed.n_bits, (got[0][0], got[1][0]), device,
-                       public["policy"])
+                       public["policy"], public["net"])
+    doc["device"] = device   # the card every GPU figure is recorded with ("" on NumPy)
     doc["online_profile"] = online_profile((got[0][0], got[1][0]), trace)
     doc["bench"] = bench_document(trace)
     if trace_out:

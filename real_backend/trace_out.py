@@ -17,7 +17,7 @@ from simflush.profiles import Settings
 
 
 def real_trace(spec: ModelSpec, seq_len: int, settings: Settings, n_bits: int, parties: tuple[Any, Any], device: str,
-               policy: str = "suf") -> Trace:
+               policy: str = "suf", network: str = "loopback") -> Trace:
     """Both parties' runs and flushes (``twoparty.PartyResult``s), party 0's first."""
     index = {r.name: i for i, r in enumerate(transformer_layer(spec, seq_len, 1, settings.layer))}
     t0 = min(span.start_s for p in parties for span in p.spans)
@@ -26,7 +26,7 @@ def real_trace(spec: ModelSpec, seq_len: int, settings: Settings, n_bits: int, p
     meta = TraceMeta(source="real_backend", system="real_backend", backend="gpu" if device else "cpu",
                      model=spec.name, seq_len=seq_len, batch=1, layers=layers, iterations=1,
                      runtime_profile=settings.profile, device=device, n_bits=n_bits, online_time_s=online,
-                     traced=True, settings=dict(settings.env), policy=policy)
+                     traced=True, settings=dict(settings.env), policy=policy, network=network)
     runs, flushes = [], []
     for p in parties:
         for s in p.spans:
