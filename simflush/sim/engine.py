@@ -7,7 +7,9 @@ spec §1.2 is kept exactly. Flush decisions never look at the clock, so a run's 
 per simulation and later layers replay its schedule, charging its times anew (``sim.replay``).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import simpy
 
@@ -72,6 +74,8 @@ class PartyResult:
     end_s: float = 0.0
     steps: int = 0
     replayed: int = 0  # runs replayed from an earlier layer's schedule (sim.replay)
+    # simulated with ``records=False``: the replayed runs, whose records ``records`` leaves out
+    replays: list[tuple[RunSpan, RunScript]] = field(default_factory=list)
     local_words: dict[str, int] = field(default_factory=dict)  # priced local ops: words, summed
 
 
@@ -144,15 +148,22 @@ class WaveBus:
             yield tick
 
 
+NO_RECORDS = repeat(None)  # the records of a flush whose times nobody keeps: None for each
+
+
 class Simulation:
     """``replay``: run each run's schedule through the executor once and replay it in later layers
     (``sim.replay``; the same outputs, faster); False steps every layer's tasks. ``schedules``: keep the
-    scripts there, and replay those of an earlier configuration with the same schedule (with ``replay``)."""
+    scripts there, and replay those of an earlier configuration with the same schedule (with ``replay``).
+    ``records=False``: a replayed run adds no records, only its script to ``PartyResult.replays`` (a sweep
+    reads counts, ``trace.bench_of``; a trace needs every record)."""
 
-    def __init__(self, config: SimConfig, replay: bool = True, schedules: ScheduleCache | None = None):
+    def __init__(self, config: SimConfig, replay: bool = True, schedules: ScheduleCache | None = None,
+                 records: bool = True):
         deployment = DEPLOYMENTS.get(config.deploy)
         self.config = config
         self.replay = replay
+        self.records = records
         self.env = simpy.Environment()
         self.link = Link(self.env, config.network)
         shared = SharedGPU(self.env)
@@ -205,9 +216,11 @@ class Simulation:
                 start = self.env.now
                 self._inflight[party] = InFlight()
                 script = scripts.get(index)
+                replayed = script is not None and idle(executor, ctx)
                 try:
-                    if script is not None and idle(executor, ctx):
-                        yield from self._replay(party, script, layer, bus, executor.records)
+                    if replayed:
+                        yield from self._replay(party, script, layer, bus,
+                                                executor.records if self.records else None)
                         out.replayed += 1
                     else:
                         keep = self.replay and script is None and idle(executor, ctx)
@@ -218,6 +231,8 @@ class Simulation:
                     exc.run = exc.run or f"L{layer}/{spec.name}"
                     raise
                 out.spans.append(RunSpan(layer, spec.name, spec.section, start, self.env.now))
+                if replayed and not self.records:
+                    out.replays.append((out.spans[-1], script))
         out.records = executor.records
         out.end_s = self.env.now
         out.steps = bus.steps
@@ -251,12 +266,15 @@ class Simulation:
         yield from self._end_run(party, end, end_local)
         return script
 
-    def _replay(self, party: int, script: RunScript, layer: int, bus: WaveBus, records: list[FlushRecord]):
-        """Process body: the run ``script`` was kept from, in ``layer``: the same events, times charged anew."""
+    def _replay(self, party: int, script: RunScript, layer: int, bus: WaveBus, records: list[FlushRecord] | None):
+        """Process body: the run ``script`` was kept from, in ``layer``: the same events, times charged anew;
+        its records added to ``records`` (None: none made)."""
         yield from bus.replayed([0])  # the event of attaching the tasks
         for step in script.steps:
             if isinstance(step, list):
                 yield from bus.replayed(step)
+            elif records is None:
+                yield from self._perform(party, step, NO_RECORDS)
             else:
                 timed = step.records_for(layer)
                 yield from self._perform(party, step, timed)
@@ -265,7 +283,7 @@ class Simulation:
 
     # -- charging a flush -----------------------------------------------------------------------------
 
-    def _perform(self, party: int, step: FlushStep, records: list[FlushRecord]):
+    def _perform(self, party: int, step: FlushStep, records: Iterable[FlushRecord | None]):
         """Process body: the direct FSS work before a flush, the background flushes its opens wait for,
         then the flush; returns the executor's reply."""
         if step.direct:
@@ -302,7 +320,7 @@ class Simulation:
             yield from self._wait(floor)
             yield from self.gpus[party].run(work)
 
-    def _start_background(self, party: int, step: FlushStep, records: list[FlushRecord]) -> FlushResult:
+    def _start_background(self, party: int, step: FlushStep, records: Iterable[FlushRecord | None]) -> FlushResult:
         """Start a background PFSS flush; its outputs carry the slots whose users must wait for it."""
         charges, records = step.charges, iter(records)
         outputs = {}
@@ -327,16 +345,20 @@ class Simulation:
         if pending:
             yield self.env.all_of(pending)
 
-    def _wait(self, seconds: float):
+    def _wait(self, seconds: float) -> tuple[simpy.Timeout, ...]:
+        """What to ``yield from`` to wait ``seconds``: its timeout, or nothing where none is needed
+        (``clock.skip``). A tuple, not a generator: most waits need no event, and creating a generator
+        for each cost more than the wait (a timeout's value is None, which a tuple's iterator accepts)."""
         if seconds > 0 and not skip(self.env, seconds):
-            yield self.env.timeout(seconds)
+            return (self.env.timeout(seconds),)
+        return ()
 
-    def _flush(self, party: int, flush: Flush, charges: FlushCharges, records: list[FlushRecord]):
+    def _flush(self, party: int, flush: Flush, charges: FlushCharges, records: Iterable[FlushRecord | None]):
         """Local preparation, the flush itself, then consuming the opened words (SUF's step work)."""
-        if flush.open and not flush.concurrent:  # prep and after are folded into the open's own waits: fewer events
-            yield from self._open(party, flush.open, charges.open, records[0])
-            return
         records = iter(records)
+        if flush.open and not flush.concurrent:  # prep and after are folded into the open's own waits: fewer events
+            yield from self._open(party, flush.open, charges.open, next(records))
+            return
         open_record = next(records) if flush.open else None
         pfss_work = [(c, next(records) if op.jobs else None) for op, c in zip(flush.pfss, charges.pfss, strict=True)]
         yield from self._wait(charges.prep)
@@ -349,7 +371,7 @@ class Simulation:
                 yield from self._pfss(party, c, rec)
         yield from self._wait(charges.after)
 
-    def _open(self, party: int, op: OpenOp, charges: OpenCharges, record: FlushRecord):
+    def _open(self, party: int, op: OpenOp, charges: OpenCharges, record: FlushRecord | None):
         start = self.env.now + charges.lead
         # parties drift apart while each works alone; at the open one waits for the other's lead
         previous = self._last_open_end[party]
@@ -364,8 +386,9 @@ class Simulation:
         end = self.env.now + charges.half  # unpack and scatter
         self._last_open_end[party] = end
         yield from self._wait(charges.after)
-        record.start_s, record.duration_s = start, end - start
-        record.pack_s = charges.pack_s
+        if record is not None:
+            record.start_s, record.duration_s = start, end - start
+            record.pack_s = charges.pack_s
 
     def _pfss(self, party: int, charges: PfssCharges, record: FlushRecord | None):
         start = self.env.now
@@ -380,7 +403,9 @@ class Simulation:
             record.eval_s, record.finish_s = eval_end - start, self.env.now - eval_end
 
 
-def simulate(config: SimConfig, replay: bool = True, schedules: ScheduleCache | None = None) -> SimResult:
+def simulate(config: SimConfig, replay: bool = True, schedules: ScheduleCache | None = None,
+             records: bool = True) -> SimResult:
     """One online iteration of ``config``; ``replay=False`` steps every layer's tasks, ``schedules`` keeps
-    and reuses scripts across configurations (``Simulation``)."""
-    return Simulation(config, replay, schedules).run()
+    and reuses scripts across configurations, ``records=False`` makes no records for replayed runs
+    (``Simulation``)."""
+    return Simulation(config, replay, schedules, records).run()

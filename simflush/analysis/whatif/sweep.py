@@ -97,7 +97,7 @@ def reduce_config(index: int, params: dict, accuracy: tuple[bool, int | None] = 
     record = {"index": index, "key": key, **settings, **knobs, "error": None}
     config = make_config(**{**params, "cost": _cost(params["cost"])})
     try:
-        doc = bench_of(simulate(config, schedules=SCHEDULES))
+        doc = bench_of(simulate(config, schedules=SCHEDULES, records=False))
         doc["branches"] = {**NO_BRANCHES, **doc["branches"]}
     except SufRuntimeError as exc:
         record["error"] = f"runtime error in {exc}"
