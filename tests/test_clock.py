@@ -1,6 +1,7 @@
-"""Time passed without an event (``sim.clock.skip``, and the GPU's lone job): the outputs of processing every
-event, byte for byte, with fewer events; the two ways a skip could be inexact (past a tie, or a GPU job's
-while another shares the GPU) are caught."""
+"""Time passed without an event (``sim.clock.skip``, the GPU's lone job, a receiver woken by its message's
+landing): the outputs of processing every event, byte for byte, with fewer events; the ways a skip could be
+inexact (past a tie, a GPU job's while another shares the GPU, a receiver going on before the events due when
+its message lands) are caught."""
 
 import contextlib
 import json
@@ -11,7 +12,8 @@ from test_engine import _finish_times  # each job's end on one shared GPU: name 
 
 from simflush.api import make_config
 from simflush.io.bench_json import bench_document
-from simflush.sim import clock, engine, gpu
+from simflush.sim import clock, engine, gpu, link
+from simflush.sim.cost import Network
 from simflush.sim.trace import to_trace
 
 CASES = {  # parties out of step (a slow network, chains, background and concurrent flushes, direct FSS)
@@ -56,6 +58,7 @@ def _unskipped(config, monkeypatch) -> tuple[str, str, int]:
     with monkeypatch.context() as patch:
         patch.setattr(engine, "skip", _never)
         patch.setattr(gpu, "skip", _never)
+        patch.setattr(link, "skip", _never)
         return _outputs(config)
 
 
@@ -125,3 +128,48 @@ def test_a_lone_job_takes_no_event_and_a_shared_one_still_shares(monkeypatch):
     assert shared == pytest.approx({"a": 1.1, "b": 0.7}, abs=1e-12)
     monkeypatch.setattr(gpu.SharedGPU, "_alone", _alone_beside_others)
     assert _finish_times(SHARING) != pytest.approx(shared, abs=1e-12)  # what the comparison catches
+
+
+
+def _order_at_a_landing(receiver_waits_from: float) -> list[tuple[str, float]]:
+    """P0 sends at 0.5 a message that lands at 1.5; P1 waits for it from ``receiver_waits_from`` (before the send,
+    or while it is on the way); C waits from 1.0 to 1.5: its timeout is due at the landing, scheduled after it."""
+    env, order = simpy.Environment(), []
+    wire = link.Link(env, Network("test", float("inf"), 2.0))
+
+    def p0():
+        yield env.timeout(0.5)
+        wire.send(0, 8)
+
+    def p1():
+        if receiver_waits_from:
+            yield env.timeout(receiver_waits_from)
+        yield from wire.recv(1)
+        order.append(("P1", env.now))
+
+    def c():
+        yield env.timeout(1.0)
+        yield env.timeout(0.5)
+        order.append(("C", env.now))
+
+    for body in (p0, p1, c):
+        env.process(body())
+    env.run()
+    return order
+
+
+def _always(env, delay):  # wrong: goes on at once whatever is due
+    env._now += delay
+    return True
+
+
+@pytest.mark.parametrize("receiver_waits_from", [0.0, 0.7])
+def test_a_receiver_goes_on_after_the_events_due_when_its_message_lands(monkeypatch, receiver_waits_from):
+    """C goes first, as when the landing woke the receiver through an event of its own (every event processed)."""
+    want = [("C", 1.5), ("P1", 1.5)]
+    assert _order_at_a_landing(receiver_waits_from) == want
+    with monkeypatch.context() as patch:
+        patch.setattr(link, "skip", _never)
+        assert _order_at_a_landing(receiver_waits_from) == want
+    monkeypatch.setattr(link, "skip", _always)
+    assert _order_at_a_landing(receiver_waits_from) == want[::-1]  # what the comparison catches
