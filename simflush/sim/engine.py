@@ -27,7 +27,7 @@ from ..sigma_workload import layer_workload, tallied_ops
 from ..tasks.context import Sym
 from ..tasks.need import Need
 from .charges import FlushCharges, OpenCharges, PfssCharges, direct_charges, flush_charges
-from .clock import skip
+from .clock import join, side_by_side, skip
 from .cost import CostModel, Network
 from .gpu import SharedGPU
 from .inflight import InFlight
@@ -343,7 +343,7 @@ class Simulation:
         """Wait for the background PFSS jobs ``needs`` (all of them at the end of a run: None)."""
         pending = self._inflight[party].take(needs)
         if pending:
-            yield self.env.all_of(pending)
+            yield from join(self.env, pending)
 
     def _wait(self, seconds: float) -> tuple[simpy.Timeout, ...]:
         """What to ``yield from`` to wait ``seconds``: its timeout, or nothing where none is needed
@@ -363,9 +363,8 @@ class Simulation:
         pfss_work = [(c, next(records) if op.jobs else None) for op, c in zip(flush.pfss, charges.pfss, strict=True)]
         yield from self._wait(charges.prep)
         if flush.concurrent:
-            procs = [self.env.process(self._open(party, flush.open, charges.open, open_record))]
-            procs += [self.env.process(self._pfss(party, c, rec)) for c, rec in pfss_work]
-            yield self.env.all_of(procs)
+            yield from side_by_side(self.env, [self._open(party, flush.open, charges.open, open_record),
+                                               *(self._pfss(party, c, rec) for c, rec in pfss_work)])
         else:
             for c, rec in pfss_work:
                 yield from self._pfss(party, c, rec)

@@ -4,14 +4,14 @@ Arrival times are computed when a message is sent (the wire of one direction is 
 transfer costs one scheduled event rather than a process: its landing, which resumes a receiver that
 waits for it. A receiver goes on after the events already due at the instant its message lands, as if
 the landing had triggered an event of its own for it; with none due, that event would be the next one
-processed, so it goes on at once (``clock.skip``).
+processed, so it goes on at once (``clock.wake_up``).
 """
 
 from collections import deque
 
 import simpy
 
-from .clock import skip
+from .clock import wake_up
 from .cost import Network
 
 
@@ -62,8 +62,7 @@ class Link:
         else:
             self._waiting[dst] = _Landing(self.env)
             nbytes = yield self._waiting[dst]
-        if not skip(self.env, 0.0):
-            yield self.env.timeout(0)  # the events due now go first
+        yield from wake_up(self.env)  # after the events due now
         return nbytes
 
     def ping_pong(self, party: int, nbytes: int):
