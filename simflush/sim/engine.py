@@ -17,7 +17,7 @@ from models.layer import RunSpec
 from models.specs import ModelSpec
 
 from ..errors import ConfigError, SufRuntimeError
-from ..executor.actions import Flush, FlushResult, OpenOp, Wave
+from ..executor.actions import FlushResult, OpenOp, Wave
 from ..executor.executor import RunConfig, TaskRunner, next_action
 from ..executor.records import FlushRecord, RunSpan
 from ..limits import max_flushes_per_run
@@ -26,7 +26,7 @@ from ..registry import Registry
 from ..sigma_workload import layer_workload, tallied_ops
 from ..tasks.context import Sym
 from ..tasks.need import Need
-from .charges import FlushCharges, OpenCharges, PfssCharges, direct_charges, flush_charges
+from .charges import OpenCharges, PfssCharges, direct_charges, flush_charges
 from .clock import join, side_by_side, skip
 from .cost import CostModel, Network
 from .gpu import SharedGPU
@@ -183,7 +183,7 @@ class Simulation:
         for party in (0, 1):
             pr = PartyResult(party, [], [])
             result.parties.append(pr)
-            self._party_processes.append(self.env.process(self._guard(self._party(party, pr), errors)))
+            self._party_processes.append(self.env.process(self._party(party, pr, errors)))
         self.env.run(until=MAX_SIMULATED_S)
         if errors:
             raise errors[0]
@@ -194,15 +194,10 @@ class Simulation:
                               "for absurd values")
         return result
 
-    def _guard(self, body, errors: list):
-        try:
-            yield from body
-        except SufRuntimeError as exc:
-            errors.append(exc)
-
     # -- one party ------------------------------------------------------------------------------
 
-    def _party(self, party: int, out: PartyResult):
+    def _party(self, party: int, out: PartyResult, errors: list[SufRuntimeError]):
+        """Process body: the party's layers; a runtime error SUF would throw ends it, in ``errors``."""
         executor = self.config.settings.party_executor(party, self.config.policy)
         ctx = SymbolicContext(executor, self.config.cost.priced_local_ops() | tallied_ops(self.config.settings))
         self._outs[party] = out
@@ -229,7 +224,8 @@ class Simulation:
                             scripts[index] = script
                 except SufRuntimeError as exc:
                     exc.run = exc.run or f"L{layer}/{spec.name}"
-                    raise
+                    errors.append(exc)
+                    return
                 out.spans.append(RunSpan(layer, spec.name, spec.section, start, self.env.now))
                 if replayed and not self.records:
                     out.replays.append((out.spans[-1], script))
@@ -285,16 +281,30 @@ class Simulation:
 
     def _perform(self, party: int, step: FlushStep, records: Iterable[FlushRecord | None]):
         """Process body: the direct FSS work before a flush, the background flushes its opens wait for,
-        then the flush; returns the executor's reply."""
+        then the flush (its local preparation, the flush itself, then consuming the opened words: SUF's
+        step work); returns the executor's reply."""
         if step.direct:
             yield from self._direct_fss(party, step.direct)
         if step.local:
             yield from self._local_work(party, step.local)
         if step.needs:
             yield from self._await_inflight(party, step.needs)
-        if step.flush.background:
+        flush, charges, records = step.flush, step.charges, iter(records)
+        if flush.background:
             return self._start_background(party, step, records)
-        yield from self._flush(party, step.flush, step.charges, records)
+        if flush.open and not flush.concurrent:  # prep and after are folded into the open's own waits: fewer events
+            yield from self._open(party, flush.open, charges.open, next(records))
+            return None
+        open_record = next(records) if flush.open else None
+        pfss_work = [(c, next(records) if op.jobs else None) for op, c in zip(flush.pfss, charges.pfss, strict=True)]
+        yield from self._wait(charges.prep)
+        if flush.concurrent:
+            yield from side_by_side(self.env, [self._open(party, flush.open, charges.open, open_record),
+                                               *(self._pfss(party, c, rec) for c, rec in pfss_work)])
+        else:
+            for c, rec in pfss_work:
+                yield from self._pfss(party, c, rec)
+        yield from self._wait(charges.after)
         return None
 
     def _end_run(self, party: int, direct: tuple[tuple[float, float], ...], local: tuple[LocalCharge, ...]):
@@ -352,23 +362,6 @@ class Simulation:
         if seconds > 0 and not skip(self.env, seconds):
             return (self.env.timeout(seconds),)
         return ()
-
-    def _flush(self, party: int, flush: Flush, charges: FlushCharges, records: Iterable[FlushRecord | None]):
-        """Local preparation, the flush itself, then consuming the opened words (SUF's step work)."""
-        records = iter(records)
-        if flush.open and not flush.concurrent:  # prep and after are folded into the open's own waits: fewer events
-            yield from self._open(party, flush.open, charges.open, next(records))
-            return
-        open_record = next(records) if flush.open else None
-        pfss_work = [(c, next(records) if op.jobs else None) for op, c in zip(flush.pfss, charges.pfss, strict=True)]
-        yield from self._wait(charges.prep)
-        if flush.concurrent:
-            yield from side_by_side(self.env, [self._open(party, flush.open, charges.open, open_record),
-                                               *(self._pfss(party, c, rec) for c, rec in pfss_work)])
-        else:
-            for c, rec in pfss_work:
-                yield from self._pfss(party, c, rec)
-        yield from self._wait(charges.after)
 
     def _open(self, party: int, op: OpenOp, charges: OpenCharges, record: FlushRecord | None):
         start = self.env.now + charges.lead
