@@ -251,7 +251,7 @@ class Simulation:
                 step = FlushStep(action, direct_charges(cost, ctx.take_direct_work()),
                                  self._inflight[party].needed_by(action), flush_charges(cost, action, spec, min_words),
                                  self._local_charges(ctx))
-                reply = yield from self._perform(party, step, action.records)
+                reply = yield from self._perform(party, step, action.records, reply=True)
                 if script is not None:
                     script.steps.append(step)
             action = next_action(actions, reply)
@@ -278,10 +278,10 @@ class Simulation:
 
     # -- charging a flush -----------------------------------------------------------------------------
 
-    def _perform(self, party: int, step: FlushStep, records: Iterable[FlushRecord | None]):
+    def _perform(self, party: int, step: FlushStep, records: Iterable[FlushRecord | None], reply: bool = False):
         """Process body: the direct FSS work before a flush, the background flushes its opens wait for,
         then the flush (its local preparation, the flush itself, then consuming the opened words: SUF's
-        step work); returns the executor's reply."""
+        step work); returns the reply for the executor if ``reply`` (a replayed run has no executor)."""
         if step.direct:
             yield from self._direct_fss(party, step.direct)
         if step.local:
@@ -290,7 +290,7 @@ class Simulation:
             yield from self._await_inflight(party, step.needs)
         flush, charges, records = step.flush, step.charges, iter(records)
         if flush.background:
-            return self._start_background(party, step, records)
+            return self._start_background(party, step, records, reply)
         if flush.open and not flush.concurrent:  # prep and after are folded into the open's own waits: fewer events
             yield from self._open(party, flush.open, charges.open, next(records))
             return None
@@ -329,8 +329,9 @@ class Simulation:
             yield from self._wait(floor)
             yield from self.gpus[party].run(work)
 
-    def _start_background(self, party: int, step: FlushStep, records: Iterable[FlushRecord | None]) -> FlushResult:
-        """Start a background PFSS flush; its outputs carry the slots whose users must wait for it."""
+    def _start_background(self, party: int, step: FlushStep, records: Iterable[FlushRecord | None],
+                          reply: bool) -> FlushResult | None:
+        """Start a background PFSS flush; its outputs (``reply``) carry the slots whose users must wait for it."""
         charges, records = step.charges, iter(records)
         outputs = {}
         for index, op in enumerate(step.flush.pfss):
@@ -338,8 +339,9 @@ class Simulation:
             proc = self.env.process(self._background_pfss(party, charges.pfss_before[index], charges.pfss[index],
                                                           charges.pfss_after[index], record))
             self._inflight[party].add([job.slot for job in op.jobs], proc)
-            outputs[index] = [Sym(job.hatx_words, frozenset({job.slot})) for job in op.jobs]
-        return FlushResult(outputs=outputs)
+            if reply:
+                outputs[index] = [Sym(job.hatx_words, frozenset({job.slot})) for job in op.jobs]
+        return FlushResult(outputs=outputs) if reply else None
 
     def _background_pfss(self, party: int, before: float, charges: PfssCharges, after: float,
                          record: FlushRecord | None):

@@ -35,10 +35,9 @@ class Link:
 
     def send(self, src: int, nbytes: int) -> None:
         """Start sending ``nbytes`` from ``src``; it lands in the peer's inbox when it arrives."""
-        dst = 1 - src
-        start = max(self.env.now, self._wire_free_at[src])
-        self._wire_free_at[src] = start + self.network.transfer_s(nbytes)
-        delay = self._wire_free_at[src] + self.network.rtt_s / 2 - self.env.now
+        dst, now = 1 - src, self.env.now
+        free = self._wire_free_at[src] = max(now, self._wire_free_at[src]) + self.network.transfer_s(nbytes)
+        delay = free + self.network.rtt_s / 2 - now
         waiter = self._waiting[dst]
         if waiter is not None:
             self._waiting[dst] = None
