@@ -52,7 +52,7 @@ class RunScript:
     steps: list[list[int] | FlushStep] = field(default_factory=list)
     end: tuple[tuple[float, float], ...] = ()
     end_local: tuple[LocalCharge, ...] = ()
-    _tally: Tally | None = None
+    _tally: Tally | None = field(default=None, repr=False, compare=False)  # made by tally()
 
     def tally(self) -> Tally:
         """The counts of its flushes, as every layer that runs it has them (made once: a sweep's configurations
