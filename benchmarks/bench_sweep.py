@@ -1,12 +1,13 @@
 """Benchmark of a 1,000-configuration bert-base sweep (issue 15 target: <= 60 s and < 500 MB on 2 cores).
 
-    python benchmarks/bench_sweep.py [--jobs N] [--sample K]
+    python benchmarks/bench_sweep.py [--jobs N] [--sample K] [--out PATH]
 
 4 policies x 5 networks x 5 rsqrt_iters x 5 chains x 2 deployments, through ``run_sweep`` (what
 ``simflush sweep`` runs) with a process pool of ``--jobs`` workers; ``--sample K`` runs every
 (1000/K)-th configuration only (a spread sample, for a quick or a busy machine). Prints the wall time,
 the CPU time per configuration (what a busy machine does not inflate), the wall time that CPU time
-gives on ``--jobs`` idle cores, and the peak RSS of this process and of the largest worker.
+gives on ``--jobs`` idle cores, and the peak RSS of this process and of the largest worker. ``--out PATH``
+keeps the sweep file there (to ``cmp`` against another version's), else it goes to a temporary folder.
 """
 
 import argparse
@@ -30,12 +31,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     parser.add_argument("--sample", type=int)
+    parser.add_argument("--out", type=Path, help="write the sweep file here (it must not exist yet)")
     args = parser.parse_args()
     configs = expand(OPTIONS, KNOBS)
     configs = configs[::len(configs) // args.sample][:args.sample] if args.sample else configs
     executor = InProcess() if args.jobs == 1 else ProcessPool(args.jobs)
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "sweep.jsonl"
+        out = args.out or Path(tmp) / "sweep.jsonl"
         start = time.perf_counter()
         summary = run_sweep(configs, out, executor)
         wall = time.perf_counter() - start

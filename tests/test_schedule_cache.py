@@ -9,8 +9,8 @@ import json
 import pytest
 
 from simflush.api import make_config
-from simflush.io.bench_json import bench_document
-from simflush.sim import engine, replay
+from simflush.io.bench_json import Tally, bench_document
+from simflush.sim import engine, replay, trace
 from simflush.sim.cost import load_cost
 from simflush.sim.engine import SimConfig
 from simflush.sim.replay import ScheduleCache
@@ -99,9 +99,55 @@ def test_a_key_that_leaves_a_setting_out_is_caught(monkeypatch, left_out, first,
     assert not _cached_as_stepped(first, second), left_out
 
 
+def _lean_documents(first: SimConfig, second: SimConfig) -> tuple[str, str]:
+    """``bench_of`` of ``second`` simulated without the records of replayed runs (``records=False``, as a sweep
+    does): its first layer stepped, then replayed from the schedule ``first`` left in a cache."""
+    cache = ScheduleCache(4)
+    stepped = engine.simulate(second, schedules=cache, records=False)
+    engine.simulate(first, schedules=cache)
+    cached = engine.simulate(second, schedules=cache, records=False)
+    assert not any(p.records for p in cached.parties) and all(p.replays for p in stepped.parties)
+    return json.dumps(bench_of(stepped)), json.dumps(bench_of(cached))
+
+
+def _trace_document(config: SimConfig) -> str:
+    return json.dumps(bench_document(to_trace(engine.simulate(config)), runs=False))
+
+
 @pytest.mark.parametrize("name", PAIRS)
 def test_a_sweep_record_read_off_the_records_is_the_trace_document(name):
-    """``bench_of`` (a sweep's document, without the trace) against ``bench_document`` of the trace; SIGMA's
-    runtime covers the per-section bytes."""
-    result = engine.simulate(make_config(**PAIRS[name][1]))
-    assert json.dumps(bench_of(result)) == json.dumps(bench_document(to_trace(result), runs=False))
+    """``bench_of`` (a sweep's document, without the trace) against ``bench_document`` of the trace, with every
+    record and without the replayed runs' (each counted as its script's tally); SIGMA's runtime covers the
+    per-section bytes."""
+    first, second = (make_config(**kw) for kw in PAIRS[name])
+    result = engine.simulate(second)
+    assert json.dumps(bench_of(result)) == _trace_document(second)
+    assert _lean_documents(first, second) == (_trace_document(second),) * 2
+
+
+def _once_per_script(tally, replays):
+    return keyed_replays(tally, list({id(script): (span, script) for span, script in replays}.values()))
+
+
+def _first_record_per_flush(self):
+    return Tally.of(step.flush.records[0] for step in self.steps if isinstance(step, replay.FlushStep))
+
+
+keyed_replays = trace._replayed
+
+
+@pytest.mark.parametrize(("fault", "target", "name", "replacement"), [
+    ("a script counted once, not once per replay", trace, "_replayed", _once_per_script),
+    ("the first layer's replays left out", trace, "_replayed", lambda tally, replays: tally),
+    ("a concurrent flush's PFSS record left out", replay.RunScript, "tally", _first_record_per_flush),
+])
+def test_a_lean_sweep_record_that_miscounts_is_caught(monkeypatch, fault, target, name, replacement):
+    first, second = (make_config(**kw) for kw in PAIRS["deployment-chains"])
+    want = _trace_document(second)
+    monkeypatch.setattr(target, name, replacement)
+    assert _lean_documents(first, second) != (want, want), fault
+
+
+def test_a_trace_needs_every_record():
+    with pytest.raises(ValueError, match="records=True"):
+        to_trace(engine.simulate(make_config(model="bert-tiny"), records=False))

@@ -1,6 +1,8 @@
 """simflush sweep: grid files, records reduced in the worker, resume, Ctrl-C, and byte-identical results
 whatever runs them (one process, a process pool, a Dask LocalCluster)."""
 
+import functools
+import gc
 import io
 import json
 import os
@@ -13,6 +15,7 @@ import pytest
 from paths import REPO
 
 import simflush
+from simflush.analysis.whatif import sweep
 from simflush.analysis.whatif.grid import load_sweep
 from simflush.cli import main
 from simflush.cli.progress import callback
@@ -94,6 +97,18 @@ def test_a_record_is_flat_self_describing_and_the_simulation_in_suf_field_names(
     branches = {k[len("branches."):]: v for k, v in first.items() if k.startswith("branches.")}
     assert len(branches) == 16 and {k: v for k, v in branches.items() if v} == doc["branches"]
     assert len(grid.with_suffix(".jsonl").read_text()) < 8 * 10_000  # small: no per-run table, no trace
+
+
+def test_a_sweep_worker_runs_full_collections_rarely(grid, monkeypatch):
+    """Its schedule cache is a large long-lived heap, which a full collection traverses and finds alive."""
+    thresholds = gc.get_threshold()
+    monkeypatch.setattr(sweep, "_rarer_full_collections", functools.cache(sweep._rarer_full_collections.__wrapped__))
+    try:
+        gc.set_threshold(*thresholds[:2], 10)  # Python's default (an in-process sweep may have set it)
+        sweep.reduce_config(0, next(iter(load_sweep(grid))))
+        assert gc.get_threshold() == (*thresholds[:2], sweep.FULL_COLLECTION_EVERY)
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def test_one_process_a_pool_and_dask_write_the_same_bytes(grid, tmp_path):

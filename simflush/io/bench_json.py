@@ -7,8 +7,8 @@ simflush's own and say their scope. The model's shape (heads, width, ...) comes 
 """
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, fields
 from typing import Protocol
 
 from models.specs import get_model
@@ -50,44 +50,89 @@ class FlushRow(Protocol):
     branch: str
 
 
-def _counts(records: Sequence[FlushRow]) -> dict:
-    opens = pfss = jobs = words = beaver = mask = hatx = wire = 0
-    for r in records:  # one pass: a sweep makes this of thousands of records per configuration
-        if r.kind == FlushKind.OPEN:
-            opens, words, beaver = opens + 1, words + r.words, beaver + r.words_beaver
-            mask, wire = mask + r.words_mask, wire + r.wire_bytes
-        elif r.kind == FlushKind.PFSS:
-            pfss, jobs, hatx = pfss + 1, jobs + r.jobs, hatx + r.words
-    return {"open_flushes": opens, "pfss_flushes": pfss, "pfss_jobs": jobs, "opened_words": words,
-            "opened_words_beaver": beaver, "opened_words_mask": mask, "hatx_words": hatx, "wire_bytes": wire}
+@dataclass
+class Tally:
+    """What the document reads of a set of flushes: their counts, additive (``+``), so that a set is
+    tallied once and a run that repeats it adds the tally instead of its records (``sim.trace.bench_of``)."""
+
+    open_flushes: int = 0
+    pfss_flushes: int = 0
+    pfss_jobs: int = 0
+    opened_words: int = 0
+    opened_words_beaver: int = 0
+    opened_words_mask: int = 0
+    hatx_words: int = 0
+    wire_bytes: int = 0
+    coeff_flushes: int = 0
+    coeff_jobs: int = 0
+    coeff_hatx_words: int = 0
+    trunc_flushes: int = 0
+    trunc_jobs: int = 0
+    trunc_hatx_words: int = 0
+    branches: Counter = field(default_factory=Counter)   # (kind, branch) -> flushes
+
+    @classmethod
+    def of(cls, records: Iterable[FlushRow]) -> "Tally":
+        t = cls()
+        for r in records:  # one pass: a sweep tallies thousands of records per configuration
+            t.branches[r.kind, r.branch] += 1
+            if r.kind == FlushKind.OPEN:
+                t.open_flushes += 1
+                t.opened_words += r.words
+                t.opened_words_beaver += r.words_beaver
+                t.opened_words_mask += r.words_mask
+                t.wire_bytes += r.wire_bytes
+            elif r.kind == FlushKind.PFSS:
+                t.pfss_flushes += 1
+                t.pfss_jobs += r.jobs
+                t.hatx_words += r.words
+                if r.batch == Batch.COEFF:
+                    t.coeff_flushes, t.coeff_jobs, t.coeff_hatx_words = (
+                        t.coeff_flushes + 1, t.coeff_jobs + r.jobs, t.coeff_hatx_words + r.words)
+                elif r.batch == Batch.TRUNC:
+                    t.trunc_flushes, t.trunc_jobs, t.trunc_hatx_words = (
+                        t.trunc_flushes + 1, t.trunc_jobs + r.jobs, t.trunc_hatx_words + r.words)
+        return t
+
+    def __add__(self, other: "Tally") -> "Tally":
+        return Tally(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Tally)))
+
+    def __mul__(self, times: int) -> "Tally":
+        """The tally of ``times`` repeats of these flushes."""
+        counts = {f.name: getattr(self, f.name) * times for f in fields(Tally) if f.name != "branches"}
+        return Tally(**counts, branches=Counter({key: n * times for key, n in self.branches.items()}))
+
+    def counts(self) -> dict:
+        """The per-layer and per-run counts (``per_party_per_layer``, ``RunRow``)."""
+        return {"open_flushes": self.open_flushes, "pfss_flushes": self.pfss_flushes, "pfss_jobs": self.pfss_jobs,
+                "opened_words": self.opened_words, "opened_words_beaver": self.opened_words_beaver,
+                "opened_words_mask": self.opened_words_mask, "hatx_words": self.hatx_words,
+                "wire_bytes": self.wire_bytes}
 
 
 def bench_document(trace: Trace, runs: bool = True) -> dict:
     """The bench-style document of ``trace`` (what ``simflush simulate --json`` prints); ``runs=False``
     leaves out the per-run table (a sweep's record does: it is most of the document's size and work)."""
     trace = trace.last_iteration()
-    doc = document(trace.meta, trace.flushes, [r for r in trace.flushes if r.party == 0 and r.layer == 0],
+    doc = document(trace.meta, Tally.of(trace.flushes),
+                   Tally.of(r for r in trace.flushes if r.party == 0 and r.layer == 0),
                    [trace.end_s(party) for party in (0, 1)], lambda: _bytes_by_section(trace))
     if runs:
         doc["runs"] = [asdict(row) for row in run_rows(trace)]
     return doc
 
 
-def document(meta: TraceMeta, records: Sequence[FlushRow], first_layer: Sequence[FlushRow],
-             party_end_s: list[float | None], bytes_by_section: Callable[[], dict[str, int]]) -> dict:
-    """The document without its per-run table, from one iteration's ``meta``, its flushes (``records``: both
-    parties'; ``first_layer``: party 0's of layer 0), when each party ended, and (asked for SIGMA's
-    runtime only) its wire bytes per run section."""
+def document(meta: TraceMeta, total: Tally, first_layer: Tally, party_end_s: list[float | None],
+             bytes_by_section: Callable[[], dict[str, int]]) -> dict:
+    """The document without its per-run table, from one iteration's ``meta``, the ``Tally`` of its flushes
+    (``total``: both parties'; ``first_layer``: party 0's of layer 0), when each party ended, and (asked for
+    SIGMA's runtime only) its wire bytes per run section."""
     try:
         model = get_model(meta.model)
     except KeyError as exc:
         raise ConfigError(exc.args[0]) from None
-    c = _counts(records)
-    pfss = [r for r in records if r.kind == FlushKind.PFSS]
-    coeff = [r for r in pfss if r.batch == Batch.COEFF]
-    trunc = [r for r in pfss if r.batch == Batch.TRUNC]
-    words, beaver, mask = c["opened_words"], c["opened_words_beaver"], c["opened_words_mask"]
-    net = c["wire_bytes"]
+    words, beaver, mask = total.opened_words, total.opened_words_beaver, total.opened_words_mask
+    net = total.wire_bytes
     packed = lambda part: net * part // words if words else 0  # noqa: E731 - the bench's proportional split
     pfss_bytes = 0  # every gate the transformer uses is non-interactive (spec §2.2)
     doc = {
@@ -139,23 +184,23 @@ def document(meta: TraceMeta, records: Sequence[FlushRow], first_layer: Sequence
             "online_packed_bytes": pfss_bytes + net,
         },
         "pfss": {
-            "num_jobs": c["pfss_jobs"],
-            "num_flushes": c["pfss_flushes"],
-            "total_hatx_words": c["hatx_words"],
-            "coeff_jobs": sum(r.jobs for r in coeff),
-            "trunc_jobs": sum(r.jobs for r in trunc),
-            "coeff_flushes": len(coeff),
-            "trunc_flushes": len(trunc),
-            "coeff_hatx_words": sum(r.words for r in coeff),
-            "trunc_hatx_words": sum(r.words for r in trunc),
-            "open_flushes": c["open_flushes"],
+            "num_jobs": total.pfss_jobs,
+            "num_flushes": total.pfss_flushes,
+            "total_hatx_words": total.hatx_words,
+            "coeff_jobs": total.coeff_jobs,
+            "trunc_jobs": total.trunc_jobs,
+            "coeff_flushes": total.coeff_flushes,
+            "trunc_flushes": total.trunc_flushes,
+            "coeff_hatx_words": total.coeff_hatx_words,
+            "trunc_hatx_words": total.trunc_hatx_words,
+            "open_flushes": total.open_flushes,
             "opened_words": words,
             "opened_words_beaver": beaver,
             "opened_words_mask": mask,
             "opened_words_other": 0,
         },
-        "per_party_per_layer": _counts(first_layer),
-        "branches": _branches(records),
+        "per_party_per_layer": first_layer.counts(),
+        "branches": _branches(total.branches),
     }
     if KEY_WORDS in meta.local_words_per_party:
         doc["scope"]["sigma"] = ("key bytes per party (copied to the GPU in one online iteration, as SIGMA "
@@ -164,7 +209,7 @@ def document(meta: TraceMeta, records: Sequence[FlushRow], first_layer: Sequence
         doc["sigma"] = {
             "key_bytes_per_party": WORD_BYTES * meta.local_words_per_party[KEY_WORDS],
             "net_bytes_by_section": bytes_by_section(),
-            "exchanges_per_party": c["open_flushes"] // 2,
+            "exchanges_per_party": total.open_flushes // 2,
         }
     return doc
 
@@ -182,9 +227,9 @@ def sum_by_section(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def _branches(records: Sequence[FlushRow]) -> dict:
+def _branches(flushes: Counter) -> dict:
     out: dict[str, int] = defaultdict(int)
-    for (kind, branch), n in Counter((r.kind, r.branch) for r in records).items():
+    for (kind, branch), n in flushes.items():
         out[f"{kind}/{branch}"] += n
     return dict(sorted(out.items()))
 
@@ -199,7 +244,7 @@ def run_rows(trace: Trace) -> list[RunRow]:
     spans = [{(s.layer, s.run): s for s in trace.runs if s.party == party} for party in (0, 1)]
     rows = []
     for key, span0 in spans[0].items():
-        c = _counts(by_run.get(key, []))
+        c = Tally.of(by_run.get(key, [])).counts()
         span1 = spans[1][key]
         times = [span0.end_s - span0.start_s, span1.end_s - span1.start_s]
         rows.append(RunRow(key[0], key[1], span0.section, c["open_flushes"], c["pfss_flushes"], c["opened_words"],

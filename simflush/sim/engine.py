@@ -7,7 +7,9 @@ spec §1.2 is kept exactly. Flush decisions never look at the clock, so a run's 
 per simulation and later layers replay its schedule, charging its times anew (``sim.replay``).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import simpy
 
@@ -15,7 +17,7 @@ from models.layer import RunSpec
 from models.specs import ModelSpec
 
 from ..errors import ConfigError, SufRuntimeError
-from ..executor.actions import Flush, FlushResult, OpenOp, Wave
+from ..executor.actions import FlushResult, OpenOp, Wave
 from ..executor.executor import RunConfig, TaskRunner, next_action
 from ..executor.records import FlushRecord, RunSpan
 from ..limits import max_flushes_per_run
@@ -25,8 +27,8 @@ from ..registry import Registry
 from ..sigma_workload import layer_workload, tallied_ops
 from ..tasks.context import Sym
 from ..tasks.need import Need
-from .charges import FlushCharges, OpenCharges, PfssCharges, direct_charges, flush_charges
-from .clock import skip
+from .charges import OpenCharges, PfssCharges, direct_charges, flush_charges
+from .clock import join, side_by_side, skip
 from .cost import CostModel
 from .gpu import SharedGPU
 from .inflight import InFlight
@@ -73,6 +75,8 @@ class PartyResult:
     end_s: float = 0.0
     steps: int = 0
     replayed: int = 0  # runs replayed from an earlier layer's schedule (sim.replay)
+    # simulated with ``records=False``: the replayed runs, whose records ``records`` leaves out
+    replays: list[tuple[RunSpan, RunScript]] = field(default_factory=list)
     local_words: dict[str, int] = field(default_factory=dict)  # priced local ops: words, summed
 
 
@@ -134,26 +138,32 @@ class WaveBus:
         event a wave is while another event is due now, so that the other party's events interleave with
         them as with live waves. With none due, that event would be the next one processed, and nothing
         else waits on the event that resumed this party: going on at once does the same in the same order
-        (and nothing can become due while this party goes on, so the waves left go the same way)."""
-        for index, tasks in enumerate(waves):
-            if self.env.peek() > self.env.now:
-                self.steps += sum(waves[index:])
+        (and nothing can become due while this party goes on, so the waves left go the same way). A timeout
+        of 0 is such an event (a tick triggered now, with fewer calls)."""
+        self.steps += sum(waves)
+        env = self.env
+        for _ in waves:
+            if env.peek() > env.now:
                 return
-            self.steps += tasks
-            tick = self.env.event()
-            tick.succeed()
-            yield tick
+            yield env.timeout(0)
+
+
+NO_RECORDS = repeat(None)  # the records of a flush whose times nobody keeps: None for each
 
 
 class Simulation:
     """``replay``: run each run's schedule through the executor once and replay it in later layers
     (``sim.replay``; the same outputs, faster); False steps every layer's tasks. ``schedules``: keep the
-    scripts there, and replay those of an earlier configuration with the same schedule (with ``replay``)."""
+    scripts there, and replay those of an earlier configuration with the same schedule (with ``replay``).
+    ``records=False``: a replayed run adds no records, only its script to ``PartyResult.replays`` (a sweep
+    reads counts, ``trace.bench_of``; a trace needs every record)."""
 
-    def __init__(self, config: SimConfig, replay: bool = True, schedules: ScheduleCache | None = None):
+    def __init__(self, config: SimConfig, replay: bool = True, schedules: ScheduleCache | None = None,
+                 records: bool = True):
         deployment = DEPLOYMENTS.get(config.deploy)
         self.config = config
         self.replay = replay
+        self.records = records
         self.env = simpy.Environment()
         self.link = Link(self.env, config.network)
         shared = SharedGPU(self.env)
@@ -173,7 +183,7 @@ class Simulation:
         for party in (0, 1):
             pr = PartyResult(party, [], [])
             result.parties.append(pr)
-            self._party_processes.append(self.env.process(self._guard(self._party(party, pr), errors)))
+            self._party_processes.append(self.env.process(self._party(party, pr, errors)))
         self.env.run(until=MAX_SIMULATED_S)
         if errors:
             raise errors[0]
@@ -184,15 +194,10 @@ class Simulation:
                               "for absurd values")
         return result
 
-    def _guard(self, body, errors: list):
-        try:
-            yield from body
-        except SufRuntimeError as exc:
-            errors.append(exc)
-
     # -- one party ------------------------------------------------------------------------------
 
-    def _party(self, party: int, out: PartyResult):
+    def _party(self, party: int, out: PartyResult, errors: list[SufRuntimeError]):
+        """Process body: the party's layers; a runtime error SUF would throw ends it, in ``errors``."""
         executor = self.config.settings.party_executor(party, self.config.policy)
         ctx = SymbolicContext(executor, self.config.cost.priced_local_ops() | tallied_ops(self.config.settings))
         self._outs[party] = out
@@ -206,9 +211,11 @@ class Simulation:
                 start = self.env.now
                 self._inflight[party] = InFlight()
                 script = scripts.get(index)
+                replayed = script is not None and idle(executor, ctx)
                 try:
-                    if script is not None and idle(executor, ctx):
-                        yield from self._replay(party, script, layer, bus, executor.records)
+                    if replayed:
+                        yield from self._replay(party, script, layer, bus,
+                                                executor.records if self.records else None)
                         out.replayed += 1
                     else:
                         keep = self.replay and script is None and idle(executor, ctx)
@@ -217,8 +224,11 @@ class Simulation:
                             scripts[index] = script
                 except SufRuntimeError as exc:
                     exc.run = exc.run or f"L{layer}/{spec.name}"
-                    raise
+                    errors.append(exc)
+                    return
                 out.spans.append(RunSpan(layer, spec.name, spec.section, start, self.env.now))
+                if replayed and not self.records:
+                    out.replays.append((out.spans[-1], script))
         out.records = executor.records
         out.end_s = self.env.now
         out.steps = bus.steps
@@ -242,7 +252,7 @@ class Simulation:
                 step = FlushStep(action, direct_charges(cost, ctx.take_direct_work()),
                                  self._inflight[party].needed_by(action), flush_charges(cost, action, spec, min_words),
                                  self._local_charges(ctx))
-                reply = yield from self._perform(party, step, action.records)
+                reply = yield from self._perform(party, step, action.records, reply=True)
                 if script is not None:
                     script.steps.append(step)
             action = next_action(actions, reply)
@@ -252,12 +262,15 @@ class Simulation:
         yield from self._end_run(party, end, end_local)
         return script
 
-    def _replay(self, party: int, script: RunScript, layer: int, bus: WaveBus, records: list[FlushRecord]):
-        """Process body: the run ``script`` was kept from, in ``layer``: the same events, times charged anew."""
+    def _replay(self, party: int, script: RunScript, layer: int, bus: WaveBus, records: list[FlushRecord] | None):
+        """Process body: the run ``script`` was kept from, in ``layer``: the same events, times charged anew;
+        its records added to ``records`` (None: none made)."""
         yield from bus.replayed([0])  # the event of attaching the tasks
         for step in script.steps:
             if isinstance(step, list):
                 yield from bus.replayed(step)
+            elif records is None:
+                yield from self._perform(party, step, NO_RECORDS)
             else:
                 timed = step.records_for(layer)
                 yield from self._perform(party, step, timed)
@@ -266,18 +279,32 @@ class Simulation:
 
     # -- charging a flush -----------------------------------------------------------------------------
 
-    def _perform(self, party: int, step: FlushStep, records: list[FlushRecord]):
+    def _perform(self, party: int, step: FlushStep, records: Iterable[FlushRecord | None], reply: bool = False):
         """Process body: the direct FSS work before a flush, the background flushes its opens wait for,
-        then the flush; returns the executor's reply."""
+        then the flush (its local preparation, the flush itself, then consuming the opened words: SUF's
+        step work); returns the reply for the executor if ``reply`` (a replayed run has no executor)."""
         if step.direct:
             yield from self._direct_fss(party, step.direct)
         if step.local:
             yield from self._local_work(party, step.local)
         if step.needs:
             yield from self._await_inflight(party, step.needs)
-        if step.flush.background:
-            return self._start_background(party, step, records)
-        yield from self._flush(party, step.flush, step.charges, records)
+        flush, charges, records = step.flush, step.charges, iter(records)
+        if flush.background:
+            return self._start_background(party, step, records, reply)
+        if flush.open and not flush.concurrent:  # prep and after are folded into the open's own waits: fewer events
+            yield from self._open(party, flush.open, charges.open, next(records))
+            return None
+        open_record = next(records) if flush.open else None
+        evaluations = [self._pfss(party, c, next(records) if op.jobs else None)
+                       for op, c in zip(flush.pfss, charges.pfss, strict=True)]
+        yield from self._wait(charges.prep)
+        if flush.concurrent:
+            yield from side_by_side(self.env, [self._open(party, flush.open, charges.open, open_record), *evaluations])
+        else:
+            for evaluation in evaluations:
+                yield from evaluation
+        yield from self._wait(charges.after)
         return None
 
     def _end_run(self, party: int, direct: tuple[tuple[float, float], ...], local: tuple[LocalCharge, ...]):
@@ -303,8 +330,9 @@ class Simulation:
             yield from self._wait(floor)
             yield from self.gpus[party].run(work)
 
-    def _start_background(self, party: int, step: FlushStep, records: list[FlushRecord]) -> FlushResult:
-        """Start a background PFSS flush; its outputs carry the slots whose users must wait for it."""
+    def _start_background(self, party: int, step: FlushStep, records: Iterable[FlushRecord | None],
+                          reply: bool) -> FlushResult | None:
+        """Start a background PFSS flush; its outputs (``reply``) carry the slots whose users must wait for it."""
         charges, records = step.charges, iter(records)
         outputs = {}
         for index, op in enumerate(step.flush.pfss):
@@ -312,8 +340,9 @@ class Simulation:
             proc = self.env.process(self._background_pfss(party, charges.pfss_before[index], charges.pfss[index],
                                                           charges.pfss_after[index], record))
             self._inflight[party].add([job.slot for job in op.jobs], proc)
-            outputs[index] = [Sym(job.hatx_words, frozenset({job.slot})) for job in op.jobs]
-        return FlushResult(outputs=outputs)
+            if reply:
+                outputs[index] = [Sym(job.hatx_words, frozenset({job.slot})) for job in op.jobs]
+        return FlushResult(outputs=outputs) if reply else None
 
     def _background_pfss(self, party: int, before: float, charges: PfssCharges, after: float,
                          record: FlushRecord | None):
@@ -326,31 +355,17 @@ class Simulation:
         """Wait for the background PFSS jobs ``needs`` (all of them at the end of a run: None)."""
         pending = self._inflight[party].take(needs)
         if pending:
-            yield self.env.all_of(pending)
+            yield from join(self.env, pending)
 
-    def _wait(self, seconds: float):
+    def _wait(self, seconds: float) -> tuple[simpy.Timeout, ...]:
+        """What to ``yield from`` to wait ``seconds``: its timeout, or nothing where none is needed
+        (``clock.skip``). A tuple, not a generator: most waits need no event, and creating a generator
+        for each cost more than the wait (a timeout's value is None, which a tuple's iterator accepts)."""
         if seconds > 0 and not skip(self.env, seconds):
-            yield self.env.timeout(seconds)
+            return (self.env.timeout(seconds),)
+        return ()
 
-    def _flush(self, party: int, flush: Flush, charges: FlushCharges, records: list[FlushRecord]):
-        """Local preparation, the flush itself, then consuming the opened words (SUF's step work)."""
-        if flush.open and not flush.concurrent:  # prep and after are folded into the open's own waits: fewer events
-            yield from self._open(party, flush.open, charges.open, records[0])
-            return
-        records = iter(records)
-        open_record = next(records) if flush.open else None
-        pfss_work = [(c, next(records) if op.jobs else None) for op, c in zip(flush.pfss, charges.pfss, strict=True)]
-        yield from self._wait(charges.prep)
-        if flush.concurrent:
-            procs = [self.env.process(self._open(party, flush.open, charges.open, open_record))]
-            procs += [self.env.process(self._pfss(party, c, rec)) for c, rec in pfss_work]
-            yield self.env.all_of(procs)
-        else:
-            for c, rec in pfss_work:
-                yield from self._pfss(party, c, rec)
-        yield from self._wait(charges.after)
-
-    def _open(self, party: int, op: OpenOp, charges: OpenCharges, record: FlushRecord):
+    def _open(self, party: int, op: OpenOp, charges: OpenCharges, record: FlushRecord | None):
         start = self.env.now + charges.lead
         # parties drift apart while each works alone; at the open one waits for the other's lead
         previous = self._last_open_end[party]
@@ -365,8 +380,9 @@ class Simulation:
         end = self.env.now + charges.half  # unpack and scatter
         self._last_open_end[party] = end
         yield from self._wait(charges.after)
-        record.start_s, record.duration_s = start, end - start
-        record.pack_s = charges.pack_s
+        if record is not None:
+            record.start_s, record.duration_s = start, end - start
+            record.pack_s = charges.pack_s
 
     def _pfss(self, party: int, charges: PfssCharges, record: FlushRecord | None):
         start = self.env.now
@@ -381,7 +397,9 @@ class Simulation:
             record.eval_s, record.finish_s = eval_end - start, self.env.now - eval_end
 
 
-def simulate(config: SimConfig, replay: bool = True, schedules: ScheduleCache | None = None) -> SimResult:
+def simulate(config: SimConfig, replay: bool = True, schedules: ScheduleCache | None = None,
+             records: bool = True) -> SimResult:
     """One online iteration of ``config``; ``replay=False`` steps every layer's tasks, ``schedules`` keeps
-    and reuses scripts across configurations (``Simulation``)."""
-    return Simulation(config, replay, schedules).run()
+    and reuses scripts across configurations, ``records=False`` makes no records for replayed runs
+    (``Simulation``)."""
+    return Simulation(config, replay, schedules, records).run()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from ..executor.actions import Flush
 from ..executor.executor import PhaseExecutor
 from ..executor.records import FlushRecord
+from ..io.bench_json import Tally
 from .charges import FlushCharges
 from .symbolic import SymbolicContext
 
@@ -51,6 +52,14 @@ class RunScript:
     steps: list[list[int] | FlushStep] = field(default_factory=list)
     end: tuple[tuple[float, float], ...] = ()
     end_local: tuple[LocalCharge, ...] = ()
+    _tally: Tally | None = field(default=None, repr=False, compare=False)  # made by tally()
+
+    def tally(self) -> Tally:
+        """The counts of its flushes, as every layer that runs it has them (made once: a sweep's configurations
+        that share the schedule read it again, ``trace.bench_of``)."""
+        if self._tally is None:
+            self._tally = Tally.of(r for step in self.steps if isinstance(step, FlushStep) for r in step.flush.records)
+        return self._tally
 
     def add_wave(self, tasks: int) -> None:
         if self.steps and isinstance(self.steps[-1], list):

@@ -5,10 +5,13 @@ configuration (settings, policy, deployment, network, cost preset), so that the 
 trace read back from its file equals that of the run.
 """
 
-from ..executor.records import FlushKind
-from ..io.bench_json import document, sum_by_section
+from collections.abc import Iterable
+
+from ..executor.records import FlushKind, RunSpan
+from ..io.bench_json import Tally, document, sum_by_section
 from ..io.trace_schema import FlushEvent, RunEvent, Trace, TraceMeta
 from .engine import SimResult
+from .replay import RunScript
 
 
 def _meta(result: SimResult) -> TraceMeta:
@@ -24,6 +27,8 @@ def _meta(result: SimResult) -> TraceMeta:
 
 def to_trace(result: SimResult) -> Trace:
     """Both parties' runs and flushes of ``result``, party 0's first, each party in its own order."""
+    if any(party.replays for party in result.parties):
+        raise ValueError("a trace needs every flush's record: simulate with records=True")
     cfg = result.config
     index = {spec.name: i for i, spec in enumerate(result.runs_per_layer)}
     meta = _meta(result)
@@ -47,13 +52,28 @@ def to_trace(result: SimResult) -> Trace:
 
 def bench_of(result: SimResult) -> dict:
     """``bench_document(to_trace(result), runs=False)`` read off the engine's records, without the trace (a
-    sweep's record: building one ``FlushEvent`` per party and flush was most of the exporter's time)."""
+    sweep's record: building one ``FlushEvent`` per party and flush was most of the exporter's time); a run
+    replayed without records (``PartyResult.replays``) counts as its script's ``Tally``."""
     parties = result.parties
 
     def by_section() -> dict[str, int]:
         sections = [{(s.layer, s.run): s.section for s in p.spans} for p in parties]
-        return sum_by_section((sections[i][(r.layer, r.run)], r.wire_bytes) for i, p in enumerate(parties)
-                              for r in p.records)
-    return document(_meta(result), [r for p in parties for r in p.records],
-                    [r for r in parties[0].records if r.layer == 0],
-                    [max((s.end_s for s in p.spans), default=None) for p in parties], by_section)
+        return sum_by_section([*((sections[i][(r.layer, r.run)], r.wire_bytes) for i, p in enumerate(parties)
+                                 for r in p.records),
+                               *((span.section, script.tally().wire_bytes) for p in parties
+                                 for span, script in p.replays)])
+    total = _replayed(Tally.of(r for p in parties for r in p.records), (pair for p in parties for pair in p.replays))
+    first = _replayed(Tally.of(r for r in parties[0].records if r.layer == 0),
+                      (pair for pair in parties[0].replays if pair[0].layer == 0))
+    return document(_meta(result), total, first, [max((s.end_s for s in p.spans), default=None) for p in parties],
+                    by_section)
+
+
+def _replayed(tally: Tally, replays: Iterable[tuple[RunSpan, RunScript]]) -> Tally:
+    """``tally`` plus each replayed run's script tally, once per replay (added per script: one sum per run)."""
+    times: dict[int, list] = {}
+    for _span, script in replays:
+        times.setdefault(id(script), [script, 0])[1] += 1
+    for script, n in times.values():
+        tally = tally + script.tally() * n
+    return tally

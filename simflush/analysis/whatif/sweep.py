@@ -16,6 +16,7 @@ reads it. Records are written as they finish; when the sweep is complete the fil
 order, so the file is the same bytes whatever ran it (process pool, one process, Dask).
 """
 
+import gc
 import hashlib
 import json
 import os
@@ -64,6 +65,16 @@ def _dumps(record: dict) -> str:
 # layer count share one. 128 covers a grid with up to that many schedules between two such configurations (the
 # benchmark's: 100, one per policy, chains and rsqrt_iters, within each network).
 SCHEDULES = ScheduleCache(capacity=128)
+# Python's full collection runs after every 10th of the middle generation's; in a worker it traverses the whole
+# schedule cache (up to 128 MB of live objects) and finds nothing there: a configuration's own objects are freed
+# by reference counting or die young. Every 100th instead (a worker's first record sets it, for its process).
+FULL_COLLECTION_EVERY = 100
+
+
+@cache
+def _rarer_full_collections() -> None:
+    young, middle, _full = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
 @cache
@@ -91,13 +102,14 @@ def _accuracy(value_key: tuple, n_bits: int | None) -> dict:
 def reduce_config(index: int, params: dict, accuracy: tuple[bool, int | None] = (False, None)) -> tuple[int, str, str]:
     """Simulate one configuration (in a worker) and reduce it to its record: ``(index, key, JSON line)``; with
     ``accuracy`` (on, ring bits) its record also carries the fixed-point error columns (``accuracy.*``)."""
+    _rarer_full_collections()
     key = config_key(params)
     settings = {k: v for k, v in params.items() if k != "knobs"}
     knobs = {f"knobs.{k}": v for k, v in params["knobs"].items()}
     record = {"index": index, "key": key, **settings, **knobs, "error": None}
     config = make_config(**{**params, "cost": _cost(params["cost"])})
     try:
-        doc = bench_of(simulate(config, schedules=SCHEDULES))
+        doc = bench_of(simulate(config, schedules=SCHEDULES, records=False))
         doc["branches"] = {**NO_BRANCHES, **doc["branches"]}
     except SufRuntimeError as exc:
         record["error"] = f"runtime error in {exc}"
