@@ -1,0 +1,179 @@
+"""Issue 14's what-ifs: predicted from a cost profile first, then measured on the real backend and compared.
+
+    python validation/real_whatifs.py predict --cost real-h200 --model bert-base --seq-len 128 --layers 1 \
+        --out validation/real_backend_h200/predictions.json
+    python validation/real_whatifs.py commands --predictions P.json      # the real runs that measure them
+    python validation/real_whatifs.py check --predictions P.json --runs DIR [--json]
+
+Each what-if is a baseline and a variant (a policy, chains, a network or runtime knobs). ``predict`` simulates both
+with the cost profile and writes the predicted times and speed-up (baseline / variant) with the commit it was made
+at, so that the prediction is on record before anything is measured. ``commands`` prints the
+``benchmarks/real_runs.py`` command of every configuration. ``check`` reads those runs (DIR/runs.jsonl), takes each
+configuration's median online time, and reports each what-if's measured speed-up and the ratio of the two
+speed-ups (predicted / measured; the goal: within 10 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import simflush  # noqa: E402
+
+GOAL = 0.10   # |predicted / measured speed-up - 1|
+
+
+@dataclass(frozen=True)
+class Config:
+    policy: str = "suf"
+    chains: int = 1
+    net: str = "loopback"
+    knobs: tuple[str, ...] = ()
+
+    def key(self) -> tuple:
+        return self.policy, self.chains, self.net, tuple(sorted(self.knobs))
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    name: str
+    base: Config
+    variant: Config
+
+
+def _knob(base: tuple[str, ...], variant: tuple[str, ...]) -> tuple[Config, Config]:
+    return Config(knobs=base), Config(knobs=variant)
+
+
+WHATIFS = [
+    WhatIf("have_pfss_work, 2 chains, LAN", Config(chains=2, net="lan"),
+           Config(policy="have_pfss_work", chains=2, net="lan")),
+    WhatIf("have_pfss_work, 2 chains, WAN", Config(chains=2, net="wan"),
+           Config(policy="have_pfss_work", chains=2, net="wan")),
+    WhatIf("rsqrt_iters 2 vs 1", *_knob(("rsqrt_iters=1",), ("rsqrt_iters=2",))),
+    WhatIf("SIGMA nExp", *_knob((), ("SUF_NEXP_MODE=sigma_gpu",))),
+    WhatIf("nexp_final_trunc=0", *_knob((), ("nexp_final_trunc=0",))),
+    WhatIf("SIGMA inverse", *_knob((), ("SUF_INV_MODE=sigma_gpu", "inv_sigma_muls=0"))),
+    WhatIf("SIGMA rowmax", *_knob((), ("SUF_ROWMAX_MODE=sigma_gpu",))),
+    WhatIf("SIGMA rsqrt LUT", *_knob((), ("SUF_RSQRT_MODE=sigma_gpu", "rsqrt_iters=1"))),
+]
+
+
+@dataclass
+class Prediction:
+    name: str
+    base: dict
+    variant: dict
+    base_s: float
+    variant_s: float
+    speedup: float            # base / variant
+    measured: dict = field(default_factory=dict)
+
+
+def _simulate(model: str, seq_len: int, layers: int, cost: str, c: Config) -> float:
+    return simflush.simulate(model=model, seq_len=seq_len, layers=layers, knobs=list(c.knobs), policy=c.policy,
+                             net=c.net, cost=cost, chains=c.chains).online_time_s
+
+
+def predict(model: str, seq_len: int, layers: int, cost: str) -> dict:
+    rows = []
+    for w in WHATIFS:
+        base, variant = (_simulate(model, seq_len, layers, cost, c) for c in (w.base, w.variant))
+        rows.append(Prediction(w.name, asdict(w.base), asdict(w.variant), base, variant, base / variant))
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True).stdout.strip()
+    return {"model": model, "seq_len": seq_len, "layers": layers, "cost": cost, "commit": commit,
+            "made_at": datetime.now(UTC).isoformat(timespec="seconds"), "whatifs": [asdict(r) for r in rows]}
+
+
+def _config(d: dict) -> Config:
+    return Config(d["policy"], d["chains"], d["net"], tuple(d["knobs"]))
+
+
+def commands(doc: dict, out: str = "DIR", runs: int = 3) -> list[str]:
+    """The ``benchmarks/real_runs.py`` command of each distinct configuration of the predictions."""
+    seen, lines = set(), []
+    case = f"{doc['model']}:{doc['seq_len']}:{doc['layers']}"
+    for w in doc["whatifs"]:
+        for c in (_config(w["base"]), _config(w["variant"])):
+            if c.key() in seen:
+                continue
+            seen.add(c.key())
+            sets = " ".join(f"--set {k}" for k in c.knobs)
+            lines.append(f"python benchmarks/real_runs.py --gpu --out {out} --case {case} --runs {runs} "
+                         f"--policy {c.policy} --chains {c.chains} --net {c.net} {sets}".rstrip())
+    return lines
+
+
+def check(doc: dict, runs_file: Path) -> list[dict]:
+    """Each what-if with its measured speed-up (medians of the matching runs) and the ratio of speed-ups."""
+    case = f"{doc['model']}:{doc['seq_len']}:{doc['layers']}"
+    times: dict[tuple, list[float]] = {}
+    for line in runs_file.read_text().splitlines():
+        run = json.loads(line)
+        if run["case"] != case or not (run["bit_exact"] and run["schedule_equal"]):
+            continue
+        c = Config(run["policy"], run["chains"], run["net"], tuple(run["knobs"]))
+        times.setdefault(c.key(), []).append(run["online_s"])
+    out = []
+    for w in doc["whatifs"]:
+        base, variant = (times.get(_config(w[k]).key()) for k in ("base", "variant"))
+        row = {"name": w["name"], "predicted": w["speedup"], "measured": None, "ratio": None, "runs": None}
+        if base and variant:
+            measured = statistics.median(base) / statistics.median(variant)
+            row.update(measured=measured, ratio=w["speedup"] / measured, runs=(len(base), len(variant)))
+        out.append(row)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    pr = sub.add_parser("predict")
+    pr.add_argument("--cost", required=True)
+    pr.add_argument("--model", default="bert-base")
+    pr.add_argument("--seq-len", type=int, default=128)
+    pr.add_argument("--layers", type=int, default=1)
+    pr.add_argument("--out", required=True, type=Path)
+    co = sub.add_parser("commands")
+    co.add_argument("--predictions", required=True, type=Path)
+    co.add_argument("--out", default="DIR")
+    ch = sub.add_parser("check")
+    ch.add_argument("--predictions", required=True, type=Path)
+    ch.add_argument("--runs", required=True, type=Path, help="the folder of real_runs.py (its runs.jsonl)")
+    ch.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    if args.cmd == "predict":
+        doc = predict(args.model, args.seq_len, args.layers, args.cost)
+        args.out.write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"{len(doc['whatifs'])} predictions at {doc['commit'][:12]} -> {args.out}")
+        return
+    doc = json.loads(args.predictions.read_text())
+    if args.cmd == "commands":
+        print("\n".join(commands(doc, args.out)))
+        return
+    rows = check(doc, args.runs / "runs.jsonl")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"predictions of {doc['commit'][:12]} ({doc['cost']}), {doc['model']} T={doc['seq_len']} L={doc['layers']}")
+    print("| what-if | predicted speed-up | measured | predicted / measured | within 10 % |")
+    print("|---|--:|--:|--:|---|")
+    for r in rows:
+        if r["measured"] is None:
+            print(f"| {r['name']} | {r['predicted']:.3f} | not measured | | |")
+        else:
+            ok = "yes" if abs(r["ratio"] - 1) <= GOAL else "no"
+            print(f"| {r['name']} | {r['predicted']:.3f} | {r['measured']:.3f} | {r['ratio']:.3f} | {ok} |")
+
+
+if __name__ == "__main__":
+    main()
