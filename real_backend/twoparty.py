@@ -167,6 +167,7 @@ class PartyResult:
     profile: dict = field(default_factory=dict)    # seconds under SUF's online_profile names
     tape_layers_peak: int = 0                      # the most layers of tape this party held at once
     rehearsal_s: float = 0.0                       # a fresh process's rehearsal before the clock (``rehearse``)
+    tape_load_s: float = 0.0                       # reading (and copying up) the tape held before the clock
 
     @property
     def schedule(self) -> list[FlushRecord]:
@@ -198,9 +199,11 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
     if is_cupy(xp):
         kernels.load()
     try:
+        load_start = time.perf_counter()
         if is_cupy(xp) and isinstance(tape, TapeFiles):
             reader.preload(_device_tape_budget(xp))   # keys where the kernels are, when the card has room
         reader.start_layer(0)   # before the clock, as a whole tape in memory was
+        tape_load_s = time.perf_counter() - load_start
         if ready:
             ready()
         start = time.perf_counter()
@@ -211,7 +214,8 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
     finally:
         reader.close()
     profile = {**ctx.profile, "matmul_ns": runner.matmul_s}
-    return PartyResult(party, out.data, executor.records, online_s, None, runner.spans, profile, reader.peak_held)
+    return PartyResult(party, out.data, executor.records, online_s, None, runner.spans, profile, reader.peak_held,
+                       tape_load_s=tape_load_s)
 
 
 def _device_tape_budget(xp: Any) -> int:

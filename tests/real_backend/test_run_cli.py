@@ -35,6 +35,8 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     assert doc["bit_exact_with_plaintext"] and doc["schedule_equals_dealer_pass"] == [True, True]
     assert doc["pfss"]["open_flushes"] > 0 and doc["communication"]["net_bytes"] > 0
     assert doc["key_bytes_per_party"][0] == doc["key_bytes_per_party"][1] > 0
+    assert all(t > 0 for t in doc["timing"]["tape_load_s_per_party"])
+    assert doc["timing"]["tape_layers_held_per_party"] == [1, 1]   # one layer: read before the clock
     assert doc["error_vs_float"]["rel_rms"] < 0.01
     assert "warning" not in proc.stderr       # the dealer seed came from the OS
     trace = read_trace(trace_file)            # the run as a trace: every flush timed, read back as the exporters do
