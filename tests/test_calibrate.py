@@ -136,15 +136,15 @@ def test_floors_are_those_of_idle_gaps_not_the_intercept_of_big_ones(bert_profil
 
 def test_a_trace_in_simflushs_schema_is_simulated_with_its_own_knobs_and_policy(tmp_path):
     """``load_source`` of a trace in simflush's schema (a real backend's, gzipped as it writes them): the schedule
-    it is matched against is the one of the knobs and policy it records, not the bench defaults."""
+    it is matched against is the one of the knobs, policy and chains it records, not the bench defaults."""
     import gzip
 
     from simflush.analysis.calibration.samples import load_source
-    result = run_sim("bert-tiny", layers=1, sets=("rsqrt_iters=2",), policy="have_pfss_work")
+    result = run_sim("bert-tiny", layers=1, sets=("rsqrt_iters=2",), policy="have_pfss_work", chains=2)
     path = tmp_path / "run.trace.json.gz"
     path.write_bytes(gzip.compress(to_trace(result).to_json().encode()))
     source = load_source(path, None)
     assert source.result.config.settings.env["rsqrt_iters"] == "2"
-    assert source.result.config.policy == "have_pfss_work"
+    assert source.result.config.policy == "have_pfss_work" and source.result.config.settings.layer.chains == 2
     assert [f.words for f in source.result.trace.flushes] == [
         f.words for f in to_trace(result).flushes if f.layer == 0]

@@ -386,3 +386,14 @@ def test_shared_gpu_finishes_work_below_the_clock_resolution():
         env.step()
     assert finished == [2e-12, 1.0]
     assert env.now == pytest.approx(1e5 + 1.0)
+
+
+@pytest.mark.parametrize(("section", "key", "value"), [("runs", "party", True), ("flushes", "party", False),
+                                                        ("meta", "chains", 0), ("meta", "chains", True)])
+def test_a_bool_party_or_a_chain_count_below_one_is_refused(capsys, files, section, key, value):
+    """Found by the fuzz above: ``Literal[0, 1]`` took True and False for a party."""
+    doc = json.loads(files["trace"].read_text())
+    (doc["meta"] if section == "meta" else doc[section][0])[key] = value
+    path = files["root"] / "bad-trace.json"
+    path.write_text(json.dumps(doc))
+    assert key in refused(capsys, reading("trace", path, files))

@@ -26,11 +26,13 @@ no timestamps, e.g. the SUF CPU trace):
   (``pack_s`` for opens; ``eval_s`` and ``finish_s`` for PFSS).
 - ``line``: the source line the record was completed on (0 for simulated traces): errors cite it.
 - ``RunEvent.section``: the run's section of the layer (``attention``, ``mlp``, ...), ``""`` if unknown.
-- ``TraceMeta``: ``settings`` (the runtime knobs in effect, by SUF env name), ``policy``, ``deploy``,
-  ``network`` and ``cost_preset`` echo the configuration where the source knows it (simulated runs).
+- ``TraceMeta``: ``settings`` (the runtime knobs in effect, by SUF env name), ``policy``, ``chains``,
+  ``deploy``, ``network`` and ``cost_preset`` echo the configuration where the source knows it (simulated and
+  real-backend runs).
 
 Versions 2 and 3 are read (3 added ``batch``, ``concurrent``, ``section`` and the configuration echo,
-all with defaults, so a version-2 file reads as one whose source did not say).
+all with defaults, so a version-2 file reads as one whose source did not say; ``chains`` came later in 3, with
+the default 1, SUF's schedule).
 """
 
 from __future__ import annotations
@@ -116,6 +118,7 @@ class TraceMeta:
     traced: bool = True           # the timings carry tracing overhead
     settings: dict[str, str] = field(default_factory=dict)   # runtime knobs in effect (SUF env names)
     policy: str = ""
+    chains: int = 1               # staggered chains each run was split into (--chains; 1: SUF's schedule)
     deploy: str = ""
     network: str = ""
     cost_preset: str = ""
@@ -158,7 +161,9 @@ _FIELD_TYPES = {  # a dataclass field's annotation -> what a file may hold there
     "dict[str, float]": dict[str, Seconds], "tuple[str, ...]": list[str], "dict[str, str]": dict[str, str],
     "dict[str, int]": dict[str, Count],
 }
-_CHECKED = {"party": Literal[0, 1], "kind": Literal["OPEN", "PFSS"]}
+# a bool is not a party (Literal[0, 1] would take True and False: they equal 1 and 0)
+_CHECKED = {"party": Annotated[StrictInt, Field(ge=0, le=1)], "kind": Literal["OPEN", "PFSS"],
+            "chains": Annotated[StrictInt, Field(ge=1)]}
 
 
 def _schema_of(cls) -> type[BaseModel]:

@@ -20,7 +20,8 @@ def _meta(result: SimResult) -> TraceMeta:
                      seq_len=cfg.seq_len, batch=cfg.batch, layers=cfg.layers, iterations=1,
                      runtime_profile=cfg.settings.profile, device=cfg.cost.provenance.get("device", ""),
                      n_bits=cfg.model.n_bits, online_time_s=result.online_time_s, traced=False,
-                     settings=dict(cfg.settings.env), policy=cfg.policy, deploy=cfg.deploy,
+                     settings=dict(cfg.settings.env), policy=cfg.policy, chains=cfg.settings.layer.chains,
+                     deploy=cfg.deploy,
                      network=cfg.network.name, cost_preset=cfg.cost.name,
                      local_words_per_party=dict(sorted(result.parties[0].local_words.items())))
 

@@ -81,13 +81,13 @@ def load_source(trace_path: Path, bench_path: Path | None, knobs: list[str] = ()
 
 def _config_of(m: TraceMeta) -> SimConfig:
     """The simulated configuration of a trace in simflush's schema: its runtime profile (the bench defaults of its
-    backend when it names none), the knobs it records that differ from that profile's, and its policy (a real
-    backend's run records all three)."""
+    backend when it names none), the knobs it records that differ from that profile's, its policy and its chains (a
+    real backend's run records them all)."""
     profile = m.runtime_profile or ("suf-gpu-bench" if m.backend == "gpu" else "suf-cpu-bench")
     defaults = resolve(profile, get_model(m.model)).env
     knobs = [f"{k}={v}" for k, v in sorted(m.settings.items()) if defaults.get(k) != v]
     return make_config(model=m.model, seq_len=m.seq_len, batch=m.batch, layers=m.layers, runtime=profile, knobs=knobs,
-                       policy=m.policy or "suf", cost=_schedule_cost())
+                       policy=m.policy or "suf", chains=m.chains, cost=_schedule_cost())
 
 
 def _schedule_cost() -> CostModel:
