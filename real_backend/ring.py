@@ -56,7 +56,7 @@ def public_share(party: int, value: Any) -> Any:
     return value if party == 0 else value * U64(0)
 
 
-def _on_gpu(*operands: Any) -> bool:
+def _fusable(*operands: Any) -> bool:
     """On CuPy with every operand uint64 (or a Python int): what the fused kernels take (others keep NumPy's
     promotion through the plain expressions)."""
     return get_xp(*operands) is not np and all(getattr(o, "dtype", U64) == U64 for o in operands)
@@ -94,17 +94,17 @@ class Ring:
         return a & self.mask
 
     def add(self, a: Any, b: Any) -> Any:
-        if _on_gpu(a, b):
+        if _fusable(a, b):
             return _fused("add", "z = (a + b) & m")(a, b, self.mask)
         return (a + b) & self.mask
 
     def sub(self, a: Any, b: Any) -> Any:
-        if _on_gpu(a, b):
+        if _fusable(a, b):
             return _fused("sub", "z = (a - b) & m")(a, b, self.mask)
         return (a - b) & self.mask
 
     def mul(self, a: Any, b: Any) -> Any:
-        if _on_gpu(a, b):
+        if _fusable(a, b):
             return _fused("mul", "z = (a * b) & m")(a, b, self.mask)
         return (a * b) & self.mask
 
@@ -113,7 +113,7 @@ class Ring:
 
     def msb(self, a: Any) -> Any:
         """Bit n-1 of each element (0 or 1, uint64)."""
-        if _on_gpu(a):
+        if _fusable(a):
             return _fused("msb", "z = (a >> b) & m")(a, U64(self.n - 1), U64(1))
         return (a >> U64(self.n - 1)) & U64(1)
 

@@ -1,7 +1,7 @@
 """Issue 14's what-ifs: predicted from a cost profile first, then measured on the real backend and compared.
 
-    python validation/real_whatifs.py predict --cost real-h200 --model bert-base --seq-len 128 --layers 1 \
-        --out validation/real_backend_h200/predictions.json
+    python validation/real_whatifs.py predict --cost PROFILE --model bert-base --seq-len 128 --layers 1 \
+        --out validation/real_backend_h200/predictions.json     # PROFILE: real-h200 once it is calibrated
     python validation/real_whatifs.py commands --predictions P.json      # the real runs that measure them
     python validation/real_whatifs.py check --predictions P.json --runs DIR [--json]
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from models.layer import TaskSpec
 
-from ..tasks.local_ops import kept_copy
+from ..tasks.local_ops import kept_copy, row_starts
 from ..tasks.values import RingArray
 
 
@@ -103,10 +103,9 @@ def _element_index(lengths: np.ndarray, rows: np.ndarray, xp: Any) -> Any:
 @lru_cache(maxsize=256)
 def _index_on(lengths_key: bytes, rows_key: bytes, xp: Any) -> Any:
     lengths, rows = np.frombuffer(lengths_key, dtype=np.int64), np.frombuffer(rows_key, dtype=np.int64)
-    starts = np.cumsum(lengths) - lengths
     counts = lengths[rows]
-    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    return kept_copy(np.repeat(starts[rows], counts) + offsets, xp)
+    offsets = np.arange(int(counts.sum())) - np.repeat(row_starts(counts), counts)   # each element within its row
+    return kept_copy(np.repeat(row_starts(lengths)[rows], counts) + offsets, xp)
 
 
 def _rows_of(x: RingArray, rows: np.ndarray, xp: Any) -> RingArray:

@@ -94,18 +94,22 @@ def row_layout(lengths: np.ndarray, xp: Any) -> RowLayout:
     return _layout_on(np.asarray(lengths, dtype=np.int64).tobytes(), xp)
 
 
+def row_starts(lengths: np.ndarray) -> np.ndarray:
+    """Where each of rows of ``lengths``, laid back to back, begins."""
+    return np.cumsum(lengths) - lengths
+
+
 @lru_cache(maxsize=256)
 def _host_layout(key: bytes) -> RowLayout:
     lengths = np.frombuffer(key, dtype=np.int64)
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
-    halves = lengths - lengths // 2
-    pair_rows = np.repeat(np.arange(lengths.size), lengths // 2)
-    j = np.arange(pair_rows.size) - (np.cumsum(lengths // 2) - lengths // 2)[pair_rows]
+    pairs, halves = lengths // 2, lengths - lengths // 2
+    starts, half_starts = row_starts(lengths), row_starts(halves)
+    pair_rows = np.repeat(np.arange(lengths.size), pairs)
+    j = np.arange(pair_rows.size) - row_starts(pairs)[pair_rows]   # each pair's index within its row
     odd = np.flatnonzero(lengths % 2)
-    return RowLayout(np.repeat(np.arange(lengths.size), lengths), starts, ends, starts[pair_rows] + 2 * j,
-                     (np.cumsum(halves) - halves)[pair_rows] + j, ends[odd] - 1,
-                     (np.cumsum(halves) - halves)[odd] + lengths[odd] // 2, halves)
+    return RowLayout(np.repeat(np.arange(lengths.size), lengths), starts, starts + lengths,
+                     starts[pair_rows] + 2 * j, half_starts[pair_rows] + j, starts[odd] + lengths[odd] - 1,
+                     half_starts[odd] + pairs[odd], halves)
 
 
 @lru_cache(maxsize=256)
