@@ -1,44 +1,103 @@
 """A batch of real two-party runs, each written as its JSON and trace: the measured side of calibration and validation.
 
     python benchmarks/real_runs.py --out DIR [--gpu] [--mps] [--runs 3] [--budget-s 540] \
-        [--case bert-tiny:128:2] [--case bert-base:64:1 ...] [--net lan] [--policy P] [--chains K] [--set K=V]
+        [--case bert-tiny:128:2 --case bert-base:64:1 ...] \
+        [--config policy=have_pfss_work,chains=2,net=wan --config rsqrt_iters=2 ...]
 
-Each case is MODEL:SEQ_LEN:LAYERS, run ``--runs`` times with ``python -m real_backend run`` (two party processes
-over loopback TCP; ``--mps`` starts the MPS daemon first and stops it after, so both parties share the GPU instead of
-time-slicing it). Files: DIR/MODEL_T{T}_L{L}_r{i}.json and .trace.json.gz, the card named in DIR/runs.jsonl (one
-line a run: the case, online seconds, bit-exactness, schedule equality). Cases run in the order given and stop
-before the one that would start past ``--budget-s`` (a device call has a time limit). Prints a table last.
+Each case is MODEL:SEQ_LEN:LAYERS; each config a comma-separated list of ``policy=P``, ``chains=K``, ``net=N`` and
+runtime knobs ``K=V`` (``--config ''`` or none given: SUF's policy, one chain, loopback, the defaults). Every
+(case, config) pair is run ``--runs`` times with ``python -m real_backend run`` (two party processes over loopback
+TCP; ``--mps`` starts the MPS daemon first and stops it after, so both parties share the GPU instead of
+time-slicing it), in rounds: round i runs every pair once before round i+1 starts, so a drift of the machine's speed
+falls on every configuration alike rather than on the last ones. Files: DIR/MODEL_T{T}_L{L}[_CONFIG]_r{i}.json and
+.trace.json.gz, and DIR/runs.jsonl (a line a run: case, config, online seconds, bit-exactness, schedule equality,
+the card). A run that would start past ``--budget-s`` is not started (a device call has a time limit). Prints a
+table last.
 """
 
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 
-def parse() -> argparse.Namespace:
+@dataclass(frozen=True)
+class RunConfig:
+    policy: str = "suf"
+    chains: int = 1
+    net: str = "loopback"
+    knobs: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> "RunConfig":
+        fields, knobs = {}, []
+        for item in filter(None, re.split(r",(?=\w+=)", text)):   # a comma of net=custom:BW,RTT splits nothing
+            key, sep, value = item.partition("=")
+            if not sep or not value:
+                raise ValueError(f"--config {text!r}: {item!r} is not KEY=VALUE (policy=, chains=, net= or a knob)")
+            if key in ("policy", "net"):
+                fields[key] = value
+            elif key == "chains":
+                if not value.isdigit() or int(value) < 1:
+                    raise ValueError(f"--config {text!r}: chains={value}: expected a whole number >= 1")
+                fields[key] = int(value)
+            else:
+                knobs.append(item)
+        return cls(**fields, knobs=tuple(knobs))
+
+    def spec(self) -> str:
+        """What ``parse`` reads back as this config ('' for the default one)."""
+        return ",".join([*([f"policy={self.policy}"] if self.policy != "suf" else []),
+                         *([f"chains={self.chains}"] if self.chains != 1 else []),
+                         *([f"net={self.net}"] if self.net != "loopback" else []), *self.knobs])
+
+    def tag(self) -> str:
+        """The config in a file name ('' for the default one)."""
+        return re.sub(r"[^A-Za-z0-9._-]", "-", self.spec().replace(",", "_"))
+
+    def args(self) -> list[str]:
+        return ["--policy", self.policy, "--chains", str(self.chains), "--net", self.net,
+                *(a for k in self.knobs for a in ("--set", k))]
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser()
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--case", action="append", default=[], metavar="MODEL:T:LAYERS")
+    p.add_argument("--config", action="append", default=[], metavar="policy=P,chains=K,net=N,K=V,...")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--gpu", action="store_true")
     p.add_argument("--mps", action="store_true", help="run under the CUDA MPS daemon (started and stopped here)")
     p.add_argument("--budget-s", type=float, default=540.0)
-    p.add_argument("--net", default="loopback")
-    p.add_argument("--policy", default="suf")
-    p.add_argument("--chains", type=int, default=1)
-    p.add_argument("--set", action="append", default=[], metavar="K=V")
-    args = p.parse_args()
-    for case in args.case or ["bert-tiny:128:2"]:
+    args = p.parse_args(argv)
+    args.case = args.case or ["bert-tiny:128:2"]
+    for case in args.case:
         parts = case.split(":")
         if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
             p.error(f"--case {case!r}: expected MODEL:SEQ_LEN:LAYERS, e.g. bert-base:128:1")
+    try:
+        args.config = [RunConfig.parse(c) for c in args.config or [""]]
+    except ValueError as exc:
+        p.error(str(exc))
     if args.runs < 1:
         p.error(f"--runs {args.runs}: must be at least 1")
     return args
+
+
+def plan(cases: list[str], configs: list[RunConfig], runs: int) -> list[tuple[int, str, RunConfig]]:
+    """Every (run index, case, config), round by round."""
+    return [(i, case, config) for i in range(runs) for case in cases for config in configs]
+
+
+def stem(out: Path, case: str, config: RunConfig, i: int) -> Path:
+    model, seq_len, layers = case.split(":")
+    tag = config.tag()
+    return out / f"{model}_T{seq_len}_L{layers}{'_' + tag if tag else ''}_r{i}"
 
 
 def mps(command: str) -> None:
@@ -52,6 +111,23 @@ def mps(command: str) -> None:
     os.environ.update({k: v for k, v in env.items() if k.startswith("CUDA_MPS")})
 
 
+def run_one(args: argparse.Namespace, i: int, case: str, config: RunConfig) -> dict | None:
+    model, seq_len, layers = case.split(":")
+    path = stem(args.out, case, config, i)
+    cmd = [sys.executable, "-m", "real_backend", "run", "--model", model, "--seq-len", seq_len, "--layers", layers,
+           *config.args(), "--json", f"{path}.json", "--trace", f"{path}.trace.json.gz",
+           *(["--gpu"] if args.gpu else [])]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        print(f"{path.name}: exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    doc = json.loads(Path(f"{path}.json").read_text())
+    return {"case": case, "run": i, "mps": args.mps, "net": config.net, "policy": config.policy,
+            "chains": config.chains, "knobs": list(config.knobs), "online_s": doc["timing"]["online_time_s"],
+            "keygen_s": doc["keygen_s"], "bit_exact": doc["bit_exact_with_plaintext"],
+            "schedule_equal": all(doc["schedule_equals_dealer_pass"]), "card": doc["device"], "file": path.name}
+
+
 def main() -> None:
     args = parse()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -59,39 +135,22 @@ def main() -> None:
         mps("start")
     start, rows = time.monotonic(), []
     try:
-        for case in args.case or ["bert-tiny:128:2"]:
-            model, seq_len, layers = case.split(":")
-            for i in range(args.runs):
-                if time.monotonic() - start > args.budget_s:
-                    print(f"budget of {args.budget_s:g} s spent: {case} run {i} and after not run", file=sys.stderr)
-                    raise StopIteration
-                stem = args.out / f"{model}_T{seq_len}_L{layers}_r{i}"
-                cmd = [sys.executable, "-m", "real_backend", "run", "--model", model, "--seq-len", seq_len,
-                       "--layers", layers, "--net", args.net, "--policy", args.policy, "--chains", str(args.chains),
-                       "--json", f"{stem}.json", "--trace", f"{stem}.trace.json.gz",
-                       *(["--gpu"] if args.gpu else []), *(a for k in args.set for a in ("--set", k))]
-                proc = subprocess.run(cmd, capture_output=True, text=True)
-                if proc.returncode:
-                    print(f"{case} run {i}: exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}",
-                          file=sys.stderr)
-                    continue
-                doc = json.loads(Path(f"{stem}.json").read_text())
-                row = {"case": case, "run": i, "mps": args.mps, "net": args.net, "policy": args.policy,
-                       "chains": args.chains, "knobs": args.set, "online_s": doc["timing"]["online_time_s"],
-                       "keygen_s": doc["keygen_s"], "bit_exact": doc["bit_exact_with_plaintext"],
-                       "schedule_equal": all(doc["schedule_equals_dealer_pass"]), "card": doc["device"]}
+        for i, case, config in plan(args.case, args.config, args.runs):
+            if time.monotonic() - start > args.budget_s:
+                print(f"budget of {args.budget_s:g} s spent: round {i} of {case} {config.tag() or 'default'} and "
+                      "after not run", file=sys.stderr)
+                break
+            row = run_one(args, i, case, config)
+            if row is not None:
                 rows.append(row)
                 with (args.out / "runs.jsonl").open("a") as fh:
                     fh.write(json.dumps(row) + "\n")
-    except StopIteration:
-        pass
     finally:
         if args.mps:
             mps("stop")
-    print(f"{'case':24s} {'run':>3s} {'online s':>9s} {'keygen s':>9s}  exact schedule")
+    print(f"{'run':52s} {'online s':>9s} {'keygen s':>9s}  exact schedule")
     for r in rows:
-        print(f"{r['case']:24s} {r['run']:3d} {r['online_s']:9.3f} {r['keygen_s']:9.1f}  {r['bit_exact']!s:5s} "
-              f"{r['schedule_equal']}")
+        print(f"{r['file']:52s} {r['online_s']:9.3f} {r['keygen_s']:9.1f}  {r['bit_exact']!s:5s} {r['schedule_equal']}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from models.layer import transformer_layer
 from models.specs import ModelSpec
 from simflush.executor.records import FlushKind
 from simflush.io.trace_schema import FlushEvent, RunEvent, Trace, TraceMeta
-from simflush.profiles import Settings
+from simflush.profiles import REAL_BACKEND_GPU_KNOBS, Settings
 
 
 def real_trace(spec: ModelSpec, seq_len: int, settings: Settings, n_bits: int, parties: tuple[Any, Any], device: str,
@@ -26,7 +26,7 @@ def real_trace(spec: ModelSpec, seq_len: int, settings: Settings, n_bits: int, p
     meta = TraceMeta(source="real_backend", system="real_backend", backend="gpu" if device else "cpu",
                      model=spec.name, seq_len=seq_len, batch=1, layers=layers, iterations=1,
                      runtime_profile=settings.profile, device=device, n_bits=n_bits, online_time_s=online,
-                     traced=True, settings=dict(settings.env), policy=policy, chains=settings.layer.chains,
+                     traced=True, settings=settings.env | (REAL_BACKEND_GPU_KNOBS if device else {}), policy=policy, chains=settings.layer.chains,
                      network=network)
     runs, flushes = [], []
     for p in parties:

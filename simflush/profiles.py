@@ -47,6 +47,11 @@ PROFILES.register(RuntimeProfile("sigma-gpu", "gpu", "SIGMA's GPU code (GPU-MPC)
     "sigma_merge": "0"}, graph=SIGMA_GRAPH))
 
 
+# How the real backend on the GPU departs from the runtime it runs (timing only: the schedule is the same): it packs
+# every open on the device (real_backend.gpu_wire), where SUF packs only opens above a threshold.
+REAL_BACKEND_GPU_KNOBS = {"SUF_OPEN_PACK_DEVICE_MIN_WORDS": "1"}
+
+
 def parse_overrides(pairs: list[str]) -> dict[str, str]:
     """``["K=V", ...]`` -> validated ``{K: V}``."""
     out: dict[str, str] = {}

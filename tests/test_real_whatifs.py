@@ -24,11 +24,13 @@ def test_predictions_carry_their_commit_and_a_speedup_per_whatif(predictions):
     assert len({round(r["speedup"], 6) for r in rows}) > 1   # the variants do move the time
 
 
-def test_the_commands_measure_each_configuration_once(predictions):
-    lines = real_whatifs.commands(predictions, "OUT")
-    assert len(lines) == len(set(lines)) and all("--case bert-tiny:16:1" in line for line in lines)
-    assert any("--policy have_pfss_work --chains 2 --net wan" in line for line in lines)
-    assert any("--set SUF_INV_MODE=sigma_gpu --set inv_sigma_muls=0" in line for line in lines)
+def test_the_command_measures_each_configuration_once_in_rounds(predictions):
+    line = real_whatifs.command(predictions, "OUT")
+    configs = [c.strip("'") for c in line.split(" --config ")[1:]]
+    distinct = {real_whatifs.key(real_whatifs._config(w[k])) for w in predictions["whatifs"] for k in ("base", "variant")}
+    assert "--case bert-tiny:16:1" in line and len(configs) == len(set(configs)) == len(distinct)
+    assert "policy=have_pfss_work,chains=2,net=wan" in configs and "SUF_INV_MODE=sigma_gpu,inv_sigma_muls=0" in configs
+    assert "" in configs   # the runtime's defaults: the base of every knob what-if, measured once
 
 
 def test_check_takes_medians_and_compares_speedups(predictions, tmp_path):

@@ -2,13 +2,13 @@
 
     python validation/real_whatifs.py predict --cost PROFILE --model bert-base --seq-len 128 --layers 1 \
         --out validation/real_backend_h200/predictions.json     # PROFILE: real-h200 once it is calibrated
-    python validation/real_whatifs.py commands --predictions P.json      # the real runs that measure them
+    python validation/real_whatifs.py command --predictions P.json       # the real runs that measure them
     python validation/real_whatifs.py check --predictions P.json --runs DIR [--json]
 
 Each what-if is a baseline and a variant (a policy, chains, a network or runtime knobs). ``predict`` simulates both
 with the cost profile and writes the predicted times and speed-up (baseline / variant) with the commit it was made
-at, so that the prediction is on record before anything is measured. ``commands`` prints the
-``benchmarks/real_runs.py`` command of every configuration. ``check`` reads those runs (DIR/runs.jsonl), takes each
+at, so that the prediction is on record before anything is measured. ``command`` prints the
+``benchmarks/real_runs.py`` command that measures every configuration, in rounds. ``check`` reads those runs (DIR/runs.jsonl), takes each
 configuration's median online time, and reports each what-if's measured speed-up and the ratio of the two
 speed-ups (predicted / measured; the goal: within 10 %).
 """
@@ -25,22 +25,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path[:0] = [str(HERE.parent), str(HERE.parent / "benchmarks")]
 
 import simflush  # noqa: E402
+from real_runs import RunConfig as Config  # noqa: E402
+from simflush.profiles import REAL_BACKEND_GPU_KNOBS  # noqa: E402
 
 GOAL = 0.10   # |predicted / measured speed-up - 1|
 
 
-@dataclass(frozen=True)
-class Config:
-    policy: str = "suf"
-    chains: int = 1
-    net: str = "loopback"
-    knobs: tuple[str, ...] = ()
-
-    def key(self) -> tuple:
-        return self.policy, self.chains, self.net, tuple(sorted(self.knobs))
+def key(c: Config) -> tuple:
+    return c.policy, c.chains, c.net, tuple(sorted(c.knobs))
 
 
 @dataclass(frozen=True)
@@ -50,8 +45,9 @@ class WhatIf:
     variant: Config
 
 
-def _knob(base: tuple[str, ...], variant: tuple[str, ...]) -> tuple[Config, Config]:
-    return Config(knobs=base), Config(knobs=variant)
+def _knob(*variant: str) -> tuple[Config, Config]:
+    """The runtime's defaults (rsqrt_iters=1 among them) against ``variant``'s knobs."""
+    return Config(), Config(knobs=variant)
 
 
 WHATIFS = [
@@ -59,12 +55,12 @@ WHATIFS = [
            Config(policy="have_pfss_work", chains=2, net="lan")),
     WhatIf("have_pfss_work, 2 chains, WAN", Config(chains=2, net="wan"),
            Config(policy="have_pfss_work", chains=2, net="wan")),
-    WhatIf("rsqrt_iters 2 vs 1", *_knob(("rsqrt_iters=1",), ("rsqrt_iters=2",))),
-    WhatIf("SIGMA nExp", *_knob((), ("SUF_NEXP_MODE=sigma_gpu",))),
-    WhatIf("nexp_final_trunc=0", *_knob((), ("nexp_final_trunc=0",))),
-    WhatIf("SIGMA inverse", *_knob((), ("SUF_INV_MODE=sigma_gpu", "inv_sigma_muls=0"))),
-    WhatIf("SIGMA rowmax", *_knob((), ("SUF_ROWMAX_MODE=sigma_gpu",))),
-    WhatIf("SIGMA rsqrt LUT", *_knob((), ("SUF_RSQRT_MODE=sigma_gpu", "rsqrt_iters=1"))),
+    WhatIf("rsqrt_iters 2 vs 1", *_knob("rsqrt_iters=2")),
+    WhatIf("SIGMA nExp", *_knob("SUF_NEXP_MODE=sigma_gpu")),
+    WhatIf("nexp_final_trunc=0", *_knob("nexp_final_trunc=0")),
+    WhatIf("SIGMA inverse", *_knob("SUF_INV_MODE=sigma_gpu", "inv_sigma_muls=0")),
+    WhatIf("SIGMA rowmax", *_knob("SUF_ROWMAX_MODE=sigma_gpu")),
+    WhatIf("SIGMA rsqrt LUT", *_knob("SUF_RSQRT_MODE=sigma_gpu")),
 ]
 
 
@@ -80,7 +76,9 @@ class Prediction:
 
 
 def _simulate(model: str, seq_len: int, layers: int, cost: str, c: Config) -> float:
-    return simflush.simulate(model=model, seq_len=seq_len, layers=layers, knobs=list(c.knobs), policy=c.policy,
+    """The configuration as the real backend runs it on the GPU (every open packed there)."""
+    knobs = [f"{k}={v}" for k, v in REAL_BACKEND_GPU_KNOBS.items()] + list(c.knobs)
+    return simflush.simulate(model=model, seq_len=seq_len, layers=layers, knobs=knobs, policy=c.policy,
                              net=c.net, cost=cost, chains=c.chains).online_time_s
 
 
@@ -98,19 +96,12 @@ def _config(d: dict) -> Config:
     return Config(d["policy"], d["chains"], d["net"], tuple(d["knobs"]))
 
 
-def commands(doc: dict, out: str = "DIR", runs: int = 3) -> list[str]:
-    """The ``benchmarks/real_runs.py`` command of each distinct configuration of the predictions."""
-    seen, lines = set(), []
-    case = f"{doc['model']}:{doc['seq_len']}:{doc['layers']}"
-    for w in doc["whatifs"]:
-        for c in (_config(w["base"]), _config(w["variant"])):
-            if c.key() in seen:
-                continue
-            seen.add(c.key())
-            sets = " ".join(f"--set {k}" for k in c.knobs)
-            lines.append(f"python benchmarks/real_runs.py --gpu --out {out} --case {case} --runs {runs} "
-                         f"--policy {c.policy} --chains {c.chains} --net {c.net} {sets}".rstrip())
-    return lines
+def command(doc: dict, out: str = "DIR", runs: int = 3) -> str:
+    """The ``benchmarks/real_runs.py`` command that measures every distinct configuration of the predictions, in
+    rounds (each configuration once per round)."""
+    configs = {key(c): c for w in doc["whatifs"] for c in (_config(w["base"]), _config(w["variant"]))}
+    return (f"python benchmarks/real_runs.py --gpu --mps --out {out} --case {doc['model']}:{doc['seq_len']}:"
+            f"{doc['layers']} --runs {runs} " + " ".join(f"--config '{c.spec()}'" for c in configs.values()))
 
 
 def check(doc: dict, runs_file: Path) -> list[dict]:
@@ -122,10 +113,10 @@ def check(doc: dict, runs_file: Path) -> list[dict]:
         if run["case"] != case or not (run["bit_exact"] and run["schedule_equal"]):
             continue
         c = Config(run["policy"], run["chains"], run["net"], tuple(run["knobs"]))
-        times.setdefault(c.key(), []).append(run["online_s"])
+        times.setdefault(key(c), []).append(run["online_s"])
     out = []
     for w in doc["whatifs"]:
-        base, variant = (times.get(_config(w[k]).key()) for k in ("base", "variant"))
+        base, variant = (times.get(key(_config(w[k]))) for k in ("base", "variant"))
         row = {"name": w["name"], "predicted": w["speedup"], "measured": None, "ratio": None, "runs": None}
         if base and variant:
             measured = statistics.median(base) / statistics.median(variant)
@@ -143,7 +134,7 @@ def main() -> None:
     pr.add_argument("--seq-len", type=int, default=128)
     pr.add_argument("--layers", type=int, default=1)
     pr.add_argument("--out", required=True, type=Path)
-    co = sub.add_parser("commands")
+    co = sub.add_parser("command")
     co.add_argument("--predictions", required=True, type=Path)
     co.add_argument("--out", default="DIR")
     ch = sub.add_parser("check")
@@ -157,8 +148,8 @@ def main() -> None:
         print(f"{len(doc['whatifs'])} predictions at {doc['commit'][:12]} -> {args.out}")
         return
     doc = json.loads(args.predictions.read_text())
-    if args.cmd == "commands":
-        print("\n".join(commands(doc, args.out)))
+    if args.cmd == "command":
+        print(command(doc, args.out))
         return
     rows = check(doc, args.runs / "runs.jsonl")
     if args.json:

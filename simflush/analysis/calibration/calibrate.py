@@ -241,24 +241,25 @@ def fit_groups(data: dict, s_per_flop: float | None = None) -> tuple[dict[str, F
     """All groups; returns the fits and the CostModel field values they give. ``s_per_flop``: the
     public matmul kernel's measured cost per flop at the trace's level, if known."""
     fits = _fit_opens(data["opens"])
-    if "open_pack_host" not in fits:
-        raise ConfigError("calibration: the trace has no host-packed opens")
     eval_fit, slopes, kind_floors = _fit_evals(data["evals"])
     finish_fit, finish_slopes = _fit_finishes(data["finishes"])
     stage = float(eval_fit.coef[eval_fit.names.index("gpu_stage_s_per_word")])
     fits.update({"pfss_eval": eval_fit, "pfss_finish": finish_fit, "step": _fit_steps(data["steps"], stage),
                  "run_gap": _fit_run_gaps(data["run_gaps"], s_per_flop)})
     value = {name: float(c) for fit in fits.values() for name, c in zip(fit.names, fit.coef, strict=True)}
-    host_pack_floor = value["open_host_pack_floor_s"]   # the engine charges it with the open's floor
+    # the engine charges the host pack's floor with the open's; a trace with opens packed on one side only (the real
+    # backend packs every open on the GPU) costs the other side as that one
+    host_pack_floor = value.get("open_host_pack_floor_s", 0.0)
+    device_pack_floor = value.get("open_device_pack_floor_s", host_pack_floor)
+    host_pack_slope = value.get("open_host_pack_s_per_word", value.get("open_device_pack_s_per_word"))
     values = {
         "open_floor_s": value["open_exchange_floor_s"] + host_pack_floor,
         "open_s_per_wire_byte": value["open_s_per_wire_byte"],
         "open_host_scatter_s_per_word": value["open_host_scatter_s_per_word"],
         "open_wait_per_s_apart": value["open_wait_per_s_apart"],
-        "open_host_pack_s_per_word": value["open_host_pack_s_per_word"],
-        # without device-packed opens in the trace, the device path is costed as the host's
-        "open_device_pack_floor_s": value.get("open_device_pack_floor_s", host_pack_floor) - host_pack_floor,
-        "open_device_pack_s_per_word": value.get("open_device_pack_s_per_word", value["open_host_pack_s_per_word"]),
+        "open_host_pack_s_per_word": host_pack_slope,
+        "open_device_pack_floor_s": device_pack_floor - host_pack_floor,
+        "open_device_pack_s_per_word": value.get("open_device_pack_s_per_word", host_pack_slope),
         "pfss_floor_s": value["pfss_floor_s"], "pfss_s_per_elem": dict(sorted(slopes.items())),
         "gpu_stage_s_per_word": value["gpu_stage_s_per_word"],
         "pfss_kind_floor_s": dict(sorted(kind_floors.items())),

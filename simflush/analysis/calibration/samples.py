@@ -21,7 +21,7 @@ from ...executor.records import FlushKind
 from ...io.suf_bench import BenchRun, read_bench
 from ...io.suf_trace import read_suf_trace
 from ...io.trace_schema import FlushEvent, Trace, TraceMeta, read_trace
-from ...profiles import resolve
+from ...profiles import REAL_BACKEND_GPU_KNOBS, resolve
 from ...sim.cost import CostModel
 from ...sim.engine import SimConfig
 from ...tasks import gates as gate_defs
@@ -63,7 +63,7 @@ def load_source(trace_path: Path, bench_path: Path | None, knobs: list[str] = ()
     bench = read_bench(bench_path) if bench_path else None
     if trace_path.name.endswith((".json", ".json.gz")):
         trace = read_trace(trace_path)
-        result = simulate_config(replace(_config_of(trace.meta), layers=1))
+        result = simulate_config(replace(config_of_trace(trace.meta), layers=1))
     else:
         if bench is None:
             raise ConfigError(f"{trace_path}: a SUF trace needs --bench (the bench JSON of the same run) "
@@ -79,15 +79,19 @@ def load_source(trace_path: Path, bench_path: Path | None, knobs: list[str] = ()
     return Source(trace, result, bench)
 
 
-def _config_of(m: TraceMeta) -> SimConfig:
-    """The simulated configuration of a trace in simflush's schema: its runtime profile (the bench defaults of its
-    backend when it names none), the knobs it records that differ from that profile's, its policy and its chains (a
-    real backend's run records them all)."""
+def config_of_trace(m: TraceMeta, cost: CostModel | None = None) -> SimConfig:
+    """The simulated configuration of a trace in simflush's schema (``cost``: charges nothing if None): its runtime
+    profile (the bench defaults of its backend when it names none), the knobs it records that differ from that
+    profile's, its policy, chains and network (a real backend's run records them all)."""
     profile = m.runtime_profile or ("suf-gpu-bench" if m.backend == "gpu" else "suf-cpu-bench")
     defaults = resolve(profile, get_model(m.model)).env
-    knobs = [f"{k}={v}" for k, v in sorted(m.settings.items()) if defaults.get(k) != v]
+    settings = dict(m.settings)
+    if m.system == "real_backend" and m.backend == "gpu":   # its traces before 2026-12-01 did not record this
+        settings = REAL_BACKEND_GPU_KNOBS | settings
+    knobs = [f"{k}={v}" for k, v in sorted(settings.items()) if defaults.get(k) != v]
     return make_config(model=m.model, seq_len=m.seq_len, batch=m.batch, layers=m.layers, runtime=profile, knobs=knobs,
-                       policy=m.policy or "suf", chains=m.chains, cost=_schedule_cost())
+                       policy=m.policy or "suf", chains=m.chains, net=m.network or "loopback",
+                       cost=cost or _schedule_cost())
 
 
 def _schedule_cost() -> CostModel:

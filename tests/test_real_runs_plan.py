@@ -1,0 +1,32 @@
+"""benchmarks/real_runs.py: configs read from their specs and back, and runs planned in rounds (no GPU: no run)."""
+import sys
+
+import pytest
+from paths import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import real_runs
+from real_runs import RunConfig
+
+
+def test_a_config_reads_back_from_its_spec_and_names_its_files():
+    c = RunConfig.parse("policy=have_pfss_work,chains=2,net=wan,SUF_INV_MODE=sigma_gpu,inv_sigma_muls=0")
+    assert c == RunConfig("have_pfss_work", 2, "wan", ("SUF_INV_MODE=sigma_gpu", "inv_sigma_muls=0"))
+    assert RunConfig.parse(c.spec()) == c and RunConfig.parse("") == RunConfig()
+    assert RunConfig.parse("net=custom:1,5,chains=3") == RunConfig(chains=3, net="custom:1,5")
+    assert c.tag() == "policy-have_pfss_work_chains-2_net-wan_SUF_INV_MODE-sigma_gpu_inv_sigma_muls-0"
+    assert real_runs.stem(REPO, "bert-base:128:1", RunConfig(), 2).name == "bert-base_T128_L1_r2"
+
+
+@pytest.mark.parametrize("bad", ["chains=0", "policy", "rsqrt_iters="])
+def test_a_bad_config_is_one_line_naming_it(bad, capsys):
+    with pytest.raises(SystemExit):
+        real_runs.parse(["--out", "x", "--config", bad])
+    assert f"--config {bad!r}" in capsys.readouterr().err
+
+
+def test_runs_go_in_rounds_every_configuration_once_a_round():
+    configs = [RunConfig(), RunConfig(knobs=("rsqrt_iters=2",))]
+    order = real_runs.plan(["bert-tiny:16:1", "gpt2:16:1"], configs, 2)
+    assert len(order) == 8 and [i for i, *_ in order] == [0] * 4 + [1] * 4
+    assert order[:4] == [(0, case, c) for case in ("bert-tiny:16:1", "gpt2:16:1") for c in configs]
