@@ -1,6 +1,6 @@
 """A batch of real two-party runs, each written as its JSON and trace: the measured side of calibration and validation.
 
-    python benchmarks/real_runs.py --out DIR [--gpu] [--mps] [--runs 3] [--budget-s 540] \
+    python benchmarks/real_runs.py --out DIR [--gpu] [--mps] [--runs 3] [--first-round 0] [--budget-s 540] \
         [--case bert-tiny:128:2 --case bert-base:64:1 ...] \
         [--config policy=have_pfss_work,chains=2,net=wan --config rsqrt_iters=2 ...]
 
@@ -71,6 +71,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--case", action="append", default=[], metavar="MODEL:T:LAYERS")
     p.add_argument("--config", action="append", default=[], metavar="policy=P,chains=K,net=N,K=V,...")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--first-round", type=int, default=0, help="number the rounds from this one (a later batch)")
     p.add_argument("--gpu", action="store_true")
     p.add_argument("--mps", action="store_true", help="run under the CUDA MPS daemon (started and stopped here)")
     p.add_argument("--budget-s", type=float, default=540.0)
@@ -89,9 +90,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def plan(cases: list[str], configs: list[RunConfig], runs: int) -> list[tuple[int, str, RunConfig]]:
+def plan(cases: list[str], configs: list[RunConfig], runs: int, first: int = 0) -> list[tuple[int, str, RunConfig]]:
     """Every (run index, case, config), round by round."""
-    return [(i, case, config) for i in range(runs) for case in cases for config in configs]
+    return [(i, case, config) for i in range(first, first + runs) for case in cases for config in configs]
 
 
 def stem(out: Path, case: str, config: RunConfig, i: int) -> Path:
@@ -135,7 +136,7 @@ def main() -> None:
         mps("start")
     start, rows = time.monotonic(), []
     try:
-        for i, case, config in plan(args.case, args.config, args.runs):
+        for i, case, config in plan(args.case, args.config, args.runs, args.first_round):
             if time.monotonic() - start > args.budget_s:
                 print(f"budget of {args.budget_s:g} s spent: round {i} of {case} {config.tag() or 'default'} and "
                       "after not run", file=sys.stderr)
