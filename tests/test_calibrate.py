@@ -5,11 +5,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from paths import REPO
 from simhelpers import run_sim
 
 from simflush.analysis.calibration.calibrate import calibrate
 from simflush.analysis.calibration.robust_fit import huber_fit
-from simflush.analysis.calibration.samples import Source
+from simflush.analysis.calibration.samples import Source, config_of_trace, load_source
 from simflush.api import simulate_config
 from simflush.cli import main
 from simflush.sim.cost import COST_SCHEMA_VERSION, load_cost
@@ -148,3 +149,16 @@ def test_a_trace_in_simflushs_schema_is_simulated_with_its_own_knobs_and_policy(
     assert source.result.config.policy == "have_pfss_work" and source.result.config.settings.layer.chains == 2
     assert [f.words for f in source.result.trace.flushes] == [
         f.words for f in to_trace(result).flushes if f.layer == 0]
+
+
+def test_a_real_backend_gpu_trace_calibrates_with_every_open_packed_on_the_gpu():
+    """Its opens are all packed on the GPU: the host path is costed as the device's, and the schedule it is matched
+    against packs every open there too (a trace from before the knob was recorded reads as saying so)."""
+    path = REPO / "validation/real_backend_h200/calibration/bert-base_T128_L1_r0.trace.json.gz"
+    source = load_source(path, None)
+    assert "SUF_OPEN_PACK_DEVICE_MIN_WORDS" not in source.trace.meta.settings
+    assert config_of_trace(source.trace.meta).settings.device_pack_min_words == 1
+    assert all(f.device for f in source.trace.flushes if f.kind == "OPEN")
+    cost = calibrate([source]).cost
+    assert cost.open_host_pack_s_per_word == cost.open_device_pack_s_per_word > 0
+    assert cost.open_host_scatter_s_per_word == 0 and cost.provenance["sources"][0]["file"] == path.name

@@ -27,9 +27,11 @@ def test_predictions_carry_their_commit_and_a_speedup_per_whatif(predictions):
 def test_the_command_measures_each_configuration_once_in_rounds(predictions):
     line = real_whatifs.command(predictions, "OUT")
     configs = [c.strip("'") for c in line.split(" --config ")[1:]]
-    distinct = {real_whatifs.key(real_whatifs._config(w[k])) for w in predictions["whatifs"] for k in ("base", "variant")}
+    distinct = {real_whatifs.key(real_whatifs._config(w[k]))
+                for w in predictions["whatifs"] for k in ("base", "variant")}
     assert "--case bert-tiny:16:1" in line and len(configs) == len(set(configs)) == len(distinct)
-    assert "policy=have_pfss_work,chains=2,net=wan" in configs and "SUF_INV_MODE=sigma_gpu,inv_sigma_muls=0" in configs
+    assert "policy=have_pfss_work,chains=2,net=wan" in configs
+    assert "SUF_INV_MODE=sigma_gpu,inv_sigma_muls=0" in configs
     assert "" in configs   # the runtime's defaults: the base of every knob what-if, measured once
 
 

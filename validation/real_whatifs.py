@@ -6,11 +6,11 @@
     python validation/real_whatifs.py check --predictions P.json --runs DIR [--json]
 
 Each what-if is a baseline and a variant (a policy, chains, a network or runtime knobs). ``predict`` simulates both
-with the cost profile and writes the predicted times and speed-up (baseline / variant) with the commit it was made
-at, so that the prediction is on record before anything is measured. ``command`` prints the
-``benchmarks/real_runs.py`` command that measures every configuration, in rounds. ``check`` reads those runs (DIR/runs.jsonl), takes each
-configuration's median online time, and reports each what-if's measured speed-up and the ratio of the two
-speed-ups (predicted / measured; the goal: within 10 %).
+with the cost profile, as the real backend runs them on the GPU, and writes the predicted times and speed-up
+(baseline / variant) with the commit it was made at, so that the prediction is on record before anything is
+measured. ``command`` prints the ``benchmarks/real_runs.py`` command that measures every configuration, in rounds.
+``check`` reads those runs (DIR/runs.jsonl), takes each configuration's median online time, and reports each
+what-if's measured speed-up and the ratio of the two speed-ups (predicted / measured; the goal: within 10 %).
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "benchmarks")]
 
-import simflush  # noqa: E402
 from real_runs import RunConfig as Config  # noqa: E402
+
+import simflush  # noqa: E402
 from simflush.profiles import REAL_BACKEND_GPU_KNOBS  # noqa: E402
 
 GOAL = 0.10   # |predicted / measured speed-up - 1|

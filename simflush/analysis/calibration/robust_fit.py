@@ -35,9 +35,10 @@ class Fit:
         resid = self.measured - self.fitted
         ss_tot = float(((self.measured - self.measured.mean()) ** 2).sum())
         rel = np.abs(resid) / np.maximum(self.measured, MIN_TIME_S)
+        total = float(self.measured.sum())   # 0 for a group the runtime does not time (the real backend's finish)
         return {"n": len(resid), "rmse_s": float(np.sqrt((resid ** 2).mean())),
                 "r2": 1.0 - float((resid ** 2).sum()) / ss_tot if ss_tot > 0 else 1.0,
-                "median_rel_err": float(np.median(rel)), "sum_rel_err": float(resid.sum() / total) if (total := self.measured.sum()) else 0.0,
+                "median_rel_err": float(np.median(rel)), "sum_rel_err": float(resid.sum()) / total if total else 0.0,
                 "outliers": int((self.weights < 0.5).sum())}
 
     def to_dict(self) -> dict:

@@ -1,0 +1,67 @@
+"""Issue 14's bars on the stored runs (validation/check_real_runs.py; CPU only): the what-ifs predicted within 10 %
+of what the real backend measured stay so, the configurations whose held-out median real-h200 predicts within 10 %
+stay so, and suf-h200 predicts SUF's held-out H200 runs better than suf-h100 does. The misses are strict xfails: if
+a change closes one, the test says so and the bar moves into the held list."""
+import sys
+
+import pytest
+from paths import REPO
+
+sys.path.insert(0, str(REPO / "validation"))
+import check_real_runs
+
+HELD_WHATIFS = ["have_pfss_work, 2 chains, LAN", "have_pfss_work, 2 chains, WAN", "rsqrt_iters 2 vs 1",
+                "nexp_final_trunc=0", "SIGMA rowmax"]
+# the real backend builds SIGMA's LUT gates as interval gates with a breakpoint per table entry (docs/validation.md)
+MISSED_WHATIFS = ["SIGMA nExp", "SIGMA inverse"]
+HELD_TOTALS = [("bert-base", 128), ("bert-large", 64), ("bert-tiny", 128)]
+MISSED_TOTALS = [("bert-base", 64), ("bert-large", 128), ("bert-tiny", 64), ("gpt2", 128), ("gpt2", 64)]
+
+
+@pytest.fixture(scope="module")
+def whatifs():
+    return {r["name"]: r for r in check_real_runs.whatif_rows()[1]}
+
+
+@pytest.fixture(scope="module")
+def totals():
+    return {(r["model"], r["seq_len"]): r for r in check_real_runs.real_totals()}
+
+
+@pytest.mark.parametrize("name", HELD_WHATIFS)
+def test_the_whatif_is_predicted_within_10pct_of_its_measured_speedup(whatifs, name):
+    row = whatifs[name]
+    assert min(row["runs"]) >= 2 and abs(row["ratio"] - 1) <= 0.10, row
+
+
+@pytest.mark.xfail(strict=True, reason="the profile costs SIGMA's LUTs by PRG calls; ours are interval gates")
+@pytest.mark.parametrize("name", MISSED_WHATIFS)
+def test_missed_whatif_within_10pct(whatifs, name):
+    assert abs(whatifs[name]["ratio"] - 1) <= 0.10
+
+
+@pytest.mark.parametrize("case", HELD_TOTALS)
+def test_real_h200_predicts_the_held_out_median_within_10pct(totals, case):
+    row = totals[case]
+    assert row["held_out"] >= 2 and abs(row["rel_err"]) <= 0.10, row
+
+
+@pytest.mark.xfail(strict=True, reason="run-to-run spread of 10-35 % with 2 held-out runs; see docs/validation.md")
+@pytest.mark.parametrize("case", MISSED_TOTALS)
+def test_missed_total_within_10pct(totals, case):
+    assert abs(totals[case]["rel_err"]) <= 0.10
+
+
+def test_every_configuration_of_the_issue_is_measured_three_times(totals):
+    assert {m for m, _ in totals} == {"bert-tiny", "bert-base", "bert-large", "gpt2"}
+    assert all(r["runs"] == 3 for r in totals.values()) and len({t for _, t in totals}) == 2
+
+
+def test_suf_h200_beats_suf_h100_on_the_h200_runs_it_did_not_see():
+    rows = [r for r in check_real_runs.suf_h200_rows() if r["run"] != "bert-base_a"]   # bert-base_a: its --untraced
+    assert len(rows) == 4
+    for r in rows:
+        err = {name: abs(r[name] / r["measured_s"] - 1) for name in ("suf-h100", "suf-h200")}
+        assert err["suf-h200"] <= 0.12, r
+        if r["measured_s"] > 0.5:   # bert-tiny is host-bound: the same on both cards
+            assert err["suf-h200"] < err["suf-h100"], r

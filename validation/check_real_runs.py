@@ -1,0 +1,156 @@
+"""Re-check the stored real runs of issue 14 against the cost profiles (CPU only, from the files in the repository).
+
+    python validation/check_real_runs.py [--plot docs/real_validation_h200.png] [--json]
+
+1. ``real-h200`` against our backend's runs on the H200 (validation/real_backend_h200/calibration): per
+   configuration the median online time of the runs not used in the fit (the fit used each configuration's r0) and
+   its error, the run-to-run spread of all its runs, and the per-run (simflush run) errors of runs over 2 ms.
+2. The what-ifs (validation/real_backend_h200/predictions_*.json against whatifs/runs.jsonl): predicted and measured
+   speed-ups and their ratio.
+3. SUF's bench on the H200 (validation/suf_h200_device) against ``suf-h100`` and ``suf-h200``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
+
+import real_whatifs  # noqa: E402
+
+from simflush.analysis.calibration.samples import config_of_trace  # noqa: E402
+from simflush.analysis.calibration.validate import measured_runs, predict, predicted_runs  # noqa: E402
+from simflush.api import simulate_config  # noqa: E402
+from simflush.io.suf_bench import read_bench  # noqa: E402
+from simflush.io.trace_schema import read_trace  # noqa: E402
+from simflush.sim.cost import load_cost  # noqa: E402
+
+REAL = HERE / "real_backend_h200"
+CALIBRATION, WHATIFS = REAL / "calibration", REAL / "whatifs"
+SUF_H200 = HERE / "suf_h200_device"
+FIT_RUN = "_r0."            # the runs the real-h200 preset was calibrated on
+BIG_RUN_S = 2e-3            # per-run errors are judged on runs longer than this
+
+
+def real_totals(cost_name: str = "real-h200") -> list[dict]:
+    """Per configuration of the calibration set: held-out median, prediction, error, spread, per-run errors."""
+    cost = load_cost(cost_name)
+    groups: dict[tuple, list[Path]] = defaultdict(list)
+    for path in sorted(CALIBRATION.glob("*.trace.json.gz")):
+        m = read_trace(path).meta
+        groups[(m.model, m.seq_len, m.layers)].append(path)
+    out = []
+    for (model, seq_len, layers), paths in groups.items():
+        traces = {p.name: read_trace(p) for p in paths}
+        result = simulate_config(config_of_trace(next(iter(traces.values())).meta, cost))
+        held = [t for name, t in traces.items() if FIT_RUN not in name]
+        times = [t.meta.online_time_s for t in traces.values()]
+        median = statistics.median(t.meta.online_time_s for t in held)
+        predicted_run = predicted_runs(result.trace)
+        run_errors = []
+        for t in held:
+            for i, seconds in measured_runs(t).items():
+                if seconds > BIG_RUN_S:
+                    run_errors.append(predicted_run[i] / seconds - 1)
+        out.append({"model": model, "seq_len": seq_len, "layers": layers, "runs": len(times),
+                    "held_out": len(held), "measured_median_s": median, "predicted_s": result.online_time_s,
+                    "rel_err": result.online_time_s / median - 1,
+                    "spread": (max(times) - min(times)) / statistics.median(times),
+                    "runs_over_2ms": len(run_errors),
+                    "runs_within_20pct": sum(abs(e) <= 0.20 for e in run_errors)})
+    return out
+
+
+def whatif_rows() -> tuple[dict, list[dict]]:
+    path = next(REAL.glob("predictions_*.json"))
+    doc = json.loads(path.read_text())
+    return doc, real_whatifs.check(doc, WHATIFS / "runs.jsonl")
+
+
+def suf_h200_rows() -> list[dict]:
+    rows = []
+    for path in sorted(SUF_H200.glob("*_*.json")):
+        bench = read_bench(path)
+        row = {"run": path.stem, "model": bench.model, "seq_len": bench.seq_len, "measured_s": bench.online_time_s}
+        for name in ("suf-h100", "suf-h200"):
+            row[name] = predict(load_cost(name), bench).online_time_s
+        rows.append(row)
+    return rows
+
+
+def plot(totals: list[dict], whatifs: list[dict], path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from simflush.io.plots import DPI
+
+    fig = Figure(figsize=(12, 4.8), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    labels = [f"{r['model']}\nT={r['seq_len']} L={r['layers']}" for r in totals]
+    x = range(len(totals))
+    left.bar([i - 0.2 for i in x], [r["measured_median_s"] * 1e3 for r in totals], 0.4,
+             label="measured (median of held-out runs)")
+    left.bar([i + 0.2 for i in x], [r["predicted_s"] * 1e3 for r in totals], 0.4, label="predicted (real-h200)")
+    left.set_xticks(list(x), labels, fontsize=7, rotation=45, ha="right")
+    left.set_ylabel("online time, ms")
+    left.set_title("real backend on one H200 (MPS, loopback TCP)", fontsize=9)
+    left.legend(fontsize=7)
+    done = [r for r in whatifs if r["measured"] is not None]
+    y = range(len(done))
+    right.barh(list(y), [r["ratio"] for r in done], color=["tab:green" if abs(r["ratio"] - 1) <= 0.1 else "tab:red"
+                                                          for r in done])
+    right.axvspan(1 / 1.1, 1.1, color="tab:green", alpha=0.15, label="within 10 %")
+    right.axvline(1.0, color="k", lw=0.8)
+    right.set_xscale("log")
+    right.set_yticks(list(y), [f"{r['name']} ({r['predicted']:.2f} / {r['measured']:.2f})" for r in done],
+                     fontsize=7)
+    right.invert_yaxis()
+    right.set_xlabel("predicted / measured speed-up (log)")
+    right.set_title("what-ifs, bert-base T=128 1 layer: predicted before measured", fontsize=9)
+    right.legend(fontsize=7)
+    fig.savefig(path, dpi=DPI)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--plot", type=Path)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    totals, (doc, whatifs), suf = real_totals(), whatif_rows(), suf_h200_rows()
+    if args.plot:
+        plot(totals, whatifs, args.plot)
+    if args.json:
+        print(json.dumps({"real_totals": totals, "whatifs": whatifs, "suf_h200": suf}, indent=2))
+        return
+    print("real-h200 vs held-out real runs (NVIDIA H200, both parties, MPS, loopback TCP)")
+    print("| model | T | layers | runs (held out) | measured median ms | predicted ms | error | spread | runs > 2 ms "
+          "within 20 % |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for r in totals:
+        print(f"| {r['model']} | {r['seq_len']} | {r['layers']} | {r['runs']} ({r['held_out']}) | "
+              f"{r['measured_median_s'] * 1e3:.1f} | {r['predicted_s'] * 1e3:.1f} | {r['rel_err']:+.1%} | "
+              f"{r['spread']:.0%} | {r['runs_within_20pct']} / {r['runs_over_2ms']} |")
+    print(f"\nwhat-ifs: predictions of {doc['commit'][:12]} ({doc['cost']}), {doc['model']} T={doc['seq_len']} "
+          f"L={doc['layers']}")
+    print("| what-if | predicted speed-up | measured | runs (base, variant) | predicted / measured |")
+    print("|---|--:|--:|--:|--:|")
+    for r in whatifs:
+        measured = "not measured" if r["measured"] is None else f"{r['measured']:.3f}"
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:.3f}"
+        print(f"| {r['name']} | {r['predicted']:.3f} | {measured} | {r['runs'] or ''} | {ratio} |")
+    print("\nSUF's bench on the H200: measured and predicted online time (s)")
+    print("| run | model | T | measured | suf-h100 | suf-h200 |")
+    print("|---|---|--:|--:|--:|--:|")
+    for r in suf:
+        print(f"| {r['run']} | {r['model']} | {r['seq_len']} | {r['measured_s']:.3f} | "
+              f"{r['suf-h100']:.3f} ({r['suf-h100'] / r['measured_s'] - 1:+.1%}) | "
+              f"{r['suf-h200']:.3f} ({r['suf-h200'] / r['measured_s'] - 1:+.1%}) |")
+
+
+if __name__ == "__main__":
+    main()
