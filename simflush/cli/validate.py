@@ -16,7 +16,8 @@ from .options import check_outputs, warn_foreign_cost
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("validate", help="predicted vs measured (bench JSON, optional trace), with intervals")
+    p = subparsers.add_parser("validate", help="predicted vs measured (bench JSON and optional trace, or a real "
+                                               "run's trace), with intervals")
     p.add_argument("--measured", type=Path, help="bench JSON of the measured run (a SUF run)")
     p.add_argument("--trace", type=Path,
                    help="the SUF trace of that run (per-run comparison), or a run traced in simflush's schema "
