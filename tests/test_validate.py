@@ -2,10 +2,18 @@
 
 import json
 
+import pytest
+from paths import REPO
+
 from simflush.analysis.calibration.samples import load_source
-from simflush.analysis.calibration.validate import cross_validate
+from simflush.analysis.calibration.validate import compare_trace, cross_validate
 from simflush.cli import main
+from simflush.errors import ConfigError
 from simflush.io.suf_bench import read_bench
+from simflush.io.trace_schema import read_trace
+from simflush.sim.cost import load_cost
+
+REAL_RUN = REPO / "validation/real_backend_h200/calibration/bert-base_T128_L1_r1"
 
 
 def test_validate_json_compares_totals_and_runs_with_intervals(golden, capsys, tmp_path):
@@ -73,3 +81,62 @@ def test_validate_refuses_an_untimed_trace(golden, capsys):
     # the cost preset is of the GPU profile: one plain warning line, no Python warning
     assert "warning: cost profile 'suf-h100' was calibrated on runtime profile 'suf-gpu-bench'" in err
     assert "UserWarning" not in err
+
+
+def _one_error_line(capsys, argv: list[str]) -> str:
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    return lines[0]
+
+
+def test_validate_a_real_backend_run_from_its_trace_alone(capsys, tmp_path):
+    trace_path = REAL_RUN.with_name(REAL_RUN.name + ".trace.json.gz")
+    assert main(["validate", "--trace", str(trace_path), "--cost", "real-h200", "--json", "--plot",
+                 str(tmp_path)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["model"], doc["seq_len"], doc["layers"]) == ("bert-base", 128, 1)
+    assert (doc["measured"], doc["cost"]) == (trace_path.name, "real-h200")
+    totals = {r["quantity"]: r for r in doc["totals"]}
+    online = totals["timing.online_time_s"]
+    assert online["measured"] == read_trace(trace_path).meta.online_time_s
+    assert online["interval"][0] < online["predicted"] < online["interval"][1]
+    # the schedule is the simulator's by construction; the run's own JSON counted the same flushes and words
+    run = json.loads(REAL_RUN.with_suffix(".json").read_text())
+    for key in ("open_flushes", "num_flushes", "opened_words"):
+        assert totals[f"pfss.{key}"]["measured"] == totals[f"pfss.{key}"]["predicted"] == run["pfss"][key], key
+    assert totals["communication.net_bytes"]["rel_err"] == 0
+    # components measured from the trace's flushes; the real backend times no PFSS finish: no row
+    assert totals["open_s_per_party"]["measured"] > 0 and totals["pfss_eval_s_per_party"]["measured"] > 0
+    assert "pfss_finish_s_per_party" not in totals
+    runs = doc["runs"]
+    assert [r["run"] for r in runs][:2] == ["LN1", "QKV_trunc"] and len(runs) == 12
+    assert sum(r["measured"] for r in runs) == pytest.approx(online["measured"], rel=0.05)
+    assert (tmp_path / "validate.png").stat().st_size > 5_000
+
+
+def test_validate_real_run_set_changes_the_prediction_and_the_report_names_its_inputs(capsys):
+    trace_path = REAL_RUN.with_name(REAL_RUN.name + ".trace.json.gz")
+    argv = ["validate", "--trace", str(trace_path), "--cost", "real-h200"]
+    assert main(argv) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert f"measured {trace_path.name} vs cost profile real-h200" in head
+    trace, cost = read_trace(trace_path), load_cost("real-h200")
+    base = {r["quantity"]: r for r in compare_trace(cost, trace)["totals"]}
+    more = {r["quantity"]: r for r in compare_trace(cost, trace, ["rsqrt_iters=2"])["totals"]}
+    assert more["pfss.open_flushes"]["predicted"] > base["pfss.open_flushes"]["predicted"]
+    assert more["pfss.open_flushes"]["measured"] == base["pfss.open_flushes"]["measured"]
+
+
+def test_validate_refuses_bad_combinations_in_one_line(capsys, tmp_path):
+    trace_path = REAL_RUN.with_name(REAL_RUN.name + ".trace.json.gz")
+    run_json = REAL_RUN.with_suffix(".json")
+    line = _one_error_line(capsys, ["validate", "--trace", str(trace_path), "--measured", str(run_json)])
+    assert "carries its run" in line and "leave --measured out" in line
+    line = _one_error_line(capsys, ["validate", "--trace", str(tmp_path / "suf.trace.gz")])
+    assert "--measured is required" in line and "suf.trace.gz" in line
+    assert "--measured" in _one_error_line(capsys, ["validate"])
+    untimed = read_trace(trace_path)
+    untimed.meta.online_time_s = None
+    with pytest.raises(ConfigError, match="online_time_s"):
+        compare_trace(load_cost("real-h200"), untimed)

@@ -61,7 +61,7 @@ def load_source(trace_path: Path, bench_path: Path | None, knobs: list[str] = ()
     """A SUF trace (with the bench JSON of the same run, whose echoed flags and then ``knobs`` set the
     schedule's knobs) or a trace already in simflush's schema."""
     bench = read_bench(bench_path) if bench_path else None
-    if trace_path.name.endswith((".json", ".json.gz")):
+    if in_simflush_schema(trace_path):
         trace = read_trace(trace_path)
         result = simulate_config(replace(config_of_trace(trace.meta), layers=1))
     else:
@@ -79,19 +79,29 @@ def load_source(trace_path: Path, bench_path: Path | None, knobs: list[str] = ()
     return Source(trace, result, bench)
 
 
-def config_of_trace(m: TraceMeta, cost: CostModel | None = None) -> SimConfig:
+def in_simflush_schema(trace_path: Path) -> bool:
+    """Whether the trace file is in simflush's schema (a real backend's or an export), not SUF's text format."""
+    return trace_path.name.endswith((".json", ".json.gz"))
+
+
+def profile_of_trace(m: TraceMeta) -> str:
+    """The runtime profile of a trace in simflush's schema (the bench defaults of its backend when it names none)."""
+    return m.runtime_profile or ("suf-gpu-bench" if m.backend == "gpu" else "suf-cpu-bench")
+
+
+def config_of_trace(m: TraceMeta, cost: CostModel | None = None, knobs: list[str] = ()) -> SimConfig:
     """The simulated configuration of a trace in simflush's schema (``cost``: charges nothing if None): its runtime
-    profile (the bench defaults of its backend when it names none), the knobs it records that differ from that
-    profile's, its policy, chains and network (a real backend's run records them all)."""
-    profile = m.runtime_profile or ("suf-gpu-bench" if m.backend == "gpu" else "suf-cpu-bench")
+    profile, the knobs it records that differ from that profile's, then ``knobs`` (NAME=VALUE, on top), its
+    policy, chains and network (a real backend's run records them all)."""
+    profile = profile_of_trace(m)
     defaults = resolve(profile, get_model(m.model)).env
     settings = dict(m.settings)
     if m.system == "real_backend" and m.backend == "gpu":   # its traces before 2026-12-01 did not record this
         settings = REAL_BACKEND_GPU_KNOBS | settings
-    knobs = [f"{k}={v}" for k, v in sorted(settings.items()) if defaults.get(k) != v]
-    return make_config(model=m.model, seq_len=m.seq_len, batch=m.batch, layers=m.layers, runtime=profile, knobs=knobs,
-                       policy=m.policy or "suf", chains=m.chains, net=m.network or "loopback",
-                       cost=cost or _schedule_cost())
+    recorded = [f"{k}={v}" for k, v in sorted(settings.items()) if defaults.get(k) != v]
+    return make_config(model=m.model, seq_len=m.seq_len, batch=m.batch, layers=m.layers, runtime=profile,
+                       knobs=recorded + list(knobs), policy=m.policy or "suf", chains=m.chains,
+                       net=m.network or "loopback", cost=cost or _schedule_cost())
 
 
 def _schedule_cost() -> CostModel:

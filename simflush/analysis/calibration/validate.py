@@ -3,7 +3,9 @@
 The configuration (model, T, B, layers, backend, device-packing threshold) is read from the bench
 JSON, simulated with the cost profile, and compared with the bench's counters and times, its
 ``online_profile`` timers if it has them, and, with ``--trace``, the measured time of every run
-(mean over layers, steady iterations and both parties).
+(mean over layers, steady iterations and both parties). A run traced in simflush's schema (the real
+backend's) carries all of that itself: its meta is the configuration and the online time, its
+records the components, counts and per-run times (``compare_trace``).
 
 Intervals (95%) come from the calibration: the parameters' covariance, propagated linearly through
 the work the prediction charges (the same design rows the fit used, built from the simulated
@@ -25,18 +27,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...api import Result, simulate_config
+from ...errors import ConfigError
 from ...executor.records import FlushKind
+from ...io.bench_json import bench_document
 from ...io.suf_bench import BenchRun
 from ...io.trace_schema import Trace
 from ...sim.cost import CostModel
 from ...units import ns_to_s_per_party
 from .calibrate import FIELD_COMPONENT, GROUP_SAMPLES, calibrate, design
-from .samples import Source, collect, config_for, steady_iterations
+from .samples import Source, collect, config_for, config_of_trace, steady_iterations
 
 if TYPE_CHECKING:  # matplotlib is imported only by what draws
     from matplotlib.figure import Figure
 
 Z95 = 1.959964
+COUNTS = ("open_flushes", "num_flushes", "opened_words")   # compared on every run (a SUF bench: total_hatx_words too)
 
 
 def predict(cost: CostModel, bench: BenchRun, knobs: list[str] = ()) -> Result:
@@ -105,25 +110,49 @@ def _rel(pred: float, meas: float) -> float | None:
 
 
 def compare(cost: CostModel, bench: BenchRun, trace: Trace | None = None, knobs: list[str] = ()) -> dict:
-    """The whole comparison as a document (what ``--json`` prints)."""
-    result = predict(cost, bench, knobs)
-    sim_trace = result.trace
-    late = max((0, 1), key=sim_trace.end_s)
-    half = interval_s(cost, result, late)
-    rows = [_row("timing.online_time_s", bench.online_time_s, result.online_time_s, half)]
-    per_party = _components(sim_trace)
+    """The whole comparison with a SUF bench run (and its trace, for per-run rows) as a document (what
+    ``--json`` prints)."""
+    measured = {"timing.online_time_s": bench.online_time_s}
     if bench.profiled:
         t = bench.online_profile
-        measured = {"open_s_per_party": ns_to_s_per_party(t.get("open_flush_ns", 0)),
-                    "pfss_eval_s_per_party": ns_to_s_per_party(t.get("pfss_flush_eval_ns", 0)),
-                    "pfss_finish_s_per_party": ns_to_s_per_party(t.get("pfss_finalize_ns", 0)
-                                                                 + t.get("pfss_materialize_ns", 0))}
-        rows += [_row(k, v, per_party[k], None) for k, v in measured.items()]
-    doc = result.bench_json()
-    for key in ("open_flushes", "num_flushes", "opened_words", "total_hatx_words"):
-        rows.append(_row(f"pfss.{key}", bench.pfss[key], doc["pfss"][key], None))
-    rows.append(_row("communication.net_bytes", bench.communication["net_bytes"], doc["communication"]["net_bytes"],
-                     None))
+        measured |= {"open_s_per_party": ns_to_s_per_party(t.get("open_flush_ns", 0)),
+                     "pfss_eval_s_per_party": ns_to_s_per_party(t.get("pfss_flush_eval_ns", 0)),
+                     "pfss_finish_s_per_party": ns_to_s_per_party(t.get("pfss_finalize_ns", 0)
+                                                                  + t.get("pfss_materialize_ns", 0))}
+    measured |= _counts(bench.pfss, bench.communication, (*COUNTS, "total_hatx_words"))
+    return _comparison(predict(cost, bench, knobs), Path(bench.path).name, measured, trace)
+
+
+def compare_trace(cost: CostModel, trace: Trace, knobs: list[str] = ()) -> dict:
+    """The comparison with a run traced in simflush's schema (the real backend's): its meta is the configuration
+    (then ``knobs``: NAME=VALUE) and its online time, its records the measured components, counts and runs."""
+    if trace.meta.online_time_s is None:
+        raise ConfigError(f"{trace.meta.source}: field online_time_s: the trace records no online time to compare")
+    parts = _components(trace.last_iteration())
+    measured = {"timing.online_time_s": trace.meta.online_time_s, "open_s_per_party": parts["open_s_per_party"],
+                "pfss_eval_s_per_party": parts["pfss_eval_s_per_party"]}
+    if parts["pfss_finish_s_per_party"]:   # the real backend times no finish
+        measured["pfss_finish_s_per_party"] = parts["pfss_finish_s_per_party"]
+    doc = bench_document(trace, runs=False)
+    measured |= _counts(doc["pfss"], doc["communication"], COUNTS)
+    result = simulate_config(config_of_trace(trace.meta, cost, knobs))
+    return _comparison(result, trace.meta.source, measured, trace)
+
+
+def _counts(pfss: dict, communication: dict, keys: tuple[str, ...]) -> dict[str, float]:
+    return {**{f"pfss.{k}": pfss[k] for k in keys}, "communication.net_bytes": communication["net_bytes"]}
+
+
+def _comparison(result: Result, name: str, measured: dict[str, float], trace: Trace | None) -> dict:
+    """Rows of ``measured`` (quantity -> value) against the same quantities of ``result``, the online time with
+    its interval; per-run rows if the measured ``trace`` is given."""
+    cost, sim_trace = result.config.cost, result.trace
+    doc = result.bench_json(runs=False)
+    predicted = {"timing.online_time_s": result.online_time_s, **_components(sim_trace),
+                 **_counts(doc["pfss"], doc["communication"], tuple(doc["pfss"]))}
+    late = max((0, 1), key=sim_trace.end_s)
+    half = interval_s(cost, result, late)
+    rows = [_row(k, v, predicted[k], half if k == "timing.online_time_s" else None) for k, v in measured.items()]
     runs = []
     if trace is not None:
         meas = measured_runs(trace)
@@ -132,9 +161,10 @@ def compare(cost: CostModel, bench: BenchRun, trace: Trace | None = None, knobs:
         for i, spec in enumerate(result.runs_per_layer):
             half_i = interval_s(cost, result, late, i) / layers
             runs.append({"run": spec.name, **_row("", meas.get(i, 0.0), pred[i], half_i)})
-    return {"model": bench.model, "seq_len": bench.seq_len, "batch": bench.batch, "layers": bench.layers,
-            "measured": Path(bench.path).name, "cost": cost.name, "level": cost.provenance.get("level", ""),
-            "warnings": cost.foreign_use(result.config.settings.profile), "totals": rows, "runs": runs,
+    c = result.config
+    return {"model": c.model.name, "seq_len": c.seq_len, "batch": c.batch, "layers": c.layers,
+            "measured": name, "cost": cost.name, "level": cost.provenance.get("level", ""),
+            "warnings": cost.foreign_use(c.settings.profile), "totals": rows, "runs": runs,
             "scope": {"runs": "seconds per layer, mean over layers, steady iterations and both parties",
                       "*_per_party": "one party, one online iteration",
                       "pfss.*, net_bytes": "both parties summed, all layers (as the bench)"}}
@@ -157,7 +187,7 @@ def _components(trace: Trace) -> dict[str, float]:
             out["open_s_per_party"] += f.duration_s / 2
         else:
             out["pfss_eval_s_per_party"] += f.timers["eval_s"] / 2
-            out["pfss_finish_s_per_party"] += f.timers["finish_s"] / 2
+            out["pfss_finish_s_per_party"] += f.timers.get("finish_s", 0.0) / 2   # a real run times none
     return out
 
 
