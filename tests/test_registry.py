@@ -34,7 +34,7 @@ def test_unknown_name_lists_the_allowed():
     (lambda: DEPLOYMENTS.get("moon"), "unknown deployment 'moon'; allowed: colocated, two-gpu"),
     (lambda: get_network("moon"), "unknown network 'moon'; allowed: loopback, lan, wan, custom:BW_GBPS,RTT_MS"),
     (lambda: load_cost("nope"),
-     "unknown cost preset 'nope'; allowed: sigma-a6000, suf-h100 or a path to a .json profile"),
+     "unknown cost preset 'nope'; allowed: real-h200, sigma-a6000, suf-h100, suf-h200 or a path to a .json profile"),
 ])
 def test_selectors_name_the_allowed_values(lookup, message):
     with pytest.raises(ConfigError) as err:
