@@ -152,10 +152,19 @@ class Dask:
             for future in running:
                 yield future.result()
         finally:
-            running.clear()
-            client.close()
+            # cancelling what is in flight (Ctrl-C) makes our local scheduler log an error for each key it forgot:
+            # noise for a stop the user asked for
+            quiet = logging.getLogger("distributed")
+            level = quiet.level
             if cluster is not None:
-                cluster.close()
+                quiet.setLevel(logging.CRITICAL)
+            try:
+                running.clear()
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+            finally:
+                quiet.setLevel(level)
 
 
 def _probe(address: str) -> None:
