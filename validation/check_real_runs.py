@@ -24,9 +24,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import real_whatifs  # noqa: E402
 
-from simflush.analysis.calibration.samples import config_of_trace  # noqa: E402
-from simflush.analysis.calibration.validate import measured_runs, predict, predicted_runs  # noqa: E402
-from simflush.api import simulate_config  # noqa: E402
+from simflush.analysis.calibration.validate import compare_trace, predict  # noqa: E402
 from simflush.io.suf_bench import read_bench  # noqa: E402
 from simflush.io.trace_schema import read_trace  # noqa: E402
 from simflush.sim.cost import load_cost  # noqa: E402
@@ -39,7 +37,8 @@ BIG_RUN_S = 2e-3            # per-run errors are judged on runs longer than this
 
 
 def real_totals(cost_name: str = "real-h200") -> list[dict]:
-    """Per configuration of the calibration set: held-out median, prediction, error, spread, per-run errors."""
+    """Per configuration of the calibration set: held-out median, prediction, error, spread, per-run errors (each
+    held-out run through ``simflush validate``'s comparison)."""
     cost = load_cost(cost_name)
     groups: dict[tuple, list[Path]] = defaultdict(list)
     for path in sorted(CALIBRATION.glob("*.trace.json.gz")):
@@ -47,20 +46,14 @@ def real_totals(cost_name: str = "real-h200") -> list[dict]:
         groups[(m.model, m.seq_len, m.layers)].append(path)
     out = []
     for (model, seq_len, layers), paths in groups.items():
-        traces = {p.name: read_trace(p) for p in paths}
-        result = simulate_config(config_of_trace(next(iter(traces.values())).meta, cost))
-        held = [t for name, t in traces.items() if FIT_RUN not in name]
-        times = [t.meta.online_time_s for t in traces.values()]
-        median = statistics.median(t.meta.online_time_s for t in held)
-        predicted_run = predicted_runs(result.trace)
-        run_errors = []
-        for t in held:
-            for i, seconds in measured_runs(t).items():
-                if seconds > BIG_RUN_S:
-                    run_errors.append(predicted_run[i] / seconds - 1)
+        times = [read_trace(p).meta.online_time_s for p in paths]
+        held = [compare_trace(cost, read_trace(p)) for p in paths if FIT_RUN not in p.name]
+        median = statistics.median(doc["totals"][0]["measured"] for doc in held)
+        predicted = held[0]["totals"][0]["predicted"]   # one configuration: one prediction
+        run_errors = [r["rel_err"] for doc in held for r in doc["runs"] if r["measured"] > BIG_RUN_S]
         out.append({"model": model, "seq_len": seq_len, "layers": layers, "runs": len(times),
-                    "held_out": len(held), "measured_median_s": median, "predicted_s": result.online_time_s,
-                    "rel_err": result.online_time_s / median - 1,
+                    "held_out": len(held), "measured_median_s": median, "predicted_s": predicted,
+                    "rel_err": predicted / median - 1,
                     "spread": (max(times) - min(times)) / statistics.median(times),
                     "runs_over_2ms": len(run_errors),
                     "runs_within_20pct": sum(abs(e) <= 0.20 for e in run_errors)})
