@@ -5,29 +5,17 @@ flush to hold the work rather than its launch, and every such sync stops the hos
 (in one process it also waits for the other party's queued work). So a mark is a CUDA event recorded on this thread's
 current stream: the GPU stamps it when it reaches that point, and the stamps are turned into monotonic seconds once,
 when the run ends (one sync), from a reference event whose host time was taken at a sync when the clock started.
-A flush's span is then the GPU's: from the moment its stream finished the work before it to the moment it finished
+A flush's span (and, through ``RealContext.clock``, each executor run's) is then the GPU's: from the moment its stream finished the work before it to the moment it finished
 the flush's own.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
+from simflush.plain.clock import Fill, HostClock
+
 from .xp import is_cupy
-
-Fill = Callable[[float, float], None]   # (start, end) in monotonic seconds
-
-
-class HostClock:
-    def mark(self) -> float:
-        return time.monotonic()
-
-    def later(self, start: float, end: float, fill: Fill) -> None:
-        fill(start, end)
-
-    def resolve(self) -> None:
-        """Nothing is pending: spans were filled in when marked."""
 
 
 class DeviceClock:

@@ -98,7 +98,8 @@ class Opened:
     """One open's result: the public words and where the open's time went (seconds)."""
 
     public: Any           # both parties' words combined (mod 2^n, or XOR), on the share's array module
-    pack_s: float | None  # pack + unpack-and-combine, the PCIe copies of CuPy words included (SUF's open_pack_ns);
+    pack_s: float | None  # pack + unpack-and-combine, the PCIe copies of CuPy words included (SUF's open_pack_ns;
+    #                       on CuPy the GPU's time of that work, not of the work queued before it: ``_timer``);
     #                       None when nothing was packed (an in-process exchange)
     comm_s: float         # the exchange, waiting for the peer included (SUF's open_comm_ns)
 
@@ -124,33 +125,33 @@ class ChannelOpen:
         """This party's words packed and, for CuPy words, in the pinned send buffer: what goes before the wire. GPU
         work queued between this and ``complete`` (an overlap flush's PFSS jobs) runs while the words are on it."""
         flat = mine.reshape(-1)
-        gpu = is_cupy(get_xp(flat))
-        start = time.monotonic()
+        xp = get_xp(flat)
+        timer = _timer(xp)
         packed = wire.pack(flat, n_bits)
-        if gpu:
+        if is_cupy(xp):
             staging = _STAGING.get(self.chan) or _STAGING.setdefault(self.chan, gpu_wire.Staging())
             packed = staging.down(packed)   # waits for the pack kernel and the copy
             out = staging.receive_buffer(packed.nbytes)
         else:
             out = self.chan.scratch(packed.nbytes)   # the peer sends as many packed words as we do
-        return Staged(mine.shape, flat, n_bits, packed, out, time.monotonic() - start)
+        return Staged(mine.shape, flat, n_bits, packed, out, timer())
 
     def complete(self, staged: Staged, xor: bool = False) -> Opened:
-        """The exchange, then the peer's words unpacked and combined with ours (on CuPy: after the GPU work queued
-        since ``stage``, which the unpack's timer then includes)."""
+        """The exchange, then the peer's words unpacked and combined with ours (on CuPy: queued after the GPU work
+        queued since ``stage``, which the unpack's timer does not hold)."""
         flat, n_bits = staged.flat, staged.n_bits
+        xp = get_xp(flat)
         sent = time.monotonic()
         theirs = exchange(self.chan, staged.packed, self.duplex, out=staged.out)
-        received = time.monotonic()
-        if is_cupy(get_xp(flat)):
+        comm_s = time.monotonic() - sent
+        timer = _timer(xp)
+        if is_cupy(xp):
             staging = _STAGING[self.chan]
             public = gpu_wire.unpack(staging.up(theirs), flat.shape[0], n_bits, mine=flat, xor=xor)
-            get_xp(flat).cuda.get_current_stream().synchronize()
         else:
             public = np.empty(flat.shape[0], dtype=np.uint64)
             _combine(flat, wire.unpack(theirs, flat.shape[0], n_bits), public, xor, Ring(n_bits).mask, n_bits)
-        end = time.monotonic()
-        return Opened(public.reshape(staged.shape), staged.pack_s + (end - received), received - sent)
+        return Opened(public.reshape(staged.shape), staged.pack_s + timer(), comm_s)
 
 
 @dataclass
@@ -163,6 +164,24 @@ class Staged:
     packed: Any        # the packed words to send (on CuPy: in the pinned send buffer)
     out: Any           # where the peer's packed words are received
     pack_s: float      # the packing's share of the open's pack_s
+
+
+def _timer(xp: Any) -> Callable[[], float]:
+    """Started now; called, waits for the work queued since and returns its seconds. On CuPy the span is between
+    two CUDA events on the current stream, so it holds the GPU's time of that work alone: a host timer would also
+    hold the earlier kernels still queued when it started (a flush's local work), which are not the open's."""
+    if not is_cupy(xp):
+        start = time.monotonic()
+        return lambda: time.monotonic() - start
+    begin = xp.cuda.Event()
+    begin.record()
+
+    def stop() -> float:
+        end = xp.cuda.Event()
+        end.record()
+        end.synchronize()
+        return xp.cuda.get_elapsed_time(begin, end) / 1e3
+    return stop
 
 
 def open_in_process(exchange: Callable[[Any], Any], mine: Any, n_bits: int) -> Opened:

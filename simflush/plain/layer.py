@@ -12,10 +12,9 @@ c undone), so that the two can be compared phase by phase.
 """
 
 import math
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -32,6 +31,7 @@ from ..tasks.local_ops import kept_copy
 from ..tasks.values import FixedPoint, RingArith, RingArray
 from ..workload import build_task
 from .chains import join_outputs, split_inputs
+from .clock import HostClock
 from .context import Magnitudes, PlainContext, ValueUndefined, run_tasks
 from .context import perform as plain_perform
 
@@ -133,7 +133,9 @@ class ValueRun:
         self.unsplit = {r.name: r for r in transformer_layer(spec, seq_len, batch, replace(opts, chains=1))}
         self.layer = 0
         self.spans: list[RunSpan] = []   # each executor run: layer, name, section, monotonic start and end
-        self.matmul_s = 0.0              # the public-weight matmuls' time
+        # the context's clock when it has one (a GPU's events: filled in when the context resolves them)
+        self.clock = getattr(self.ctx, "clock", None) or HostClock()
+        self.matmul_s = 0.0              # the public-weight matmuls' time (on the context's clock)
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
@@ -165,11 +167,17 @@ class ValueRun:
 
         self.magnitudes.phase = name
         tasks = [build_task(self.ctx, t, make_input) for t in spec.tasks]
-        start = time.monotonic()
+        start = self.clock.mark()
         out = run_tasks(self.ctx, tasks, RunConfig(self.layer, name, max_flushes_per_run(spec.section),
                                                    spec.planner), self.perform)
-        self.spans.append(RunSpan(self.layer, name, spec.section, start, time.monotonic()))
+        self.clock.later(start, self.clock.mark(), partial(self._add_span, self.layer, name, spec.section))
         return out
+
+    def _add_matmul(self, start: float, end: float) -> None:
+        self.matmul_s += end - start
+
+    def _add_span(self, layer: int, name: str, section: str, start: float, end: float) -> None:
+        self.spans.append(RunSpan(layer, name, section, start, end))
 
     def ring(self, values: np.ndarray, scale: int, rows: Any = None) -> RingArray:
         return RingArray(self.a.encode(self.xp.asarray(values).reshape(-1)), scale, rows)
@@ -183,11 +191,11 @@ class ValueRun:
 
     def public_matmul(self, x: RingArray, w: np.ndarray, b: np.ndarray) -> RingArray:
         """x (rows of w.shape[0], Qf) @ w (Qf) + b (Q2f): exact in the ring, Q2f."""
-        start = time.monotonic()
+        start = self.clock.mark()
         dtype = self.xp.int64 if self.a.exact else self.xp.float64
         prod = self.signed(x).reshape(-1, w.shape[0]) @ self.xp.asarray(w, dtype=dtype)
         out = self.a.encode(prod + self.xp.asarray(b, dtype=dtype) if self.party == 0 else prod).reshape(-1)
-        self.matmul_s += time.monotonic() - start   # launch time on a GPU: the next flush's clock waits for it
+        self.clock.later(start, self.clock.mark(), self._add_matmul)
         return RingArray(out, x.scale + self.fixed.frac_bits)
 
     def add(self, x: RingArray, y: RingArray) -> RingArray:
