@@ -242,6 +242,10 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
             raise ConfigError(f"--seq-len {args.seq_len} --layers {layers}: {spec.name} allows 1..{spec.max_seq} "
                               f"and 1..{spec.n_layers}")
         knobs = parse_overrides(args.set)
+        # the channel packs every open at the run's ring, so the schedule's wire bytes are counted at it too
+        if knobs.setdefault("ring_bits", str(args.n_bits)) != str(args.n_bits):
+            raise ConfigError(f"--set ring_bits={knobs['ring_bits']}: a real run packs its opens at its ring, "
+                              f"--n-bits {args.n_bits}")
         get_policy(args.policy)
         get_network(args.net)
         if not 1 <= args.chains <= MAX_CHAINS:

@@ -105,7 +105,11 @@ def test_validate_a_real_backend_run_from_its_trace_alone(capsys, tmp_path):
     run = json.loads(REAL_RUN.with_suffix(".json").read_text())
     for key in ("open_flushes", "num_flushes", "opened_words"):
         assert totals[f"pfss.{key}"]["measured"] == totals[f"pfss.{key}"]["predicted"] == run["pfss"][key], key
-    assert totals["communication.net_bytes"]["rel_err"] == 0
+    # the simulated opens go at the run's 48-bit ring, as its channel sent them (the channel's count adds only its
+    # handshake); this trace (2026-12-01) still records the executor's figure at the model's 37-bit ring
+    sent = run["communication"]["net_bytes"]
+    assert 0 <= sent - totals["communication.net_bytes"]["predicted"] < 1e-5 * sent
+    assert totals["communication.net_bytes"]["measured"] * 48 == totals["communication.net_bytes"]["predicted"] * 37
     # components measured from the trace's flushes; the real backend times no PFSS finish: no row
     assert totals["open_s_per_party"]["measured"] > 0 and totals["pfss_eval_s_per_party"]["measured"] > 0
     assert "pfss_finish_s_per_party" not in totals

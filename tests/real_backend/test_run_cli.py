@@ -51,6 +51,10 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     profile = doc["online_profile"]
     assert 0 < profile["open_comm_ns"] <= profile["open_flush_ns"] and profile["pfss_flush_eval_ns"] > 0
     assert {"ln1_ns", "attention_ns", "ln2_ns", "mlp_ns"} <= set(profile)
+    # the schedule counts the opens' bytes at the run's 48-bit ring, as the channel sent them (it adds its handshake)
+    assert trace.meta.settings["ring_bits"] == "48"
+    counted, sent = sum(f.wire_bytes for f in trace.flushes), doc["communication"]["net_bytes"]
+    assert 0 <= sent - counted <= 256, (sent, counted)
 
 
 def test_a_shaped_link_delays_every_open_by_its_round_trip(tmp_path):
@@ -80,6 +84,12 @@ def test_a_bad_policy_chain_count_or_network_is_refused():
 def test_a_ring_that_overflows_is_refused():
     proc = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--n-bits", "37")
     assert proc.returncode == 2 and "refused: the 37-bit ring overflows" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+
+
+def test_a_packing_ring_other_than_the_runs_is_refused():
+    proc = run("--model", "bert-tiny", "--seq-len", "2", "--set", "ring_bits=37")
+    assert proc.returncode == 2 and "ring_bits=37" in proc.stderr and "--n-bits 48" in proc.stderr
     assert proc.stderr.count("\n") == 1
 
 

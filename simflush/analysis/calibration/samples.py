@@ -98,6 +98,8 @@ def config_of_trace(m: TraceMeta, cost: CostModel | None = None, knobs: list[str
     settings = dict(m.settings)
     if m.system == "real_backend" and m.backend == "gpu":   # its traces before 2026-12-01 did not record this
         settings = REAL_BACKEND_GPU_KNOBS | settings
+    if m.system == "real_backend" and m.n_bits:   # nor, before 2026-12-02, that its opens went at its own ring
+        settings = {"ring_bits": str(m.n_bits)} | settings
     recorded = [f"{k}={v}" for k, v in sorted(settings.items()) if defaults.get(k) != v]
     return make_config(model=m.model, seq_len=m.seq_len, batch=m.batch, layers=m.layers, runtime=profile,
                        knobs=recorded + list(knobs), policy=m.policy or "suf", chains=m.chains,
