@@ -1,12 +1,20 @@
 """The interval gate on the GPU: the fused kernel (paths shared between breakpoints; elements in batch order, or sorted
-so that a warp's threads restart alike) against one DCF walk per point.
+so that a warp's threads restart alike) against one DCF walk per point; and the kernel's cost over a grid.
 
     python benchmarks/interval_bench.py [--elems 393216] [--gates GeLUConst,nExp]
+    python benchmarks/interval_bench.py --grid --out FILE.jsonl [--n-bits 48]
 
 CUDA-event medians of 5 evaluations after a warm-up, one party; prints ChaCha calls per element for each way.
+``--grid``: the fused kernel (as a PFSS job runs it: sorted where the gate sorts) on synthetic breakpoint sets of
+three shapes (consecutive integers; 64 apart, which gets a truth-table leaf from 64 points; spread at random over the
+line) with 16, 256 and 4,096 points, and on SUF's coefficient gates, at element counts from 128 to 196,608; a JSON
+line each with the ChaCha calls an element's walk makes (``simflush.tasks.interval_walk``) and the seconds (median of
+3 after a warm-up). What ``simflush calibrate --interval-bench`` reads for the cost of gates the traces lack.
 """
 
 import argparse
+import json
+import time
 
 import numpy as np
 from real_backend_bench import cuda_median
@@ -16,10 +24,11 @@ from real_backend.dealer import Dealer
 from real_backend.gates.poly import PiecewisePoly
 from real_backend.ring import Ring
 from simflush.tasks import gates as task_gates
+from simflush.tasks.interval_walk import walk_calls
 from simflush.tasks.lut_pieces import gate_pieces
 
 GATES = {"GeLUConst": task_gates.GELU_CONST, "nExp": task_gates.NEXP, "Recip": task_gates.RECIP,
-         "RsqrtInit": task_gates.RSQRT_INIT}
+         "RsqrtInit": task_gates.RSQRT_INIT, "RsqrtInitValue": task_gates.RSQRT_INIT_VALUE}
 
 
 def per_point(gate: PiecewisePoly, key, hatx, cp):
@@ -33,14 +42,70 @@ def per_point(gate: PiecewisePoly, key, hatx, cp):
         kernels.dcf_lt(dcf.tile(key, len(chunk)) if len(chunk) > 1 else key, cp.concatenate(chunk))
 
 
-def main() -> None:
+GRID_POINTS = (16, 256, 4096)
+GRID_ELEMS = (128, 1536, 12288, 49152, 196608)
+GRID_MAX_CALLS = 6e9   # element walks x calls above which a grid cell is skipped (seconds a call)
+
+
+def synthetic_breaks(shape: str, m: int, n_bits: int) -> list[int]:
+    if shape == "consecutive":
+        return list(range(-(m // 2), m - m // 2))
+    if shape == "spaced64":
+        return [64 * i for i in range(-(m // 2), m - m // 2)]
+    half = 1 << (n_bits - 1)
+    return sorted({int(v) for v in np.random.default_rng(m).integers(-half, half, m)})
+
+
+def grid_gates(n_bits: int):
+    """(label, breakpoints, rows) of every grid gate: the synthetic shapes, then SUF's coefficient gates."""
+    for shape in ("consecutive", "spaced64", "random"):
+        for m in GRID_POINTS:
+            breaks = synthetic_breaks(shape, m, n_bits)
+            yield f"{shape}-{m}", breaks, np.arange(len(breaks) + 1, dtype=np.int64)[:, None]
+    for name, gate in GATES.items():
+        (breaks, rows), _ = gate_pieces(gate, 12, n_bits)
+        yield name, list(breaks), np.array(rows, dtype=np.int64)
+
+
+def grid(n_bits: int, out: str) -> None:
+    """One JSON line per (gate, elements) to ``out``: the kernel's CUDA-event median and the walk's calls."""
     import cupy as cp
 
+    dealer = Dealer(1, use_gpu=True)
+    with open(out, "a") as fh:
+        for label, breaks, rows in grid_gates(n_bits):
+            gate = PiecewisePoly(n_bits, breaks, rows, n_bits)
+            calls = walk_calls(gate.shifted, n_bits, gate.leaf_bits)
+            for N in GRID_ELEMS:
+                if N * calls > GRID_MAX_CALLS:
+                    continue
+                start = time.perf_counter()
+                key = gate.keygen(dealer, N).key0
+                hatx = cp.asarray(np.random.default_rng(N).integers(0, 2**n_bits, N, dtype=np.uint64))
+                tables = gate.kernel_tables(cp)
+                s = cuda_median(lambda k=key, h=hatx, t=tables: kernels.interval_eval(
+                    k.parts["dcf"], h, *t, k.parts["rout"], n_bits), reps=3, warm=1)
+                row = {"gate": label, "n_bits": n_bits, "points": len(breaks) + 1, "leaf_bits": gate.leaf_bits,
+                       "elements": N, "calls_per_elem": calls, "seconds": s, "card": cp.cuda.runtime.getDeviceProperties(
+                           0)["name"].decode()}
+                fh.write(json.dumps(row) + "\n")
+                fh.flush()
+                print(f"{label:16s} m={row['points']:5d} leaf={gate.leaf_bits} N={N:7d} calls={calls:9.1f} "
+                      f"{s * 1e3:9.3f} ms  ({time.perf_counter() - start:.1f} s)", flush=True)
+
+
+def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--elems", type=int, default=393216)
     p.add_argument("--gates", default="GeLUConst,nExp")
     p.add_argument("--n-bits", type=int, default=48)
+    p.add_argument("--grid", action="store_true")
+    p.add_argument("--out", default="interval_grid.jsonl")
     args = p.parse_args()
+    if args.grid:
+        return grid(args.n_bits, args.out)
+    import cupy as cp
+
     n, N = args.n_bits, args.elems
     print(f"{'gate':10s} {'m':>5s} {'per point ms':>13s} {'fused, unsorted':>14s} {'fused, sorted ms':>15s} "
           f"{'speed-up':>9s}   ({N} elements, n={n})")

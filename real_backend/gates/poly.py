@@ -9,8 +9,9 @@ q_i = p_i + 2^(n-1), [x < p_i] = DCF(y - q_i) - DCF(y) + [y < q_i] (an identity 
 c(x) = c_{m-1} - sum_i [x < p_i] (c_i - c_{i-1}).
 
 The m points of an element differ only above the breakpoints' common trailing zero bits, so where there are many
-breakpoints (``TABLE_LEAF_MIN_POINTS``) with at least 4 such bits, the DCF gets a truth-table leaf over up to 8 of
-them (``dcf``: one PRF call instead of 8 levels a point, 1.8 kB more key an element). On the GPU one kernel walks
+breakpoints with at least 4 such bits (``simflush.tasks.interval_walk.leaf_bits``: the cost model reads the same
+rule), the DCF gets a truth-table leaf over up to 8 of them (``dcf``: one PRF call instead of 8 levels a point,
+1.8 kB more key an element). On the GPU one kernel walks
 all m points of an element, each from the deepest node it shares with the previous one (``kernels.interval_eval``).
 """
 from __future__ import annotations
@@ -21,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from simflush.tasks.interval_walk import TABLE_LEAF_MIN_POINTS, leaf_bits, shared_low_bits, shifted_points
+
 from .. import dcf, engine
 from ..ring import Ring, check_bits, public_share
 from ..xp import get_xp
 from .base import Gate, GateKeys, check_hatx, draw_mask, pair
-
-TABLE_LEAF_MIN_POINTS = 64  # from this many breakpoints a truth-table leaf pays for its key bytes
 
 
 class PiecewisePoly(Gate):
@@ -51,12 +52,10 @@ class PiecewisePoly(Gate):
             raise ValueError(f"coeffs has shape {c.shape}; {len(bp) + 1} intervals need shape ({len(bp) + 1}, r)")
         ring = Ring(self.out_bits)
         self.coeffs = ring.from_signed(c)
-        self.shifted = [(p + half) % (1 << self.n_bits) for p in bp]
+        self.shifted = shifted_points(bp, self.n_bits)
         self.rounds = rounds
-        # the low bits in which no two points y - q_j of an element differ: the breakpoints' common trailing zeros
-        self.shared_low_bits = min([self.n_bits - 1] + [(q & -q).bit_length() - 1 for q in self.shifted if q])
-        many = len(bp) >= TABLE_LEAF_MIN_POINTS
-        self.leaf_bits = min(8, self.shared_low_bits) if many and self.shared_low_bits >= 4 else 0
+        self.shared_low_bits = shared_low_bits(self.shifted, self.n_bits)
+        self.leaf_bits = leaf_bits(self.shifted, self.n_bits)
         self._tables: dict[str, tuple] = {}   # the fused kernel's tables per array module, made at first use
 
     @property
