@@ -72,6 +72,7 @@ def grid(n_bits: int, out: str) -> None:
     import cupy as cp
 
     dealer = Dealer(1, use_gpu=True)
+    card = cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
     with open(out, "a") as fh:
         for label, breaks, rows in grid_gates(n_bits):
             gate = PiecewisePoly(n_bits, breaks, rows, n_bits)
@@ -86,8 +87,7 @@ def grid(n_bits: int, out: str) -> None:
                 s = cuda_median(lambda k=key, h=hatx, t=tables: kernels.interval_eval(
                     k.parts["dcf"], h, *t, k.parts["rout"], n_bits), reps=3, warm=1)
                 row = {"gate": label, "n_bits": n_bits, "points": len(breaks) + 1, "leaf_bits": gate.leaf_bits,
-                       "elements": N, "calls_per_elem": calls, "seconds": s, "card": cp.cuda.runtime.getDeviceProperties(
-                           0)["name"].decode()}
+                       "elements": N, "calls_per_elem": calls, "seconds": s, "card": card}
                 fh.write(json.dumps(row) + "\n")
                 fh.flush()
                 print(f"{label:16s} m={row['points']:5d} leaf={gate.leaf_bits} N={N:7d} calls={calls:9.1f} "

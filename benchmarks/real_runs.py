@@ -1,11 +1,12 @@
 """A batch of real two-party runs, each written as its JSON and trace: the measured side of calibration and validation.
 
-    python benchmarks/real_runs.py --out DIR [--gpu] [--mps] [--runs 3] [--first-round 0] [--budget-s 540] \
-        [--case bert-tiny:128:2 --case bert-base:64:1 ...] \
-        [--config policy=have_pfss_work,chains=2,net=wan --config rsqrt_iters=2 ...]
+    python benchmarks/real_runs.py --out DIR [--gpu] [--mps] [--pin-cores] [--runs 3] [--first-round 0] \
+        [--budget-s 540] [--case bert-tiny:128:2 --case bert-base:64:1 ...] \
+        [--config policy=have_pfss_work,chains=2,net=wan --config rsqrt_iters=2,n_bits=52 ...]
 
-Each case is MODEL:SEQ_LEN:LAYERS; each config a comma-separated list of ``policy=P``, ``chains=K``, ``net=N`` and
-runtime knobs ``K=V`` (``--config ''`` or none given: SUF's policy, one chain, loopback, the defaults). Every
+Each case is MODEL:SEQ_LEN:LAYERS; each config a comma-separated list of ``policy=P``, ``chains=K``, ``net=N``,
+``n_bits=B`` (the ring, 48 by default) and runtime knobs ``K=V`` (``--config ''`` or none given: SUF's policy, one
+chain, loopback, 48 bits, the defaults). ``--pin-cores``: each party on its own physical cores. Every
 (case, config) pair is run ``--runs`` times with ``python -m real_backend run`` (two party processes over loopback
 TCP; ``--mps`` starts the MPS daemon first and stops it after, so both parties share the GPU instead of
 time-slicing it), in rounds: round i runs every pair once before round i+1 starts, so a drift of the machine's speed
@@ -32,6 +33,7 @@ class RunConfig:
     chains: int = 1
     net: str = "loopback"
     knobs: tuple[str, ...] = ()
+    n_bits: int = 48
 
     @classmethod
     def parse(cls, text: str) -> "RunConfig":
@@ -42,9 +44,9 @@ class RunConfig:
                 raise ValueError(f"--config {text!r}: {item!r} is not KEY=VALUE (policy=, chains=, net= or a knob)")
             if key in ("policy", "net"):
                 fields[key] = value
-            elif key == "chains":
+            elif key in ("chains", "n_bits"):
                 if not value.isdigit() or int(value) < 1:
-                    raise ValueError(f"--config {text!r}: chains={value}: expected a whole number >= 1")
+                    raise ValueError(f"--config {text!r}: {key}={value}: expected a whole number >= 1")
                 fields[key] = int(value)
             else:
                 knobs.append(item)
@@ -54,14 +56,15 @@ class RunConfig:
         """What ``parse`` reads back as this config ('' for the default one)."""
         return ",".join([*([f"policy={self.policy}"] if self.policy != "suf" else []),
                          *([f"chains={self.chains}"] if self.chains != 1 else []),
-                         *([f"net={self.net}"] if self.net != "loopback" else []), *self.knobs])
+                         *([f"net={self.net}"] if self.net != "loopback" else []),
+                         *([f"n_bits={self.n_bits}"] if self.n_bits != 48 else []), *self.knobs])
 
     def tag(self) -> str:
         """The config in a file name ('' for the default one)."""
         return re.sub(r"[^A-Za-z0-9._-]", "-", self.spec().replace(",", "_"))
 
     def args(self) -> list[str]:
-        return ["--policy", self.policy, "--chains", str(self.chains), "--net", self.net,
+        return ["--policy", self.policy, "--chains", str(self.chains), "--net", self.net, "--n-bits", str(self.n_bits),
                 *(a for k in self.knobs for a in ("--set", k))]
 
 
@@ -74,6 +77,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--first-round", type=int, default=0, help="number the rounds from this one (a later batch)")
     p.add_argument("--gpu", action="store_true")
     p.add_argument("--mps", action="store_true", help="run under the CUDA MPS daemon (started and stopped here)")
+    p.add_argument("--pin-cores", action="store_true", help="each party on its own physical cores (run's flag)")
     p.add_argument("--budget-s", type=float, default=540.0)
     args = p.parse_args(argv)
     args.case = args.case or ["bert-tiny:128:2"]
@@ -117,13 +121,14 @@ def run_one(args: argparse.Namespace, i: int, case: str, config: RunConfig) -> d
     path = stem(args.out, case, config, i)
     cmd = [sys.executable, "-m", "real_backend", "run", "--model", model, "--seq-len", seq_len, "--layers", layers,
            *config.args(), "--json", f"{path}.json", "--trace", f"{path}.trace.json.gz",
-           *(["--gpu"] if args.gpu else [])]
+           *(["--gpu"] if args.gpu else []), *(["--pin-cores"] if args.pin_cores else [])]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         print(f"{path.name}: exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return None
     doc = json.loads(Path(f"{path}.json").read_text())
-    return {"case": case, "run": i, "mps": args.mps, "net": config.net, "policy": config.policy,
+    return {"case": case, "run": i, "mps": args.mps, "pin_cores": args.pin_cores, "n_bits": config.n_bits,
+            "net": config.net, "policy": config.policy,
             "chains": config.chains, "knobs": list(config.knobs), "online_s": doc["timing"]["online_time_s"],
             "keygen_s": doc["keygen_s"], "bit_exact": doc["bit_exact_with_plaintext"],
             "schedule_equal": all(doc["schedule_equals_dealer_pass"]), "card": doc["device"], "file": path.name}

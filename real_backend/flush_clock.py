@@ -5,8 +5,8 @@ flush to hold the work rather than its launch, and every such sync stops the hos
 (in one process it also waits for the other party's queued work). So a mark is a CUDA event recorded on this thread's
 current stream: the GPU stamps it when it reaches that point, and the stamps are turned into monotonic seconds once,
 when the run ends (one sync), from a reference event whose host time was taken at a sync when the clock started.
-A flush's span (and, through ``RealContext.clock``, each executor run's) is then the GPU's: from the moment its stream finished the work before it to the moment it finished
-the flush's own.
+A flush's span (and, through ``RealContext.clock``, each executor run's) is then the GPU's: from the moment its
+stream finished the work before it to the moment it finished its own.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``python -m real_backend.run``: a model's layers for real, two party processes over TCP on this host.
 
     python -m real_backend.run --model bert-tiny --seq-len 128 [--layers L] [--set K=V ...] [--n-bits N] [--gpu]
-                               [--seed S] [--timeout-s T] [--json OUT.json]
+                               [--seed S] [--timeout-s T] [--pin-cores] [--json OUT.json]
 
 The launcher checks the settings (a setting without a value definition, or a ring the range check says overflows for
 this input, is refused: one line, exit 2), deals both key tapes (the dealer seed from the operating system's CSPRNG
@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from .cores import pin
 from .tape import TapeFiles, write_private
 from .xp import convert_tree
 
@@ -146,11 +147,13 @@ def _death(exitcode: int) -> str:
     return f"killed by {signal.Signals(-exitcode).name}" if exitcode < 0 else f"exit code {exitcode}"
 
 
-def launch(jobs: list[dict], timeout_s: float, work: Path | None = None) -> tuple[dict[int, Any], list[str]]:
+def launch(jobs: list[dict], timeout_s: float, work: Path | None = None,
+           pin_cores: bool = False) -> tuple[dict[int, Any], list[str]]:
     """Write each party's job to its own file (mode 0600) in ``work`` (where its tape files are; a new private folder
     if None) and run the two party processes: their results by party, and one line per party that failed. A party
     that fails closes its channel, so the other fails at once too; a party process that dies without a word (killed)
-    is named within a second of its death."""
+    is named within a second of its death. ``pin_cores``: each party process on its own physical cores
+    (``cores.pin``)."""
     ctx = mp.get_context("spawn")
     ports, results = ctx.Queue(), ctx.Queue()
     work = work or Path(tempfile.mkdtemp(prefix="real_backend_"))
@@ -161,7 +164,8 @@ def launch(jobs: list[dict], timeout_s: float, work: Path | None = None) -> tupl
         procs.append(ctx.Process(target=_party, args=(p, str(path), ports, results, timeout_s)))
     for p, proc in enumerate(procs):
         proc.start()
-        _progress(f"party {p}: process {proc.pid} started")
+        where = f" on CPUs {sorted(pin(proc.pid, p))}" if pin_cores else ""
+        _progress(f"party {p}: process {proc.pid} started{where}")
     got: dict[int, Any] = {}
     failed: list[str] = []
     reported: set[int] = set()
@@ -208,6 +212,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--gpu", action="store_true", help="dealer and both parties on CuPy (one GPU)")
     p.add_argument("--seed", help="a fixed dealer seed (reproducible keys: for tests only; a warning says so)")
     p.add_argument("--timeout-s", type=float, default=60.0, help="every receive's timeout (default 60)")
+    p.add_argument("--pin-cores", action="store_true",
+                   help="each party process on its own half of the physical cores (as two servers would be)")
     p.add_argument("--json", metavar="OUT.json")
     p.add_argument("--trace", metavar="OUT.json[.gz]", help="the run in simflush's trace schema (gzip if .gz)")
     p.add_argument("--deal-to", metavar="DIR", help="deal only: write each party's file (and the input owner's) to "
@@ -276,6 +282,7 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
     tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, layers, dealer, args.policy, schedule=schedule,
                  files=TapeFileWriter(folder), progress=_progress)
     public = {"model": spec.name, "runtime": args.runtime, "knobs": knobs, "policy": args.policy,
+              "pin_cores": args.pin_cores,
               "chains": args.chains, "net": args.net, "weights": weights, "input": x,
               "fixed": fixed, "seq_len": args.seq_len, "layers": layers, "gpu": args.gpu, "schedule": schedule,
               "keygen_s": time.perf_counter() - start, "key_bytes": [tapes[0].nbytes, tapes[1].nbytes]}
@@ -303,7 +310,8 @@ def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: s
     plain = plaintext_output(spec, public["weights"], x, settings, fixed, layers)
     doc = {
         "model": spec.name, "seq_len": public["seq_len"], "batch_size": 1, "n_layers": layers, "n_bits": fixed.n_bits,
-        "gpu": public["gpu"], "keygen_s": public["keygen_s"], "key_bytes_per_party": public["key_bytes"],
+        "gpu": public["gpu"], "pin_cores": public.get("pin_cores", False), "keygen_s": public["keygen_s"],
+        "key_bytes_per_party": public["key_bytes"],
         "pfss": {"open_flushes": sum(1 for rs in records for r in rs if r.event is FlushKind.OPEN),
                  "num_flushes": sum(1 for rs in records for r in rs if r.event is FlushKind.PFSS),
                  "opened_words": sum(r.words for rs in records for r in rs if r.event is FlushKind.OPEN)},
@@ -358,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(prepared, int):
             return prepared
         public, jobs = prepared
-        got, failed = launch(jobs, args.timeout_s, work)
+        got, failed = launch(jobs, args.timeout_s, work, args.pin_cores)
     finally:
         shutil.rmtree(work, ignore_errors=True)   # the tape files a failed party did not read
     if failed:

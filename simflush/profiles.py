@@ -165,7 +165,8 @@ def resolve(profile_name: str, model: ModelSpec, overrides: dict[str, str] | Non
         sigma_via_batch=flag("sigma_fss_via_pfss_batch"), nexp_final_trunc=flag("nexp_final_trunc"),
         prob_trunc=flag("prob_trunc"), inv_sigma_muls=int(env["inv_sigma_muls"]), chains=chains)
     wire = WireFormat(
-        ring_bits=int(env.get("ring_bits", 0)) or model.n_bits, pack=flag("SUF_OPEN_PACK_EFFBITS"), auto=flag("SUF_OPEN_PACK_AUTO"),
+        ring_bits=int(env.get("ring_bits", 0)) or model.n_bits, pack=flag("SUF_OPEN_PACK_EFFBITS"),
+        auto=flag("SUF_OPEN_PACK_AUTO"),
         min_savings_pct=int(env["SUF_OPEN_PACK_MIN_SAVINGS_PCT"]), max_bits=int(env["SUF_OPEN_PACK_MAX_BITS"]),
         byte_format=env["SUF_OPEN_PACK_FORMAT"] == PackFormat.BYTES,
         no_negotiate=flag("SUF_OPEN_PACK_NO_NEGOTIATE") if "SUF_OPEN_PACK_NO_NEGOTIATE" in env else None)

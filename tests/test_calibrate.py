@@ -154,9 +154,11 @@ def test_a_trace_in_simflushs_schema_is_simulated_with_its_own_knobs_and_policy(
 def test_a_real_backend_gpu_trace_calibrates_with_every_open_packed_on_the_gpu():
     """Its opens are all packed on the GPU: the host path is costed as the device's, and the schedule it is matched
     against packs every open there too (a trace from before the knob was recorded reads as saying so)."""
-    path = REPO / "validation/real_backend_h200/calibration/bert-base_T128_L1_r0.trace.json.gz"
+    path = REPO / "validation/real_backend_h200/calibration_host_clock/bert-base_T128_L1_r0.trace.json.gz"
     source = load_source(path, None)
-    assert "SUF_OPEN_PACK_DEVICE_MIN_WORDS" not in source.trace.meta.settings
+    assert "SUF_OPEN_PACK_DEVICE_MIN_WORDS" not in source.trace.meta.settings   # a run of 2026-12-01
+    later = REPO / "validation/real_backend_h200/calibration/bert-base_T128_L1_r0.trace.json.gz"
+    assert load_source(later, None).trace.meta.settings["SUF_OPEN_PACK_DEVICE_MIN_WORDS"] == "1"
     assert config_of_trace(source.trace.meta).settings.device_pack_min_words == 1
     assert all(f.device for f in source.trace.flushes if f.kind == "OPEN")
     cost = calibrate([source]).cost

@@ -30,3 +30,11 @@ def test_runs_go_in_rounds_every_configuration_once_a_round():
     order = real_runs.plan(["bert-tiny:16:1", "gpt2:16:1"], configs, 2)
     assert len(order) == 8 and [i for i, *_ in order] == [0] * 4 + [1] * 4
     assert order[:4] == [(0, case, c) for case in ("bert-tiny:16:1", "gpt2:16:1") for c in configs]
+
+
+def test_a_config_can_set_the_ring():
+    c = RunConfig.parse("n_bits=52,SUF_RSQRT_MODE=sigma_gpu")
+    assert c == RunConfig(knobs=("SUF_RSQRT_MODE=sigma_gpu",), n_bits=52) and RunConfig.parse(c.spec()) == c
+    assert c.args()[c.args().index("--n-bits") + 1] == "52" and "n_bits-52" in c.tag()
+    with pytest.raises(ValueError, match="n_bits=x"):
+        RunConfig.parse("n_bits=x")

@@ -2,7 +2,7 @@
 
     python validation/real_whatifs.py predict --cost PROFILE --model bert-base --seq-len 128 --layers 1 \
         --out validation/real_backend_h200/predictions.json     # PROFILE: real-h200 once it is calibrated
-    python validation/real_whatifs.py command --predictions P.json       # the real runs that measure them
+    python validation/real_whatifs.py command --predictions P.json [--only NAME]   # the real runs that measure them
     python validation/real_whatifs.py check --predictions P.json --runs DIR [--json]
 
 Each what-if is a baseline and a variant (a policy, chains, a network or runtime knobs). ``predict`` simulates both
@@ -36,7 +36,7 @@ GOAL = 0.10   # |predicted / measured speed-up - 1|
 
 
 def key(c: Config) -> tuple:
-    return c.policy, c.chains, c.net, tuple(sorted(c.knobs))
+    return c.policy, c.chains, c.net, tuple(sorted(c.knobs)), c.n_bits
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,9 @@ class WhatIf:
     variant: Config
 
 
-def _knob(*variant: str) -> tuple[Config, Config]:
-    """The runtime's defaults (rsqrt_iters=1 among them) against ``variant``'s knobs."""
-    return Config(), Config(knobs=variant)
+def _knob(*variant: str, n_bits: int = 48) -> tuple[Config, Config]:
+    """The runtime's defaults (rsqrt_iters=1 among them) against ``variant``'s knobs, both at ``n_bits``."""
+    return Config(n_bits=n_bits), Config(knobs=variant, n_bits=n_bits)
 
 
 WHATIFS = [
@@ -61,7 +61,8 @@ WHATIFS = [
     WhatIf("nexp_final_trunc=0", *_knob("nexp_final_trunc=0")),
     WhatIf("SIGMA inverse", *_knob("SUF_INV_MODE=sigma_gpu", "inv_sigma_muls=0")),
     WhatIf("SIGMA rowmax", *_knob("SUF_ROWMAX_MODE=sigma_gpu")),
-    WhatIf("SIGMA rsqrt LUT", *_knob("SUF_RSQRT_MODE=sigma_gpu")),
+    # at 52 bits: with the LUT rsqrt, LayerNorm's FaithfulARS input needs 51 bits (the run's range check)
+    WhatIf("SIGMA rsqrt LUT", *_knob("SUF_RSQRT_MODE=sigma_gpu", n_bits=52)),
 ]
 
 
@@ -77,8 +78,8 @@ class Prediction:
 
 
 def _simulate(model: str, seq_len: int, layers: int, cost: str, c: Config) -> float:
-    """The configuration as the real backend runs it on the GPU (every open packed there)."""
-    knobs = [f"{k}={v}" for k, v in REAL_BACKEND_GPU_KNOBS.items()] + list(c.knobs)
+    """The configuration as the real backend runs it on the GPU (every open packed there, at its ring)."""
+    knobs = [f"{k}={v}" for k, v in REAL_BACKEND_GPU_KNOBS.items()] + [f"ring_bits={c.n_bits}"] + list(c.knobs)
     return simflush.simulate(model=model, seq_len=seq_len, layers=layers, knobs=knobs, policy=c.policy,
                              net=c.net, cost=cost, chains=c.chains).online_time_s
 
@@ -94,13 +95,18 @@ def predict(model: str, seq_len: int, layers: int, cost: str) -> dict:
 
 
 def _config(d: dict) -> Config:
-    return Config(d["policy"], d["chains"], d["net"], tuple(d["knobs"]))
+    """A configuration of a predictions file or runs.jsonl line (those before 2026-12-02 ran at 48 bits)."""
+    return Config(d["policy"], d["chains"], d["net"], tuple(d["knobs"]), d.get("n_bits", 48))
 
 
-def command(doc: dict, out: str = "DIR", runs: int = 3) -> str:
-    """The ``benchmarks/real_runs.py`` command that measures every distinct configuration of the predictions, in
-    rounds (each configuration once per round)."""
-    configs = {key(c): c for w in doc["whatifs"] for c in (_config(w["base"]), _config(w["variant"]))}
+def command(doc: dict, out: str = "DIR", runs: int = 3, only: list[str] = ()) -> str:
+    """The ``benchmarks/real_runs.py`` command that measures every distinct configuration of the predictions (of the
+    what-ifs named in ``only``, if any), in rounds (each configuration once per round)."""
+    unknown = sorted(set(only) - {w["name"] for w in doc["whatifs"]})
+    if unknown:
+        raise SystemExit(f"error: --only {unknown[0]!r}: allowed: {', '.join(w['name'] for w in doc['whatifs'])}")
+    chosen = [w for w in doc["whatifs"] if not only or w["name"] in only]
+    configs = {key(c): c for w in chosen for c in (_config(w["base"]), _config(w["variant"]))}
     return (f"python benchmarks/real_runs.py --gpu --mps --out {out} --case {doc['model']}:{doc['seq_len']}:"
             f"{doc['layers']} --runs {runs} " + " ".join(f"--config '{c.spec()}'" for c in configs.values()))
 
@@ -113,8 +119,7 @@ def check(doc: dict, runs_file: Path) -> list[dict]:
         run = json.loads(line)
         if run["case"] != case or not (run["bit_exact"] and run["schedule_equal"]):
             continue
-        c = Config(run["policy"], run["chains"], run["net"], tuple(run["knobs"]))
-        times.setdefault(key(c), []).append(run["online_s"])
+        times.setdefault(key(_config(run)), []).append(run["online_s"])
     out = []
     for w in doc["whatifs"]:
         base, variant = (times.get(key(_config(w[k]))) for k in ("base", "variant"))
@@ -138,6 +143,7 @@ def main() -> None:
     co = sub.add_parser("command")
     co.add_argument("--predictions", required=True, type=Path)
     co.add_argument("--out", default="DIR")
+    co.add_argument("--only", action="append", default=[], metavar="NAME", help="just this what-if (repeatable)")
     ch = sub.add_parser("check")
     ch.add_argument("--predictions", required=True, type=Path)
     ch.add_argument("--runs", required=True, type=Path, help="the folder of real_runs.py (its runs.jsonl)")
@@ -150,7 +156,7 @@ def main() -> None:
         return
     doc = json.loads(args.predictions.read_text())
     if args.cmd == "command":
-        print(command(doc, args.out))
+        print(command(doc, args.out, only=args.only))
         return
     rows = check(doc, args.runs / "runs.jsonl")
     if args.json:

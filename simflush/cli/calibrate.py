@@ -21,13 +21,16 @@ def register(subparsers) -> None:
     p.add_argument("--name", help="profile name (default: the output file's stem)")
     p.add_argument("--device", default="", help="device the traces were measured on (provenance)")
     p.add_argument("--plot", type=Path, help="PNG of measured vs fitted (default: next to --out)")
+    p.add_argument("--interval-bench", type=Path,
+                   help="benchmarks/interval_bench.py --grid lines (the real backend's interval kernel): what the "
+                        "profile charges the sigma gates the traces lack")
     p.add_argument("--cross-validate", action="store_true",
                    help="also calibrate on parts of the first trace and report the errors on the rest")
     p.set_defaults(func=cmd_calibrate)
 
 
 def cmd_calibrate(args: argparse.Namespace) -> str:
-    from ..analysis.calibration.calibrate import calibrate, plot_fits, report
+    from ..analysis.calibration.calibrate import calibrate, plot_fits, report, with_interval_kernel
     from ..analysis.calibration.samples import load_source
 
     check_outputs({"--out": args.out, "--plot": args.plot or args.out.with_suffix(".png")})
@@ -43,6 +46,8 @@ def cmd_calibrate(args: argparse.Namespace) -> str:
             src.trace.meta.device = args.device or src.trace.meta.device
         untraced = read_bench(args.untraced) if args.untraced else None
         cal = calibrate(sources, untraced, name=args.name or args.out.stem)
+        if args.interval_bench:
+            cal = with_interval_kernel(cal, args.interval_bench)
         steps.update()
         args.out.write_text(cal.cost.to_json() + "\n")
         plot = args.plot or args.out.with_suffix(".png")

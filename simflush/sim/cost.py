@@ -6,6 +6,7 @@ words.
 """
 
 import json
+import math
 import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
@@ -18,6 +19,9 @@ from ..jsonfile import json_key_line, parse_json_object, read_input, validate_fi
 from ..presets import COST_PRESETS
 
 LOCAL_OP_TABLES = ("local_floor_s", "local_s_per_word")  # optional: only runtimes with priced local ops
+# optional: only a profile of a backend that builds gates as one interval key (``simflush calibrate --interval-bench``)
+INTERVAL_FIELDS = ("interval_floor_s", "interval_s_per_call", "interval_s_per_point", "interval_s_per_call_elem",
+                   "interval_s_per_point_elem")
 COST_SCHEMA_VERSION = 3  # 3: opens split into pack and per-wire-byte copy; run gaps per hidden element
 
 
@@ -67,6 +71,14 @@ class CostModel:
     run_gap_s_per_elem: float           # reshapes, residual adds, copies, per hidden-state element (B*T*D)
     local_floor_s: dict = field(default_factory=dict)     # local op name -> per call (a kernel launch and sync)
     local_s_per_word: dict = field(default_factory=dict)  # local op name -> per word it produces (unpriced: 0)
+    # The real backend's interval kernel, for the gates its traces lack (``interval_gate_s``): by element count
+    # (str), the kernel's floor and its seconds per ChaCha call and per point of one element's walk; and, the GPU
+    # full, seconds per call and per point of each element
+    interval_floor_s: dict = field(default_factory=dict)
+    interval_s_per_call: dict = field(default_factory=dict)
+    interval_s_per_point: dict = field(default_factory=dict)
+    interval_s_per_call_elem: float = 0.0
+    interval_s_per_point_elem: float = 0.0
     fits: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
 
@@ -89,6 +101,27 @@ class CostModel:
 
     def pfss_work_s(self, gate: str, hatx_words: int) -> float:
         return self._per_gate(self.pfss_s_per_elem, "PFSS slope", gate) * hatx_words
+
+    @property
+    def prices_interval_gates(self) -> bool:
+        return bool(self.interval_s_per_call)
+
+    def interval_gate_s(self, calls: float, points: int, elems: int) -> tuple[float, float]:
+        """One job of an interval key whose walk makes ``calls`` ChaCha calls over ``points`` points an element, on
+        ``elems`` elements: (the time it takes beyond its GPU work, its GPU work). Below a full GPU the kernel's
+        time is its threads' latency (the grid's fit at the nearest element counts, interpolated in log elements),
+        which the other party's kernels do not slow; a full GPU's time is the work, which they share."""
+        work = elems * (calls * self.interval_s_per_call_elem + points * self.interval_s_per_point_elem)
+        counts = sorted(int(n) for n in self.interval_s_per_call)
+        lo = max([n for n in counts if n <= elems], default=counts[0])
+        hi = min([n for n in counts if n >= elems], default=counts[-1])
+        w = 0.0 if hi == lo else (math.log(max(elems, lo)) - math.log(lo)) / (math.log(hi) - math.log(lo))
+
+        def at(table: dict) -> float:
+            return (1 - w) * table[str(lo)] + w * table[str(hi)]
+        latency = at(self.interval_floor_s) + calls * at(self.interval_s_per_call) + points * at(
+            self.interval_s_per_point)
+        return max(0.0, latency - work), work
 
     def gpu_stage_s(self, words: int, open_words: int, device_min_words: int) -> float:
         """Copying ``words`` opened by an open of ``open_words`` to the GPU (a PFSS job's input, a Beaver
@@ -136,8 +169,9 @@ class CostModel:
                               f"it has: {', '.join(sorted(table))}") from None
 
     def to_json(self) -> str:
-        """The profile file; local-op tables are left out when empty (a SUF profile reads as before)."""
-        doc = {k: v for k, v in asdict(self).items() if v or k not in LOCAL_OP_TABLES}
+        """The profile file; local-op tables and the interval kernel are left out when empty (a SUF profile reads as
+        before)."""
+        doc = {k: v for k, v in asdict(self).items() if v or k not in LOCAL_OP_TABLES + INTERVAL_FIELDS}
         return json.dumps({"schema_version": COST_SCHEMA_VERSION, **doc}, indent=2, sort_keys=True)
 
     def foreign_use(self, runtime_profile: str, device: str | None = None) -> list[str]:
@@ -178,7 +212,8 @@ def _cost_schema():
         elif kind is None:
             kind = Rate if f.name == "open_wait_per_s_apart" else Seconds
         required = f.default is MISSING and f.default_factory is MISSING
-        fields_[f.name] = (kind, ... if required else Field(default_factory=dict))
+        fields_[f.name] = (kind, ... if required else f.default if f.default is not MISSING
+                           else Field(default_factory=dict))
     return create_model("CostProfile", __config__=ConfigDict(extra="forbid", strict=True), **fields_)
 
 

@@ -58,15 +58,15 @@ def _bit_length(v: np.ndarray) -> np.ndarray:
     return out + (v > 0)
 
 
-def gate_walk_calls(gate: Gate, n_bits: int, f: int) -> float:
-    """ChaCha calls per element of ``gate`` (a ``lut_pieces.PIECEWISE_KINDS`` gate, with its call site's parameters)
-    built as one interval key in Z_2^n_bits."""
-    return _gate_walk_calls(gate, gate.params, n_bits, f)
+def gate_walk(gate: Gate, n_bits: int, f: int) -> tuple[float, int]:
+    """(ChaCha calls, points) of one element's walk of ``gate`` (a ``lut_pieces.PIECEWISE_KINDS`` gate, with its call
+    site's parameters) built as one interval key in Z_2^n_bits."""
+    return _gate_walk(gate, gate.params, n_bits, f)
 
 
 @cache
-def _gate_walk_calls(gate: Gate, params, n_bits: int, f: int) -> float:
+def _gate_walk(gate: Gate, params, n_bits: int, f: int) -> tuple[float, int]:
     # keyed by the parameters too: gates that differ only in them compare equal
     (breaks, _), _ = gate_pieces(gate, f, n_bits)
     shifted = shifted_points(breaks, n_bits)
-    return walk_calls(shifted, n_bits, leaf_bits(shifted, n_bits))
+    return walk_calls(shifted, n_bits, leaf_bits(shifted, n_bits)), len(shifted) + 1

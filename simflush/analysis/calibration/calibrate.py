@@ -377,6 +377,17 @@ def calibrate(sources: list[Source], untraced: BenchRun | None = None, name: str
     return Calibration(CostModel(name=name, **values, fits=fit_docs, provenance=provenance), fits, data)
 
 
+def with_interval_kernel(cal: Calibration, grid: Path) -> Calibration:
+    """``cal`` with the interval kernel fitted on ``grid`` (``interval_fit``) and the grid in its provenance."""
+    from dataclasses import replace
+
+    from .interval_fit import fit_interval_kernel, grid_provenance, read_grid
+    rows = read_grid(grid)
+    cost = replace(cal.cost, **fit_interval_kernel(rows),
+                   provenance={**cal.cost.provenance, "interval_bench": grid_provenance(grid, rows)})
+    return replace(cal, cost=cost)
+
+
 def _scaled(values: dict, fits: dict[str, Fit], scale: dict[str, float]) -> dict:
     """Multiply every parameter of each group by its component's untraced/traced factor."""
     out = dict(values)
