@@ -10,17 +10,20 @@ from paths import REPO
 sys.path.insert(0, str(REPO / "validation"))
 import check_real_runs
 
-HELD_WHATIFS = ["have_pfss_work, 2 chains, LAN", "have_pfss_work, 2 chains, WAN", "rsqrt_iters 2 vs 1",
-                "nexp_final_trunc=0", "SIGMA rowmax"]
-# the real backend builds SIGMA's LUT gates as interval gates with a breakpoint per table entry (docs/validation.md)
-MISSED_WHATIFS = ["SIGMA nExp", "SIGMA inverse"]
-HELD_TOTALS = [("bert-base", 128), ("bert-large", 64), ("bert-tiny", 128)]
-MISSED_TOTALS = [("bert-base", 64), ("bert-large", 128), ("bert-tiny", 64), ("gpt2", 128), ("gpt2", 64)]
+# (round, what-if): round 1 at fddcf86 (sigma LUTs costed by SIGMA's PRG calls), round 2 at af9526b (as this
+# backend's interval kernel), each measured after its predictions were committed (docs/validation.md)
+HELD_WHATIFS = [(1, "have_pfss_work, 2 chains, LAN"), (1, "have_pfss_work, 2 chains, WAN"), (1, "rsqrt_iters 2 vs 1"),
+                (1, "nexp_final_trunc=0"), (1, "SIGMA rowmax"), (2, "SIGMA inverse"), (2, "SIGMA rsqrt LUT")]
+# round 1: the profile costed SIGMA's LUTs by PRG calls, the backend builds them as interval gates; round 2: nExp's
+# variant is predicted within 9 % but the baseline's run-to-run spread (158-288 ms) moves the ratio
+MISSED_WHATIFS = [(1, "SIGMA nExp"), (1, "SIGMA inverse"), (2, "SIGMA nExp")]
+HELD_TOTALS = [("bert-base", 128), ("bert-large", 128), ("gpt2", 128)]
+MISSED_TOTALS = [("bert-base", 64), ("bert-large", 64), ("bert-tiny", 128), ("bert-tiny", 64), ("gpt2", 64)]
 
 
 @pytest.fixture(scope="module")
 def whatifs():
-    return {r["name"]: r for r in check_real_runs.whatif_rows()[1]}
+    return {(n, r["name"]): r for n, _, rows in check_real_runs.whatif_rounds() for r in rows}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,7 @@ def test_the_whatif_is_predicted_within_10pct_of_its_measured_speedup(whatifs, n
     assert min(row["runs"]) >= 2 and abs(row["ratio"] - 1) <= 0.10, row
 
 
-@pytest.mark.xfail(strict=True, reason="the profile costs SIGMA's LUTs by PRG calls; ours are interval gates")
+@pytest.mark.xfail(strict=True, reason="see MISSED_WHATIFS")
 @pytest.mark.parametrize("name", MISSED_WHATIFS)
 def test_missed_whatif_within_10pct(whatifs, name):
     assert abs(whatifs[name]["ratio"] - 1) <= 0.10
@@ -46,7 +49,7 @@ def test_real_h200_predicts_the_held_out_median_within_10pct(totals, case):
     assert row["held_out"] >= 2 and abs(row["rel_err"]) <= 0.10, row
 
 
-@pytest.mark.xfail(strict=True, reason="run-to-run spread of 10-35 % with 2 held-out runs; see docs/validation.md")
+@pytest.mark.xfail(strict=True, reason="run-to-run spread of 9-59 % with 2 held-out runs; see docs/validation.md")
 @pytest.mark.parametrize("case", MISSED_TOTALS)
 def test_missed_total_within_10pct(totals, case):
     assert abs(totals[case]["rel_err"]) <= 0.10

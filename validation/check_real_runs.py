@@ -5,8 +5,9 @@
 1. ``real-h200`` against our backend's runs on the H200 (validation/real_backend_h200/calibration): per
    configuration the median online time of the runs not used in the fit (the fit used each configuration's r0) and
    its error, the run-to-run spread of all its runs, and the per-run (simflush run) errors of runs over 2 ms.
-2. The what-ifs (validation/real_backend_h200/predictions_*.json against whatifs/runs.jsonl): predicted and measured
-   speed-ups and their ratio.
+2. The what-ifs, in two rounds (``ROUNDS``: each a predictions file committed before the runs of its folder):
+   predicted and measured speed-ups and their ratio. Round 2 re-predicts after the model fix of the misses of
+   round 1 (sigma LUT gates costed as this backend's interval kernel) and measures the what-ifs it changed.
 3. SUF's bench on the H200 (validation/suf_h200_device) against ``suf-h100`` and ``suf-h200``.
 """
 
@@ -30,7 +31,9 @@ from simflush.io.trace_schema import read_trace  # noqa: E402
 from simflush.sim.cost import load_cost  # noqa: E402
 
 REAL = HERE / "real_backend_h200"
-CALIBRATION, WHATIFS = REAL / "calibration", REAL / "whatifs"
+CALIBRATION = REAL / "calibration"
+ROUNDS = [(1, "predictions_bert-base_T128_L1.json", "whatifs"),
+          (2, "predictions2_bert-base_T128_L1.json", "whatifs2")]   # (round, predictions, runs folder)
 SUF_H200 = HERE / "suf_h200_device"
 FIT_RUN = "_r0."            # the runs the real-h200 preset was calibrated on
 BIG_RUN_S = 2e-3            # per-run errors are judged on runs longer than this
@@ -60,10 +63,13 @@ def real_totals(cost_name: str = "real-h200") -> list[dict]:
     return out
 
 
-def whatif_rows() -> tuple[dict, list[dict]]:
-    path = next(REAL.glob("predictions_*.json"))
-    doc = json.loads(path.read_text())
-    return doc, real_whatifs.check(doc, WHATIFS / "runs.jsonl")
+def whatif_rounds() -> list[tuple[int, dict, list[dict]]]:
+    """Each round: its number, its predictions file's document and ``real_whatifs.check``'s rows."""
+    out = []
+    for number, predictions, runs in ROUNDS:
+        doc = json.loads((REAL / predictions).read_text())
+        out.append((number, doc, real_whatifs.check(doc, REAL / runs / "runs.jsonl")))
+    return out
 
 
 def suf_h200_rows() -> list[dict]:
@@ -77,7 +83,7 @@ def suf_h200_rows() -> list[dict]:
     return rows
 
 
-def plot(totals: list[dict], whatifs: list[dict], path: Path) -> None:
+def plot(totals: list[dict], rounds: list[tuple[int, dict, list[dict]]], path: Path) -> None:
     from matplotlib.figure import Figure
 
     from simflush.io.plots import DPI
@@ -93,7 +99,7 @@ def plot(totals: list[dict], whatifs: list[dict], path: Path) -> None:
     left.set_ylabel("online time, ms")
     left.set_title("real backend on one H200 (MPS, loopback TCP)", fontsize=9)
     left.legend(fontsize=7)
-    done = [r for r in whatifs if r["measured"] is not None]
+    done = [{**r, "name": f"({n}) {r['name']}"} for n, _, rows in rounds for r in rows if r["measured"] is not None]
     y = range(len(done))
     right.barh(list(y), [r["ratio"] for r in done], color=["tab:green" if abs(r["ratio"] - 1) <= 0.1 else "tab:red"
                                                           for r in done])
@@ -104,7 +110,7 @@ def plot(totals: list[dict], whatifs: list[dict], path: Path) -> None:
                      fontsize=7)
     right.invert_yaxis()
     right.set_xlabel("predicted / measured speed-up (log)")
-    right.set_title("what-ifs, bert-base T=128 1 layer: predicted before measured", fontsize=9)
+    right.set_title("what-ifs, bert-base T=128, 1 layer: rounds (1) and (2)", fontsize=9)
     right.legend(fontsize=7)
     fig.savefig(path, dpi=DPI)
 
@@ -114,11 +120,12 @@ def main() -> None:
     p.add_argument("--plot", type=Path)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
-    totals, (doc, whatifs), suf = real_totals(), whatif_rows(), suf_h200_rows()
+    totals, rounds, suf = real_totals(), whatif_rounds(), suf_h200_rows()
     if args.plot:
-        plot(totals, whatifs, args.plot)
+        plot(totals, rounds, args.plot)
     if args.json:
-        print(json.dumps({"real_totals": totals, "whatifs": whatifs, "suf_h200": suf}, indent=2))
+        print(json.dumps({"real_totals": totals, "whatifs": {n: rows for n, _, rows in rounds}, "suf_h200": suf},
+                         indent=2))
         return
     print("real-h200 vs held-out real runs (NVIDIA H200, both parties, MPS, loopback TCP)")
     print("| model | T | layers | runs (held out) | measured median ms | predicted ms | error | spread | runs > 2 ms "
@@ -128,14 +135,15 @@ def main() -> None:
         print(f"| {r['model']} | {r['seq_len']} | {r['layers']} | {r['runs']} ({r['held_out']}) | "
               f"{r['measured_median_s'] * 1e3:.1f} | {r['predicted_s'] * 1e3:.1f} | {r['rel_err']:+.1%} | "
               f"{r['spread']:.0%} | {r['runs_within_20pct']} / {r['runs_over_2ms']} |")
-    print(f"\nwhat-ifs: predictions of {doc['commit'][:12]} ({doc['cost']}), {doc['model']} T={doc['seq_len']} "
-          f"L={doc['layers']}")
-    print("| what-if | predicted speed-up | measured | runs (base, variant) | predicted / measured |")
-    print("|---|--:|--:|--:|--:|")
-    for r in whatifs:
-        measured = "not measured" if r["measured"] is None else f"{r['measured']:.3f}"
-        ratio = "" if r["ratio"] is None else f"{r['ratio']:.3f}"
-        print(f"| {r['name']} | {r['predicted']:.3f} | {measured} | {r['runs'] or ''} | {ratio} |")
+    for number, doc, rows in rounds:
+        print(f"\nwhat-ifs, round {number}: predictions of {doc['commit'][:12]} ({doc['cost']}), {doc['model']} "
+              f"T={doc['seq_len']} L={doc['layers']}")
+        print("| what-if | predicted speed-up | measured | runs (base, variant) | predicted / measured |")
+        print("|---|--:|--:|--:|--:|")
+        for r in rows:
+            measured = "not measured" if r["measured"] is None else f"{r['measured']:.3f}"
+            ratio = "" if r["ratio"] is None else f"{r['ratio']:.3f}"
+            print(f"| {r['name']} | {r['predicted']:.3f} | {measured} | {r['runs'] or ''} | {ratio} |")
     print("\nSUF's bench on the H200: measured and predicted online time (s)")
     print("| run | model | T | measured | suf-h100 | suf-h200 |")
     print("|---|---|--:|--:|--:|--:|")
