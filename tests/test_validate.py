@@ -105,17 +105,23 @@ def test_validate_a_real_backend_run_from_its_trace_alone(capsys, tmp_path):
     run = json.loads(REAL_RUN.with_suffix(".json").read_text())
     for key in ("open_flushes", "num_flushes", "opened_words"):
         assert totals[f"pfss.{key}"]["measured"] == totals[f"pfss.{key}"]["predicted"] == run["pfss"][key], key
-    # the simulated opens go at the run's 48-bit ring, as its channel sent them (the channel's count adds only its
-    # handshake); this trace (2026-12-01) still records the executor's figure at the model's 37-bit ring
+    # the opens go at the run's 48-bit ring in the trace and the simulation, as the channel sent them (its count
+    # adds only its handshake)
     sent = run["communication"]["net_bytes"]
+    assert totals["communication.net_bytes"]["rel_err"] == 0
     assert 0 <= sent - totals["communication.net_bytes"]["predicted"] < 1e-5 * sent
-    assert totals["communication.net_bytes"]["measured"] * 48 == totals["communication.net_bytes"]["predicted"] * 37
+    # a trace of 2026-12-01 recorded them at the model's 37-bit ring; it is simulated at its run's 48 bits
+    old = REAL_RUN.parent.parent / "calibration_host_clock" / (REAL_RUN.name + ".trace.json.gz")
+    assert main(["validate", "--trace", str(old), "--cost", "real-h200", "--json"]) == 0
+    net = {r["quantity"]: r for r in json.loads(capsys.readouterr().out)["totals"]}["communication.net_bytes"]
+    assert net["measured"] * 48 == net["predicted"] * 37
     # components measured from the trace's flushes; the real backend times no PFSS finish: no row
     assert totals["open_s_per_party"]["measured"] > 0 and totals["pfss_eval_s_per_party"]["measured"] > 0
     assert "pfss_finish_s_per_party" not in totals
     runs = doc["runs"]
     assert [r["run"] for r in runs][:2] == ["LN1", "QKV_trunc"] and len(runs) == 12
-    assert sum(r["measured"] for r in runs) == pytest.approx(online["measured"], rel=0.05)
+    # the runs hold most of the online time; the rest is the gaps between them (public matmuls, residual adds)
+    assert 0.9 * online["measured"] < sum(r["measured"] for r in runs) < online["measured"]
     assert (tmp_path / "validate.png").stat().st_size > 5_000
 
 
