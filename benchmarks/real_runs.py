@@ -1,7 +1,7 @@
 """A batch of real two-party runs, each written as its JSON and trace: the measured side of calibration and validation.
 
     python benchmarks/real_runs.py --out DIR [--gpu] [--mps] [--pin-cores] [--runs 3] [--first-round 0] \
-        [--budget-s 540] [--case bert-tiny:128:2 --case bert-base:64:1 ...] \
+        [--warm-up 0] [--budget-s 540] [--case bert-tiny:128:2 --case bert-base:64:1 ...] \
         [--config policy=have_pfss_work,chains=2,net=wan --config rsqrt_iters=2,n_bits=52 ...]
 
 Each case is MODEL:SEQ_LEN:LAYERS; each config a comma-separated list of ``policy=P``, ``chains=K``, ``net=N``,
@@ -12,7 +12,8 @@ TCP; ``--mps`` starts the MPS daemon first and stops it after, so both parties s
 time-slicing it), in rounds: round i runs every pair once before round i+1 starts, so a drift of the machine's speed
 falls on every configuration alike rather than on the last ones. Files: DIR/MODEL_T{T}_L{L}[_CONFIG]_r{i}.json and
 .trace.json.gz, and DIR/runs.jsonl (a line a run: case, config, online seconds, bit-exactness, schedule equality,
-the card). A run that would start past ``--budget-s`` is not started (a device call has a time limit). Prints a
+the card). ``--warm-up N``: N unrecorded runs of the first pair before the rounds (in DIR/warm-up; the budget counts
+them). A run that would start past ``--budget-s`` is not started (a device call has a time limit). Prints a
 table last.
 """
 
@@ -79,6 +80,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mps", action="store_true", help="run under the CUDA MPS daemon (started and stopped here)")
     p.add_argument("--pin-cores", action="store_true", help="each party on its own physical cores (run's flag)")
     p.add_argument("--budget-s", type=float, default=540.0)
+    p.add_argument("--warm-up", type=int, default=0, metavar="N",
+                   help="first run the first case and config N times, kept in DIR/warm-up and out of runs.jsonl")
     args = p.parse_args(argv)
     args.case = args.case or ["bert-tiny:128:2"]
     for case in args.case:
@@ -91,12 +94,21 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(str(exc))
     if args.runs < 1:
         p.error(f"--runs {args.runs}: must be at least 1")
+    if args.warm_up < 0:
+        p.error(f"--warm-up {args.warm_up}: must be 0 or more")
     return args
 
 
 def plan(cases: list[str], configs: list[RunConfig], runs: int, first: int = 0) -> list[tuple[int, str, RunConfig]]:
     """Every (run index, case, config), round by round."""
     return [(i, case, config) for i in range(first, first + runs) for case in cases for config in configs]
+
+
+def warm_up(args: argparse.Namespace) -> None:
+    """Runs of the first case and config that measure nothing: the first run of a fresh machine was the slowest
+    baseline in two of three leases (docs/validation.md), and a warm-up keeps it out of the rounds."""
+    for i in range(args.warm_up):
+        run_one(argparse.Namespace(**{**vars(args), "out": args.out / "warm-up"}), i, args.case[0], args.config[0])
 
 
 def stem(out: Path, case: str, config: RunConfig, i: int) -> Path:
@@ -137,10 +149,13 @@ def run_one(args: argparse.Namespace, i: int, case: str, config: RunConfig) -> d
 def main() -> None:
     args = parse()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.warm_up:
+        (args.out / "warm-up").mkdir(exist_ok=True)
     if args.mps:
         mps("start")
     start, rows = time.monotonic(), []
     try:
+        warm_up(args)
         for i, case, config in plan(args.case, args.config, args.runs, args.first_round):
             if time.monotonic() - start > args.budget_s:
                 print(f"budget of {args.budget_s:g} s spent: round {i} of {case} {config.tag() or 'default'} and "

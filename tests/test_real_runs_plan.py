@@ -38,3 +38,20 @@ def test_a_config_can_set_the_ring():
     assert c.args()[c.args().index("--n-bits") + 1] == "52" and "n_bits-52" in c.tag()
     with pytest.raises(ValueError, match="n_bits=x"):
         RunConfig.parse("n_bits=x")
+
+
+def test_warm_up_runs_are_the_first_pair_kept_out_of_the_rounds(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run(args, i, case, config):
+        calls.append((args.out.name, i, case, config.spec()))
+        return {"file": f"{case}_{i}", "online_s": 0.1, "keygen_s": 1.0, "bit_exact": True, "schedule_equal": True}
+
+    monkeypatch.setattr(real_runs, "run_one", fake_run)
+    monkeypatch.setattr(sys, "argv", ["real_runs.py", "--out", str(tmp_path), "--warm-up", "2", "--runs", "1",
+                                      "--case", "bert-tiny:2:1", "--case", "gpt2:2:1", "--config", "rsqrt_iters=2"])
+    real_runs.main()
+    assert calls[:2] == [("warm-up", 0, "bert-tiny:2:1", "rsqrt_iters=2"), ("warm-up", 1, "bert-tiny:2:1",
+                                                                             "rsqrt_iters=2")]
+    assert [c[0] for c in calls[2:]] == [tmp_path.name] * 2
+    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 2 and (tmp_path / "warm-up").is_dir()
