@@ -1,10 +1,5 @@
-"""``--pin-cores``: each party on its own physical cores, hardware threads of a core kept together."""
-
-import json
-import subprocess
-import sys
-
-from paths import REPO
+"""``--pin-cores``: each party on its own physical cores, hardware threads of a core kept together (a pinned run:
+test_run_cli)."""
 
 from real_backend.cores import party_cpus, physical_cores
 
@@ -29,14 +24,3 @@ def test_the_halves_are_disjoint_whole_cores(tmp_path):
 def test_one_core_is_shared(tmp_path):
     topo = topology(tmp_path, {0: "0,1", 1: "0,1"})
     assert party_cpus({0, 1}, topo) == ({0, 1}, {0, 1})
-
-
-def test_a_pinned_run_says_so_and_reconstructs(tmp_path):
-    out = tmp_path / "run.json"
-    proc = subprocess.run([sys.executable, "-m", "real_backend", "run", "--model", "bert-tiny", "--seq-len", "2",
-                           "--layers", "1", "--pin-cores", "--json", str(out)], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(out.read_text())
-    assert doc["pin_cores"] is True and doc["bit_exact_with_plaintext"]
-    assert "party 0: process" in proc.stderr and " on CPUs [" in proc.stderr

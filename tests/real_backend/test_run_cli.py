@@ -19,8 +19,8 @@ def run(*argv: str, timeout: float = 300):
 
 
 def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
-    """With a policy and chains of its own (the defaults run in the tests below): the flushes are the simulator's
-    for them, PFSS flushes beside opens included."""
+    """With a policy and chains of its own (the defaults run in the tests below), each party pinned to its own
+    cores: the flushes are the simulator's for them, PFSS flushes beside opens included."""
     from models.specs import MODELS
     from simflush.executor.records import FlushKind
     from simflush.io.bench_json import bench_document
@@ -29,7 +29,7 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     from simflush.sim.schedule import flush_schedule
     out, trace_file = tmp_path / "run.json", tmp_path / "run.trace.json.gz"
     proc = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--timeout-s", "30", "--json", str(out),
-               "--trace", str(trace_file), "--policy", "have_pfss_work", "--chains", "2")
+               "--trace", str(trace_file), "--policy", "have_pfss_work", "--chains", "2", "--pin-cores")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     assert doc["bit_exact_with_plaintext"] and doc["schedule_equals_dealer_pass"] == [True, True]
@@ -39,6 +39,7 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     assert doc["timing"]["tape_layers_held_per_party"] == [1, 1]   # one layer: read before the clock
     assert doc["error_vs_float"]["rel_rms"] < 0.01
     assert "warning" not in proc.stderr       # the dealer seed came from the OS
+    assert doc["pin_cores"] is True and " on CPUs [" in proc.stderr   # each party on its own cores (said where)
     trace = read_trace(trace_file)            # the run as a trace: every flush timed, read back as the exporters do
     assert trace.timed and trace.meta.system == "real_backend"
     assert bench_document(trace)["pfss"]["open_flushes"] == doc["pfss"]["open_flushes"] == doc["bench"]["pfss"][
