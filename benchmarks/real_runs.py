@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+RING_BITS = 48   # ``python -m real_backend run``'s default --n-bits
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -34,7 +36,7 @@ class RunConfig:
     chains: int = 1
     net: str = "loopback"
     knobs: tuple[str, ...] = ()
-    n_bits: int = 48
+    n_bits: int = RING_BITS
 
     @classmethod
     def parse(cls, text: str) -> "RunConfig":
@@ -58,7 +60,7 @@ class RunConfig:
         return ",".join([*([f"policy={self.policy}"] if self.policy != "suf" else []),
                          *([f"chains={self.chains}"] if self.chains != 1 else []),
                          *([f"net={self.net}"] if self.net != "loopback" else []),
-                         *([f"n_bits={self.n_bits}"] if self.n_bits != 48 else []), *self.knobs])
+                         *([f"n_bits={self.n_bits}"] if self.n_bits != RING_BITS else []), *self.knobs])
 
     def tag(self) -> str:
         """The config in a file name ('' for the default one)."""
@@ -107,8 +109,12 @@ def plan(cases: list[str], configs: list[RunConfig], runs: int, first: int = 0) 
 def warm_up(args: argparse.Namespace) -> None:
     """Runs of the first case and config that measure nothing: the first run of a fresh machine was the slowest
     baseline in two of three leases (docs/validation.md), and a warm-up keeps it out of the rounds."""
+    if not args.warm_up:
+        return
+    folder = args.out / "warm-up"
+    folder.mkdir(exist_ok=True)
     for i in range(args.warm_up):
-        run_one(argparse.Namespace(**{**vars(args), "out": args.out / "warm-up"}), i, args.case[0], args.config[0])
+        run_one(argparse.Namespace(**{**vars(args), "out": folder}), i, args.case[0], args.config[0])
 
 
 def stem(out: Path, case: str, config: RunConfig, i: int) -> Path:
@@ -149,8 +155,6 @@ def run_one(args: argparse.Namespace, i: int, case: str, config: RunConfig) -> d
 def main() -> None:
     args = parse()
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.warm_up:
-        (args.out / "warm-up").mkdir(exist_ok=True)
     if args.mps:
         mps("start")
     start, rows = time.monotonic(), []

@@ -147,8 +147,8 @@ for _knob in (
     one_of("SUF_OPEN_PACK_FORMAT", "packed wire format", tuple(PackFormat), PackFormat.BITS),
     one_of("SUF_OPEN_PACK_DYNAMIC", "data-dependent widths cannot be simulated symbolically", ("0",), "0"),
     integer("SUF_OPEN_PACK_DEVICE_MIN_WORDS", "opens this large are packed on the GPU (timing only)"),
-    integer("ring_bits", "the ring opens are packed at; 0: the model's n_bits (a real_backend run records its "
-            "--n-bits)", 0, 0, 64, in_profile=False),
+    integer("ring_bits", "the run's ring: opens packed and interval gates walked at it; 0: the model's n_bits "
+            "(a real_backend run records its --n-bits)", 0, 0, 64, in_profile=False),
     flag("SUF_BENCH_DEVICE_PIPELINE", "device pipeline on, host materialize off (no planner)", "0", searched=True),
     flag("SUF_LN_GPU", "with the device pipeline: LayerNorm variance on the GPU, no var open", searched=True),
     flag("SUF_BENCH_EAGER_PFSS", "no phase planner in attention and MLP (LN keeps it)", "0", searched=True),

@@ -27,6 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "benchmarks")]
 
+from real_runs import RING_BITS  # noqa: E402
 from real_runs import RunConfig as Config  # noqa: E402
 
 import simflush  # noqa: E402
@@ -46,7 +47,7 @@ class WhatIf:
     variant: Config
 
 
-def _knob(*variant: str, n_bits: int = 48) -> tuple[Config, Config]:
+def _knob(*variant: str, n_bits: int = RING_BITS) -> tuple[Config, Config]:
     """The runtime's defaults (rsqrt_iters=1 among them) against ``variant``'s knobs, both at ``n_bits``."""
     return Config(n_bits=n_bits), Config(knobs=variant, n_bits=n_bits)
 
@@ -96,7 +97,7 @@ def predict(model: str, seq_len: int, layers: int, cost: str) -> dict:
 
 def _config(d: dict) -> Config:
     """A configuration of a predictions file or runs.jsonl line (those before 2026-12-02 ran at 48 bits)."""
-    return Config(d["policy"], d["chains"], d["net"], tuple(d["knobs"]), d.get("n_bits", 48))
+    return Config(d["policy"], d["chains"], d["net"], tuple(d["knobs"]), d.get("n_bits", RING_BITS))
 
 
 def command(doc: dict, out: str = "DIR", runs: int = 3, only: list[str] = ()) -> str:
@@ -104,7 +105,7 @@ def command(doc: dict, out: str = "DIR", runs: int = 3, only: list[str] = ()) ->
     what-ifs named in ``only``, if any), in rounds (each configuration once per round)."""
     unknown = sorted(set(only) - {w["name"] for w in doc["whatifs"]})
     if unknown:
-        raise SystemExit(f"error: --only {unknown[0]!r}: allowed: {', '.join(w['name'] for w in doc['whatifs'])}")
+        raise SystemExit(f"error: --only {unknown[0]!r}: allowed: {', '.join(repr(w['name']) for w in doc['whatifs'])}")
     chosen = [w for w in doc["whatifs"] if not only or w["name"] in only]
     configs = {key(c): c for w in chosen for c in (_config(w["base"]), _config(w["variant"]))}
     return (f"python benchmarks/real_runs.py --gpu --mps --out {out} --case {doc['model']}:{doc['seq_len']}:"

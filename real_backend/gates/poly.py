@@ -11,8 +11,8 @@ c(x) = c_{m-1} - sum_i [x < p_i] (c_i - c_{i-1}).
 The m points of an element differ only above the breakpoints' common trailing zero bits, so where there are many
 breakpoints with at least 4 such bits (``simflush.tasks.interval_walk.leaf_bits``: the cost model reads the same
 rule), the DCF gets a truth-table leaf over up to 8 of them (``dcf``: one PRF call instead of 8 levels a point,
-1.8 kB more key an element). On the GPU one kernel walks
-all m points of an element, each from the deepest node it shares with the previous one (``kernels.interval_eval``).
+1.8 kB more key an element). On the GPU one kernel walks all m points of an element, each from the deepest node it
+shares with the previous one (``kernels.interval_eval``).
 """
 from __future__ import annotations
 

@@ -211,9 +211,13 @@ def _cost_schema():
             kind = dict[str, Seconds]
         elif kind is None:
             kind = Rate if f.name == "open_wait_per_s_apart" else Seconds
-        required = f.default is MISSING and f.default_factory is MISSING
-        fields_[f.name] = (kind, ... if required else f.default if f.default is not MISSING
-                           else Field(default_factory=dict))
+        if f.default is not MISSING:
+            default = f.default
+        elif f.default_factory is not MISSING:
+            default = Field(default_factory=f.default_factory)
+        else:
+            default = ...   # required
+        fields_[f.name] = (kind, default)
     return create_model("CostProfile", __config__=ConfigDict(extra="forbid", strict=True), **fields_)
 
 

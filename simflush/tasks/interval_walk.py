@@ -38,9 +38,9 @@ def leaf_bits(shifted: list[int], n_bits: int) -> int:
 def walk_calls(shifted: list[int], n_bits: int, leaf: int, samples: int = SAMPLES) -> float:
     """Mean ChaCha calls of one element's walk over all its points (tree levels expanded, plus a leaf call a point
     when there is a leaf)."""
-    depth = n_bits - leaf
     if not shifted:
         return 0.0
+    depth = n_bits - leaf
     mask = np.uint64((1 << n_bits) - 1)
     y = np.random.default_rng(0).integers(0, 1 << n_bits, size=(samples, 1), dtype=np.uint64)
     x = np.concatenate([(y - np.array(shifted, dtype=np.uint64)[None, :]) & mask, y], axis=1)

@@ -11,6 +11,7 @@ grid are left out of both fits: they check it (docs/validation.md).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -42,11 +43,9 @@ def read_grid(path: Path) -> list[dict]:
             raise ConfigError(f"{path}:{line_no}: not JSON ({exc.msg})") from None
         for name, kind in FIELDS.items():
             value = row.get(name) if isinstance(row, dict) else None
-            ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
-            if not ok or isinstance(value, bool) or (kind is not str and not value > 0):
-                raise ConfigError(f"{path}:{line_no}: field {name}: {value!r}; expected a positive "
-                                  f"{kind.__name__}" if kind is not str else f"{path}:{line_no}: field {name}: "
-                                  f"{value!r}; expected a string")
+            if not _is(value, kind):
+                expected = "a string" if kind is str else f"a positive {kind.__name__}"
+                raise ConfigError(f"{path}:{line_no}: field {name}: {value!r}; expected {expected}")
         rows.append(row)
     if not rows:
         raise ConfigError(f"{path}: no grid lines (benchmarks/interval_bench.py --grid writes them)")
@@ -56,6 +55,13 @@ def read_grid(path: Path) -> list[dict]:
     if len(counts) < 2:
         raise ConfigError(f"{path}: elements: one count ({counts[0]}); the fit needs a full GPU's and a smaller one")
     return rows
+
+
+def _is(value: object, kind: type) -> bool:
+    """``value`` is a ``kind`` (an int counts as a float), and a number is positive."""
+    if isinstance(value, bool) or not (isinstance(value, kind) or (kind is float and isinstance(value, int))):
+        return False
+    return kind is str or value > 0
 
 
 def _relative_nonneg_fit(X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -95,7 +101,6 @@ def fit_interval_kernel(rows: list[dict]) -> dict:
 
 
 def grid_provenance(path: Path, rows: list[dict]) -> dict:
-    import hashlib
     return {"file": Path(path).name, "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
             "card": rows[0]["card"], "n_bits": rows[0]["n_bits"], "lines": len(rows),
             "elements": sorted({r["elements"] for r in rows})}
