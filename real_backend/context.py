@@ -31,9 +31,9 @@ Exchange = Callable[[Any], Any]   # in process: this party's words out, the peer
 
 
 class RealContext(ExecutorContext):
-    def __init__(self, executor: PhaseExecutor, fixed: FixedPoint, xp: Any, tape: TapeReader):
+    def __init__(self, executor: PhaseExecutor, fixed: FixedPoint, xp: Any, tape: TapeReader, fold: int):
         super().__init__(executor)
-        self.fixed, self.frac_bits = fixed, fixed.frac_bits
+        self.fixed, self.frac_bits, self.fold = fixed, fixed.frac_bits, fold   # fold: interval keys' (task_gates)
         self.arith, self.ring, self.tape = RingArith(fixed.n_bits, xp), Ring(fixed.n_bits), tape
         self.profile: dict[str, float] = defaultdict(float)   # SUF's online_profile names, seconds
         self.clock = flush_clock(xp)   # flush spans: the GPU's, read when the run ends (``finish_timing``)
@@ -68,7 +68,7 @@ class RealContext(ExecutorContext):
 
     def evaluate(self, stream: str, gate: Gate, hatx: RingArray) -> RingArray | GateOutput:
         key = self.tape.take(stream, "key", gate.name, hatx.words)
-        return task_gates.evaluate(gate, key, self.party, hatx, self.fixed.n_bits, self.fixed.frac_bits)
+        return task_gates.evaluate(gate, key, self.party, hatx, self.fixed.n_bits, self.fixed.frac_bits, self.fold)
 
     def fss_direct(self, gate: Gate, hatx: RingArray) -> RingArray | GateOutput:
         return self.evaluate("step", gate, hatx)

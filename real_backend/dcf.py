@@ -17,6 +17,10 @@ Off the path of A both parties' leaves are equal and cancel; on it the dealer se
 L[z] = (-1)^{t1} (C1(z) - C0(z) - V + beta [z < a]) (V: the parties' path-sum difference), the fcw rule with the
 comparison of the low bits folded in. So b levels cost one PRF call, for 8 (2^b - 1) - b (16 + 8) bytes more key:
 worth it where one key is walked at many points that share their low bits (the interval gate, ``gates.poly``).
+With ``leaf_fold`` = k, z's PRF word is word z' of F(s, .), z' = (z mod 2^(b-k)) 2^k + z div 2^(b-k): the 2^k
+values of z's top k bits (points 2^(b-k) apart, which an interval key's neighbouring points are) sit in one ChaCha
+block, so one call serves all of them (``simflush.tasks.interval_walk``: the fold). A permutation of the words, so
+every entry still has its own PRF word.
 """
 from __future__ import annotations
 
@@ -53,6 +57,7 @@ class DcfKey:
     vcw: Any
     fcw: Any                # (k, N) final CW, or the (2^leaf_bits, N) leaf table
     leaf_bits: int = 0
+    leaf_fold: int = 0      # the leaf's top bits whose PRF words share a block (module doc)
 
     @property
     def n_elems(self) -> int:
@@ -74,12 +79,14 @@ def _convert(block: Any, k: int, ring: Ring) -> Any:
 
 
 def keygen(alpha: Any, beta: Any, n_bits: int, out_bits: int, stream: RandomStream,
-           rounds: int = 12, leaf_bits: int = 0) -> tuple[DcfKey, DcfKey]:
+           rounds: int = 12, leaf_bits: int = 0, leaf_fold: int = 0) -> tuple[DcfKey, DcfKey]:
     """Keys for f(x) = beta * [x < alpha]; ``alpha`` (N,) uint64 n-bit, ``beta`` (k, N) uint64 (k = 1 or 2);
-    ``leaf_bits``: the low bits covered by a truth-table leaf (module doc; payload 1 only)."""
+    ``leaf_bits``: the low bits covered by a truth-table leaf, ``leaf_fold``: its PRF layout (module doc; payload 1
+    only)."""
     check_bits("n_bits", n_bits, 1, 64)
     check_bits("out_bits", out_bits, 1, 64)
     check_bits("leaf_bits", leaf_bits, 0, min(n_bits - 1, MAX_LEAF_BITS))
+    check_bits("leaf_fold", leaf_fold, 0, min(3, leaf_bits))
     check_rounds(rounds)
     xp = stream.xp
     n = int(np.size(alpha))
@@ -121,32 +128,41 @@ def keygen(alpha: Any, beta: Any, n_bits: int, out_bits: int, stream: RandomStre
     if leaf_bits:
         z = xp.arange(1 << leaf_bits, dtype=xp.uint64)[:, None]
         below = (z < (alpha & np.uint64((1 << leaf_bits) - 1))[None, :]).astype(xp.uint64) * beta
-        raw = ring.add(ring.sub(ring.sub(leaf_values(seeds[1], leaf_bits, ring, rounds),
-                                         leaf_values(seeds[0], leaf_bits, ring, rounds)), v_alpha), below)
+        raw = ring.add(ring.sub(ring.sub(leaf_values(seeds[1], leaf_bits, ring, rounds, fold=leaf_fold),
+                                         leaf_values(seeds[0], leaf_bits, ring, rounds, fold=leaf_fold)), v_alpha),
+                       below)
     else:
         raw = ring.sub(ring.sub(_convert(seeds[1], k, ring), _convert(seeds[0], k, ring)), v_alpha)
     fcw = xp.where(t[1].astype(bool), ring.neg(raw), raw)
     k0, k1 = (DcfKey(b, n_bits, out_bits, rounds, roots[b], scw.copy(), tr.copy(), vcw.copy(), fcw.copy(),
-                     leaf_bits) for b in (0, 1))
+                     leaf_bits, leaf_fold) for b in (0, 1))
     return k0, k1
 
 
 MAX_LEAF_BITS = 12
 
 
-def leaf_values(seeds: Any, leaf_bits: int, ring: Ring, rounds: int, z: Any = None) -> Any:
-    """Convert(F(s, z)) of leaf seeds (N, 4): at every z < 2^leaf_bits, shape (2^leaf_bits, N), or at one z per
-    seed (``z`` (N,)), shape (N,). F(s, z) is word pair z mod 8 of ChaCha keyed by s at counter 1 + z // 8 (the tree's
-    PRG uses counter 0)."""
+def leaf_index(z: Any, leaf_bits: int, fold: int) -> Any:
+    """The PRF word of leaf entry z (uint64): z's low leaf_bits - fold bits above its top fold bits (module doc)."""
+    low = leaf_bits - fold
+    return ((z & np.uint64((1 << low) - 1)) << np.uint64(fold)) | (z >> np.uint64(low))
+
+
+def leaf_values(seeds: Any, leaf_bits: int, ring: Ring, rounds: int, z: Any = None, fold: int = 0) -> Any:
+    """Convert(F(s, z')) of leaf seeds (N, 4), z' = ``leaf_index`` of z: at every z < 2^leaf_bits, shape
+    (2^leaf_bits, N), or at one z per seed (``z`` (N,)), shape (N,). F(s, w) is word pair w mod 8 of ChaCha keyed by s
+    at counter 1 + w // 8 (the tree's PRG uses counter 0)."""
     xp = get_xp(seeds)
     if z is None:
         blocks = [_leaf_block(seeds, xp.full(seeds.shape[0], c, dtype=xp.uint32), rounds)
                   for c in range(max(1, (1 << leaf_bits) // 8))]
         words = xp.concatenate([_pairs(b) for b in blocks], axis=0)[: 1 << leaf_bits]
-        return ring.reduce(words)
-    block = _leaf_block(seeds, (z >> np.uint64(3)).astype(xp.uint32), rounds)
+        at = leaf_index(xp.arange(1 << leaf_bits, dtype=xp.uint64), leaf_bits, fold).astype(xp.int64)
+        return ring.reduce(words[at])
+    w = leaf_index(z, leaf_bits, fold)
+    block = _leaf_block(seeds, (w >> np.uint64(3)).astype(xp.uint32), rounds)
     pairs = _pairs(block)
-    return ring.reduce(xp.take_along_axis(pairs, (z & np.uint64(7)).astype(xp.int64)[None, :], axis=0)[0])
+    return ring.reduce(xp.take_along_axis(pairs, (w & np.uint64(7)).astype(xp.int64)[None, :], axis=0)[0])
 
 
 def _leaf_block(seeds: Any, counter: Any, rounds: int) -> Any:
@@ -171,7 +187,7 @@ def tile(key: DcfKey, times: int) -> DcfKey:
         return xp.concatenate([a] * times, axis=axis)
 
     return DcfKey(key.party, key.n_bits, key.out_bits, key.rounds, rep(key.root, 0), rep(key.scw, 1),
-                  rep(key.tr, 1), rep(key.vcw, 2), rep(key.fcw, 1), key.leaf_bits)
+                  rep(key.tr, 1), rep(key.vcw, 2), rep(key.fcw, 1), key.leaf_bits, key.leaf_fold)
 
 
 def eval_lt(key: DcfKey, x: Any) -> Any:
@@ -236,7 +252,7 @@ def _walk_points(key: DcfKey, points: Any, elems: Any) -> Any:
         t = t_next
     if key.leaf_bits:
         z = x & np.uint64((1 << key.leaf_bits) - 1)
-        leaf = ring.add(leaf_values(seed, key.leaf_bits, ring, key.rounds, z),
+        leaf = ring.add(leaf_values(seed, key.leaf_bits, ring, key.rounds, z, key.leaf_fold),
                         key.fcw[z.astype(xp.int64), elem] * t.astype(xp.uint64))[None, :]
     else:
         leaf = ring.add(_convert(seed, k, ring), key.fcw[:, elem] * t.astype(xp.uint64))

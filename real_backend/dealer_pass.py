@@ -34,9 +34,11 @@ class Masked(RingArray):
 class DealerContext(PlainContext):
     """Party 0's view of the stand-in run, writing both parties' tapes."""
 
-    def __init__(self, executor: Any, fixed: FixedPoint, arith: Any, dealer: Dealer, tapes: tuple[Tape, Tape]):
+    def __init__(self, executor: Any, fixed: FixedPoint, arith: Any, dealer: Dealer, tapes: tuple[Tape, Tape],
+                 fold: int):
         super().__init__(executor, fixed, arith, Magnitudes())
         self.dealer, self.tapes, self.ring = dealer, tapes, Ring(fixed.n_bits)
+        self.fold = fold   # how interval keys are built (task_gates)
 
     def _tape(self, stream: str, kind: str, tag: str, words: int, shares: tuple, nbytes: int) -> None:
         for tape, material in zip(self.tapes, shares, strict=True):
@@ -65,8 +67,9 @@ class DealerContext(PlainContext):
 
     def _keys(self, stream: str, gate: Gate, hatx: Masked) -> None:
         n, f = self.fixed.n_bits, self.fixed.frac_bits
-        keys = task_gates.keygen(self.dealer, gate, hatx.r_in, n, f)
-        self._tape(stream, "key", gate.name, hatx.words, keys, task_gates.key_bytes(gate, hatx.words, n, f))
+        keys = task_gates.keygen(self.dealer, gate, hatx.r_in, n, f, self.fold)
+        self._tape(stream, "key", gate.name, hatx.words, keys,
+                   task_gates.key_bytes(gate, hatx.words, n, f, self.fold))
 
     def evaluate_gate(self, gate: Gate, hatx: Masked) -> RingArray | GateOutput:
         self._keys("flush", gate, hatx)

@@ -55,15 +55,23 @@ __device__ __forceinline__ u32 parity_range(uint4 b, int lo, int hi) {
   return __popc(acc) & 1u;
 }
 
-/* The leaf of a DCF walk: the final CW (leaf_bits = 0) or the truth-table leaf at z = x's low bits
-   (dcf.py: Convert(F(s, z)) + t L[z], L = fcw of shape (2^leaf_bits, N)); k = 1 word. */
-__device__ __forceinline__ u64 dcf_leaf(uint4 seed, u32 t, const u64* fcw, u64 x, int leaf_bits, int rounds,
-                                        long long i, long long n, u32 g[16]) {
-  if (leaf_bits == 0) return (((u64)seed.y << 32) | seed.x) + fcw[i] * (u64)t;
+/* The PRF word of leaf entry z (dcf.leaf_index): z's low leaf_bits - fold bits above its top fold bits. */
+__device__ __forceinline__ u32 leaf_word(u64 x, int leaf_bits, int fold) {
   const u32 z = (u32)(x & ((1ull << leaf_bits) - 1ull));
-  prg_counter(seed.x & ~1u, seed.y, seed.z, seed.w, 1u + (z >> 3), g, rounds);
-  const int w = (int)(z & 7u);
-  return (((u64)g[2 * w + 1] << 32) | g[2 * w]) + fcw[(long long)z * n + i] * (u64)t;
+  const int low = leaf_bits - fold;
+  return ((z & ((1u << low) - 1u)) << fold) | (z >> low);
+}
+/* The leaf of a DCF walk: the final CW (leaf_bits = 0) or the truth-table leaf at z = x's low bits
+   (dcf.py: Convert(F(s, z')) + t L[z], z' = leaf_word, L = fcw of shape (2^leaf_bits, N)); k = 1 word.
+   have_block: g already holds this leaf's ChaCha block (a point before, in the same leaf node and block). */
+__device__ __forceinline__ u64 dcf_leaf(uint4 seed, u32 t, const u64* fcw, u64 x, int leaf_bits, int fold,
+                                        int rounds, long long i, long long n, u32 g[16], bool have_block) {
+  if (leaf_bits == 0) return (((u64)seed.y << 32) | seed.x) + fcw[i] * (u64)t;
+  const u32 w = leaf_word(x, leaf_bits, fold);
+  if (!have_block) prg_counter(seed.x & ~1u, seed.y, seed.z, seed.w, 1u + (w >> 3), g, rounds);
+  const int k = (int)(w & 7u);
+  const long long z = (long long)(x & ((1ull << leaf_bits) - 1ull));
+  return (((u64)g[2 * k + 1] << 32) | g[2 * k]) + fcw[z * n + i] * (u64)t;
 }
 
 /* SIGMA comparison [x < alpha] from a DPF key; x = hatx & low_mask; optional DReLU epilogue:
@@ -103,8 +111,8 @@ extern "C" __global__ void dpf_lt(const uint4* root, const uint4* scw, const uns
 
 /* BCG+21 DCF: out[j*n + i] = share of beta_j * [x < alpha], j < k (k = 1 or 2), mod 2^out_bits. */
 extern "C" __global__ void dcf_lt(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw,
-                                  const u64* fcw, const u64* xs, int n_bits, int leaf_bits, int k, u64 out_mask,
-                                  int party, int rounds, u64* out, long long n) {
+                                  const u64* fcw, const u64* xs, int n_bits, int leaf_bits, int fold, int k,
+                                  u64 out_mask, int party, int rounds, u64* out, long long n) {
   long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   u64 x = xs[i];
@@ -128,7 +136,7 @@ extern "C" __global__ void dcf_lt(const uint4* root, const uint4* scw, const uns
     seed = xor_if(s, cw, t);
     t = t_next;
   }
-  acc0 += dcf_leaf(seed, t, fcw, x, leaf_bits, rounds, i, n, g);
+  acc0 += dcf_leaf(seed, t, fcw, x, leaf_bits, fold, rounds, i, n, g, false);
   if (k > 1) acc1 += (((u64)seed.w << 32) | seed.z) + fcw[n + i] * (u64)t;
   if (party) { acc0 = 0ull - acc0; acc1 = 0ull - acc1; }
   out[i] = acc0 & out_mask;
@@ -189,9 +197,10 @@ extern "C" __global__ void lut_eval(const uint4* root, const uint4* scw, const u
 /* Interval containment (PiecewisePoly): one DCF key (alpha = r on the shifted line, payload 1) walked at every point
    y - q_j of the element (y = hatx + 2^(n-1)) and at y itself, in one thread. Consecutive points share a path prefix
    (the breakpoints are sorted), so each point's walk starts at the deepest node it shares with the previous point:
-   same bits as dcf_lt at each point, with far fewer ChaCha calls when breakpoints are close (GeLU-const: about 2,600
-   instead of 258 x 48). (Keeping the child not taken, to save one expansion a point, doubles the stack and measured
-   slower.) Element i of the batch is order[i]: the launcher sorts elements by the bits that decide where the walks
+   same bits as dcf_lt at each point, with far fewer ChaCha calls when breakpoints are close (GeLU-const: about 850
+   instead of 258 x 48; folded, 226 for its 188 points). A point in the leaf node and leaf block of the point before
+   takes its PRF word from that block (a folded leaf: one call for 2^fold points). (Keeping the child not taken, to
+   save one expansion a point, doubles the stack and measured slower.) Element i of the batch is order[i]: the launcher sorts elements by the bits that decide where the walks
    restart, so that the threads of a warp restart at the same levels. raw(P) is the unsigned path sum;
    out = pub + (-1)^party * S with S = (c_{m-1} - c_0) raw(y) - sum_j d_j raw(y - q_j) and pub (party 0 only)
    = c_{m-1} - sum_j d_j [y < q_j], d_j = c_j - c_{j-1} (rows of dcoef, r words each, r <= 4); rout (r, N) is added. */
@@ -199,8 +208,8 @@ extern "C" __global__ void lut_eval(const uint4* root, const uint4* scw, const u
 extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw,
                                         const u64* fcw, const u64* hatx, const long long* order, const u64* shifted,
                                         const u64* dcoef, const u64* first, const u64* rout, int n_bits,
-                                        int leaf_bits, int m1, int r, u64 out_mask, int party, int rounds, u64* out,
-                                        long long n) {
+                                        int leaf_bits, int fold, int m1, int r, u64 out_mask, int party, int rounds,
+                                        u64* out, long long n) {
   long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (tid >= n) return;
   const long long i = order[tid];
@@ -216,6 +225,7 @@ extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, co
   u64 s[4] = {0ull, 0ull, 0ull, 0ull}, pub[4] = {0ull, 0ull, 0ull, 0ull};
   u32 g[16];
   u64 prev = 0ull;
+  u32 prev_block = 0u;
   /* points j = 1..m1 (y - q_j, descending: neighbours share prefixes), then j = 0 (y itself) */
   for (int j = 1; j <= m1 + 1; ++j) {
     const bool wrap = j == m1 + 1;
@@ -228,6 +238,9 @@ extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, co
       if (level > depth) level = depth;         /* points that differ only in the leaf's bits share the leaf */
     }
     prev = x;
+    const u32 block = leaf_bits ? leaf_word(x, leaf_bits, fold) >> 3 : 0u;
+    const bool have_block = j > 1 && level >= depth && block == prev_block;
+    prev_block = block;
     for (int l = level; l < depth; ++l) {
       const u32 xi = (u32)((x >> (n_bits - 1 - l)) & 1ull);
       expand(seeds[l], g, rounds);
@@ -242,7 +255,8 @@ extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, co
       sd.x &= ~1u;
       seeds[l + 1] = xor_if(sd, cw, t);
     }
-    const u64 raw = accs[depth] + dcf_leaf(seeds[depth], ts[depth], fcw, x, leaf_bits, rounds, i, n, g);
+    const u64 raw = accs[depth] + dcf_leaf(seeds[depth], ts[depth], fcw, x, leaf_bits, fold, rounds, i, n, g,
+                                           have_block);
     if (wrap) {
       for (int w = 0; w < r; ++w) s[w] += __ldg(&first[w]) * raw;
     } else {
@@ -314,7 +328,8 @@ def dcf_lt(key: Any, x: Any) -> Any:
     _kernel("dcf_lt")(_grid(n), (_THREADS,), (
         cp.ascontiguousarray(key.root), cp.ascontiguousarray(key.scw), cp.ascontiguousarray(key.tr),
         cp.ascontiguousarray(key.vcw), cp.ascontiguousarray(key.fcw), cp.ascontiguousarray(x), np.int32(key.n_bits),
-        np.int32(key.leaf_bits), np.int32(k), out_mask, np.int32(key.party), np.int32(key.rounds), out, np.int64(n)))
+        np.int32(key.leaf_bits), np.int32(key.leaf_fold), np.int32(k), out_mask, np.int32(key.party),
+        np.int32(key.rounds), out, np.int64(n)))
     return out
 
 
@@ -353,7 +368,8 @@ def interval_eval(key: Any, hatx: Any, shifted: Any, dcoef: Any, first: Any, sor
         cp.ascontiguousarray(key.vcw), cp.ascontiguousarray(key.fcw), cp.ascontiguousarray(hatx), order,
         cp.ascontiguousarray(shifted, dtype=cp.uint64), cp.ascontiguousarray(dcoef, dtype=cp.uint64),
         cp.ascontiguousarray(first, dtype=cp.uint64), cp.ascontiguousarray(rout, dtype=cp.uint64),
-        np.int32(n_bits), np.int32(key.leaf_bits), np.int32(shifted.shape[0]), np.int32(r), _bit_mask(out_bits),
+        np.int32(n_bits), np.int32(key.leaf_bits), np.int32(key.leaf_fold), np.int32(shifted.shape[0]), np.int32(r),
+        _bit_mask(out_bits),
         np.int32(key.party),
         np.int32(key.rounds), out, np.int64(n)))
     return out

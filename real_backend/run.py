@@ -234,6 +234,7 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
     from simflush.plain.ranges import range_check
     from simflush.profiles import parse_overrides, resolve
     from simflush.tasks.values import FixedPoint
+    from simflush.variants import KNOBS
 
     from .dealer import Dealer
     from .tape import TapeFileWriter
@@ -252,6 +253,8 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
         if knobs.setdefault("ring_bits", str(args.n_bits)) != str(args.n_bits):
             raise ConfigError(f"--set ring_bits={knobs['ring_bits']}: a real run packs its opens at its ring, "
                               f"--n-bits {args.n_bits}")
+        # and its trace says how its interval keys were built (traces without it are read as fold 0)
+        knobs.setdefault("interval_fold", KNOBS.get("interval_fold").default)
         get_policy(args.policy)
         get_network(args.net)
         if not 1 <= args.chains <= MAX_CHAINS:

@@ -5,6 +5,8 @@ XOR share for DReLU): the real gates of the masked-wire model output shares of f
 ``r_out`` = 0 here (fresh shares of zero, so each party's output share is still uniform). The function of every gate
 is the one ``simflush.plain.gates`` evaluates in the clear: inputs read as signed n-bit integers, piecewise tables
 looked up on them (the real ``PiecewisePoly``'s intervals are the table's breakpoints, below and above included).
+``fold`` is how interval keys are built (knob ``interval_fold``, ``simflush.tasks.interval_walk``); the function is
+the same at every fold.
 """
 
 from collections.abc import Callable
@@ -35,16 +37,16 @@ class TaskGate:
     wrap: Callable[[Any, RingArray], RingArray | GateOutput]   # (output share, the masked input) -> value
 
 
-def _interval(gate: Gate, n_bits: int, f: int) -> TaskGate:
+def _interval(gate: Gate, n_bits: int, f: int, fold: int) -> TaskGate:
     """An interval gate as one interval key (``PiecewisePoly``) on its ``tasks.lut_pieces.gate_pieces`` form."""
     (breaks, rows), scales = gate_pieces(gate, f, n_bits)
-    fss = PiecewisePoly(n_bits, list(breaks), np.array(rows, dtype=np.int64), n_bits)
+    fss = PiecewisePoly(n_bits, list(breaks), np.array(rows, dtype=np.int64), n_bits, fold=fold)
     return TaskGate(fss, lambda out, x: GateOutput(tuple(RingArray(out[k], scales[k], x.rows)
                                                          for k in range(len(scales)))))
 
 
 @cache
-def task_gate(gate: Gate, params: Any, n_bits: int, f: int) -> TaskGate:
+def task_gate(gate: Gate, params: Any, n_bits: int, f: int, fold: int) -> TaskGate:
     """The real gate for ``gate`` (with its call site's ``params``: a shift, an input scale) in Z_2^n_bits."""
     kind = gate.kind
     if kind in (GateKind.GAPARS, GateKind.FAITHFUL_ARS):
@@ -56,17 +58,17 @@ def task_gate(gate: Gate, params: Any, n_bits: int, f: int) -> TaskGate:
     if kind is GateKind.DRELU:
         return TaskGate(DReLU(n_bits), lambda out, x: GateOutput((RingArray(out, 0, x.rows),)))
     if kind in PIECEWISE_KINDS:
-        return _interval(gate, n_bits, f)
+        return _interval(gate, n_bits, f, fold)
     raise NotImplementedError(f"gate {gate.name} has no real construction")
 
 
-def for_descriptor(gate: Gate, n_bits: int, f: int) -> TaskGate:
-    return task_gate(gate, gate.params, n_bits, f)
+def for_descriptor(gate: Gate, n_bits: int, f: int, fold: int) -> TaskGate:
+    return task_gate(gate, gate.params, n_bits, f, fold)
 
 
-def keygen(dealer: Dealer, gate: Gate, r_in: Any, n_bits: int, f: int) -> tuple[GateKey, GateKey]:
+def keygen(dealer: Dealer, gate: Gate, r_in: Any, n_bits: int, f: int, fold: int) -> tuple[GateKey, GateKey]:
     """Both parties' keys for ``gate`` on input mask ``r_in`` (per element), with outputs unmasked (r_out = 0)."""
-    fss = for_descriptor(gate, n_bits, f).fss
+    fss = for_descriptor(gate, n_bits, f, fold).fss
     keys: GateKeys = fss.keygen(dealer, int(r_in.size), r_in)
     stream = dealer.stream()
     if gate.kind is GateKind.DRELU:   # c = R1 xor 1 xor r_out, XOR-shared: deal it for r_out = 0
@@ -79,11 +81,12 @@ def keygen(dealer: Dealer, gate: Gate, r_in: Any, n_bits: int, f: int) -> tuple[
     return keys.key0, keys.key1
 
 
-def evaluate(gate: Gate, key: GateKey, party: int, hatx: RingArray, n_bits: int, f: int) -> RingArray | GateOutput:
+def evaluate(gate: Gate, key: GateKey, party: int, hatx: RingArray, n_bits: int, f: int,
+             fold: int) -> RingArray | GateOutput:
     """This party's share of the gate's output on the public masked input ``hatx`` (a ring value: in range)."""
-    tg = for_descriptor(gate, n_bits, f)
+    tg = for_descriptor(gate, n_bits, f, fold)
     return tg.wrap(tg.fss.eval(party, key, hatx.data, reduced=True), hatx)
 
 
-def key_bytes(gate: Gate, words: int, n_bits: int, f: int) -> int:
-    return int(for_descriptor(gate, n_bits, f).fss.key_bytes_per_elem() * words)
+def key_bytes(gate: Gate, words: int, n_bits: int, f: int, fold: int) -> int:
+    return int(for_descriptor(gate, n_bits, f, fold).fss.key_bytes_per_elem() * words)

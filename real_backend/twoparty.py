@@ -133,7 +133,7 @@ def deal(spec: ModelSpec, weights: ModelWeights, settings: Settings, fixed: Fixe
     run_id = fresh_run_id()
     kept = (TapeList(0, run_id, []), TapeList(1, run_id, []))
     arith = RingArith(fixed.n_bits, dealer.xp)
-    ctx = DealerContext(settings.party_executor(0, policy), fixed, arith, dealer, ())
+    ctx = DealerContext(settings.party_executor(0, policy), fixed, arith, dealer, (), settings.interval_fold)
     runner = ValueRun(spec, settings, fixed, arith, batch, seq_len, policy, context=ctx, decode=False)
     zeros = RingArray(dealer.xp.zeros(batch * seq_len * spec.d_model, dtype=np.uint64), fixed.frac_bits)
     start = time.perf_counter()
@@ -185,7 +185,7 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
     the clock starts, so that neither party's clock holds the other's loading."""
     executor = settings.party_executor(party, policy)
     reader = LayeredReader(tape, xp)
-    ctx = RealContext(executor, fixed, xp, reader)
+    ctx = RealContext(executor, fixed, xp, reader, settings.interval_fold)
     runner = ValueRun(spec, settings, fixed, ctx.arith, batch, seq_len, policy, context=ctx,
                       perform=performer(ctx, exchange), decode=False)
 

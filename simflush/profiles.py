@@ -16,6 +16,7 @@ from .executor.executor import PhaseExecutor
 from .executor.policies import get_policy
 from .limits import ExecutorLimits, LazyLimits, transformer_limits
 from .registry import Registry
+from .tasks.interval_walk import IntervalBuild
 from .variants import KNOBS, Mode, PackFormat, RsqrtInit, profile_defaults
 
 SUF_GRAPH = "suf"      # SUF's transformer layer (models.layer)
@@ -92,6 +93,11 @@ class Settings:
     graph: str = SUF_GRAPH          # whose op graph runs (the profile's)
     sigma_merge: bool = False       # SIGMA's graph: independent exchanges share a flush
     symmetric_exchange: bool = False  # an open is both parties sending at once (SIGMA), not SUF's ping-pong
+    interval_fold: int = 0          # how a backend that builds interval keys builds them (tasks.interval_walk)
+
+    @property
+    def interval_build(self) -> IntervalBuild:
+        return IntervalBuild(self.wire.ring_bits, self.interval_fold)
 
     def party_executor(self, party: int, policy: str) -> PhaseExecutor:
         """One party's executor as SUF's transformer sets it up under these settings, with flush
@@ -178,4 +184,5 @@ def resolve(profile_name: str, model: ModelSpec, overrides: dict[str, str] | Non
                     budget=LazyLimits(*(int(env[k]) for k in ("budget_open_words", "budget_coeff_jobs",
                                                                "budget_trunc_jobs", "budget_hatx_words"))),
                     graph=profile.graph, sigma_merge=flag("sigma_merge"),
-                    symmetric_exchange=profile.graph == SIGMA_GRAPH)
+                    symmetric_exchange=profile.graph == SIGMA_GRAPH,
+                    interval_fold=int(env.get("interval_fold", KNOBS.get("interval_fold").default)))

@@ -149,6 +149,9 @@ for _knob in (
     integer("SUF_OPEN_PACK_DEVICE_MIN_WORDS", "opens this large are packed on the GPU (timing only)"),
     integer("ring_bits", "the run's ring: opens packed and interval gates walked at it; 0: the model's n_bits "
             "(a real_backend run records its --n-bits)", 0, 0, 64, in_profile=False),
+    integer("interval_fold", "interval keys of a backend that builds them (real_backend): equal rows merged and 2^k "
+            "neighbouring points a leaf call; 0: every breakpoint walked (its runs before 2026-12-02)", 2, 0, 3,
+            in_profile=False),
     flag("SUF_BENCH_DEVICE_PIPELINE", "device pipeline on, host materialize off (no planner)", "0", searched=True),
     flag("SUF_LN_GPU", "with the device pipeline: LayerNorm variance on the GPU, no var open", searched=True),
     flag("SUF_BENCH_EAGER_PFSS", "no phase planner in attention and MLP (LN keeps it)", "0", searched=True),

@@ -12,7 +12,7 @@ from simflush.sim.charges import gate_job_s
 from simflush.sim.cost import load_cost
 from simflush.tasks import gates as G
 from simflush.tasks.gates import with_params
-from simflush.tasks.interval_walk import gate_walk
+from simflush.tasks.interval_walk import IntervalBuild, gate_walk
 
 LATENCY = {128: (3e-5, 8e-7, 3e-6), 1536: (3.5e-5, 1.1e-6, 5e-6)}   # floor, per call, per point
 FULL, PER_CALL_ELEM, PER_POINT_ELEM = 196608, 4.5e-11, 1.7e-11
@@ -76,8 +76,9 @@ def test_below_a_full_gpu_a_job_costs_its_latency_alone_and_above_it_its_shared_
 def test_the_simulator_charges_a_sigma_lut_by_its_walk_in_a_profile_that_prices_the_kernel():
     inv = with_params(G.INV_LUT, in_scale_bits=12, row_len=128)
     real, suf = load_cost("real-h200"), load_cost("suf-h100")
-    assert gate_job_s(real, inv, 1536, 48) == real.interval_gate_s(*gate_walk(inv, 48, 12), 1536)
-    assert sum(gate_job_s(real, inv, 1536, 52)) > sum(gate_job_s(real, inv, 1536, 48))   # deeper walks
+    at48, at52 = IntervalBuild(48), IntervalBuild(52)
+    assert gate_job_s(real, inv, 1536, at48) == real.interval_gate_s(*gate_walk(inv, at48, 12), 1536)
+    assert sum(gate_job_s(real, inv, 1536, at52)) > sum(gate_job_s(real, inv, 1536, at48))   # deeper walks
     # SUF's own gates keep their traced cost; a profile without the kernel scales ReLU by PRG calls
-    assert gate_job_s(real, G.GELU_CONST, 1000, 48) == (0.0, real.pfss_work_s("GeLUConst", 1000))
-    assert gate_job_s(suf, inv, 1536, 37) == (0.0, suf.pfss_work_s("ReLU", 1536) * inv.cost_scale)
+    assert gate_job_s(real, G.GELU_CONST, 1000, at48) == (0.0, real.pfss_work_s("GeLUConst", 1000))
+    assert gate_job_s(suf, inv, 1536, IntervalBuild(37)) == (0.0, suf.pfss_work_s("ReLU", 1536) * inv.cost_scale)

@@ -12,7 +12,7 @@ from models.layer import RunSpec
 from ..executor.actions import Flush, OpenOp, PfssOp
 from ..executor.records import PfssFinish
 from ..tasks.gates import Gate
-from ..tasks.interval_walk import gate_walk
+from ..tasks.interval_walk import IntervalBuild, gate_walk
 from ..tasks.lut_pieces import PIECEWISE_KINDS
 from ..tasks.tables import FRAC_BITS
 from .cost import CostModel
@@ -55,35 +55,37 @@ class FlushCharges:
     pfss_after: tuple[float, ...] = ()
 
 
-def gate_job_s(cost: CostModel, gate: Gate, hatx_words: int, ring_bits: int) -> tuple[float, float]:
+def gate_job_s(cost: CostModel, gate: Gate, hatx_words: int, build: IntervalBuild) -> tuple[float, float]:
     """One PFSS job of ``gate``: (the time it takes beyond its GPU work, its GPU work). A sigma gate in a profile
     that prices the interval kernel (a backend that builds it as one interval key) costs that kernel's walk over
-    its breakpoints at ``ring_bits``; other sigma gates scale SUF's measured ReLU by their PRG calls."""
+    its breakpoints as ``build`` says (ring, fold); other sigma gates scale SUF's measured ReLU by their PRG
+    calls."""
     if cost.prices_interval_gates and gate.suf_kind < 0 and gate.kind in PIECEWISE_KINDS:
-        calls, points = gate_walk(gate, ring_bits, FRAC_BITS)
+        calls, points = gate_walk(gate, build, FRAC_BITS)
         return cost.interval_gate_s(calls, points, hatx_words)
     return 0.0, cost.pfss_work_s(gate.cost_name, hatx_words) * gate.cost_scale
 
 
-def direct_charges(cost: CostModel, work: list[DirectFss], ring_bits: int) -> tuple[tuple[float, float], ...]:
+def direct_charges(cost: CostModel, work: list[DirectFss], build: IntervalBuild) -> tuple[tuple[float, float], ...]:
     """Per ``fss_direct`` evaluation: its floor (local) and its GPU work."""
     out = []
     for w in work:
-        alone, gpu = gate_job_s(cost, w.gate, w.hatx_words, ring_bits)
+        alone, gpu = gate_job_s(cost, w.gate, w.hatx_words, build)
         out.append((cost.pfss_floor_for([w.gate.cost_name]) + alone, gpu))
     return tuple(out)
 
 
-def flush_charges(cost: CostModel, flush: Flush, spec: RunSpec, min_words: int, ring_bits: int) -> FlushCharges:
-    """What ``flush`` of a run of ``spec`` charges; ``min_words``: the device-packing threshold; ``ring_bits``: the
-    ring the gates are built in."""
+def flush_charges(cost: CostModel, flush: Flush, spec: RunSpec, min_words: int,
+                  build: IntervalBuild) -> FlushCharges:
+    """What ``flush`` of a run of ``spec`` charges; ``min_words``: the device-packing threshold; ``build``: how the
+    interval gates are built (ring, fold)."""
     words = flush.open.words if flush.open else 0
     matmul_words = flush.open.words_matmul if flush.open else 0
     prep = cost.step_before_s(spec.family, words)
     after = (cost.step_after_s(spec.family, words, sum(j.hatx_words for op in flush.pfss for j in op.jobs),
                                matmul_words * spec.matmul_out_per_word)
              + cost.gpu_stage_s(matmul_words, words, min_words))
-    pfss = tuple(_pfss(cost, op, min_words, ring_bits) for op in flush.pfss)
+    pfss = tuple(_pfss(cost, op, min_words, build) for op in flush.pfss)
     if flush.background:
         return FlushCharges(prep, after, None, pfss, tuple(cost.step_before_s(spec.family, 0) for _ in flush.pfss),
                             tuple(cost.step_after_s(spec.family, 0, sum(j.hatx_words for j in op.jobs), 0)
@@ -100,10 +102,10 @@ def _open(cost: CostModel, op: OpenOp, min_words: int, before: float, after: flo
     return OpenCharges(before, before + local / 2, local / 2, local / 2 + after, cost.open_pack_s(op.words, min_words))
 
 
-def _pfss(cost: CostModel, op: PfssOp, min_words: int, ring_bits: int) -> PfssCharges:
+def _pfss(cost: CostModel, op: PfssOp, min_words: int, build: IntervalBuild) -> PfssCharges:
     stage = work = finish = None
     if op.jobs:
-        jobs = [gate_job_s(cost, j.gate, j.hatx_words, ring_bits) for j in op.jobs]
+        jobs = [gate_job_s(cost, j.gate, j.hatx_words, build) for j in op.jobs]
         stage = (cost.pfss_floor_for([j.gate.cost_name for j in op.jobs]) + sum(alone for alone, _ in jobs)
                  # the job's input comes from an open of its own size (SUF's mask open)
                  + sum(cost.gpu_stage_s(j.hatx_words, j.hatx_words, min_words) for j in op.jobs))

@@ -238,7 +238,7 @@ class Simulation:
         """Process body: one run of ``spec``'s tasks, stepped by the executor; returns its schedule if
         ``keep``, else None."""
         cost, min_words = self.config.cost, self.config.settings.device_pack_min_words
-        ring_bits = self.config.settings.wire.ring_bits
+        build = self.config.settings.interval_build
         script = RunScript() if keep else None
         runners = [TaskRunner(self.build_task(ctx, t, Sym)) for t in spec.tasks]
         yield from bus.attach(runners)
@@ -250,14 +250,14 @@ class Simulation:
                     script.add_wave(len(action.tasks))
                 reply = yield from bus.step(action.tasks)
             else:
-                step = FlushStep(action, direct_charges(cost, ctx.take_direct_work(), ring_bits),
+                step = FlushStep(action, direct_charges(cost, ctx.take_direct_work(), build),
                                  self._inflight[party].needed_by(action),
-                                 flush_charges(cost, action, spec, min_words, ring_bits), self._local_charges(ctx))
+                                 flush_charges(cost, action, spec, min_words, build), self._local_charges(ctx))
                 reply = yield from self._perform(party, step, action.records, reply=True)
                 if script is not None:
                     script.steps.append(step)
             action = next_action(actions, reply)
-        end, end_local = direct_charges(cost, ctx.take_direct_work(), ring_bits), self._local_charges(ctx)
+        end, end_local = direct_charges(cost, ctx.take_direct_work(), build), self._local_charges(ctx)
         if script is not None:
             script.end, script.end_local = end, end_local
         yield from self._end_run(party, end, end_local)

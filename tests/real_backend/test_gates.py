@@ -173,21 +173,26 @@ def test_bad_inputs_are_named():
         G.DReLU(8).keygen(d, 0)
 
 
-@pytest.mark.parametrize("n,spacing,count", [(24, 6, 70), (48, 8, 257), (20, 3, 80)])
-def test_interval_gate_with_many_breakpoints(n, spacing, count):
+@pytest.mark.parametrize("n,spacing,count,fold", [(24, 6, 70, 0), (48, 8, 257, 0), (20, 3, 80, 0), (48, 8, 257, 2),
+                                                  (24, 6, 70, 3)])
+def test_interval_gate_with_many_breakpoints(n, spacing, count, fold):
     """Many breakpoints 2^spacing apart take a truth-table leaf over their shared low zero bits (4 or more of them;
-    3 do not); the shares reconstruct the row of x's interval at every breakpoint, one below it, and at the line's
-    ends."""
+    3 do not), ``fold`` bits more when folded; the shares reconstruct the row of x's interval at every breakpoint,
+    one below it, and at the line's ends. Equal neighbouring rows (a run of them) merge only when folded."""
     ring = Ring(n)
     bps = [-(count // 2) * (1 << spacing) + j * (1 << spacing) for j in range(count)]
     rows = np.random.default_rng(n).integers(-2**20, 2**20, (count + 1, 2))
-    gate = G.PiecewisePoly(n, bps, rows, n)
-    assert gate.leaf_bits == (min(spacing, 8) if spacing >= 4 else 0)
+    rows[10:14] = rows[10]   # three breakpoints between equal rows
+    gate = G.PiecewisePoly(n, bps, rows, n, fold=fold)
+    leaf = min(spacing, 8) if spacing >= 4 else 0
+    assert (gate.leaf_bits, gate.leaf_fold) == ((leaf + fold, fold) if leaf and fold else (leaf, 0))
+    assert gate.m == count + 1 - (3 if fold else 0)
+    rows = ring.from_signed(rows)
     xs = np.array(bps + [b - 1 for b in bps] + [-(1 << (n - 1)), (1 << (n - 1)) - 1, 0], dtype=np.int64)
     keys = gate.keygen(Dealer(9), xs.size)
     hat = ring.add(ring.from_signed(xs), keys.r_in)
     got = ring.sub(ring.add(gate.eval(0, keys.key0, hat), gate.eval(1, keys.key1, hat)), keys.r_out)
-    assert (got == gate.coeffs[np.searchsorted(bps, xs, side="right")].T).all()
+    assert (got == rows[np.searchsorted(bps, xs, side="right")].T).all()
 
 
 def test_reduced_inputs_skip_only_the_value_scan():

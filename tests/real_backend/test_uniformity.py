@@ -1,5 +1,6 @@
 """One party's view is uniform: masked inputs and key words pass a chi-square test; a broken mask fails it."""
 import numpy as np
+import pytest
 from conftest import chi2_limit, chi2_uniform
 
 from real_backend import gates as G
@@ -113,25 +114,30 @@ def test_local_gates_negative_controls(monkeypatch):
         assert in_clear == 1.0, gate_cls.kind
 
 
-def _leaf_table_view(n=40, b=6, N=3000):
-    """Party 0's truth-table leaf (``dcf`` with ``leaf_bits`` = b): whether its words are uniform, and how often two
-    neighbouring entries are equal (which would show where [z < alpha's low bits] steps)."""
+def _leaf_table_view(n=40, b=6, N=3000, fold=0):
+    """Party 0's truth-table leaf (``dcf`` with ``leaf_bits`` = b, PRF words laid out by ``fold``): whether its words
+    are uniform, how often two neighbouring entries are equal (which would show where [z < alpha's low bits] steps),
+    and how often two entries whose PRF words share a block (z and z + 2^(b - fold)) are."""
     from real_backend import dcf
     from real_backend.rng import RandomStream, seed_words
 
     st = RandomStream(seed_words(31), 0)
-    key0, _ = dcf.keygen(st.ring(N, n), np.ones((1, N), dtype=np.uint64), n, n, st, leaf_bits=b)
+    key0, _ = dcf.keygen(st.ring(N, n), np.ones((1, N), dtype=np.uint64), n, n, st, leaf_bits=b, leaf_fold=fold)
     table = key0.fcw
     equal_neighbours = float(np.mean(table[1:] == table[:-1]))
-    return top_bits_stat(table.ravel(), n) < chi2_limit(BINS - 1), equal_neighbours
+    step = 1 << (b - fold) if fold else 1   # unfolded, a block holds neighbours
+    equal_partners = float(np.mean(table[step:] == table[:-step]))
+    return top_bits_stat(table.ravel(), n) < chi2_limit(BINS - 1), equal_neighbours, equal_partners
 
 
-def test_truth_table_leaf_hides_alpha():
-    """The leaf table's entries are uniform and neighbours differ: party 1's PRF value at each z masks the step of
-    [z < a]. A PRF that ignored z (one value for the whole leaf) would leave the table constant but at the step,
-    handing party 0 alpha's low bits: the negative control plants it."""
-    uniform, equal = _leaf_table_view()
-    assert uniform and equal < 0.01
+@pytest.mark.parametrize("fold", [0, 2])
+def test_truth_table_leaf_hides_alpha(fold):
+    """The leaf table's entries are uniform and neither neighbours nor block partners are equal: party 1's PRF
+    value at each z masks the step of [z < a]. A PRF that ignored z (one value for the whole leaf), or a fold that
+    gave block partners one word, would leave entries equal but at the step, handing party 0 alpha's low bits: the
+    negative controls plant both."""
+    uniform, equal, partners = _leaf_table_view(fold=fold)
+    assert uniform and equal < 0.01 and partners < 0.01
 
 
 def test_truth_table_leaf_negative_control(monkeypatch):
@@ -139,10 +145,22 @@ def test_truth_table_leaf_negative_control(monkeypatch):
 
     honest = dcf.leaf_values
 
-    def one_value_a_leaf(seeds, leaf_bits, ring, rounds, z=None):
-        values = honest(seeds, leaf_bits, ring, rounds, z)
+    def one_value_a_leaf(seeds, leaf_bits, ring, rounds, z=None, fold=0):
+        values = honest(seeds, leaf_bits, ring, rounds, z, fold)
         return values[:1].repeat(values.shape[0], axis=0) if z is None else values
 
     monkeypatch.setattr(dcf, "leaf_values", one_value_a_leaf)
-    _, equal = _leaf_table_view()
+    _, equal, _ = _leaf_table_view()
     assert equal > 0.9
+
+
+def test_folded_leaf_negative_control(monkeypatch):
+    """A fold that drops z's top bits from the word (the 2^fold block partners read one PRF word) is caught."""
+    from real_backend import dcf
+
+    def shared_word(z, leaf_bits, fold):
+        return (z & np.uint64((1 << (leaf_bits - fold)) - 1)) << np.uint64(fold)
+
+    monkeypatch.setattr(dcf, "leaf_index", shared_word)
+    _, _, partners = _leaf_table_view(fold=2)
+    assert partners > 0.5   # equal unless alpha's low bits fall between the two (16 of 64 apart: about 1 in 4)

@@ -100,6 +100,8 @@ def config_of_trace(m: TraceMeta, cost: CostModel | None = None, knobs: list[str
         settings = REAL_BACKEND_GPU_KNOBS | settings
     if m.system == "real_backend" and m.n_bits:   # nor, before 2026-12-02, that its opens went at its own ring
         settings = {"ring_bits": str(m.n_bits)} | settings
+    if m.system == "real_backend":   # nor, before the fold (2026-12-02), how it built its interval keys
+        settings = {"interval_fold": "0"} | settings
     recorded = [f"{k}={v}" for k, v in sorted(settings.items()) if defaults.get(k) != v]
     return make_config(model=m.model, seq_len=m.seq_len, batch=m.batch, layers=m.layers, runtime=profile,
                        knobs=recorded + list(knobs), policy=m.policy or "suf", chains=m.chains,
