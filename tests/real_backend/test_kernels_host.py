@@ -1,0 +1,127 @@
+"""The FSS kernels' CUDA source run on the host (``g++`` with a shim for the CUDA names it uses), one thread after
+another, against the array code: CI has no GPU, so this is where a change to the interval walk (shared prefixes,
+the folded leaf's reused block) or the DCF walk is checked before device time. The ``gpu`` tests run the same
+kernels on a device."""
+
+import ctypes
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from real_backend import dcf, kernels
+from real_backend.dealer import Dealer
+from real_backend.gates.poly import PiecewisePoly
+from real_backend.rng import RandomStream, seed_words
+from real_backend.ring import Ring
+from simflush.tasks import gates as task_gates
+from simflush.tasks.lut_pieces import gate_pieces
+
+SHIM = r"""
+#include <cstdint>
+struct dim { long long x; };
+static dim blockIdx, threadIdx, blockDim = {1};
+struct uint4 { unsigned int x, y, z, w; };
+static inline uint4 make_uint4(unsigned a, unsigned b, unsigned c, unsigned d) { return uint4{a, b, c, d}; }
+static inline int __clzll(unsigned long long v) { return v ? __builtin_clzll(v) : 64; }
+static inline int __clz(unsigned v) { return v ? __builtin_clz(v) : 32; }
+static inline int __popc(unsigned v) { return __builtin_popcount(v); }
+static inline int __ffs(unsigned v) { return __builtin_ffs(v); }
+template <typename T> static inline T __ldg(const T* p) { return *p; }
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#include "kernels.cu"
+/* every thread of a launch, one after another */
+extern "C" void run_interval(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw,
+                             const u64* fcw, const u64* hatx, const long long* order, const u64* shifted,
+                             const u64* dcoef, const u64* first, const u64* rout, int n_bits, int leaf_bits, int fold,
+                             int m1, int r, u64 out_mask, int party, int rounds, u64* out, long long n) {
+  for (blockIdx.x = 0; blockIdx.x < n + 2; ++blockIdx.x)
+    interval_eval(root, scw, tr, vcw, fcw, hatx, order, shifted, dcoef, first, rout, n_bits, leaf_bits, fold, m1, r,
+                  out_mask, party, rounds, out, n);
+}
+extern "C" void run_dcf(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw, const u64* fcw,
+                        const u64* xs, int n_bits, int leaf_bits, int fold, int k, u64 out_mask, int party, int rounds,
+                        u64* out, long long n) {
+  for (blockIdx.x = 0; blockIdx.x < n + 2; ++blockIdx.x)
+    dcf_lt(root, scw, tr, vcw, fcw, xs, n_bits, leaf_bits, fold, k, out_mask, party, rounds, out, n);
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def host_kernels(tmp_path_factory):
+    if shutil.which("g++") is None:
+        pytest.skip("needs g++")
+    folder = tmp_path_factory.mktemp("kernels_shim")
+    (folder / "kernels.cu").write_text(kernels._SRC)
+    (folder / "shim.cpp").write_text(SHIM)
+    lib = folder / "libkernels.so"
+    proc = subprocess.run(["g++", "-O2", "-shared", "-fPIC", "-o", str(lib), str(folder / "shim.cpp")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return ctypes.CDLL(str(lib))
+
+
+def _p(a):
+    return np.ascontiguousarray(a).ctypes.data_as(ctypes.c_void_p)
+
+
+def _interval_on_host(lib, gate, key, hatx):
+    shifted, dcoef, first, _ = gate.kernel_tables(np)
+    n = key.n_elems
+    r = first.shape[1]
+    out = np.full((r, n), 0xDEADBEEF, dtype=np.uint64)
+    arrays = [np.ascontiguousarray(a) for a in (key.parts["dcf"].root, key.parts["dcf"].scw, key.parts["dcf"].tr,
+                                                 key.parts["dcf"].vcw, key.parts["dcf"].fcw, hatx,
+                                                 np.arange(n, dtype=np.int64), shifted, dcoef, first,
+                                                 key.parts["rout"])]
+    k = key.parts["dcf"]
+    lib.run_interval(*[_p(a) for a in arrays], ctypes.c_int(gate.n_bits), ctypes.c_int(k.leaf_bits),
+                     ctypes.c_int(k.leaf_fold), ctypes.c_int(len(gate.shifted)), ctypes.c_int(r),
+                     ctypes.c_uint64((1 << gate.out_bits) - 1 if gate.out_bits < 64 else 2**64 - 1),
+                     ctypes.c_int(key.party), ctypes.c_int(k.rounds), _p(out), ctypes.c_longlong(n))
+    return out
+
+
+@pytest.mark.parametrize("fold", [0, 2])
+def test_the_interval_kernel_source_gives_the_array_codes_shares(host_kernels, fold):
+    """GeLU-const (257 breakpoints 2^8 apart: a leaf, folded or not, whose block the kernel reuses) and nExp, at
+    every breakpoint, one below it, the line's ends and random points: the kernel's shares are the array code's bit
+    for bit, and they reconstruct the row of x's interval."""
+    n = 48
+    ring = Ring(n)
+    for gate_kind in (task_gates.GELU_CONST, task_gates.NEXP):
+        (breaks, rows), _ = gate_pieces(gate_kind, 12, n)
+        gate = PiecewisePoly(n, list(breaks), np.array(rows, dtype=np.int64), n, fold=fold)
+        bps = np.array(breaks, dtype=np.int64)
+        xs = np.concatenate([bps, bps - 1, [-(1 << (n - 1)), (1 << (n - 1)) - 1, 0, -1],
+                             np.random.default_rng(fold).integers(-2**20, 2**20, 200)])
+        keys = gate.keygen(Dealer(5 + fold), xs.size)
+        hat = ring.add(ring.from_signed(xs), keys.r_in)
+        outs = []
+        for key in (keys.key0, keys.key1):
+            got = _interval_on_host(host_kernels, gate, key, hat)
+            assert (got == gate.eval(key.party, key, hat)).all(), f"{gate_kind.name} fold {fold} party {key.party}"
+            outs.append(got)
+        recon = ring.sub(ring.add(outs[0], outs[1]), keys.r_out)
+        want = ring.from_signed(np.array(rows, dtype=np.int64))[np.searchsorted(bps, xs, side="right")].T
+        assert (recon == want).all(), f"{gate_kind.name} fold {fold}"
+
+
+@pytest.mark.parametrize("n,leaf,fold", [(20, 4, 0), (48, 8, 0), (48, 10, 2), (24, 9, 3)])
+def test_the_dcf_kernel_source_gives_the_array_codes_shares(host_kernels, n, leaf, fold):
+    st = RandomStream(seed_words(11), 0)
+    N = 600
+    alpha, x = st.ring(N, n), st.ring(N, n)
+    x[: N // 3] = alpha[: N // 3] ^ np.uint64(1)          # on alpha's path, differing in the leaf's bits
+    x[N // 3: N // 2] = alpha[N // 3: N // 2]
+    for key in dcf.keygen(alpha, np.ones((1, N), dtype=np.uint64), n, n, st, leaf_bits=leaf, leaf_fold=fold):
+        out = np.full((1, N), 0xDEADBEEF, dtype=np.uint64)
+        host_kernels.run_dcf(_p(key.root), _p(key.scw), _p(key.tr), _p(key.vcw), _p(key.fcw), _p(x), ctypes.c_int(n),
+                             ctypes.c_int(leaf), ctypes.c_int(fold), ctypes.c_int(1),
+                             ctypes.c_uint64((1 << n) - 1), ctypes.c_int(key.party), ctypes.c_int(key.rounds), _p(out),
+                             ctypes.c_longlong(N))
+        assert (out == dcf.eval_lt(key, x)).all(), f"n={n} leaf={leaf} fold={fold} party {key.party}"
