@@ -1,10 +1,12 @@
 """The interval gate on the GPU: the fused kernel (paths shared between breakpoints; elements in batch order, or sorted
 so that a warp's threads restart alike) against one DCF walk per point; and the kernel's cost over a grid.
 
-    python benchmarks/interval_bench.py [--elems 393216] [--gates GeLUConst,nExp]
-    python benchmarks/interval_bench.py --grid --out FILE.jsonl [--n-bits 48]
+    python benchmarks/interval_bench.py [--elems 393216] [--gates GeLUConst,nExp] [--folds 0,2] [--json OUT]
+    python benchmarks/interval_bench.py --grid --out FILE.jsonl [--n-bits 48] [--fold 0]
 
-CUDA-event medians of 5 evaluations after a warm-up, one party; prints ChaCha calls per element for each way.
+CUDA-event medians of 5 evaluations after a warm-up, one party, for each interval fold (knob ``interval_fold``);
+prints the ChaCha calls an element's walk makes and what the ``real-h200`` profile's kernel fit
+(``CostModel.interval_gate_s``, fitted on the fold-0 grid) predicts for it.
 ``--grid``: the fused kernel (as a PFSS job runs it: sorted where the gate sorts) on synthetic breakpoint sets of
 three shapes (consecutive integers; 64 apart, which gets a truth-table leaf from 64 points; spread at random over the
 line) with 16, 256 and 4,096 points, and on SUF's coefficient gates, at element counts from 128 to 196,608; a JSON
@@ -24,6 +26,7 @@ from real_backend.dealer import Dealer
 from real_backend.gates.poly import PiecewisePoly
 from real_backend.ring import Ring
 from simflush.tasks import gates as task_gates
+from simflush.sim.cost import load_cost
 from simflush.tasks.interval_walk import walk_calls
 from simflush.tasks.lut_pieces import gate_pieces
 
@@ -67,7 +70,7 @@ def grid_gates(n_bits: int):
         yield name, list(breaks), np.array(rows, dtype=np.int64)
 
 
-def grid(n_bits: int, out: str) -> None:
+def grid(n_bits: int, out: str, fold: int = 0) -> None:
     """One JSON line per (gate, elements) to ``out``: the kernel's CUDA-event median and the walk's calls."""
     import cupy as cp
 
@@ -75,8 +78,8 @@ def grid(n_bits: int, out: str) -> None:
     card = cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
     with open(out, "a") as fh:
         for label, breaks, rows in grid_gates(n_bits):
-            gate = PiecewisePoly(n_bits, breaks, rows, n_bits)
-            calls = walk_calls(gate.shifted, n_bits, gate.leaf_bits)
+            gate = PiecewisePoly(n_bits, breaks, rows, n_bits, fold=fold)
+            calls = walk_calls(gate.shifted, n_bits, gate.leaf_bits, fold=gate.leaf_fold)
             for N in GRID_ELEMS:
                 if N * calls > GRID_MAX_CALLS:
                     continue
@@ -86,8 +89,8 @@ def grid(n_bits: int, out: str) -> None:
                 tables = gate.kernel_tables(cp)
                 s = cuda_median(lambda k=key, h=hatx, t=tables: kernels.interval_eval(
                     k.parts["dcf"], h, *t, k.parts["rout"], n_bits), reps=3, warm=1)
-                row = {"gate": label, "n_bits": n_bits, "points": len(breaks) + 1, "leaf_bits": gate.leaf_bits,
-                       "elements": N, "calls_per_elem": calls, "seconds": s, "card": card}
+                row = {"gate": label, "n_bits": n_bits, "points": gate.m, "leaf_bits": gate.leaf_bits,
+                       "fold": gate.leaf_fold, "elements": N, "calls_per_elem": calls, "seconds": s, "card": card}
                 fh.write(json.dumps(row) + "\n")
                 fh.flush()
                 print(f"{label:16s} m={row['points']:5d} leaf={gate.leaf_bits} N={N:7d} calls={calls:9.1f} "
@@ -99,29 +102,43 @@ def main() -> None:
     p.add_argument("--elems", type=int, default=393216)
     p.add_argument("--gates", default="GeLUConst,nExp")
     p.add_argument("--n-bits", type=int, default=48)
+    p.add_argument("--folds", default="0,2")
+    p.add_argument("--json", help="write the table's rows here (JSON lines, with the card)")
     p.add_argument("--grid", action="store_true")
+    p.add_argument("--fold", type=int, default=0, help="--grid: the fold its gates are built with")
     p.add_argument("--out", default="interval_grid.jsonl")
     args = p.parse_args()
     if args.grid:
-        return grid(args.n_bits, args.out)
+        return grid(args.n_bits, args.out, args.fold)
     import cupy as cp
 
     n, N = args.n_bits, args.elems
-    print(f"{'gate':10s} {'m':>5s} {'per point ms':>13s} {'fused, unsorted':>14s} {'fused, sorted ms':>15s} "
-          f"{'speed-up':>9s}   ({N} elements, n={n})")
+    card = cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    cost = load_cost("real-h200")
+    print(f"{'gate':10s} {'fold':>4s} {'m':>4s} {'calls':>7s} {'per point ms':>13s} {'fused, unsorted':>15s} "
+          f"{'fused, sorted ms':>16s} {'model ms':>9s}   ({N} elements, n={n}, {card})")
     for name in args.gates.split(","):
-        (breaks, rows), _ = gate_pieces(GATES[name], 12, n)
-        gate = PiecewisePoly(n, list(breaks), np.array(rows, dtype=np.int64), n)
-        key = gate.keygen(Dealer(1, use_gpu=True), N).key0
-        hatx = cp.asarray(np.random.default_rng(0).integers(0, 2**n, N, dtype=np.uint64))
-        old = 1e3 * cuda_median(lambda g=gate, k=key, h=hatx: per_point(g, k.parts["dcf"], h, cp), reps=2, warm=1)
-        *tables, sort_bit = gate.kernel_tables(cp)
+        for fold in (int(f) for f in args.folds.split(",")):
+            (breaks, rows), _ = gate_pieces(GATES[name], 12, n)
+            gate = PiecewisePoly(n, list(breaks), np.array(rows, dtype=np.int64), n, fold=fold)
+            calls = walk_calls(gate.shifted, n, gate.leaf_bits, fold=gate.leaf_fold)
+            key = gate.keygen(Dealer(1, use_gpu=True), N).key0
+            hatx = cp.asarray(np.random.default_rng(0).integers(0, 2**n, N, dtype=np.uint64))
+            old = 1e3 * cuda_median(lambda g=gate, k=key, h=hatx: per_point(g, k.parts["dcf"], h, cp), reps=2, warm=1)
+            *tables, sort_bit = gate.kernel_tables(cp)
 
-        def walk(bit, k=key, h=hatx, t=tables):
-            return kernels.interval_eval(k.parts["dcf"], h, *t, bit, k.parts["rout"], n)
+            def walk(bit, k=key, h=hatx, t=tables):
+                return kernels.interval_eval(k.parts["dcf"], h, *t, bit, k.parts["rout"], n)
 
-        fused = [1e3 * cuda_median(lambda b=bit: walk(b), reps=5, warm=1) for bit in (None, sort_bit)]
-        print(f"{name:10s} {gate.m:5d} {old:13.2f} {fused[0]:14.2f} {fused[1]:15.2f} {old / fused[1]:8.1f}x")
+            fused = [1e3 * cuda_median(lambda b=bit: walk(b), reps=5, warm=1) for bit in (None, sort_bit)]
+            model = 1e3 * sum(cost.interval_gate_s(calls, gate.m, N))
+            print(f"{name:10s} {fold:4d} {gate.m:4d} {calls:7.1f} {old:13.2f} {fused[0]:15.2f} {fused[1]:16.2f} "
+                  f"{model:9.2f}", flush=True)
+            if args.json:
+                with open(args.json, "a") as fh:
+                    fh.write(json.dumps({"gate": name, "fold": fold, "points": gate.m, "calls_per_elem": calls,
+                                         "elements": N, "n_bits": n, "per_point_ms": old, "unsorted_ms": fused[0],
+                                         "sorted_ms": fused[1], "model_ms": model, "card": card}) + "\n")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ They compute exactly what the array code in ``dpf``/``dcf`` computes (tests chec
 Keys are level-major, so level l of element i sits at ``[l*N + i]``: consecutive threads read consecutive 16 B.
 
 The launchers take the key objects of ``dpf`` (``DpfKey``) and ``dcf`` (``DcfKey``) but read only their fields and
-properties, so this module depends on nothing above ``chacha`` (whose CUDA ChaCha it includes); ``engine`` decides when
+properties, so this module depends on nothing above ``chacha`` (whose CUDA ChaCha it includes) but the walk's one
+constant it shares with the cost model (``SIBLING_LEVELS``); ``engine`` decides when
 a kernel runs instead of the array code.
 """
 from __future__ import annotations
@@ -21,9 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from simflush.tasks.interval_walk import SIBLING_LEVELS
+
 from .chacha import CUDA_CHACHA
 
-_SRC = CUDA_CHACHA + r"""
+_SRC = CUDA_CHACHA + f"#define SIB {SIBLING_LEVELS}\n" + r"""
 typedef unsigned long long u64;
 typedef unsigned int u32;
 
@@ -199,9 +202,12 @@ extern "C" __global__ void lut_eval(const uint4* root, const uint4* scw, const u
    (the breakpoints are sorted), so each point's walk starts at the deepest node it shares with the previous point:
    same bits as dcf_lt at each point, with far fewer ChaCha calls when breakpoints are close (GeLU-const: about 850
    instead of 258 x 48; folded, 226 for its 188 points). A point in the leaf node and leaf block of the point before
-   takes its PRF word from that block (a folded leaf: one call for 2^fold points). (Keeping the child not taken, to
-   save one expansion a point, doubles the stack and measured slower.) Element i of the batch is order[i]: the launcher sorts elements by the bits that decide where the walks
-   restart, so that the threads of a warp restart at the same levels. raw(P) is the unsigned path sum;
+   takes its PRF word from that block (a folded leaf: one call for 2^fold points). In the lowest SIB levels of the
+   tree, where nearly all restarts are, a walk that goes right keeps the left child it computed with it: the next
+   (smaller) point that parts from it there starts one level lower, one expansion fewer (GeLU-const folded: 180
+   calls instead of 226). (Keeping it at every level doubles the stack, and measured slower.) Element i of the batch
+   is order[i]: the launcher sorts elements by the bits that decide where the walks restart, so that the threads of a
+   warp restart at the same levels. raw(P) is the unsigned path sum;
    out = pub + (-1)^party * S with S = (c_{m-1} - c_0) raw(y) - sum_j d_j raw(y - q_j) and pub (party 0 only)
    = c_{m-1} - sum_j d_j [y < q_j], d_j = c_j - c_{j-1} (rows of dcoef, r words each, r <= 4); rout (r, N) is added. */
 #define MAXN 64
@@ -224,6 +230,10 @@ extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, co
   accs[0] = 0ull;
   u64 s[4] = {0ull, 0ull, 0ull, 0ull}, pub[4] = {0ull, 0ull, 0ull, 0ull};
   u32 g[16];
+  uint4 sib_seed[SIB];      /* the left child at depth l + 1 (l >= low) of the last walk that went right at l */
+  u32 sib_t[SIB];
+  u64 sib_acc[SIB];
+  const int low = depth > SIB ? depth - SIB : 0;
   u64 prev = 0ull;
   u32 prev_block = 0u;
   /* points j = 1..m1 (y - q_j, descending: neighbours share prefixes), then j = 0 (y itself) */
@@ -237,10 +247,17 @@ extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, co
       level = diff ? __clzll(diff) : depth;   /* depth of the first differing bit: the walk restarts there */
       if (level > depth) level = depth;         /* points that differ only in the leaf's bits share the leaf */
     }
+    const bool kept = j > 1 && level >= low && level < depth && x < prev;   /* prev went right where x goes left */
     prev = x;
     const u32 block = leaf_bits ? leaf_word(x, leaf_bits, fold) >> 3 : 0u;
     const bool have_block = j > 1 && level >= depth && block == prev_block;
     prev_block = block;
+    if (kept) {
+      seeds[level + 1] = sib_seed[level - low];
+      ts[level + 1] = sib_t[level - low];
+      accs[level + 1] = sib_acc[level - low];
+      ++level;
+    }
     for (int l = level; l < depth; ++l) {
       const u32 xi = (u32)((x >> (n_bits - 1 - l)) & 1ull);
       expand(seeds[l], g, rounds);
@@ -248,12 +265,21 @@ extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, co
       const uint4 v = xi ? pick4(g, 12) : pick4(g, 8);
       uint4 cw = scw[(long long)l * n + i];
       const u32 t = ts[l];
-      const u32 tcw = xi ? (u32)tr[(long long)l * n + i] : (cw.x & 1u);
+      const u32 tl_cw = cw.x & 1u;
+      const u32 tcw = xi ? (u32)tr[(long long)l * n + i] : tl_cw;
       accs[l + 1] = accs[l] + (((u64)v.y << 32) | v.x) + vcw[(long long)l * n + i] * (u64)t;
       ts[l + 1] = (sd.x & 1u) ^ (t & tcw);
       cw.x &= ~1u;
       sd.x &= ~1u;
       seeds[l + 1] = xor_if(sd, cw, t);
+      if (xi && l >= low) {   /* keep the left child: the left branch's CW bits (tL in cw's LSB, already cleared) */
+        uint4 left = pick4(g, 0);
+        const uint4 vl = pick4(g, 8);
+        sib_acc[l - low] = accs[l] + (((u64)vl.y << 32) | vl.x) + vcw[(long long)l * n + i] * (u64)t;
+        sib_t[l - low] = (left.x & 1u) ^ (t & tl_cw);
+        left.x &= ~1u;
+        sib_seed[l - low] = xor_if(left, cw, t);
+      }
     }
     const u64 raw = accs[depth] + dcf_leaf(seeds[depth], ts[depth], fcw, x, leaf_bits, fold, rounds, i, n, g,
                                            have_block);

@@ -4,7 +4,8 @@ costs.
 
 One DCF key on the n-bit line is walked at every point y - q_j of an element (q_j the breakpoints shifted by
 2^(n-1), ascending) and then at y; each walk starts at the deepest node it shares with the point before, so it
-expands only the levels below the first bit in which the two differ. A leaf of ``leaf_bits`` turns the last levels
+expands only the levels below the first bit in which the two differ, one fewer where that bit is in the tree's
+lowest ``SIBLING_LEVELS`` and the point is below the one before (that walk kept the child it parts to). A leaf of ``leaf_bits`` turns the last levels
 into one PRF call a point. The calls depend on y only through the borrows of y - q_j; their mean over y uniform on
 the ring (a masked input is) is taken on a fixed sample of y, so the figure is the same on every call.
 
@@ -25,6 +26,7 @@ from .lut_pieces import gate_pieces
 TABLE_LEAF_MIN_POINTS = 64   # from this many breakpoints a truth-table leaf pays for its key bytes
 SAMPLES = 32                 # values of y the mean is taken over
 MAX_FOLD = 3                 # 2^3 points' words fill one ChaCha block (8 words)
+SIBLING_LEVELS = 4           # the kernel keeps the left child a walk computed in this many lowest tree levels
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,8 @@ def leaf_block(z: np.ndarray, leaf: int, fold: int) -> np.ndarray:
 
 
 def walk_calls(shifted: list[int], n_bits: int, leaf: int, samples: int = SAMPLES, fold: int = 0) -> float:
-    """Mean ChaCha calls of one element's walk over all its points (tree levels expanded, plus a leaf call a point
-    when there is a leaf, saved where a point has the leaf node and block of the point before)."""
+    """Mean ChaCha calls of one element's walk over all its points (tree levels expanded, less a kept child, plus a
+    leaf call a point when there is a leaf, saved where a point has the leaf node and block of the point before)."""
     if not shifted:
         return 0.0
     depth = n_bits - leaf
@@ -84,11 +86,12 @@ def walk_calls(shifted: list[int], n_bits: int, leaf: int, samples: int = SAMPLE
     y = np.random.default_rng(0).integers(0, 1 << n_bits, size=(samples, 1), dtype=np.uint64)
     x = np.concatenate([(y - np.array(shifted, dtype=np.uint64)[None, :]) & mask, y], axis=1)
     restart = np.minimum(n_bits - _bit_length(x[:, 1:] ^ x[:, :-1]), depth)   # the first differing bit's depth
+    kept = (x[:, 1:] < x[:, :-1]) & (restart >= max(0, depth - SIBLING_LEVELS)) & (restart < depth)
     leaf_calls = 0
     if leaf:
         block = leaf_block(x & np.uint64((1 << leaf) - 1), leaf, fold)
         leaf_calls = 1 + ((restart < depth) | (block[:, 1:] != block[:, :-1])).sum(axis=1)
-    per_y = depth + (depth - restart).sum(axis=1) + leaf_calls
+    per_y = depth + (depth - restart - kept).sum(axis=1) + leaf_calls
     return float(per_y.mean())
 
 
