@@ -13,9 +13,11 @@ kernels are re-run on one key batch: the one-time check lives in the gate layer)
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import multiprocessing as mp
 import os
+import queue
 import sys
 import threading
 import time
@@ -83,16 +85,26 @@ def _channel(party, port_q, **chan_kw):
 
 
 def _two_processes(target, args, timeout_s):
-    """Run ``target(party, port_q, res_q, *args)`` as party 0 and party 1 (spawned); party 0's result."""
+    """Run ``target(party, port_q, res_q, *args)`` as party 0 and party 1 (spawned); party 0's result. A party still
+    running after ``timeout_s`` prints every thread's stack and exits, and the bench stops with an error."""
     ctx = mp.get_context("spawn")
     pq, rq = ctx.Queue(), ctx.Queue()
-    ps = [ctx.Process(target=target, args=(p, pq, rq, *args)) for p in (0, 1)]
+    ps = [ctx.Process(target=_guarded, args=(target, timeout_s, p, pq, rq, *args)) for p in (0, 1)]
     for p in ps:
         p.start()
-    res = dict(rq.get(timeout=timeout_s) for _ in ps)
-    for p in ps:
-        p.join()
+    try:
+        res = dict(rq.get(timeout=timeout_s + 5) for _ in ps)
+    except queue.Empty:
+        raise SystemExit(f"error: a bench party did not finish in {timeout_s} s (its stacks are above)") from None
+    finally:
+        for p in ps:
+            p.join(timeout=10)
     return res[0]
+
+
+def _guarded(target, timeout_s, *args):
+    faulthandler.dump_traceback_later(timeout_s, exit=True)
+    target(*args)
 
 
 def _net_party(party, port_q, res_q, words, reps, profile, chan_kw):
@@ -252,6 +264,7 @@ def net_main(argv=None):
 
 
 SMALL_OPEN_TARGET_S, BIG_OPEN_TARGET_S = 80e-6, 8e-3   # issue 13: a 1-word round trip; 2^20 words at 37 bits
+SWEEP_WORDS = (16, 256, 4096, 65536)   # opens timed packed on the GPU and on the host
 
 
 def _gpu_open_party(party, port_q, res_q, words, n_bits, reps):
@@ -265,17 +278,24 @@ def _gpu_open_party(party, port_q, res_q, words, n_bits, reps):
     opener = ChannelOpen(ch)
     out = {}
 
-    def opens(x, count):
+    def opens(x, count, via=opener):
         rows = []
         for i in range(count + 3):
             t0 = time.perf_counter()
-            done = opener(x, n_bits)   # returns once the public words are on the GPU (it synchronises)
+            done = via(x, n_bits)   # returns once the public words are on the GPU (it synchronises)
             if i >= 3:
                 rows.append((time.perf_counter() - t0, done.pack_s, done.comm_s))
         return [float(np.median(c)) for c in zip(*rows, strict=True)]
 
     out["open_s"], out["open_pack_s"], out["open_comm_s"] = opens(share, reps)
     out["small_open_s"], out["small_open_pack_s"], out["small_open_comm_s"] = opens(small, 100 * reps)
+    host_packed = ChannelOpen(ch, device_min_words=1 << 62)   # CuPy words copied down, packed on the host
+    out["small_host_open_s"], out["small_host_open_pack_s"], out["small_host_open_comm_s"] = opens(
+        small, 100 * reps, host_packed)
+    for size in SWEEP_WORDS:   # where packing on the host stops paying: both ways at each size
+        words = share[:size].copy()
+        out[f"open_{size}_gpu_s"] = opens(words, 5 * reps)[0]
+        out[f"open_{size}_host_s"] = opens(words, 5 * reps, host_packed)[0]
     host_share = cp.asnumpy(share)
     out["host_open_s"] = _timed(lambda: open_shares(ch, host_share, n_bits), 5)   # the NumPy path, packed on the host
     staging = gpu_wire.Staging()
@@ -301,7 +321,7 @@ def gpu_open_bench(words=OPEN_WORDS, n_bits=37, reps=20):
     word, of its ``pack_s`` / ``comm_s`` split, of today's host-packed open of the same words, and of the pieces
     (CUDA events, party 0 alone): pack kernel, D2H into pinned memory, H2D, unpack + add kernel; the socket piece is
     the exchange of the packed bytes between pinned host buffers (both parties)."""
-    return _two_processes(_gpu_open_party, (words, n_bits, reps), 600)
+    return _two_processes(_gpu_open_party, (words, n_bits, reps), 120)
 
 
 def gpu_open_main(argv=None):
@@ -324,7 +344,8 @@ def gpu_open_main(argv=None):
         fh.write(json.dumps(row) + "\n")
     print(f"card: {row['card']}  cpus: {row['cpus']}  {a.words} words at {a.n_bits} bits "
           f"({row['packed_bytes']} bytes a party)  {a.label}")
-    checks = {"open_s": BIG_OPEN_TARGET_S, "small_open_s": SMALL_OPEN_TARGET_S}
+    checks = {"open_s": BIG_OPEN_TARGET_S, "small_open_s": SMALL_OPEN_TARGET_S,
+              "small_host_open_s": SMALL_OPEN_TARGET_S}
     for k, v in row.items():
         if k.endswith("_s"):
             verdict = "" if k not in checks else "met" if v <= checks[k] else "MISSED"

@@ -105,7 +105,8 @@ def interval_cases(n):
     cases = []
     for gate in (task_gates.GELU_CONST, task_gates.NEXP):
         (breaks, rows), _ = gate_pieces(gate, 12, n)
-        cases.append(G.PiecewisePoly(n, list(breaks), np.array(rows, dtype=np.int64), n))
+        for fold in (0, 2):   # every breakpoint walked; merged rows and a folded leaf
+            cases.append(G.PiecewisePoly(n, list(breaks), np.array(rows, dtype=np.int64), n, fold=fold))
     spread = sorted({int(v) for v in np.random.default_rng(n).integers(-2**(n - 1), 2**(n - 1), 40)})
     rows = np.random.default_rng(n + 1).integers(-2**30, 2**30, (len(spread) + 1, 3))
     cases.append(G.PiecewisePoly(n, spread, rows, n))
@@ -139,8 +140,8 @@ def test_interval_kernel_matches_arrays_and_the_table(n):
         assert (got == want).all(), f"m={gate.m}: {(got != want).any(axis=0).sum()} elements read the wrong row"
 
 
-@pytest.mark.parametrize("n,leaf", [(20, 4), (48, 8)])
-def test_dcf_kernel_with_table_leaf_matches_arrays(n, leaf):
+@pytest.mark.parametrize("n,leaf,fold", [(20, 4, 0), (48, 8, 0), (48, 10, 2)])
+def test_dcf_kernel_with_table_leaf_matches_arrays(n, leaf, fold):
     import cupy as cp
 
     st = RandomStream(seed_words(11), 0)
@@ -148,7 +149,7 @@ def test_dcf_kernel_with_table_leaf_matches_arrays(n, leaf):
     alpha, x = st.ring(N, n), st.ring(N, n)
     x[: N // 3] = alpha[: N // 3] ^ np.uint64(1)          # points on alpha's path, differing in the leaf's bits
     x[N // 3: N // 2] = alpha[N // 3: N // 2]
-    for key in dcf.keygen(alpha, np.ones((1, N), dtype=np.uint64), n, n, st, leaf_bits=leaf):
+    for key in dcf.keygen(alpha, np.ones((1, N), dtype=np.uint64), n, n, st, leaf_bits=leaf, leaf_fold=fold):
         want = dcf.eval_lt(key, x)
         got = to_numpy(kernels.dcf_lt(convert_tree(key, cp), cp.asarray(x)))
         assert (got == want).all(), f"n={n} party {key.party}: {(got != want).mean():.3f} of outputs differ"
