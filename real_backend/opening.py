@@ -3,9 +3,7 @@
 Each party sends 8*ceil(W*n/64) bytes for W words of n bits; one open is one round. NumPy shares are packed on the
 host (``open_shares`` unpacks each frame as it arrives). CuPy shares stay on the GPU but for their packed bytes
 (``ChannelOpen``): packed by a kernel, copied once to pinned host memory, sent; received into pinned memory, copied
-up once, unpacked and combined by a kernel; below ``device_min_words`` words (SUF's
-``SUF_OPEN_PACK_DEVICE_MIN_WORDS``) they are copied down once, packed and combined on the host and copied up once,
-which for a few words is two copies instead of two copies and two launches.
+up once, unpacked and combined by a kernel.
 """
 from __future__ import annotations
 
@@ -114,16 +112,11 @@ class ChannelOpen:
     exchange (ping-pong, or duplex), the peer's words unpacked and combined with ours.
 
     CuPy words: packed on the GPU, copied once into the channel's reused pinned send buffer, sent; the peer's
-    received into a pinned buffer, copied up once, unpacked and combined in one kernel (``gpu_wire``). NumPy words,
-    and CuPy opens of fewer than ``device_min_words`` words (copied down first, the result copied up): packed on the
-    host, received into the channel's scratch buffer. Both parties pack alike or not: the wire's words are the same
-    either way."""
+    received into a pinned buffer, copied up once, unpacked and combined in one kernel (``gpu_wire``). NumPy words:
+    packed on the host, received into the channel's scratch buffer."""
 
-    def __init__(self, chan: Channel, duplex: bool = False, device_min_words: int = 1) -> None:
-        if device_min_words < 1:
-            raise ValueError(f"device_min_words={device_min_words!r}: allowed: an integer >= 1 (1: every CuPy open "
-                             "packed on the GPU)")
-        self.chan, self.duplex, self.device_min_words = chan, duplex, device_min_words
+    def __init__(self, chan: Channel, duplex: bool = False) -> None:
+        self.chan, self.duplex = chan, duplex
 
     def __call__(self, mine: Any, n_bits: int, xor: bool = False) -> Opened:
         return self.complete(self.stage(mine, n_bits), xor)
@@ -133,21 +126,15 @@ class ChannelOpen:
         work queued between this and ``complete`` (an overlap flush's PFSS jobs) runs while the words are on it."""
         flat = mine.reshape(-1)
         xp = get_xp(flat)
-        on_host = is_cupy(xp) and flat.size < self.device_min_words
-        copy_s = 0.0
-        if on_host:   # the copy down waits for the work queued before it, which its GPU-clocked span leaves out
-            down = _timer(xp)
-            flat = flat.get()
-            copy_s = down()
-        timer = _timer(np if on_host else xp)
+        timer = _timer(xp)
         packed = wire.pack(flat, n_bits)
-        if is_cupy(xp) and not on_host:
+        if is_cupy(xp):
             staging = _STAGING.get(self.chan) or _STAGING.setdefault(self.chan, gpu_wire.Staging())
             packed = staging.down(packed)   # waits for the pack kernel and the copy
             out = staging.receive_buffer(packed.nbytes)
         else:
             out = self.chan.scratch(packed.nbytes)   # the peer sends as many packed words as we do
-        return Staged(mine.shape, flat, n_bits, packed, out, copy_s + timer(), xp if on_host else None)
+        return Staged(mine.shape, flat, n_bits, packed, out, timer())
 
     def complete(self, staged: Staged, xor: bool = False) -> Opened:
         """The exchange, then the peer's words unpacked and combined with ours (on CuPy: queued after the GPU work
@@ -164,8 +151,6 @@ class ChannelOpen:
         else:
             public = np.empty(flat.shape[0], dtype=np.uint64)
             _combine(flat, wire.unpack(theirs, flat.shape[0], n_bits), public, xor, Ring(n_bits).mask, n_bits)
-            if staged.home is not None:
-                public = staged.home.asarray(public)   # one copy up (the open's result lives where its words did)
         return Opened(public.reshape(staged.shape), staged.pack_s + timer(), comm_s)
 
 
@@ -179,7 +164,6 @@ class Staged:
     packed: Any        # the packed words to send (on CuPy: in the pinned send buffer)
     out: Any           # where the peer's packed words are received
     pack_s: float      # the packing's share of the open's pack_s
-    home: Any = None   # CuPy words packed on the host: the module their result goes back to
 
 
 def _timer(xp: Any) -> Callable[[], float]:

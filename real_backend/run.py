@@ -66,10 +66,9 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
     shape(chan, job["net"])
     peer = "{}:{}".format(*chan.sock.getpeername()[:2])
     try:
+        exchange = opening.ChannelOpen(chan)   # packed to n bits; CuPy shares packed and unpacked on the GPU
         spec = get_model(job["model"])
         settings = run_settings(job, spec)
-        # packed to n bits; CuPy shares packed and unpacked on the GPU from the settings' threshold, on the host below
-        exchange = opening.ChannelOpen(chan, device_min_words=max(1, settings.device_pack_min_words))
         rehearsal_s = 0.0
         if job["gpu"]:   # NumPy has nothing to compile at first use
             rehearsal_s = rehearse(party, spec, job["weights"], settings, job["fixed"], job["batch"], xp,
@@ -233,7 +232,7 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
     from simflush.networks import get_network
     from simflush.plain.layer import value_definition_error
     from simflush.plain.ranges import range_check
-    from simflush.profiles import REAL_BACKEND_GPU_KNOBS, parse_overrides, resolve
+    from simflush.profiles import parse_overrides, resolve
     from simflush.tasks.values import FixedPoint
     from simflush.variants import KNOBS
 
@@ -254,11 +253,8 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
         if knobs.setdefault("ring_bits", str(args.n_bits)) != str(args.n_bits):
             raise ConfigError(f"--set ring_bits={knobs['ring_bits']}: a real run packs its opens at its ring, "
                               f"--n-bits {args.n_bits}")
-        # and its trace says how its interval keys were built (traces without it are read as fold 0), and from how
-        # many words a GPU run packs an open on the GPU (fewer: on the host; traces without it: every open on it)
+        # and its trace says how its interval keys were built (traces without it are read as fold 0)
         knobs.setdefault("interval_fold", KNOBS.get("interval_fold").default)
-        if args.gpu:
-            knobs.setdefault("SUF_OPEN_PACK_DEVICE_MIN_WORDS", REAL_BACKEND_GPU_KNOBS["SUF_OPEN_PACK_DEVICE_MIN_WORDS"])
         get_policy(args.policy)
         get_network(args.net)
         if not 1 <= args.chains <= MAX_CHAINS:

@@ -26,7 +26,7 @@ def real_trace(spec: ModelSpec, seq_len: int, settings: Settings, n_bits: int, p
     meta = TraceMeta(source="real_backend", system="real_backend", backend="gpu" if device else "cpu",
                      model=spec.name, seq_len=seq_len, batch=1, layers=layers, iterations=1,
                      runtime_profile=settings.profile, device=device, n_bits=n_bits, online_time_s=online,
-                     traced=True, settings=(REAL_BACKEND_GPU_KNOBS if device else {}) | settings.env,
+                     traced=True, settings=settings.env | (REAL_BACKEND_GPU_KNOBS if device else {}),
                      policy=policy, chains=settings.layer.chains,
                      network=network)
     runs, flushes = [], []

@@ -105,11 +105,11 @@ def test_the_kernel_source_packs_and_unpacks_as_the_wire_does(host_kernels, n_bi
 
 # -- opens over a channel --------------------------------------------------------------------------------------------
 
-def open_pair(s0, s1, n_bits, xor=False, duplex=False, min_words=(1, 1)):
+def open_pair(s0, s1, n_bits, xor=False, duplex=False):
     c0, c1 = Channel.pair(timeout_s=10)
     with c0, c1:
-        r0, r1 = run_parties(lambda: ChannelOpen(c0, duplex, min_words[0])(s0, n_bits, xor),
-                             lambda: ChannelOpen(c1, duplex, min_words[1])(s1, n_bits, xor))
+        r0, r1 = run_parties(lambda: ChannelOpen(c0, duplex)(s0, n_bits, xor),
+                             lambda: ChannelOpen(c1, duplex)(s1, n_bits, xor))
         return r0, r1, c0.stats.bytes_sent, c1.stats.bytes_sent
 
 
@@ -124,12 +124,6 @@ def test_a_channel_open_sends_packed_words_and_reconstructs(n_bits, xor, duplex)
     assert (r0.public == x).all() and (r1.public == x).all()
     assert sent0 == sent1 == 8 * wire.packed_words(1001, n_bits)
     assert r0.pack_s > 0 and r0.comm_s > 0
-
-
-def test_a_channel_open_refuses_a_device_threshold_below_one():
-    c0, c1 = Channel.pair(timeout_s=10)
-    with c0, c1, pytest.raises(ValueError, match="device_min_words=0: allowed: an integer >= 1"):
-        ChannelOpen(c0, device_min_words=0)
 
 
 def run_over_channels(spec, weights, x, settings, layers, dealer, xp=np, policy="suf"):
@@ -236,12 +230,8 @@ def test_staging_reuses_its_buffers_and_grows_them():
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("n_bits,count,min_words", [(37, 1 << 20, (1, 1)), (37, 1, (1, 1)), (48, 12345, (1, 1)),
-                                                    (1, 999, (1, 1)), (37, 1, (64, 64)), (48, 12345, (1, 1 << 14)),
-                                                    (37, 1 << 20, (1 << 20, 1 << 21))])
-def test_a_gpu_open_over_a_channel_equals_the_host_open(n_bits, count, min_words):
-    """Packed on the GPU, or (under a party's ``device_min_words``) copied down and packed on the host: the same
-    words on the wire, the result on the GPU."""
+@pytest.mark.parametrize("n_bits,count", [(37, 1 << 20), (37, 1), (48, 12345), (1, 999)])
+def test_a_gpu_open_over_a_channel_equals_the_host_open(n_bits, count):
     import cupy as cp
 
     rng, ring = np.random.default_rng(count), Ring(n_bits)
@@ -249,8 +239,8 @@ def test_a_gpu_open_over_a_channel_equals_the_host_open(n_bits, count, min_words
     s0 = rng.integers(0, 2**64, count, dtype=np.uint64) & ring.mask
     s1 = ring.sub(x, s0)
     for _ in range(2):   # the second open reuses the staging buffers
-        r0, r1, sent0, sent1 = open_pair(cp.asarray(s0), cp.asarray(s1), n_bits, min_words=min_words)
-        assert isinstance(r0.public, cp.ndarray) and isinstance(r1.public, cp.ndarray)
+        r0, r1, sent0, sent1 = open_pair(cp.asarray(s0), cp.asarray(s1), n_bits)
+        assert isinstance(r0.public, cp.ndarray)
         assert (cp.asnumpy(r0.public) == x).all() and (cp.asnumpy(r1.public) == x).all()
         assert sent0 == sent1 == 8 * wire.packed_words(count, n_bits)
     c0, c1 = Channel.pair(timeout_s=10)   # open_shares takes the GPU path for CuPy shares, against a host peer
