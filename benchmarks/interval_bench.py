@@ -25,8 +25,8 @@ from real_backend import dcf, kernels
 from real_backend.dealer import Dealer
 from real_backend.gates.poly import PiecewisePoly
 from real_backend.ring import Ring
-from simflush.tasks import gates as task_gates
 from simflush.sim.cost import load_cost
+from simflush.tasks import gates as task_gates
 from simflush.tasks.interval_walk import walk_calls
 from simflush.tasks.lut_pieces import gate_pieces
 
@@ -79,7 +79,7 @@ def grid(n_bits: int, out: str, fold: int = 0) -> None:
     with open(out, "a") as fh:
         for label, breaks, rows in grid_gates(n_bits):
             gate = PiecewisePoly(n_bits, breaks, rows, n_bits, fold=fold)
-            calls = walk_calls(gate.shifted, n_bits, gate.leaf_bits, fold=gate.leaf_fold)
+            calls = walk_calls(gate.shifted, n_bits, gate.leaf_bits, fold=gate.leaf_fold, keep=gate.kept_levels)
             for N in GRID_ELEMS:
                 if N * calls > GRID_MAX_CALLS:
                     continue
@@ -121,7 +121,7 @@ def main() -> None:
         for fold in (int(f) for f in args.folds.split(",")):
             (breaks, rows), _ = gate_pieces(GATES[name], 12, n)
             gate = PiecewisePoly(n, list(breaks), np.array(rows, dtype=np.int64), n, fold=fold)
-            calls = walk_calls(gate.shifted, n, gate.leaf_bits, fold=gate.leaf_fold)
+            calls = walk_calls(gate.shifted, n, gate.leaf_bits, fold=gate.leaf_fold, keep=gate.kept_levels)
             key = gate.keygen(Dealer(1, use_gpu=True), N).key0
             hatx = cp.asarray(np.random.default_rng(0).integers(0, 2**n, N, dtype=np.uint64))
             old = 1e3 * cuda_median(lambda g=gate, k=key, h=hatx: per_point(g, k.parts["dcf"], h, cp), reps=2, warm=1)

@@ -12,7 +12,8 @@ Keys are level-major, so level l of element i sits at ``[l*N + i]``: consecutive
 
 The launchers take the key objects of ``dpf`` (``DpfKey``) and ``dcf`` (``DcfKey``) but read only their fields and
 properties, so this module depends on nothing above ``chacha`` (whose CUDA ChaCha it includes) but the walk's one
-constant it shares with the cost model (``SIBLING_LEVELS``); ``engine`` decides when
+constant it shares with the cost model (``SIBLING_LEVELS``, the most levels a walk keeps children in); ``engine``
+decides when
 a kernel runs instead of the array code.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ from simflush.tasks.interval_walk import SIBLING_LEVELS
 
 from .chacha import CUDA_CHACHA
 
-_SRC = CUDA_CHACHA + f"#define SIB {SIBLING_LEVELS}\n" + r"""
+_SRC = CUDA_CHACHA + f"#define MAX_KEEP {SIBLING_LEVELS}\n" + r"""
 typedef unsigned long long u64;
 typedef unsigned int u32;
 
@@ -202,10 +203,10 @@ extern "C" __global__ void lut_eval(const uint4* root, const uint4* scw, const u
    (the breakpoints are sorted), so each point's walk starts at the deepest node it shares with the previous point:
    same bits as dcf_lt at each point, with far fewer ChaCha calls when breakpoints are close (GeLU-const: about 850
    instead of 258 x 48; folded, 226 for its 188 points). A point in the leaf node and leaf block of the point before
-   takes its PRF word from that block (a folded leaf: one call for 2^fold points). In the lowest SIB levels of the
-   tree, where nearly all restarts are, a walk that goes right keeps the left child it computed with it: the next
-   (smaller) point that parts from it there starts one level lower, one expansion fewer (GeLU-const folded: 180
-   calls instead of 226). (Keeping it at every level doubles the stack, and measured slower.) Element i of the batch
+   takes its PRF word from that block (a folded leaf: one call for 2^fold points). In the lowest keep levels of the
+   tree (keep <= MAX_KEEP; 0 in the first construction, interval_fold = 0), where nearly all restarts are, a walk
+   that goes right keeps the left child it computed with it: the next (smaller) point that parts from it there
+   starts one level lower, one expansion fewer (GeLU-const folded: 180 calls instead of 226). (Keeping it at every level doubles the stack, and measured slower.) Element i of the batch
    is order[i]: the launcher sorts elements by the bits that decide where the walks restart, so that the threads of a
    warp restart at the same levels. raw(P) is the unsigned path sum;
    out = pub + (-1)^party * S with S = (c_{m-1} - c_0) raw(y) - sum_j d_j raw(y - q_j) and pub (party 0 only)
@@ -214,8 +215,8 @@ extern "C" __global__ void lut_eval(const uint4* root, const uint4* scw, const u
 extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw,
                                         const u64* fcw, const u64* hatx, const long long* order, const u64* shifted,
                                         const u64* dcoef, const u64* first, const u64* rout, int n_bits,
-                                        int leaf_bits, int fold, int m1, int r, u64 out_mask, int party, int rounds,
-                                        u64* out, long long n) {
+                                        int leaf_bits, int fold, int keep, int m1, int r, u64 out_mask, int party,
+                                        int rounds, u64* out, long long n) {
   long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (tid >= n) return;
   const long long i = order[tid];
@@ -230,10 +231,11 @@ extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, co
   accs[0] = 0ull;
   u64 s[4] = {0ull, 0ull, 0ull, 0ull}, pub[4] = {0ull, 0ull, 0ull, 0ull};
   u32 g[16];
-  uint4 sib_seed[SIB];      /* the left child at depth l + 1 (l >= low) of the last walk that went right at l */
-  u32 sib_t[SIB];
-  u64 sib_acc[SIB];
-  const int low = depth > SIB ? depth - SIB : 0;
+  uint4 sib_seed[MAX_KEEP];  /* the left child at depth l + 1 (l >= low) of the last walk that went right at l */
+  u32 sib_t[MAX_KEEP];
+  u64 sib_acc[MAX_KEEP];
+  if (keep > MAX_KEEP) keep = MAX_KEEP;
+  const int low = depth > keep ? depth - keep : 0;
   u64 prev = 0ull;
   u32 prev_block = 0u;
   /* points j = 1..m1 (y - q_j, descending: neighbours share prefixes), then j = 0 (y itself) */
@@ -373,12 +375,13 @@ def lut_eval(key: Any, hatx: Any, table: Any, out_bits: int) -> tuple[Any, Any]:
     return u, v
 
 
-def interval_eval(key: Any, hatx: Any, shifted: Any, dcoef: Any, first: Any, sort_bit: int | None, rout: Any,
-                  out_bits: int) -> Any:
+def interval_eval(key: Any, hatx: Any, shifted: Any, dcoef: Any, first: Any, keep: int, sort_bit: int | None,
+                  rout: Any, out_bits: int) -> Any:
     """Shares (r, N) of the coefficient row of x's interval plus ``rout`` (see the kernel's comment): ``shifted``
     (m-1,) sorted breakpoints on the shifted line, ``dcoef`` (m-1, r) row differences, ``first`` (2, r) the rows
-    c_{m-1} - c_0 and c_{m-1}; ``sort_bit``: where the bits of y that decide the restarts begin (None: elements in
-    batch order, for measuring what the sort buys)."""
+    c_{m-1} - c_0 and c_{m-1}; ``keep``: the lowest tree levels a walk keeps its left children in
+    (``interval_walk.kept_levels``); ``sort_bit``: where the bits of y that decide the restarts begin (None: elements
+    in batch order, for measuring what the sort buys)."""
     import cupy as cp
 
     n, r, n_bits = key.n_elems, int(first.shape[1]), key.n_bits
@@ -394,7 +397,8 @@ def interval_eval(key: Any, hatx: Any, shifted: Any, dcoef: Any, first: Any, sor
         cp.ascontiguousarray(key.vcw), cp.ascontiguousarray(key.fcw), cp.ascontiguousarray(hatx), order,
         cp.ascontiguousarray(shifted, dtype=cp.uint64), cp.ascontiguousarray(dcoef, dtype=cp.uint64),
         cp.ascontiguousarray(first, dtype=cp.uint64), cp.ascontiguousarray(rout, dtype=cp.uint64),
-        np.int32(n_bits), np.int32(key.leaf_bits), np.int32(key.leaf_fold), np.int32(shifted.shape[0]), np.int32(r),
+        np.int32(n_bits), np.int32(key.leaf_bits), np.int32(key.leaf_fold), np.int32(keep), np.int32(shifted.shape[0]),
+        np.int32(r),
         _bit_mask(out_bits),
         np.int32(key.party),
         np.int32(key.rounds), out, np.int64(n)))

@@ -9,21 +9,30 @@ from real_backend.dcf import leaf_index
 from real_backend.gates.poly import PiecewisePoly
 from simflush.tasks import gates as G
 from simflush.tasks.gates import with_params
-from simflush.tasks.interval_walk import (SAMPLES, SIBLING_LEVELS, IntervalBuild, gate_walk, leaf_bits, merged_pieces,
-                                          shifted_points, walk_calls)
+from simflush.tasks.interval_walk import (
+    SAMPLES,
+    SIBLING_LEVELS,
+    IntervalBuild,
+    gate_walk,
+    kept_levels,
+    leaf_bits,
+    merged_pieces,
+    shifted_points,
+    walk_calls,
+)
 from simflush.tasks.lut_pieces import gate_pieces
 
 
-def walked(shifted, n_bits, leaf, y, fold=0):
+def walked(shifted, n_bits, leaf, y, fold=0, keep=0):
     """One element's calls, point by point: each walk expands the levels below the first bit it differs from the
     point before in (the first point: all of them), one fewer where the walk before went right there in the tree's
-    lowest SIBLING_LEVELS (it kept that node's left child), plus a leaf call a point, unless the point is in the leaf
+    lowest ``keep`` levels (it kept that node's left child), plus a leaf call a point, unless the point is in the leaf
     node and the ChaCha block (the dcf's leaf_index // 8) of the point before."""
     depth, calls, prev, prev_block = n_bits - leaf, 0, None, None
     for x in [(y - q) % (1 << n_bits) for q in shifted] + [y]:
         level = 0 if prev is None else min(n_bits - (x ^ prev).bit_length(), depth)
         went_right = prev is not None and level < depth and (prev >> (n_bits - 1 - level)) & 1
-        kept = went_right and level >= depth - SIBLING_LEVELS
+        kept = went_right and level >= depth - keep
         block = int(leaf_index(np.uint64(x % (1 << leaf)), leaf, fold)) // 8 if leaf else None
         calls += depth - level - kept + (1 if leaf and (level < depth or block != prev_block) else 0)
         prev, prev_block = x, block
@@ -37,9 +46,10 @@ def walked(shifted, n_bits, leaf, y, fold=0):
 def test_the_mean_is_the_point_by_point_walks(breaks, n_bits, fold):
     shifted = shifted_points(breaks, n_bits)
     leaf, k = leaf_bits(shifted, n_bits, fold)
+    keep = kept_levels(fold)
     ys = np.random.default_rng(0).integers(0, 1 << n_bits, size=(SAMPLES, 1), dtype=np.uint64)[:, 0]
-    want = np.mean([walked(shifted, n_bits, leaf, int(y), k) for y in ys])
-    assert walk_calls(shifted, n_bits, leaf, fold=k) == pytest.approx(want, rel=1e-12)
+    want = np.mean([walked(shifted, n_bits, leaf, int(y), k, keep) for y in ys])
+    assert walk_calls(shifted, n_bits, leaf, fold=k, keep=keep) == pytest.approx(want, rel=1e-12)
 
 
 def test_the_fold_takes_bits_only_over_dense_points_and_shares_leaf_calls():
@@ -48,7 +58,7 @@ def test_the_fold_takes_bits_only_over_dense_points_and_shares_leaf_calls():
     assert leaf_bits(dense, n, 0) == (6, 0) and leaf_bits(dense, n, 2) == (8, 2)
     sparse = shifted_points([64 * i * i for i in range(1, 80)], n)   # a leaf, but neighbours far apart
     assert leaf_bits(sparse, n, 2) == (6, 0)
-    plain, folded = walk_calls(dense, n, 6), walk_calls(dense, n, 8, fold=2)
+    plain, folded = walk_calls(dense, n, 6), walk_calls(dense, n, 8, fold=2, keep=SIBLING_LEVELS)
     assert folded < plain / 2   # 4 points a leaf node and a leaf call
     with pytest.raises(ValueError, match="interval fold 4"):
         leaf_bits(dense, n, 4)
@@ -65,12 +75,14 @@ def test_merging_drops_only_breakpoints_between_equal_rows():
     assert calls[2][0] < calls[0][0] / 3
 
 
-def test_consecutive_points_cost_a_call_each_and_one_point_a_whole_walk_and_a_half():
+def test_consecutive_points_cost_two_calls_each_or_one_keeping_children_and_one_point_a_whole_walk_and_a_half():
     n = 48
     unit = shifted_points(list(range(1, 65536)), n)
     assert leaf_bits(unit, n) == (0, 0)
-    # a binary counter's carries, 2 levels a step, less the kept child of every restart in the lowest levels
-    assert walk_calls(unit, n, 0) / 65536 == pytest.approx(2.0 - (1 - 2.0**-SIBLING_LEVELS), abs=0.01)
+    assert walk_calls(unit, n, 0) / 65536 == pytest.approx(2.0, abs=0.01)   # a binary counter's carries
+    # less the kept child of every restart in the lowest levels
+    kept = walk_calls(unit, n, 0, keep=SIBLING_LEVELS) / 65536
+    assert kept == pytest.approx(2.0 - (1 - 2.0**-SIBLING_LEVELS), abs=0.01)
     one = walk_calls(shifted_points([0], n), n, 0)
     assert n + 1 <= one <= 2 * n   # the point, then y: they part at a random level
 

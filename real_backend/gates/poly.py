@@ -27,8 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from simflush.tasks.interval_walk import (TABLE_LEAF_MIN_POINTS, interval_points, leaf_bits, shared_low_bits,
-                                          shifted_points)
+from simflush.tasks.interval_walk import (
+    TABLE_LEAF_MIN_POINTS,
+    interval_points,
+    kept_levels,
+    leaf_bits,
+    shared_low_bits,
+    shifted_points,
+)
 
 from .. import dcf, engine
 from ..ring import Ring, check_bits, public_share
@@ -65,6 +71,7 @@ class PiecewisePoly(Gate):
         self.rounds = rounds
         self.shared_low_bits = shared_low_bits(self.shifted, self.n_bits)
         self.leaf_bits, self.leaf_fold = leaf_bits(self.shifted, self.n_bits, fold)
+        self.kept_levels = kept_levels(fold)
         self._tables: dict[str, tuple] = {}   # the fused kernel's tables per array module, made at first use
 
     @property
@@ -105,19 +112,19 @@ class PiecewisePoly(Gate):
             acc = ring.sub(acc, ring.mul(delta, ring.add(dcf_at[i], below)[None, :]))
         return ring.add(acc, parts["rout"])
 
-    def kernel_tables(self, xp: Any) -> tuple[Any, Any, Any, int | None]:
+    def kernel_tables(self, xp: Any) -> tuple[Any, Any, Any, int, int | None]:
         """The fused kernel's tables on ``xp``, made once: shifted breakpoints, row differences c_j - c_{j-1}, the
-        rows c_{m-1} - c_0 and c_{m-1}, and the lowest bit in which neighbouring points can differ
-        (``shared_low_bits``), above which the kernel sorts elements; None (no sort) for few breakpoints, where the
-        sort cost more than it saved (H200: nExp's 17, 6.8 ms unsorted, 8.9 sorted; GeLU-const's 257, 23.6 and
-        18.4)."""
+        rows c_{m-1} - c_0 and c_{m-1}, the levels its walk keeps children in, and the lowest bit in which
+        neighbouring points can differ (``shared_low_bits``), above which the kernel sorts elements; None (no sort)
+        for few breakpoints, where the sort cost more than it saved (H200: nExp's 17, 6.8 ms unsorted, 8.9 sorted;
+        GeLU-const's 257, 23.6 and 18.4; folded, the same bit measured best: 6.6 ms, 10.3 from the next bit up)."""
         if xp.__name__ not in self._tables:
             ring = Ring(self.out_bits)
             c = self.coeffs
             many = len(self.shifted) >= TABLE_LEAF_MIN_POINTS
             self._tables[xp.__name__] = (xp.asarray(np.array(self.shifted, dtype=np.uint64)),
                                          xp.asarray(ring.sub(c[1:], c[:-1])),
-                                         xp.asarray(np.stack([ring.sub(c[-1], c[0]), c[-1]])),
+                                         xp.asarray(np.stack([ring.sub(c[-1], c[0]), c[-1]])), self.kept_levels,
                                          max(0, min(self.n_bits - 10, self.shared_low_bits)) if many else None)
         return self._tables[xp.__name__]
 

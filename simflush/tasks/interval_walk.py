@@ -5,15 +5,17 @@ costs.
 One DCF key on the n-bit line is walked at every point y - q_j of an element (q_j the breakpoints shifted by
 2^(n-1), ascending) and then at y; each walk starts at the deepest node it shares with the point before, so it
 expands only the levels below the first bit in which the two differ, one fewer where that bit is in the tree's
-lowest ``SIBLING_LEVELS`` and the point is below the one before (that walk kept the child it parts to). A leaf of ``leaf_bits`` turns the last levels
-into one PRF call a point. The calls depend on y only through the borrows of y - q_j; their mean over y uniform on
-the ring (a masked input is) is taken on a fixed sample of y, so the figure is the same on every call.
+lowest ``kept_levels`` and the point is below the one before (that walk kept the child it parts to). A leaf of
+``leaf_bits`` turns the last levels into one PRF call a point. The calls depend on y only through the borrows of
+y - q_j; their mean over y uniform on the ring (a masked input is) is taken on a fixed sample of y, so the figure is
+the same on every call.
 
 The **fold** (knob ``interval_fold`` = k > 0, the construction since 2026-12-02; 0 is the first one): neighbouring
 intervals with equal rows become one (a breakpoint between equal rows adds nothing to the sum), and where the
 points are 2^b apart for a b-bit leaf, the leaf takes k more bits, so that 2^k neighbouring points share one leaf
 node, and its PRF words are laid out so that they share one ChaCha block too: one call serves them all, for 2^k
-times the leaf's key bytes (GeLU-const at k = 2: 187 points in 47 leaf nodes, 8 kB a key instead of 2 kB).
+times the leaf's key bytes (GeLU-const at k = 2: 187 points in 47 leaf nodes, 8 kB a key instead of 2 kB); and the
+kernel keeps left children in the tree's lowest levels (``kept_levels``).
 """
 from dataclasses import dataclass
 from functools import cache
@@ -26,7 +28,7 @@ from .lut_pieces import gate_pieces
 TABLE_LEAF_MIN_POINTS = 64   # from this many breakpoints a truth-table leaf pays for its key bytes
 SAMPLES = 32                 # values of y the mean is taken over
 MAX_FOLD = 3                 # 2^3 points' words fill one ChaCha block (8 words)
-SIBLING_LEVELS = 4           # the kernel keeps the left child a walk computed in this many lowest tree levels
+SIBLING_LEVELS = 4           # a folded key's walk keeps the left child it computed in this many lowest tree levels
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,16 @@ def leaf_block(z: np.ndarray, leaf: int, fold: int) -> np.ndarray:
     return (((z & np.uint64((1 << low) - 1)) << np.uint64(fold)) | (z >> np.uint64(low))) >> np.uint64(3)
 
 
-def walk_calls(shifted: list[int], n_bits: int, leaf: int, samples: int = SAMPLES, fold: int = 0) -> float:
-    """Mean ChaCha calls of one element's walk over all its points (tree levels expanded, less a kept child, plus a
-    leaf call a point when there is a leaf, saved where a point has the leaf node and block of the point before)."""
+def kept_levels(fold: int) -> int:
+    """The lowest tree levels in which a walk keeps its left children: none in the first construction (fold 0)."""
+    return SIBLING_LEVELS if fold else 0
+
+
+def walk_calls(shifted: list[int], n_bits: int, leaf: int, samples: int = SAMPLES, fold: int = 0,
+               keep: int = 0) -> float:
+    """Mean ChaCha calls of one element's walk over all its points (tree levels expanded, less a child kept in the
+    lowest ``keep`` levels, plus a leaf call a point when there is a leaf, saved where a point has the leaf node and
+    block of the point before)."""
     if not shifted:
         return 0.0
     depth = n_bits - leaf
@@ -86,7 +95,7 @@ def walk_calls(shifted: list[int], n_bits: int, leaf: int, samples: int = SAMPLE
     y = np.random.default_rng(0).integers(0, 1 << n_bits, size=(samples, 1), dtype=np.uint64)
     x = np.concatenate([(y - np.array(shifted, dtype=np.uint64)[None, :]) & mask, y], axis=1)
     restart = np.minimum(n_bits - _bit_length(x[:, 1:] ^ x[:, :-1]), depth)   # the first differing bit's depth
-    kept = (x[:, 1:] < x[:, :-1]) & (restart >= max(0, depth - SIBLING_LEVELS)) & (restart < depth)
+    kept = (x[:, 1:] < x[:, :-1]) & (restart >= max(0, depth - keep)) & (restart < depth)
     leaf_calls = 0
     if leaf:
         block = leaf_block(x & np.uint64((1 << leaf) - 1), leaf, fold)
@@ -122,4 +131,4 @@ def _gate_walk(gate: Gate, params, build: IntervalBuild, f: int) -> tuple[float,
     breaks, _ = interval_points(breaks, rows, build.fold)
     shifted = shifted_points(breaks, build.ring_bits)
     leaf, fold = leaf_bits(shifted, build.ring_bits, build.fold)
-    return walk_calls(shifted, build.ring_bits, leaf, fold=fold), len(shifted) + 1
+    return walk_calls(shifted, build.ring_bits, leaf, fold=fold, keep=kept_levels(build.fold)), len(shifted) + 1

@@ -13,8 +13,8 @@ import pytest
 from real_backend import dcf, kernels
 from real_backend.dealer import Dealer
 from real_backend.gates.poly import PiecewisePoly
-from real_backend.rng import RandomStream, seed_words
 from real_backend.ring import Ring
+from real_backend.rng import RandomStream, seed_words
 from simflush.tasks import gates as task_gates
 from simflush.tasks.lut_pieces import gate_pieces
 
@@ -37,10 +37,10 @@ template <typename T> static inline T __ldg(const T* p) { return *p; }
 extern "C" void run_interval(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw,
                              const u64* fcw, const u64* hatx, const long long* order, const u64* shifted,
                              const u64* dcoef, const u64* first, const u64* rout, int n_bits, int leaf_bits, int fold,
-                             int m1, int r, u64 out_mask, int party, int rounds, u64* out, long long n) {
+                             int keep, int m1, int r, u64 out_mask, int party, int rounds, u64* out, long long n) {
   for (blockIdx.x = 0; blockIdx.x < n + 2; ++blockIdx.x)
-    interval_eval(root, scw, tr, vcw, fcw, hatx, order, shifted, dcoef, first, rout, n_bits, leaf_bits, fold, m1, r,
-                  out_mask, party, rounds, out, n);
+    interval_eval(root, scw, tr, vcw, fcw, hatx, order, shifted, dcoef, first, rout, n_bits, leaf_bits, fold, keep,
+                  m1, r, out_mask, party, rounds, out, n);
 }
 extern "C" void run_dcf(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw, const u64* fcw,
                         const u64* xs, int n_bits, int leaf_bits, int fold, int k, u64 out_mask, int party, int rounds,
@@ -70,7 +70,7 @@ def _p(a):
 
 
 def _interval_on_host(lib, gate, key, hatx):
-    shifted, dcoef, first, _ = gate.kernel_tables(np)
+    shifted, dcoef, first, keep, _ = gate.kernel_tables(np)
     n = key.n_elems
     r = first.shape[1]
     out = np.full((r, n), 0xDEADBEEF, dtype=np.uint64)
@@ -80,7 +80,7 @@ def _interval_on_host(lib, gate, key, hatx):
                                                  key.parts["rout"])]
     k = key.parts["dcf"]
     lib.run_interval(*[_p(a) for a in arrays], ctypes.c_int(gate.n_bits), ctypes.c_int(k.leaf_bits),
-                     ctypes.c_int(k.leaf_fold), ctypes.c_int(len(gate.shifted)), ctypes.c_int(r),
+                     ctypes.c_int(k.leaf_fold), ctypes.c_int(keep), ctypes.c_int(len(gate.shifted)), ctypes.c_int(r),
                      ctypes.c_uint64((1 << gate.out_bits) - 1 if gate.out_bits < 64 else 2**64 - 1),
                      ctypes.c_int(key.party), ctypes.c_int(k.rounds), _p(out), ctypes.c_longlong(n))
     return out
