@@ -48,6 +48,24 @@ def dcf_lt(key: dcf.DcfKey, x: Any) -> Any:
     return dcf.eval_lt(key, x)
 
 
+def gapars(parts: dict, hatx: Any, n_bits: int, shift: int, party: int) -> Any | None:
+    """On CuPy: GapARS's output share in one kernel (``kernels.gapars_eval``); on NumPy: None (the gate's array
+    code)."""
+    return kernels.gapars_eval(parts["dcf"], hatx, parts, n_bits, shift, party) if _on_gpu(hatx) else None
+
+
+def trfloor(parts: dict, hatx: Any, n_bits: int, shift: int, party: int) -> Any | None:
+    """On CuPy: TrFloor's output share in one kernel (``kernels.trfloor_eval``); on NumPy: None."""
+    if not _on_gpu(hatx):
+        return None
+    return kernels.trfloor_eval(parts["carry"], parts["sign"], hatx, parts, n_bits, shift, party)
+
+
+def relu(parts: dict, hatx: Any, n_bits: int, party: int) -> Any | None:
+    """On CuPy: ReLU's output share in one kernel (``kernels.relu_eval``); on NumPy: None."""
+    return kernels.relu_eval(parts["dcf"], hatx, parts, n_bits, party) if _on_gpu(hatx) else None
+
+
 def lut_sums(key: dpf.DpfKey, hatx: Any, table: Any, ring: Ring) -> tuple[Any, Any]:
     """The LUT's unsigned sums (u, v) in ``ring`` (see ``dpf.eval_lut_sums``); the caller applies the party's sign."""
     if _on_gpu(hatx):

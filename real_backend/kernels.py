@@ -3,7 +3,8 @@
 They compute exactly what the array code in ``dpf``/``dcf`` computes (tests check bit identity):
 - ``dpf_lt``: SIGMA comparison walk (DPF key, n-7 ChaCha calls) with an optional DReLU epilogue;
 - ``dcf_lt``: BCG+21 DCF walk (n ChaCha calls, or n - b and one PRF call with a b-bit truth-table leaf), up to two
-  payload words;
+  payload words; ``gapars_eval``, ``trfloor_eval``, ``relu_eval``: those gates' DCF walks and epilogues in one launch
+  (on small tensors a gate's dozen elementwise launches cost more than its walk);
 - ``lut_eval``: full-domain DPF expansion (depth-first, path nodes kept in registers) fused with the dot
   product against the table rotated by hatx;
 - ``interval_eval``: the interval gate (``gates.poly``): one DCF key walked at all of an element's breakpoints in one
@@ -113,13 +114,10 @@ extern "C" __global__ void dpf_lt(const uint4* root, const uint4* scw, const uns
   out[i] = r;
 }
 
-/* BCG+21 DCF: out[j*n + i] = share of beta_j * [x < alpha], j < k (k = 1 or 2), mod 2^out_bits. */
-extern "C" __global__ void dcf_lt(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw,
-                                  const u64* fcw, const u64* xs, int n_bits, int leaf_bits, int fold, int k,
-                                  u64 out_mask, int party, int rounds, u64* out, long long n) {
-  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  u64 x = xs[i];
+/* BCG+21 DCF: this party's shares acc[j] (unreduced) of beta_j * [x < alpha], j < k (k = 1 or 2), element i. */
+__device__ __forceinline__ void dcf_shares(const uint4* root, const uint4* scw, const unsigned char* tr,
+                                           const u64* vcw, const u64* fcw, u64 x, int n_bits, int leaf_bits, int fold,
+                                           int k, int party, int rounds, long long i, long long n, u64 acc[2]) {
   uint4 seed = root[i];
   u32 t = (u32)party;
   u64 acc0 = 0, acc1 = 0;
@@ -142,9 +140,75 @@ extern "C" __global__ void dcf_lt(const uint4* root, const uint4* scw, const uns
   }
   acc0 += dcf_leaf(seed, t, fcw, x, leaf_bits, fold, rounds, i, n, g, false);
   if (k > 1) acc1 += (((u64)seed.w << 32) | seed.z) + fcw[n + i] * (u64)t;
-  if (party) { acc0 = 0ull - acc0; acc1 = 0ull - acc1; }
-  out[i] = acc0 & out_mask;
-  if (k > 1) out[n + i] = acc1 & out_mask;
+  acc[0] = party ? 0ull - acc0 : acc0;
+  acc[1] = party ? 0ull - acc1 : acc1;
+}
+
+#define DCF_KEY(p) const uint4* p##root, const uint4* p##scw, const unsigned char* p##tr, const u64* p##vcw, \
+                   const u64* p##fcw
+#define DCF_ARGS(p) p##root, p##scw, p##tr, p##vcw, p##fcw
+
+/* out[j*n + i] = share of beta_j * [x < alpha], j < k, mod 2^out_bits. */
+extern "C" __global__ void dcf_lt(DCF_KEY(), const u64* xs, int n_bits, int leaf_bits, int fold, int k,
+                                  u64 out_mask, int party, int rounds, u64* out, long long n) {
+  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  u64 acc[2];
+  dcf_shares(DCF_ARGS(), xs[i], n_bits, leaf_bits, fold, k, party, rounds, i, n, acc);
+  out[i] = acc[0] & out_mask;
+  if (k > 1) out[n + i] = acc[1] & out_mask;
+}
+
+/* The truncation and ReLU gates (gates/trunc.py, gates/compare.py) in one launch each: their DCF walks and the
+   epilogue of their module docs, term for term, all mod 2^n (the keys' DCFs carry no truth-table leaf). */
+__device__ __forceinline__ u64 mask_of(int bits) { return bits >= 64 ? ~0ull : ((1ull << bits) - 1ull); }
+
+/* GapARS: hp = hatx + 2^(n-2); c = carry DCF at hp mod 2^s;
+   out = [party 0] ((hp >> s) - 2^(n-2-s)) - R - c + (1 - MSB(hp)) W + rout. */
+extern "C" __global__ void gapars_eval(DCF_KEY(), const u64* hatx, const u64* R, const u64* W, const u64* rout,
+                                       int n_bits, int shift, int party, int rounds, u64* out, long long n) {
+  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const u64 m = mask_of(n_bits);
+  const u64 hp = (hatx[i] + (1ull << (n_bits - 2))) & m;
+  u64 c[2];
+  dcf_shares(DCF_ARGS(), hp & mask_of(shift), shift, 0, 0, 1, party, rounds, i, n, c);
+  u64 y = party == 0 ? (hp >> shift) - (1ull << (n_bits - 2 - shift)) : 0ull;
+  y = y - R[i] - c[0] + (1ull - (hp >> (n_bits - 1))) * W[i] + rout[i];
+  out[i] = y & m;
+}
+
+/* TrFloor: c = carry DCF at hatx mod 2^s, (d0, d1) = sign DCF at hatx mod 2^(n-1), X1 = MSB(hatx);
+   out = [party 0] ((hatx >> s) - X1 2^(n-s)) - R - c + X1 (R1s + d0) + (1 - 2 X1) d1 + rout. */
+extern "C" __global__ void trfloor_eval(DCF_KEY(c_), DCF_KEY(d_), const u64* hatx, const u64* R, const u64* R1s,
+                                        const u64* rout, int n_bits, int shift, int party, int rounds, u64* out,
+                                        long long n) {
+  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const u64 hx = hatx[i];
+  u64 c[2], d[2];
+  dcf_shares(DCF_ARGS(c_), hx & mask_of(shift), shift, 0, 0, 1, party, rounds, i, n, c);
+  dcf_shares(DCF_ARGS(d_), hx & mask_of(n_bits - 1), n_bits - 1, 0, 0, 2, party, rounds, i, n, d);
+  const u64 x1 = (hx >> (n_bits - 1)) & 1ull;
+  u64 y = party == 0 ? (hx >> shift) - x1 * (1ull << (n_bits - shift)) : 0ull;
+  y = y - R[i] - c[0] + x1 * (R1s[i] + d[0]) + (1ull - 2ull * x1) * d[1] + rout[i];
+  out[i] = y & mask_of(n_bits);
+}
+
+/* ReLU: (P, Q) = DCF at hatx mod 2^(n-1), X1 = MSB(hatx), s = 1 - 2 X1;
+   out = (1 - X1) ([party 0] hatx - r) - s hatx (r1 + P) + s (r1r + Q) + rout. */
+extern "C" __global__ void relu_eval(DCF_KEY(), const u64* hatx, const u64* r, const u64* r1, const u64* r1r,
+                                     const u64* rout, int n_bits, int party, int rounds, u64* out, long long n) {
+  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const u64 hx = hatx[i];
+  u64 pq[2];
+  dcf_shares(DCF_ARGS(), hx & mask_of(n_bits - 1), n_bits - 1, 0, 0, 2, party, rounds, i, n, pq);
+  const u64 x1 = (hx >> (n_bits - 1)) & 1ull;
+  const u64 s = 1ull - 2ull * x1;
+  u64 y = (1ull - x1) * ((party == 0 ? hx : 0ull) - r[i]);
+  y = y - s * hx * (r1[i] + pq[0]) + s * (r1r[i] + pq[1]) + rout[i];
+  out[i] = y & mask_of(n_bits);
 }
 
 /* LUT: u = sum_j t_j, v = sum_j t_j * T[(hatx - j) mod size] over the full-domain DPF bits t_j (j < size). */
@@ -346,6 +410,19 @@ def dpf_lt(key: Any, hatx: Any, low_bits: int, c: Any = None, msb_shift: int = 0
     return out
 
 
+def _dcf(key: Any) -> tuple:
+    """A DCF key's arrays as the kernels take them (``DCF_KEY``)."""
+    import cupy as cp
+
+    return tuple(cp.ascontiguousarray(a) for a in (key.root, key.scw, key.tr, key.vcw, key.fcw))
+
+
+def _words(*arrays: Any) -> tuple:
+    import cupy as cp
+
+    return tuple(cp.ascontiguousarray(a, dtype=cp.uint64) for a in arrays)
+
+
 def dcf_lt(key: Any, x: Any) -> Any:
     """DCF shares (k, N) uint64 of beta * [x < alpha]."""
     import cupy as cp
@@ -354,10 +431,45 @@ def dcf_lt(key: Any, x: Any) -> Any:
     out = cp.empty((k, n), dtype=cp.uint64)
     out_mask = _bit_mask(key.out_bits)
     _kernel("dcf_lt")(_grid(n), (_THREADS,), (
-        cp.ascontiguousarray(key.root), cp.ascontiguousarray(key.scw), cp.ascontiguousarray(key.tr),
-        cp.ascontiguousarray(key.vcw), cp.ascontiguousarray(key.fcw), cp.ascontiguousarray(x), np.int32(key.n_bits),
+        *_dcf(key), cp.ascontiguousarray(x), np.int32(key.n_bits),
         np.int32(key.leaf_bits), np.int32(key.leaf_fold), np.int32(k), out_mask, np.int32(key.party),
         np.int32(key.rounds), out, np.int64(n)))
+    return out
+
+
+def gapars_eval(key: Any, hatx: Any, parts: dict, n_bits: int, shift: int, party: int) -> Any:
+    """GapARS's output share (``gates.trunc.GapARS``) in one launch: the carry walk and the epilogue."""
+    import cupy as cp
+
+    n = key.n_elems
+    out = cp.empty(n, dtype=cp.uint64)
+    _kernel("gapars_eval")(_grid(n), (_THREADS,), (
+        *_dcf(key), *_words(hatx, parts["R"], parts["W"], parts["rout"]), np.int32(n_bits), np.int32(shift),
+        np.int32(party), np.int32(key.rounds), out, np.int64(n)))
+    return out
+
+
+def trfloor_eval(carry: Any, sign: Any, hatx: Any, parts: dict, n_bits: int, shift: int, party: int) -> Any:
+    """TrFloor's output share (``gates.trunc.TrFloor``) in one launch: both walks and the epilogue."""
+    import cupy as cp
+
+    n = carry.n_elems
+    out = cp.empty(n, dtype=cp.uint64)
+    _kernel("trfloor_eval")(_grid(n), (_THREADS,), (
+        *_dcf(carry), *_dcf(sign), *_words(hatx, parts["R"], parts["R1s"], parts["rout"]), np.int32(n_bits),
+        np.int32(shift), np.int32(party), np.int32(carry.rounds), out, np.int64(n)))
+    return out
+
+
+def relu_eval(key: Any, hatx: Any, parts: dict, n_bits: int, party: int) -> Any:
+    """ReLU's output share (``gates.compare.ReLU``) in one launch: the walk and the epilogue."""
+    import cupy as cp
+
+    n = key.n_elems
+    out = cp.empty(n, dtype=cp.uint64)
+    _kernel("relu_eval")(_grid(n), (_THREADS,), (
+        *_dcf(key), *_words(hatx, parts["r"], parts["r1"], parts["r1r"], parts["rout"]), np.int32(n_bits),
+        np.int32(party), np.int32(key.rounds), out, np.int64(n)))
     return out
 
 
@@ -393,8 +505,7 @@ def interval_eval(key: Any, hatx: Any, shifted: Any, dcoef: Any, first: Any, kee
     else:
         order = cp.argsort(((hatx + np.uint64(1 << (n_bits - 1))) >> np.uint64(sort_bit)) & np.uint64(1023))
     _kernel("interval_eval")(_grid(n), (_THREADS,), (
-        cp.ascontiguousarray(key.root), cp.ascontiguousarray(key.scw), cp.ascontiguousarray(key.tr),
-        cp.ascontiguousarray(key.vcw), cp.ascontiguousarray(key.fcw), cp.ascontiguousarray(hatx), order,
+        *_dcf(key), cp.ascontiguousarray(hatx), order,
         cp.ascontiguousarray(shifted, dtype=cp.uint64), cp.ascontiguousarray(dcoef, dtype=cp.uint64),
         cp.ascontiguousarray(first, dtype=cp.uint64), cp.ascontiguousarray(rout, dtype=cp.uint64),
         np.int32(n_bits), np.int32(key.leaf_bits), np.int32(key.leaf_fold), np.int32(keep), np.int32(shifted.shape[0]),

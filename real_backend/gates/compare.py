@@ -81,6 +81,9 @@ class ReLU(_SignGate):
     def _eval(self, party, key, hatx, parts) -> Any:
         ring = Ring(self.n_bits)
         hatx = check_hatx(hatx, self.n_bits, key.n_elems)
+        fused = engine.relu(parts, hatx, self.n_bits, party)
+        if fused is not None:
+            return fused
         pq = engine.dcf_lt(parts["dcf"], self.low.reduce(hatx))
         x1 = ring.msb(hatx)
         s = sign_of_bit(ring, x1)

@@ -58,6 +58,9 @@ class GapARS(Gate):
     def _eval(self, party, key, hatx, parts) -> Any:
         ring, s = Ring(self.n_bits), self.shift
         hatx = check_hatx(hatx, self.n_bits, key.n_elems)
+        fused = engine.gapars(parts, hatx, self.n_bits, s, party)
+        if fused is not None:
+            return fused
         hp = ring.add(hatx, ring.const(1 << (self.n_bits - 2)))
         c = engine.dcf_lt(parts["dcf"], _low(s, hp))[0]
         public = ring.sub(hp >> np.uint64(s), ring.const(1 << (self.n_bits - 2 - s)))
@@ -105,6 +108,9 @@ class TrFloor(Gate):
     def _eval(self, party, key, hatx, parts) -> Any:
         ring, s, nb = Ring(self.n_bits), self.shift, self.n_bits
         hatx = check_hatx(hatx, nb, key.n_elems)
+        fused = engine.trfloor(parts, hatx, nb, s, party)
+        if fused is not None:
+            return fused
         c = engine.dcf_lt(parts["carry"], _low(s, hatx))[0]
         dd = engine.dcf_lt(parts["sign"], _low(nb - 1, hatx))
         x1 = ring.msb(hatx)

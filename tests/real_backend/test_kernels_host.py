@@ -1,7 +1,7 @@
 """The FSS kernels' CUDA source run on the host (``g++`` with a shim for the CUDA names it uses), one thread after
 another, against the array code: CI has no GPU, so this is where a change to the interval walk (shared prefixes,
-the folded leaf's reused block) or the DCF walk is checked before device time. The ``gpu`` tests run the same
-kernels on a device."""
+the folded leaf's reused block), the DCF walk or a gate's fused epilogue (GapARS, TrFloor, ReLU) is checked before
+device time. The ``gpu`` tests run the same kernels on a device."""
 
 import ctypes
 import shutil
@@ -12,6 +12,7 @@ import pytest
 
 from real_backend import dcf, kernels
 from real_backend.dealer import Dealer
+from real_backend.gates import GapARS, ReLU, TrFloor
 from real_backend.gates.poly import PiecewisePoly
 from real_backend.ring import Ring
 from real_backend.rng import RandomStream, seed_words
@@ -41,6 +42,22 @@ extern "C" void run_interval(const uint4* root, const uint4* scw, const unsigned
   for (blockIdx.x = 0; blockIdx.x < n + 2; ++blockIdx.x)
     interval_eval(root, scw, tr, vcw, fcw, hatx, order, shifted, dcoef, first, rout, n_bits, leaf_bits, fold, keep,
                   m1, r, out_mask, party, rounds, out, n);
+}
+#define THREADS(call) for (blockIdx.x = 0; blockIdx.x < n + 2; ++blockIdx.x) call
+#define KEY const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw, const u64* fcw
+extern "C" void run_gapars(KEY, const u64* hatx, const u64* R, const u64* W, const u64* rout, int n_bits, int shift,
+                           int party, int rounds, u64* out, long long n) {
+  THREADS(gapars_eval(root, scw, tr, vcw, fcw, hatx, R, W, rout, n_bits, shift, party, rounds, out, n));
+}
+extern "C" void run_trfloor(KEY, const uint4* d_root, const uint4* d_scw, const unsigned char* d_tr, const u64* d_vcw,
+                            const u64* d_fcw, const u64* hatx, const u64* R, const u64* R1s, const u64* rout,
+                            int n_bits, int shift, int party, int rounds, u64* out, long long n) {
+  THREADS(trfloor_eval(root, scw, tr, vcw, fcw, d_root, d_scw, d_tr, d_vcw, d_fcw, hatx, R, R1s, rout, n_bits, shift,
+                       party, rounds, out, n));
+}
+extern "C" void run_relu(KEY, const u64* hatx, const u64* r, const u64* r1, const u64* r1r, const u64* rout,
+                         int n_bits, int party, int rounds, u64* out, long long n) {
+  THREADS(relu_eval(root, scw, tr, vcw, fcw, hatx, r, r1, r1r, rout, n_bits, party, rounds, out, n));
 }
 extern "C" void run_dcf(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw, const u64* fcw,
                         const u64* xs, int n_bits, int leaf_bits, int fold, int k, u64 out_mask, int party, int rounds,
@@ -125,3 +142,31 @@ def test_the_dcf_kernel_source_gives_the_array_codes_shares(host_kernels, n, lea
                              ctypes.c_uint64((1 << n) - 1), ctypes.c_int(key.party), ctypes.c_int(key.rounds), _p(out),
                              ctypes.c_longlong(N))
         assert (out == dcf.eval_lt(key, x)).all(), f"n={n} leaf={leaf} fold={fold} party {key.party}"
+
+
+def _key_arrays(key):
+    return [key.root, key.scw, key.tr, key.vcw, key.fcw]
+
+
+@pytest.mark.parametrize("n,shift", [(16, 12), (37, 12), (48, 1), (48, 24), (64, 12), (64, 62)])
+def test_the_fused_gate_kernels_give_the_array_codes_shares(host_kernels, n, shift):
+    """GapARS, TrFloor and ReLU in one launch each (walks + epilogue) give each party the array code's share, on
+    inputs at the ring's edges and at random."""
+    ring = Ring(n)
+    N = 300
+    hat = np.random.default_rng(n + shift).integers(0, 2**63, N, dtype=np.uint64) * np.uint64(2) & ring.mask
+    hat[:6] = [0, int(ring.mask), 1 << (n - 1), (1 << (n - 1)) - 1, 1 << (n - 2), 1]
+    i32, m = ctypes.c_int, ctypes.c_longlong(N)
+    gates = [(GapARS(n, min(shift, n - 2)), "run_gapars", ("R", "W", "rout"), ("dcf",)),
+             (TrFloor(n, shift), "run_trfloor", ("R", "R1s", "rout"), ("carry", "sign")),
+             (ReLU(n), "run_relu", ("r", "r1", "r1r", "rout"), ("dcf",))]
+    for gate, name, words, dcfs in gates:
+        keys = gate.keygen(Dealer(3 + n), N)
+        for key in (keys.key0, keys.key1):
+            arrays = [a for d in dcfs for a in _key_arrays(key.parts[d])] + [hat] + [key.parts[w] for w in words]
+            arrays = [np.ascontiguousarray(a) for a in arrays]
+            out = np.full(N, 0xDEADBEEF, dtype=np.uint64)
+            sizes = [i32(n)] + ([i32(gate.shift)] if hasattr(gate, "shift") else [])
+            getattr(host_kernels, name)(*[_p(a) for a in arrays], *sizes, i32(key.party), i32(gate.rounds), _p(out), m)
+            want = gate.eval(key.party, key, hat)
+            assert (out == want).all(), f"{gate.kind} n={n} party {key.party}: {(out != want).sum()} shares differ"
