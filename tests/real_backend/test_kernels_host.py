@@ -4,11 +4,10 @@ the folded leaf's reused block), the DCF walk or a gate's fused epilogue (GapARS
 device time. The ``gpu`` tests run the same kernels on a device."""
 
 import ctypes
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
+from conftest import host_library, pointer
 
 from real_backend import dcf, kernels
 from real_backend.dealer import Dealer
@@ -70,20 +69,13 @@ extern "C" void run_dcf(const uint4* root, const uint4* scw, const unsigned char
 
 @pytest.fixture(scope="module")
 def host_kernels(tmp_path_factory):
-    if shutil.which("g++") is None:
-        pytest.skip("needs g++")
-    folder = tmp_path_factory.mktemp("kernels_shim")
-    (folder / "kernels.cu").write_text(kernels._SRC)
-    (folder / "shim.cpp").write_text(SHIM)
-    lib = folder / "libkernels.so"
-    proc = subprocess.run(["g++", "-O2", "-shared", "-fPIC", "-o", str(lib), str(folder / "shim.cpp")],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return ctypes.CDLL(str(lib))
+    return host_library(tmp_path_factory, {"kernels.cu": kernels._SRC}, SHIM)
 
 
-def _p(a):
-    return np.ascontiguousarray(a).ctypes.data_as(ctypes.c_void_p)
+
+
+def _key_arrays(key):
+    return [key.root, key.scw, key.tr, key.vcw, key.fcw]
 
 
 def _interval_on_host(lib, gate, key, hatx):
@@ -91,15 +83,12 @@ def _interval_on_host(lib, gate, key, hatx):
     n = key.n_elems
     r = first.shape[1]
     out = np.full((r, n), 0xDEADBEEF, dtype=np.uint64)
-    arrays = [np.ascontiguousarray(a) for a in (key.parts["dcf"].root, key.parts["dcf"].scw, key.parts["dcf"].tr,
-                                                 key.parts["dcf"].vcw, key.parts["dcf"].fcw, hatx,
-                                                 np.arange(n, dtype=np.int64), shifted, dcoef, first,
-                                                 key.parts["rout"])]
     k = key.parts["dcf"]
-    lib.run_interval(*[_p(a) for a in arrays], ctypes.c_int(gate.n_bits), ctypes.c_int(k.leaf_bits),
+    arrays = [*_key_arrays(k), hatx, np.arange(n, dtype=np.int64), shifted, dcoef, first, key.parts["rout"]]
+    lib.run_interval(*[pointer(a) for a in arrays], ctypes.c_int(gate.n_bits), ctypes.c_int(k.leaf_bits),
                      ctypes.c_int(k.leaf_fold), ctypes.c_int(keep), ctypes.c_int(len(gate.shifted)), ctypes.c_int(r),
                      ctypes.c_uint64((1 << gate.out_bits) - 1 if gate.out_bits < 64 else 2**64 - 1),
-                     ctypes.c_int(key.party), ctypes.c_int(k.rounds), _p(out), ctypes.c_longlong(n))
+                     ctypes.c_int(key.party), ctypes.c_int(k.rounds), pointer(out), ctypes.c_longlong(n))
     return out
 
 
@@ -137,15 +126,11 @@ def test_the_dcf_kernel_source_gives_the_array_codes_shares(host_kernels, n, lea
     x[N // 3: N // 2] = alpha[N // 3: N // 2]
     for key in dcf.keygen(alpha, np.ones((1, N), dtype=np.uint64), n, n, st, leaf_bits=leaf, leaf_fold=fold):
         out = np.full((1, N), 0xDEADBEEF, dtype=np.uint64)
-        host_kernels.run_dcf(_p(key.root), _p(key.scw), _p(key.tr), _p(key.vcw), _p(key.fcw), _p(x), ctypes.c_int(n),
-                             ctypes.c_int(leaf), ctypes.c_int(fold), ctypes.c_int(1),
-                             ctypes.c_uint64((1 << n) - 1), ctypes.c_int(key.party), ctypes.c_int(key.rounds), _p(out),
-                             ctypes.c_longlong(N))
+        host_kernels.run_dcf(*[pointer(a) for a in _key_arrays(key)], pointer(x), ctypes.c_int(n), ctypes.c_int(leaf),
+                             ctypes.c_int(fold), ctypes.c_int(1), ctypes.c_uint64((1 << n) - 1),
+                             ctypes.c_int(key.party), ctypes.c_int(key.rounds), pointer(out), ctypes.c_longlong(N))
         assert (out == dcf.eval_lt(key, x)).all(), f"n={n} leaf={leaf} fold={fold} party {key.party}"
 
-
-def _key_arrays(key):
-    return [key.root, key.scw, key.tr, key.vcw, key.fcw]
 
 
 @pytest.mark.parametrize("n,shift", [(16, 12), (37, 12), (48, 1), (48, 24), (64, 12), (64, 62)])
@@ -167,6 +152,7 @@ def test_the_fused_gate_kernels_give_the_array_codes_shares(host_kernels, n, shi
             arrays = [np.ascontiguousarray(a) for a in arrays]
             out = np.full(N, 0xDEADBEEF, dtype=np.uint64)
             sizes = [i32(n)] + ([i32(gate.shift)] if hasattr(gate, "shift") else [])
-            getattr(host_kernels, name)(*[_p(a) for a in arrays], *sizes, i32(key.party), i32(gate.rounds), _p(out), m)
+            getattr(host_kernels, name)(*[pointer(a) for a in arrays], *sizes, i32(key.party), i32(gate.rounds),
+                                        pointer(out), m)
             want = gate.eval(key.party, key, hat)
             assert (out == want).all(), f"{gate.kind} n={n} party {key.party}: {(out != want).sum()} shares differ"

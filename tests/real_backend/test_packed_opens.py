@@ -11,7 +11,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import run_parties
+from conftest import host_library, pointer, run_parties
 from tiny_models import TINY_BERT
 
 from models.weights import random_hidden_states, random_weights
@@ -71,20 +71,9 @@ extern "C" void unpack(const u64* w, long long count, int n, const u64* mine, in
 @pytest.fixture(scope="module")
 def host_kernels(tmp_path_factory):
     """The kernels' source compiled for the host (one thread at a time), loaded with ctypes."""
-    if shutil.which("g++") is None:
-        pytest.skip("needs g++")
-    folder = tmp_path_factory.mktemp("shim")
-    (folder / "gpu_wire.cu").write_text(gpu_wire.SOURCE)
-    (folder / "shim.cpp").write_text(SHIM)
-    lib = folder / "libshim.so"
-    proc = subprocess.run(["g++", "-O1", "-shared", "-fPIC", "-o", str(lib), str(folder / "shim.cpp")],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return ctypes.CDLL(str(lib))
+    return host_library(tmp_path_factory, {"gpu_wire.cu": gpu_wire.SOURCE}, SHIM)
 
 
-def _ptr(a):
-    return a.ctypes.data_as(ctypes.c_void_p)
 
 
 @pytest.mark.parametrize("n_bits", range(1, 65))
@@ -93,13 +82,13 @@ def test_the_kernel_source_packs_and_unpacks_as_the_wire_does(host_kernels, n_bi
     for count, v, mine in cases(n_bits):
         want = wire.pack(v, n_bits)
         out = np.full(want.size, 0xDEADBEEF, dtype=np.uint64)   # every word written
-        lib.pack(_ptr(v), i64(count), i32(n_bits), _ptr(out), i64(out.size))
+        lib.pack(pointer(v), i64(count), i32(n_bits), pointer(out), i64(out.size))
         assert out.tobytes() == want.tobytes(), f"n={n_bits} count={count}"
         value = wire.unpack(want, count, n_bits)
         ring = Ring(n_bits)
         for op, expect in ((0, value), (1, ring.add(mine, value)), (2, mine ^ value)):
             got = np.full(count, 0xDEADBEEF, dtype=np.uint64)
-            lib.unpack(_ptr(want), i64(count), i32(n_bits), _ptr(mine), i32(op), _ptr(got))
+            lib.unpack(pointer(want), i64(count), i32(n_bits), pointer(mine), i32(op), pointer(got))
             assert (got == expect).all(), f"n={n_bits} count={count} op={op}"
 
 
