@@ -64,6 +64,8 @@ WHATIFS = [
     WhatIf("SIGMA rowmax", *_knob("SUF_ROWMAX_MODE=sigma_gpu")),
     # at 52 bits: with the LUT rsqrt, LayerNorm's FaithfulARS input needs 51 bits (the run's range check)
     WhatIf("SIGMA rsqrt LUT", *_knob("SUF_RSQRT_MODE=sigma_gpu", n_bits=52)),
+    # the backend's own change (issue 13): interval keys folded (the default since 2026-12-02) against the first ones
+    WhatIf("interval keys folded", Config(knobs=("interval_fold=0",)), Config()),
 ]
 
 

@@ -56,14 +56,24 @@ class FlushCharges:
 
 
 def gate_job_s(cost: CostModel, gate: Gate, hatx_words: int, build: IntervalBuild) -> tuple[float, float]:
-    """One PFSS job of ``gate``: (the time it takes beyond its GPU work, its GPU work). A sigma gate in a profile
-    that prices the interval kernel (a backend that builds it as one interval key) costs that kernel's walk over
-    its breakpoints as ``build`` says (ring, fold); other sigma gates scale SUF's measured ReLU by their PRG
-    calls."""
-    if cost.prices_interval_gates and gate.suf_kind < 0 and gate.kind in PIECEWISE_KINDS:
-        calls, points = gate_walk(gate, build, FRAC_BITS)
-        return cost.interval_gate_s(calls, points, hatx_words)
-    return 0.0, cost.pfss_work_s(gate.cost_name, hatx_words) * gate.cost_scale
+    """One PFSS job of ``gate``: (the time it takes beyond its GPU work, its GPU work). In a profile that prices the
+    interval kernel (a backend that builds every piecewise gate as one interval key), a sigma gate costs that
+    kernel's walk over its breakpoints as ``build`` says (ring, fold), and one of SUF's gates its traced cost scaled
+    by the kernel's cost at ``build`` against the build its traces ran (the change derived, the level measured);
+    other sigma gates scale SUF's measured ReLU by their PRG calls."""
+    interval = cost.prices_interval_gates and gate.kind in PIECEWISE_KINDS
+    if interval and gate.suf_kind < 0:
+        return cost.interval_gate_s(*gate_walk(gate, build, FRAC_BITS), hatx_words)
+    traced = cost.pfss_work_s(gate.cost_name, hatx_words) * gate.cost_scale
+    ran = cost.traced_interval_build
+    ran = IntervalBuild(ran["ring_bits"], ran["fold"]) if ran else build
+    if interval and ran != build:
+        traced *= _kernel_s(cost, gate, hatx_words, build) / _kernel_s(cost, gate, hatx_words, ran)
+    return 0.0, traced
+
+
+def _kernel_s(cost: CostModel, gate: Gate, hatx_words: int, build: IntervalBuild) -> float:
+    return sum(cost.interval_gate_s(*gate_walk(gate, build, FRAC_BITS), hatx_words))
 
 
 def direct_charges(cost: CostModel, work: list[DirectFss], build: IntervalBuild) -> tuple[tuple[float, float], ...]:

@@ -106,6 +106,12 @@ class CostModel:
     def prices_interval_gates(self) -> bool:
         return bool(self.interval_s_per_call)
 
+    @property
+    def traced_interval_build(self) -> dict | None:
+        """How the interval keys of the traces this profile was fitted on were built (``ring_bits``, ``fold``; a
+        profile calibrated on the real backend's traces records it), or None."""
+        return self.provenance.get("interval_build")
+
     def interval_gate_s(self, calls: float, points: int, elems: int) -> tuple[float, float]:
         """One job of an interval key whose walk makes ``calls`` ChaCha calls over ``points`` points an element, on
         ``elems`` elements: (the time it takes beyond its GPU work, its GPU work). Below a full GPU the kernel's

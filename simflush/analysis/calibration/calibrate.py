@@ -369,12 +369,30 @@ def calibrate(sources: list[Source], untraced: BenchRun | None = None, name: str
                      "bench_sha256": s.bench.sha256 if s.bench else None} for s in sources],
         "traced_components_s": traced, "level": "traced",
     }
+    build = _interval_build(sources)
+    if build:
+        provenance["interval_build"] = build
     if scale is not None:
         values = _scaled(values, fits, scale)
         provenance.update({"level": "untraced", "untraced_scale": scale,
                            "untraced_bench": {"file": Path(untraced.path).name, "sha256": untraced.sha256}})
     fit_docs = {g: f.to_dict() for g, f in fits.items()}
     return Calibration(CostModel(name=name, **values, fits=fit_docs, provenance=provenance), fits, data)
+
+
+def _interval_build(sources: list[Source]) -> dict | None:
+    """How the real backend's traces built their interval keys (its SUF gates' traced costs are that construction's:
+    ``sim.charges.gate_job_s`` scales them to another); None for other traces. One construction a profile."""
+    builds = {(s.result.config.settings.wire.ring_bits, s.result.config.settings.interval_fold)
+              for s in sources if s.trace.meta.system == "real_backend"}
+    if len(builds) > 1:
+        listed = ", ".join(f"ring_bits={r} interval_fold={f}" for r, f in sorted(builds))
+        raise ConfigError(f"--trace: the real backend's traces built their interval keys differently ({listed}); "
+                          "calibrate on one construction")
+    if not builds:
+        return None
+    ring_bits, fold = builds.pop()
+    return {"ring_bits": ring_bits, "fold": fold}
 
 
 def with_interval_kernel(cal: Calibration, grid: Path) -> Calibration:
