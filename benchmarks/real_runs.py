@@ -1,12 +1,13 @@
 """A batch of real two-party runs, each written as its JSON and trace: the measured side of calibration and validation.
 
-    python benchmarks/real_runs.py --out DIR [--gpu] [--mps] [--pin-cores] [--runs 3] [--first-round 0] \
-        [--warm-up 0] [--budget-s 540] [--case bert-tiny:128:2 --case bert-base:64:1 ...] \
+    python benchmarks/real_runs.py --out DIR [--gpu] [--mps] [--pin-cores] [--deploy two-gpu] [--runs 3] \
+        [--first-round 0] [--warm-up 0] [--budget-s 540] [--case bert-tiny:128:2 --case bert-base:64:1 ...] \
         [--config policy=have_pfss_work,chains=2,net=wan --config rsqrt_iters=2,n_bits=52 ...]
 
 Each case is MODEL:SEQ_LEN:LAYERS; each config a comma-separated list of ``policy=P``, ``chains=K``, ``net=N``,
 ``n_bits=B`` (the ring, 48 by default) and runtime knobs ``K=V`` (``--config ''`` or none given: SUF's policy, one
-chain, loopback, 48 bits, the defaults). ``--pin-cores``: each party on its own physical cores. Every
+chain, loopback, 48 bits, the defaults). ``--pin-cores``: each party on its own physical cores; ``--deploy
+two-gpu``: each on its own GPU (``real_backend run --deploy``; recorded in each line). Every
 (case, config) pair is run ``--runs`` times with ``python -m real_backend run`` (two party processes over loopback
 TCP; ``--mps`` starts the MPS daemon first and stops it after, so both parties share the GPU instead of
 time-slicing it), in rounds: round i runs every pair once before round i+1 starts, so a drift of the machine's speed
@@ -81,6 +82,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gpu", action="store_true")
     p.add_argument("--mps", action="store_true", help="run under the CUDA MPS daemon (started and stopped here)")
     p.add_argument("--pin-cores", action="store_true", help="each party on its own physical cores (run's flag)")
+    p.add_argument("--deploy", default="colocated", help="colocated or two-gpu (run's flag)")
     p.add_argument("--budget-s", type=float, default=540.0)
     p.add_argument("--warm-up", type=int, default=0, metavar="N",
                    help="first run the first case and config N times, kept in DIR/warm-up and out of runs.jsonl")
@@ -139,13 +141,14 @@ def run_one(args: argparse.Namespace, i: int, case: str, config: RunConfig) -> d
     path = stem(args.out, case, config, i)
     cmd = [sys.executable, "-m", "real_backend", "run", "--model", model, "--seq-len", seq_len, "--layers", layers,
            *config.args(), "--json", f"{path}.json", "--trace", f"{path}.trace.json.gz",
-           *(["--gpu"] if args.gpu else []), *(["--pin-cores"] if args.pin_cores else [])]
+           *(["--gpu"] if args.gpu else []), *(["--pin-cores"] if args.pin_cores else []), "--deploy", args.deploy]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         print(f"{path.name}: exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return None
     doc = json.loads(Path(f"{path}.json").read_text())
-    return {"case": case, "run": i, "mps": args.mps, "pin_cores": args.pin_cores, "n_bits": config.n_bits,
+    return {"case": case, "run": i, "mps": args.mps, "pin_cores": args.pin_cores, "deploy": args.deploy,
+            "n_bits": config.n_bits,
             "net": config.net, "policy": config.policy,
             "chains": config.chains, "knobs": list(config.knobs), "online_s": doc["timing"]["online_time_s"],
             "keygen_s": doc["keygen_s"], "bit_exact": doc["bit_exact_with_plaintext"],

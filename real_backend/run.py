@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import multiprocessing as mp
+import os
 import pickle
 import queue
 import secrets
@@ -147,13 +148,61 @@ def _death(exitcode: int) -> str:
     return f"killed by {signal.Signals(-exitcode).name}" if exitcode < 0 else f"exit code {exitcode}"
 
 
+DEPLOYS = ("colocated", "two-gpu")   # the simulator's deployments (simflush.sim.engine.DEPLOYMENTS)
+
+
+def party_devices(deploy: str, gpu: bool, count: int | None = None) -> list[str] | None:
+    """Each party's ``CUDA_VISIBLE_DEVICES`` for ``deploy``: None (colocated: both see what the launcher sees), or
+    for two-gpu the first two devices the launcher sees (of its own ``CUDA_VISIBLE_DEVICES`` if set), one a party.
+    ``count``: the visible devices (None: ask CUDA). Raises ``ConfigError`` naming what is missing."""
+    from simflush.errors import ConfigError
+
+    if deploy not in DEPLOYS:
+        raise ConfigError(f"--deploy {deploy!r}: allowed: {', '.join(DEPLOYS)}")
+    if deploy == "colocated":
+        return None
+    if not gpu:
+        raise ConfigError("--deploy two-gpu: each party on its own GPU needs --gpu")
+    if count is None:
+        from .xp import gpu_available
+        count = _cuda_device_count() if gpu_available() else 0
+    if count < 2:
+        raise ConfigError(f"--deploy two-gpu: needs 2 GPUs; this machine shows {count} (CUDA_VISIBLE_DEVICES="
+                          f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [v.strip() for v in visible.split(",")] if visible else [str(i) for i in range(count)]
+    return ids[:2]
+
+
+def _cuda_device_count() -> int:
+    import cupy
+    return cupy.cuda.runtime.getDeviceCount()
+
+
+def _start(proc: Any, device: str | None) -> None:
+    """Start a spawned process with ``CUDA_VISIBLE_DEVICES`` = ``device`` (None: the launcher's), set before its
+    interpreter starts, so every thread of it sees that one GPU as device 0."""
+    if device is None:
+        proc.start()
+        return
+    before = os.environ.get("CUDA_VISIBLE_DEVICES")
+    os.environ["CUDA_VISIBLE_DEVICES"] = device
+    try:
+        proc.start()
+    finally:
+        if before is None:
+            del os.environ["CUDA_VISIBLE_DEVICES"]
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = before
+
+
 def launch(jobs: list[dict], timeout_s: float, work: Path | None = None,
-           pin_cores: bool = False) -> tuple[dict[int, Any], list[str]]:
+           pin_cores: bool = False, devices: list[str] | None = None) -> tuple[dict[int, Any], list[str]]:
     """Write each party's job to its own file (mode 0600) in ``work`` (where its tape files are; a new private folder
     if None) and run the two party processes: their results by party, and one line per party that failed. A party
     that fails closes its channel, so the other fails at once too; a party process that dies without a word (killed)
     is named within a second of its death. ``pin_cores``: each party process on its own physical cores
-    (``cores.pin``)."""
+    (``cores.pin``); ``devices``: each party's ``CUDA_VISIBLE_DEVICES`` (``party_devices``; None: the launcher's)."""
     ctx = mp.get_context("spawn")
     ports, results = ctx.Queue(), ctx.Queue()
     work = work or Path(tempfile.mkdtemp(prefix="real_backend_"))
@@ -163,8 +212,9 @@ def launch(jobs: list[dict], timeout_s: float, work: Path | None = None,
         write_private(path, job)
         procs.append(ctx.Process(target=_party, args=(p, str(path), ports, results, timeout_s)))
     for p, proc in enumerate(procs):
-        proc.start()
+        _start(proc, devices[p] if devices else None)
         where = f" on CPUs {sorted(pin(proc.pid, p))}" if pin_cores else ""
+        where += f" on GPU {devices[p]}" if devices else ""
         _progress(f"party {p}: process {proc.pid} started{where}")
     got: dict[int, Any] = {}
     failed: list[str] = []
@@ -210,6 +260,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--set", action="append", default=[], metavar="K=V")
     p.add_argument("--n-bits", type=int, default=48, help="ring bits (default 48; the range check must pass)")
     p.add_argument("--gpu", action="store_true", help="dealer and both parties on CuPy (one GPU)")
+    p.add_argument("--deploy", default="colocated", help="with --gpu: colocated (both parties on one GPU, default) or "
+                   "two-gpu (party P on the P-th visible GPU)")
     p.add_argument("--seed", help="a fixed dealer seed (reproducible keys: for tests only; a warning says so)")
     p.add_argument("--timeout-s", type=float, default=60.0, help="every receive's timeout (default 60)")
     p.add_argument("--pin-cores", action="store_true",
@@ -266,6 +318,7 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
         fixed = FixedPoint(args.n_bits, spec.frac_bits)
         if args.timeout_s <= 0:
             raise ConfigError(f"--timeout-s {args.timeout_s}: must be positive")
+        party_devices(args.deploy, args.gpu)   # checked before the keys are dealt
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -285,7 +338,7 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
     tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, layers, dealer, args.policy, schedule=schedule,
                  files=TapeFileWriter(folder), progress=_progress)
     public = {"model": spec.name, "runtime": args.runtime, "knobs": knobs, "policy": args.policy,
-              "pin_cores": args.pin_cores,
+              "pin_cores": args.pin_cores, "deploy": args.deploy,
               "chains": args.chains, "net": args.net, "weights": weights, "input": x,
               "fixed": fixed, "seq_len": args.seq_len, "layers": layers, "gpu": args.gpu, "schedule": schedule,
               "keygen_s": time.perf_counter() - start, "key_bytes": [tapes[0].nbytes, tapes[1].nbytes]}
@@ -313,7 +366,8 @@ def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: s
     plain = plaintext_output(spec, public["weights"], x, settings, fixed, layers)
     doc = {
         "model": spec.name, "seq_len": public["seq_len"], "batch_size": 1, "n_layers": layers, "n_bits": fixed.n_bits,
-        "gpu": public["gpu"], "pin_cores": public.get("pin_cores", False), "keygen_s": public["keygen_s"],
+        "gpu": public["gpu"], "pin_cores": public.get("pin_cores", False),
+        "deploy": public.get("deploy", "colocated"), "keygen_s": public["keygen_s"],
         "key_bytes_per_party": public["key_bytes"],
         "pfss": {"open_flushes": sum(1 for rs in records for r in rs if r.event is FlushKind.OPEN),
                  "num_flushes": sum(1 for rs in records for r in rs if r.event is FlushKind.PFSS),
@@ -332,7 +386,7 @@ def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: s
     }
     device = _device_name() if public["gpu"] else ""
     trace = real_trace(spec, public["seq_len"], settings, fixed.n_bits, (got[0][0], got[1][0]), device,
-                       public["policy"], public["net"])
+                       public["policy"], public["net"], public.get("deploy", "colocated"))
     doc["device"] = device   # the card every GPU figure is recorded with ("" on NumPy)
     doc["online_profile"] = online_profile((got[0][0], got[1][0]), trace)
     doc["bench"] = bench_document(trace)
@@ -369,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(prepared, int):
             return prepared
         public, jobs = prepared
-        got, failed = launch(jobs, args.timeout_s, work, args.pin_cores)
+        got, failed = launch(jobs, args.timeout_s, work, args.pin_cores, party_devices(args.deploy, args.gpu))
     finally:
         shutil.rmtree(work, ignore_errors=True)   # the tape files a failed party did not read
     if failed:

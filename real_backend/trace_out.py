@@ -17,8 +17,9 @@ from simflush.profiles import REAL_BACKEND_GPU_KNOBS, Settings
 
 
 def real_trace(spec: ModelSpec, seq_len: int, settings: Settings, n_bits: int, parties: tuple[Any, Any], device: str,
-               policy: str = "suf", network: str = "loopback") -> Trace:
-    """Both parties' runs and flushes (``twoparty.PartyResult``s), party 0's first."""
+               policy: str = "suf", network: str = "loopback", deploy: str = "colocated") -> Trace:
+    """Both parties' runs and flushes (``twoparty.PartyResult``s), party 0's first; ``deploy``: both parties on one
+    GPU (colocated) or each on its own (two-gpu)."""
     index = {r.name: i for i, r in enumerate(transformer_layer(spec, seq_len, 1, settings.layer))}
     t0 = min(span.start_s for p in parties for span in p.spans)
     online = max(span.end_s for p in parties for span in p.spans) - t0
@@ -28,7 +29,7 @@ def real_trace(spec: ModelSpec, seq_len: int, settings: Settings, n_bits: int, p
                      runtime_profile=settings.profile, device=device, n_bits=n_bits, online_time_s=online,
                      traced=True, settings=settings.env | (REAL_BACKEND_GPU_KNOBS if device else {}),
                      policy=policy, chains=settings.layer.chains,
-                     network=network)
+                     network=network, deploy=deploy)
     runs, flushes = [], []
     for p in parties:
         for s in p.spans:

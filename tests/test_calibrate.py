@@ -179,3 +179,12 @@ def test_a_real_backend_profile_records_how_its_traces_built_their_interval_keys
     with pytest.raises(ConfigError, match=r"built their interval keys differently \(ring_bits=48 interval_fold=0, "
                                           r"ring_bits=48 interval_fold=2\)"):
         calibrate([source, folded])
+
+
+def test_a_trace_of_a_two_gpu_run_is_simulated_two_gpu():
+    """A real run's trace says where its parties ran (``--deploy``): its schedule and prediction use that deployment
+    (no GPU shared between the parties); a trace that says nothing is colocated."""
+    path = REPO / "validation/real_backend_h200/calibration/bert-base_T128_L1_r0.trace.json.gz"
+    meta = load_source(path, None).trace.meta
+    assert config_of_trace(meta).deploy == "colocated"
+    assert config_of_trace(replace(meta, deploy="two-gpu")).deploy == "two-gpu"

@@ -42,6 +42,7 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     assert doc["pin_cores"] is True and " on CPUs [" in proc.stderr   # each party on its own cores (said where)
     trace = read_trace(trace_file)            # the run as a trace: every flush timed, read back as the exporters do
     assert trace.timed and trace.meta.system == "real_backend"
+    assert doc["deploy"] == trace.meta.deploy == "colocated"
     assert bench_document(trace)["pfss"]["open_flushes"] == doc["pfss"]["open_flushes"] == doc["bench"]["pfss"][
         "open_flushes"]
     spec = MODELS["bert-tiny"]
@@ -75,9 +76,10 @@ def test_a_shaped_link_delays_every_open_by_its_round_trip(tmp_path):
     assert min(f.duration_s for f in opens if f.party == 1) >= 0.020
 
 
-def test_a_bad_policy_chain_count_or_network_is_refused():
+def test_a_bad_policy_chain_count_network_or_deployment_is_refused():
     for argv, named in ((("--policy", "fastest"), "'fastest'"), (("--chains", "0"), "--chains 0"),
-                        (("--net", "custom:0,1"), "custom:0,1")):
+                        (("--net", "custom:0,1"), "custom:0,1"), (("--deploy", "nope"), "colocated, two-gpu"),
+                        (("--deploy", "two-gpu"), "needs --gpu")):
         proc = run("--model", "bert-tiny", "--seq-len", "2", *argv)
         assert proc.returncode == 2 and named in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
 
@@ -242,3 +244,30 @@ def test_the_launcher_names_a_party_process_that_was_killed():
     party0, party1 = errors(lines.rest())
     assert party0.startswith("error: party 0 failed: PeerError: lost party 1 (at 127.0.0.1:"), party0
     assert party1 == "error: party 1 failed: its process died without a result (killed by SIGKILL)"
+
+
+def test_two_gpus_give_each_party_its_own_device_and_one_gpu_is_refused(monkeypatch):
+    """two-gpu: party P sees the P-th device the launcher sees (of its CUDA_VISIBLE_DEVICES when set), set in the
+    party process's environment before it starts; fewer than two devices are refused naming the count."""
+    import multiprocessing as mp
+
+    import pytest
+
+    from real_backend.run import _start, party_devices
+    from simflush.errors import ConfigError
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert party_devices("colocated", True) is None and party_devices("two-gpu", True, count=4) == ["0", "1"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6,7")
+    assert party_devices("two-gpu", True, count=3) == ["4", "6"]
+    with pytest.raises(ConfigError, match=r"needs 2 GPUs; this machine shows 1 \(CUDA_VISIBLE_DEVICES=4,6,7\)"):
+        party_devices("two-gpu", True, count=1)
+    ctx = mp.get_context("spawn")
+    seen = ctx.Queue()
+    proc = ctx.Process(target=_visible_devices, args=(seen,))
+    _start(proc, "6")
+    assert seen.get(timeout=60) == "6" and os.environ["CUDA_VISIBLE_DEVICES"] == "4,6,7"   # the launcher's kept
+    proc.join(timeout=30)
+
+
+def _visible_devices(out) -> None:
+    out.put(os.environ.get("CUDA_VISIBLE_DEVICES"))

@@ -362,7 +362,7 @@ def calibrate(sources: list[Source], untraced: BenchRun | None = None, name: str
     first = sources[0].trace.meta
     provenance = {
         "method": "simflush calibrate (Huber IRLS; docs/cost_model.md)", "simflush_version": __version__,
-        "runtime_profile": first.runtime_profile, "device": first.device, "deploy": "colocated",
+        "runtime_profile": first.runtime_profile, "device": first.device, "deploy": first.deploy or "colocated",
         "sources": [{"file": s.trace.meta.source, "sha256": s.trace.meta.sha256, "model": s.trace.meta.model,
                      "seq_len": s.trace.meta.seq_len, "batch": s.trace.meta.batch,
                      "bench": Path(s.bench.path).name if s.bench else None,

@@ -92,7 +92,7 @@ def profile_of_trace(m: TraceMeta) -> str:
 def config_of_trace(m: TraceMeta, cost: CostModel | None = None, knobs: list[str] = ()) -> SimConfig:
     """The simulated configuration of a trace in simflush's schema (``cost``: charges nothing if None): its runtime
     profile, the knobs it records that differ from that profile's, then ``knobs`` (NAME=VALUE, on top), its
-    policy, chains and network (a real backend's run records them all)."""
+    policy, chains, network and deployment (a real backend's run records them all)."""
     profile = profile_of_trace(m)
     defaults = resolve(profile, get_model(m.model)).env
     settings = dict(m.settings)
@@ -105,7 +105,7 @@ def config_of_trace(m: TraceMeta, cost: CostModel | None = None, knobs: list[str
     recorded = [f"{k}={v}" for k, v in sorted(settings.items()) if defaults.get(k) != v]
     return make_config(model=m.model, seq_len=m.seq_len, batch=m.batch, layers=m.layers, runtime=profile,
                        knobs=recorded + list(knobs), policy=m.policy or "suf", chains=m.chains,
-                       net=m.network or "loopback", cost=cost or _schedule_cost())
+                       net=m.network or "loopback", deploy=m.deploy or "colocated", cost=cost or _schedule_cost())
 
 
 def _schedule_cost() -> CostModel:
