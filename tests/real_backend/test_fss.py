@@ -38,7 +38,7 @@ def test_dpf_compare_wide_domain_random_points():
 
 @pytest.mark.parametrize("n,out,k,leaf,fold", [(1, 64, 1, 0, 0), (6, 37, 2, 0, 0), (8, 64, 2, 0, 0), (9, 13, 1, 0, 0),
                                                (2, 64, 1, 1, 0), (6, 37, 1, 2, 0), (9, 13, 1, 3, 0), (11, 48, 1, 8, 0),
-                                               (11, 48, 1, 8, 2), (12, 40, 1, 10, 3), (5, 20, 1, 2, 1)])
+                                               (11, 48, 1, 8, 2), (10, 40, 1, 9, 3), (5, 20, 1, 2, 1)])
 def test_dcf_exhaustive(n, out, k, leaf, fold):
     """Every x of the domain against 4 alphas (0 among them), with a final CW or a truth-table leaf of ``leaf`` bits
     (its PRF words laid out by ``fold``)."""
