@@ -341,6 +341,7 @@ class Calibration:
 def calibrate(sources: list[Source], untraced: BenchRun | None = None, name: str = "calibrated",
               select: Select | None = None) -> Calibration:
     """Fit a CostModel from one or more measured traces (their samples are pooled)."""
+    build = _interval_build(sources)   # refused before any fitting when the traces mix constructions
     data: dict = {"opens": [], "evals": [], "finishes": [], "steps": Rows([], [], []),
                   "run_gaps": Rows([], [], [])}
     traced: dict[str, float] = {}
@@ -369,7 +370,6 @@ def calibrate(sources: list[Source], untraced: BenchRun | None = None, name: str
                      "bench_sha256": s.bench.sha256 if s.bench else None} for s in sources],
         "traced_components_s": traced, "level": "traced",
     }
-    build = _interval_build(sources)
     if build:
         provenance["interval_build"] = build
     if scale is not None:
