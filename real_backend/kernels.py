@@ -410,10 +410,13 @@ def dpf_lt(key: Any, hatx: Any, low_bits: int, c: Any = None, msb_shift: int = 0
     return out
 
 
-def _dcf(key: Any) -> tuple:
-    """A DCF key's arrays as the kernels take them (``DCF_KEY``)."""
+def _dcf(key: Any, leafless: bool = False) -> tuple:
+    """A DCF key's arrays as the kernels take them (``DCF_KEY``); ``leafless``: the kernel walks every level (the
+    fused gates' keys have no truth-table leaf)."""
     import cupy as cp
 
+    if leafless and key.leaf_bits:
+        raise ValueError(f"a fused gate kernel takes DCF keys with no truth-table leaf, got leaf_bits={key.leaf_bits}")
     return tuple(cp.ascontiguousarray(a) for a in (key.root, key.scw, key.tr, key.vcw, key.fcw))
 
 
@@ -444,7 +447,7 @@ def gapars_eval(key: Any, hatx: Any, parts: dict, n_bits: int, shift: int, party
     n = key.n_elems
     out = cp.empty(n, dtype=cp.uint64)
     _kernel("gapars_eval")(_grid(n), (_THREADS,), (
-        *_dcf(key), *_words(hatx, parts["R"], parts["W"], parts["rout"]), np.int32(n_bits), np.int32(shift),
+        *_dcf(key, True), *_words(hatx, parts["R"], parts["W"], parts["rout"]), np.int32(n_bits), np.int32(shift),
         np.int32(party), np.int32(key.rounds), out, np.int64(n)))
     return out
 
@@ -456,7 +459,7 @@ def trfloor_eval(carry: Any, sign: Any, hatx: Any, parts: dict, n_bits: int, shi
     n = carry.n_elems
     out = cp.empty(n, dtype=cp.uint64)
     _kernel("trfloor_eval")(_grid(n), (_THREADS,), (
-        *_dcf(carry), *_dcf(sign), *_words(hatx, parts["R"], parts["R1s"], parts["rout"]), np.int32(n_bits),
+        *_dcf(carry, True), *_dcf(sign, True), *_words(hatx, parts["R"], parts["R1s"], parts["rout"]), np.int32(n_bits),
         np.int32(shift), np.int32(party), np.int32(carry.rounds), out, np.int64(n)))
     return out
 
@@ -468,7 +471,7 @@ def relu_eval(key: Any, hatx: Any, parts: dict, n_bits: int, party: int) -> Any:
     n = key.n_elems
     out = cp.empty(n, dtype=cp.uint64)
     _kernel("relu_eval")(_grid(n), (_THREADS,), (
-        *_dcf(key), *_words(hatx, parts["r"], parts["r1"], parts["r1r"], parts["rout"]), np.int32(n_bits),
+        *_dcf(key, True), *_words(hatx, parts["r"], parts["r1"], parts["r1r"], parts["rout"]), np.int32(n_bits),
         np.int32(party), np.int32(key.rounds), out, np.int64(n)))
     return out
 
