@@ -3,7 +3,8 @@
 Inputs on CuPy run the kernels of :mod:`kernels` (one launch per batch); anything else runs the array code of
 :mod:`dpf` and :mod:`dcf`. Both paths check their inputs alike (``ring.check_words``) and give the same bits
 (``tests/real_backend/test_gpu.py``). The gates call these functions, never ``kernels`` directly, so the array code
-and the kernels do not know of each other: ``kernels`` depends only on ``chacha``, ``dpf``/``dcf`` not on ``kernels``.
+and the kernels do not know of each other: ``kernels`` depends only on ``chacha`` (and the interval walk's constant
+in ``simflush.tasks.interval_walk``), ``dpf``/``dcf`` not on ``kernels``.
 
 (Below this layer ``chacha.chacha_block`` makes the same choice for the ChaCha block function on its own, since the
 array code, key generation included, runs on CuPy arrays too.)
