@@ -27,7 +27,6 @@ from real_backend.gates.poly import PiecewisePoly
 from real_backend.ring import Ring
 from simflush.sim.cost import load_cost
 from simflush.tasks import gates as task_gates
-from simflush.tasks.interval_walk import walk_calls
 from simflush.tasks.lut_pieces import gate_pieces
 
 GATES = {"GeLUConst": task_gates.GELU_CONST, "nExp": task_gates.NEXP, "Recip": task_gates.RECIP,
@@ -79,7 +78,7 @@ def grid(n_bits: int, out: str, fold: int = 0) -> None:
     with open(out, "a") as fh:
         for label, breaks, rows in grid_gates(n_bits):
             gate = PiecewisePoly(n_bits, breaks, rows, n_bits, fold=fold)
-            calls = walk_calls(gate.shifted, n_bits, gate.leaf_bits, fold=gate.leaf_fold, keep=gate.kept_levels)
+            calls = gate.walk_calls_per_elem()
             for N in GRID_ELEMS:
                 if N * calls > GRID_MAX_CALLS:
                     continue
@@ -118,10 +117,10 @@ def main() -> None:
     print(f"{'gate':10s} {'fold':>4s} {'m':>4s} {'calls':>7s} {'per point ms':>13s} {'fused, unsorted':>15s} "
           f"{'fused, sorted ms':>16s} {'model ms':>9s}   ({N} elements, n={n}, {card})")
     for name in args.gates.split(","):
+        (breaks, rows), _ = gate_pieces(GATES[name], 12, n)
         for fold in (int(f) for f in args.folds.split(",")):
-            (breaks, rows), _ = gate_pieces(GATES[name], 12, n)
             gate = PiecewisePoly(n, list(breaks), np.array(rows, dtype=np.int64), n, fold=fold)
-            calls = walk_calls(gate.shifted, n, gate.leaf_bits, fold=gate.leaf_fold, keep=gate.kept_levels)
+            calls = gate.walk_calls_per_elem()
             key = gate.keygen(Dealer(1, use_gpu=True), N).key0
             hatx = cp.asarray(np.random.default_rng(0).integers(0, 2**n, N, dtype=np.uint64))
             old = 1e3 * cuda_median(lambda g=gate, k=key, h=hatx: per_point(g, k.parts["dcf"], h, cp), reps=2, warm=1)

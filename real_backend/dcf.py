@@ -19,8 +19,8 @@ comparison of the low bits folded in. So b levels cost one PRF call, for 8 (2^b 
 worth it where one key is walked at many points that share their low bits (the interval gate, ``gates.poly``).
 With ``leaf_fold`` = k, z's PRF word is word z' of F(s, .), z' = (z mod 2^(b-k)) 2^k + z div 2^(b-k): the 2^k
 values of z's top k bits (points 2^(b-k) apart, which an interval key's neighbouring points are) sit in one ChaCha
-block, so one call serves all of them (``simflush.tasks.interval_walk``: the fold). A permutation of the words, so
-every entry still has its own PRF word.
+block, so one call serves all of them (``simflush.tasks.interval_walk``: the fold, and ``leaf_index``, the layout).
+A permutation of the words, so every entry still has its own PRF word.
 """
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from simflush.tasks.interval_walk import leaf_index
 
 from . import block128 as B
 from .chacha import chacha_block, check_rounds, prg, seed_state
@@ -140,12 +142,6 @@ def keygen(alpha: Any, beta: Any, n_bits: int, out_bits: int, stream: RandomStre
 
 
 MAX_LEAF_BITS = 12
-
-
-def leaf_index(z: Any, leaf_bits: int, fold: int) -> Any:
-    """The PRF word of leaf entry z (uint64): z's low leaf_bits - fold bits above its top fold bits (module doc)."""
-    low = leaf_bits - fold
-    return ((z & np.uint64((1 << low) - 1)) << np.uint64(fold)) | (z >> np.uint64(low))
 
 
 def leaf_values(seeds: Any, leaf_bits: int, ring: Ring, rounds: int, z: Any = None, fold: int = 0) -> Any:

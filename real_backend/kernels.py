@@ -60,7 +60,7 @@ __device__ __forceinline__ u32 parity_range(uint4 b, int lo, int hi) {
   return __popc(acc) & 1u;
 }
 
-/* The PRF word of leaf entry z (dcf.leaf_index): z's low leaf_bits - fold bits above its top fold bits. */
+/* The PRF word of leaf entry z (interval_walk.leaf_index): z's low leaf_bits - fold bits above its top fold bits. */
 __device__ __forceinline__ u32 leaf_word(u64 x, int leaf_bits, int fold) {
   const u32 z = (u32)(x & ((1ull << leaf_bits) - 1ull));
   const int low = leaf_bits - fold;
@@ -266,12 +266,12 @@ extern "C" __global__ void lut_eval(const uint4* root, const uint4* scw, const u
    y - q_j of the element (y = hatx + 2^(n-1)) and at y itself, in one thread. Consecutive points share a path prefix
    (the breakpoints are sorted), so each point's walk starts at the deepest node it shares with the previous point:
    same bits as dcf_lt at each point, with far fewer ChaCha calls when breakpoints are close (GeLU-const: about 850
-   instead of 258 x 48; folded, 226 for its 188 points). A point in the leaf node and leaf block of the point before
-   takes its PRF word from that block (a folded leaf: one call for 2^fold points). In the lowest keep levels of the
-   tree (keep <= MAX_KEEP; 0 in the first construction, interval_fold = 0), where nearly all restarts are, a walk
-   that goes right keeps the left child it computed with it: the next (smaller) point that parts from it there
-   starts one level lower, one expansion fewer (GeLU-const folded: 180 calls instead of 226). (Keeping it at every level doubles the stack, and measured slower.) Element i of the batch
-   is order[i]: the launcher sorts elements by the bits that decide where the walks restart, so that the threads of a
+   instead of 258 x 48). A point in the leaf node and leaf block of the point before takes its PRF word from that
+   block (a folded leaf: one call for 2^fold points). In the lowest keep levels of the tree (keep <= MAX_KEEP; 0 in
+   the first construction, interval_fold = 0), where nearly all restarts are, a walk that goes right keeps the left
+   child it computed with it: the next (smaller) point that parts from it there starts one level lower, one
+   expansion fewer (GeLU-const folded: 180 calls for its 188 points, 226 without). (Keeping it at every level doubles
+   the stack, and measured slower.) Element i of the batch is order[i]: the launcher sorts elements by the bits that decide where the walks restart, so that the threads of a
    warp restart at the same levels. raw(P) is the unsigned path sum;
    out = pub + (-1)^party * S with S = (c_{m-1} - c_0) raw(y) - sum_j d_j raw(y - q_j) and pub (party 0 only)
    = c_{m-1} - sum_j d_j [y < q_j], d_j = c_j - c_{j-1} (rows of dcoef, r words each, r <= 4); rout (r, N) is added. */

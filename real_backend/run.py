@@ -1,7 +1,7 @@
 """``python -m real_backend.run``: a model's layers for real, two party processes over TCP on this host.
 
     python -m real_backend.run --model bert-tiny --seq-len 128 [--layers L] [--set K=V ...] [--n-bits N] [--gpu]
-                               [--seed S] [--timeout-s T] [--pin-cores] [--json OUT.json]
+                               [--deploy two-gpu] [--seed S] [--timeout-s T] [--pin-cores] [--json OUT.json]
 
 The launcher checks the settings (a setting without a value definition, or a ring the range check says overflows for
 this input, is refused: one line, exit 2), deals both key tapes (the dealer seed from the operating system's CSPRNG
@@ -318,7 +318,7 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
         fixed = FixedPoint(args.n_bits, spec.frac_bits)
         if args.timeout_s <= 0:
             raise ConfigError(f"--timeout-s {args.timeout_s}: must be positive")
-        party_devices(args.deploy, args.gpu)   # checked before the keys are dealt
+        devices = party_devices(args.deploy, args.gpu)   # checked before the keys are dealt
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -338,7 +338,7 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
     tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, layers, dealer, args.policy, schedule=schedule,
                  files=TapeFileWriter(folder), progress=_progress)
     public = {"model": spec.name, "runtime": args.runtime, "knobs": knobs, "policy": args.policy,
-              "pin_cores": args.pin_cores, "deploy": args.deploy,
+              "pin_cores": args.pin_cores, "deploy": args.deploy, "devices": devices,
               "chains": args.chains, "net": args.net, "weights": weights, "input": x,
               "fixed": fixed, "seq_len": args.seq_len, "layers": layers, "gpu": args.gpu, "schedule": schedule,
               "keygen_s": time.perf_counter() - start, "key_bytes": [tapes[0].nbytes, tapes[1].nbytes]}
@@ -423,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(prepared, int):
             return prepared
         public, jobs = prepared
-        got, failed = launch(jobs, args.timeout_s, work, args.pin_cores, party_devices(args.deploy, args.gpu))
+        got, failed = launch(jobs, args.timeout_s, work, args.pin_cores, public["devices"])
     finally:
         shutil.rmtree(work, ignore_errors=True)   # the tape files a failed party did not read
     if failed:

@@ -90,7 +90,7 @@ def test_a_suf_gate_keeps_its_traced_cost_at_the_traces_build_and_scales_with_th
     from dataclasses import replace
 
     real = load_cost("real-h200")
-    assert real.traced_interval_build == {"ring_bits": 48, "fold": 0}
+    assert real.traced_interval_build == IntervalBuild(48, 0)
     at0, at2 = IntervalBuild(48, 0), IntervalBuild(48, 2)
     traced = real.pfss_work_s("GeLUConst", 393216)
     assert gate_job_s(real, G.GELU_CONST, 393216, at0) == (0.0, traced)

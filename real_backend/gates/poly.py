@@ -16,8 +16,8 @@ shares with the previous one (``kernels.interval_eval``).
 
 ``fold`` = k > 0 (``simflush.tasks.interval_walk``, knob ``interval_fold``): intervals with equal rows are merged,
 and a leaf over breakpoints 2^b apart takes k more bits whose PRF words share a ChaCha block, so 2^k neighbouring
-points cost one leaf call (GeLU-const at k = 2: 188 points instead of 258, about 226 calls an element instead of
-850, 8 kB of leaf table instead of 2 kB).
+points cost one leaf call, and the kernel keeps left children in the tree's lowest levels (GeLU-const at k = 2: 188
+points instead of 258, about 180 calls an element instead of 850, 8 kB of leaf table instead of 2 kB).
 """
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from simflush.tasks.interval_walk import (
     leaf_bits,
     shared_low_bits,
     shifted_points,
+    walk_calls,
 )
 
 from .. import dcf, engine
@@ -130,6 +131,10 @@ class PiecewisePoly(Gate):
 
     def key_bytes_per_elem(self) -> float:
         return dcf.key_bytes(self.n_bits, 1, self.leaf_bits) + 8 * self.coeffs.shape[1]
+
+    def walk_calls_per_elem(self) -> float:
+        """The mean ChaCha calls of one element's walk as the kernel makes them (``interval_walk.walk_calls``)."""
+        return walk_calls(self.shifted, self.n_bits, self.leaf_bits, fold=self.leaf_fold, keep=self.kept_levels)
 
     def prg_calls_per_elem(self) -> int:
         """ChaCha calls of one walk a point: an upper bound (both the array code and the GPU kernel share the nodes

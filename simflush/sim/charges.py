@@ -65,8 +65,7 @@ def gate_job_s(cost: CostModel, gate: Gate, hatx_words: int, build: IntervalBuil
     if interval and gate.suf_kind < 0:
         return cost.interval_gate_s(*gate_walk(gate, build, FRAC_BITS), hatx_words)
     traced = cost.pfss_work_s(gate.cost_name, hatx_words) * gate.cost_scale
-    ran = cost.traced_interval_build
-    ran = IntervalBuild(ran["ring_bits"], ran["fold"]) if ran else build
+    ran = cost.traced_interval_build or build
     if interval and ran != build:
         traced *= _kernel_s(cost, gate, hatx_words, build) / _kernel_s(cost, gate, hatx_words, ran)
     return 0.0, traced

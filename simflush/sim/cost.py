@@ -17,6 +17,7 @@ from pydantic import ConfigDict, Field, create_model
 from ..errors import ConfigError
 from ..jsonfile import json_key_line, parse_json_object, read_input, validate_fields
 from ..presets import COST_PRESETS
+from ..tasks.interval_walk import IntervalBuild
 
 LOCAL_OP_TABLES = ("local_floor_s", "local_s_per_word")  # optional: only runtimes with priced local ops
 # optional: only a profile of a backend that builds gates as one interval key (``simflush calibrate --interval-bench``)
@@ -107,10 +108,11 @@ class CostModel:
         return bool(self.interval_s_per_call)
 
     @property
-    def traced_interval_build(self) -> dict | None:
-        """How the interval keys of the traces this profile was fitted on were built (``ring_bits``, ``fold``; a
-        profile calibrated on the real backend's traces records it), or None."""
-        return self.provenance.get("interval_build")
+    def traced_interval_build(self) -> IntervalBuild | None:
+        """How the interval keys of the traces this profile was fitted on were built (a profile calibrated on the
+        real backend's traces records it), or None."""
+        ran = self.provenance.get("interval_build")
+        return IntervalBuild(ran["ring_bits"], ran["fold"]) if ran else None
 
     def interval_gate_s(self, calls: float, points: int, elems: int) -> tuple[float, float]:
         """One job of an interval key whose walk makes ``calls`` ChaCha calls over ``points`` points an element, on

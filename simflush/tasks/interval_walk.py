@@ -71,11 +71,17 @@ def leaf_bits(shifted: list[int], n_bits: int, fold: int = 0) -> tuple[int, int]
     return b + k, k
 
 
+def leaf_index(z, leaf_bits: int, fold: int):
+    """The PRF word of leaf entry z (a uint64 array, NumPy or CuPy): z's low leaf_bits - fold bits above its top fold
+    bits, so the 2^fold entries that differ only in those top bits are neighbouring words (``real_backend.dcf``
+    builds the leaf with it, ``kernels`` has it in CUDA)."""
+    low = leaf_bits - fold
+    return ((z & np.uint64((1 << low) - 1)) << np.uint64(fold)) | (z >> np.uint64(low))
+
+
 def leaf_block(z: np.ndarray, leaf: int, fold: int) -> np.ndarray:
-    """The ChaCha block (counter - 1) that holds the PRF words of leaf index z: word z', z' = z's low leaf - fold
-    bits above its fold bits (``real_backend.dcf.leaf_index``), 8 words a block."""
-    low = leaf - fold
-    return (((z & np.uint64((1 << low) - 1)) << np.uint64(fold)) | (z >> np.uint64(low))) >> np.uint64(3)
+    """The ChaCha block (counter - 1) that holds the PRF word of leaf entry z: 8 words a block."""
+    return leaf_index(z, leaf, fold) >> np.uint64(3)
 
 
 def kept_levels(fold: int) -> int:
