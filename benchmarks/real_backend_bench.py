@@ -282,7 +282,8 @@ def _gpu_open_party(party, port_q, res_q, words, n_bits, reps):
         rows = []
         for i in range(count + 3):
             t0 = time.perf_counter()
-            done = opener(x, n_bits)   # returns once the public words are on the GPU (it synchronises)
+            done = opener(x, n_bits)
+            cp.cuda.get_current_stream().synchronize()   # the public words on the GPU (the open queues their unpack)
             if i >= 3:
                 rows.append((time.perf_counter() - t0, done.pack_s, done.comm_s))
         return [float(np.median(c)) for c in zip(*rows, strict=True)]

@@ -93,15 +93,23 @@ def open_shares(chan: Channel, share: Any, n_bits: int, xor: bool = False, duple
     return out.reshape(share.shape)
 
 
+Seconds = Callable[[], float]   # a timer's reading, taken when called (a GPU span is read once the GPU has done it)
+
+
 @dataclass
 class Opened:
     """One open's result: the public words and where the open's time went (seconds)."""
 
     public: Any           # both parties' words combined (mod 2^n, or XOR), on the share's array module
-    pack_s: float | None  # pack + unpack-and-combine, the PCIe copies of CuPy words included (SUF's open_pack_ns;
+    pack: Seconds | None  # pack + unpack-and-combine, the PCIe copies of CuPy words included (SUF's open_pack_ns;
     #                       on CuPy the GPU's time of that work, not of the work queued before it: ``_timer``);
     #                       None when nothing was packed (an in-process exchange)
     comm_s: float         # the exchange, waiting for the peer included (SUF's open_comm_ns)
+
+    @property
+    def pack_s(self) -> float | None:
+        """``pack`` read now (on CuPy: waits for the unpack, if the GPU has not done it yet)."""
+        return None if self.pack is None else self.pack()
 
 
 _STAGING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # channel -> its gpu_wire.Staging
@@ -151,7 +159,8 @@ class ChannelOpen:
         else:
             public = np.empty(flat.shape[0], dtype=np.uint64)
             _combine(flat, wire.unpack(theirs, flat.shape[0], n_bits), public, xor, Ring(n_bits).mask, n_bits)
-        return Opened(public.reshape(staged.shape), staged.pack_s + timer(), comm_s)
+        packing, unpacking = staged.pack, timer()
+        return Opened(public.reshape(staged.shape), lambda: packing() + unpacking(), comm_s)
 
 
 @dataclass
@@ -163,24 +172,33 @@ class Staged:
     n_bits: int
     packed: Any        # the packed words to send (on CuPy: in the pinned send buffer)
     out: Any           # where the peer's packed words are received
-    pack_s: float      # the packing's share of the open's pack_s
+    pack: Seconds      # the packing's share of the open's pack
 
 
-def _timer(xp: Any) -> Callable[[], float]:
-    """Started now; called, waits for the work queued since and returns its seconds. On CuPy the span is between
-    two CUDA events on the current stream, so it holds the GPU's time of that work alone: a host timer would also
-    hold the earlier kernels still queued when it started (a flush's local work), which are not the open's."""
+def _timer(xp: Any) -> Callable[[], Seconds]:
+    """Started now; called, ends the span there and returns its reading. On CuPy the span is between two CUDA
+    events on the current stream, so it holds the GPU's time of that work alone (a host timer would also hold the
+    earlier kernels still queued when it started: a flush's local work, not the open's), and nothing waits for the
+    GPU until the reading is taken: the run reads its opens' spans when it ends (``RealContext.finish_timing``), so
+    an open costs the host no sync beyond its one copy down."""
     if not is_cupy(xp):
         start = time.monotonic()
-        return lambda: time.monotonic() - start
+
+        def stop_host() -> Seconds:
+            seconds = time.monotonic() - start
+            return lambda: seconds
+        return stop_host
     begin = xp.cuda.Event()
     begin.record()
 
-    def stop() -> float:
+    def stop() -> Seconds:
         end = xp.cuda.Event()
         end.record()
-        end.synchronize()
-        return xp.cuda.get_elapsed_time(begin, end) / 1e3
+
+        def read() -> float:
+            end.synchronize()
+            return xp.cuda.get_elapsed_time(begin, end) / 1e3
+        return read
     return stop
 
 
