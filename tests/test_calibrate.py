@@ -170,12 +170,13 @@ def test_a_real_backend_profile_records_how_its_traces_built_their_interval_keys
     """Traces from before the fold read as fold 0 at their ring, and the profile says so (its SUF gates' traced costs
     are that construction's); traces of two constructions are refused in one line."""
     from simflush.errors import ConfigError
-    path = REPO / "validation/real_backend_h200/calibration/bert-base_T128_L1_r0.trace.json.gz"
+    path = REPO / "validation/real_backend_h200/calibration_fold0/bert-base_T128_L1_r0.trace.json.gz"
     source = load_source(path, None)
     assert "interval_fold" not in source.trace.meta.settings
     assert calibrate([source]).cost.provenance["interval_build"] == {"ring_bits": 48, "fold": 0}
-    folded = replace(source, result=replace(source.result, config=replace(
-        source.result.config, settings=replace(source.result.config.settings, interval_fold=2))))
+    folded = load_source(REPO / "validation/real_backend_h200/calibration/bert-base_T128_L1_r0.trace.json.gz", None)
+    assert folded.trace.meta.settings["interval_fold"] == "2"
+    assert calibrate([folded]).cost.provenance["interval_build"] == {"ring_bits": 48, "fold": 2}
     with pytest.raises(ConfigError, match=r"built their interval keys differently \(ring_bits=48 interval_fold=0, "
                                           r"ring_bits=48 interval_fold=2\)"):
         calibrate([source, folded])

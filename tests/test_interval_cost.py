@@ -80,23 +80,24 @@ def test_the_simulator_charges_a_sigma_lut_by_its_walk_in_a_profile_that_prices_
     assert gate_job_s(real, inv, 1536, at48) == real.interval_gate_s(*gate_walk(inv, at48, 12), 1536)
     assert sum(gate_job_s(real, inv, 1536, at52)) > sum(gate_job_s(real, inv, 1536, at48))   # deeper walks
     # SUF's own gates keep their traced cost; a profile without the kernel scales ReLU by PRG calls
-    assert gate_job_s(real, G.GELU_CONST, 1000, at48) == (0.0, real.pfss_work_s("GeLUConst", 1000))
+    traced = IntervalBuild(48, 2)   # the build real-h200's traces ran
+    assert gate_job_s(real, G.GELU_CONST, 1000, traced) == (0.0, real.pfss_work_s("GeLUConst", 1000))
     assert gate_job_s(suf, inv, 1536, IntervalBuild(37)) == (0.0, suf.pfss_work_s("ReLU", 1536) * inv.cost_scale)
 
 
 def test_a_suf_gate_keeps_its_traced_cost_at_the_traces_build_and_scales_with_the_kernel_at_another():
-    """real-h200 was fitted on fold-0 traces at 48 bits: there GeLU-const costs its traced slope; folded, that slope
-    times the kernel model's folded/unfolded cost; a profile that records no build does not scale."""
+    """real-h200 was fitted on folded traces (fold 2) at 48 bits: there GeLU-const costs its traced slope; unfolded,
+    that slope times the kernel model's unfolded/folded cost; a profile that records no build does not scale."""
     from dataclasses import replace
 
     real = load_cost("real-h200")
-    assert real.traced_interval_build == IntervalBuild(48, 0)
+    assert real.traced_interval_build == IntervalBuild(48, 2)
     at0, at2 = IntervalBuild(48, 0), IntervalBuild(48, 2)
     traced = real.pfss_work_s("GeLUConst", 393216)
-    assert gate_job_s(real, G.GELU_CONST, 393216, at0) == (0.0, traced)
+    assert gate_job_s(real, G.GELU_CONST, 393216, at2) == (0.0, traced)
     kernel = {b: sum(real.interval_gate_s(*gate_walk(G.GELU_CONST, b, 12), 393216)) for b in (at0, at2)}
-    folded = gate_job_s(real, G.GELU_CONST, 393216, at2)
-    assert folded == (0.0, pytest.approx(traced * kernel[at2] / kernel[at0]))
-    assert folded[1] < traced / 3   # 850 calls an element against 180
+    unfolded = gate_job_s(real, G.GELU_CONST, 393216, at0)
+    assert unfolded == (0.0, pytest.approx(traced * kernel[at0] / kernel[at2]))
+    assert unfolded[1] > 3 * traced   # 850 calls an element against 180
     unrecorded = replace(real, provenance={k: v for k, v in real.provenance.items() if k != "interval_build"})
-    assert gate_job_s(unrecorded, G.GELU_CONST, 393216, at2) == (0.0, traced)
+    assert gate_job_s(unrecorded, G.GELU_CONST, 393216, at0) == (0.0, traced)
