@@ -136,6 +136,11 @@ class Staging:
             buf = self._buffers[name] = alloc(1 << max(12, (nbytes - 1).bit_length()))
         return buf[:nbytes]
 
+    def reserve(self, nbytes: int) -> None:
+        """Every buffer grown now to hold ``nbytes`` (an open's packed words), not at the open that first needs it."""
+        for name, alloc in (("send", _pinned), ("recv", _pinned), ("device", _device)):
+            self._buffer(name, nbytes, alloc)
+
     def down(self, words: Any) -> np.ndarray:
         """CuPy ``words`` copied once into the pinned send buffer (waits for the copy): a NumPy uint64 view of it."""
         host = self._buffer("send", words.nbytes, _pinned).view(np.uint64)

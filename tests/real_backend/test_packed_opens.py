@@ -15,7 +15,7 @@ from conftest import host_library, pointer, run_parties
 from tiny_models import TINY_BERT
 
 from models.weights import random_hidden_states, random_weights
-from real_backend import gpu_wire, wire
+from real_backend import gpu_wire, opening, wire
 from real_backend.channel import Channel
 from real_backend.context import RealContext
 from real_backend.dealer import Dealer
@@ -139,6 +139,25 @@ def check_packed_run(spec, weights, x, settings, layers, results, sent, output, 
         assert 0 < result.profile["open_pack_ns"] < result.profile["open_flush_ns"]
 
 
+def test_a_prepared_channel_open_does_not_grow_its_buffer_at_its_first_open():
+    """``prepare`` sizes the receive buffer for the largest open before the clock: the opens after it, up to that
+    size, receive into that same buffer (on NumPy, the channel's scratch) and still reconstruct."""
+    ring, words = Ring(37), 5000
+    c0, c1 = Channel.pair(timeout_s=10)
+    with c0, c1:
+        ChannelOpen(c0).prepare(words, 37, np)
+        ChannelOpen(c1).prepare(words, 37, np)
+        buffer = c0.scratch(1).ctypes.data
+        assert c0.scratch(1).base.size >= 8 * wire.packed_words(words, 37)
+        for count in (1, 100, words):
+            x = np.arange(count, dtype=np.uint64) * np.uint64(977) & ring.mask
+            s0 = (x * np.uint64(3)) & ring.mask
+            s1 = ring.sub(x, s0)
+            r0, r1 = run_parties(lambda s=s0: ChannelOpen(c0)(s, 37), lambda s=s1: ChannelOpen(c1)(s, 37))
+            assert (r0.public == x).all() and (r1.public == x).all()
+            assert c0.scratch(1).ctypes.data == buffer
+
+
 def test_an_overlap_flush_over_a_channel_evaluates_its_pfss_jobs_while_the_words_are_out(monkeypatch):
     """have_pfss_work with 2 chains: the concurrent flushes' PFSS jobs are evaluated between the open's pack and its
     exchange (each party's log of the two steps shows it), and the run is still bit-exact with the simulator's
@@ -216,6 +235,25 @@ def test_staging_reuses_its_buffers_and_grows_them():
     recv[:] = np.arange(100, 107)
     up = staging.up(recv)
     assert (cp.asnumpy(up) == np.arange(100, 107)).all()
+
+
+@pytest.mark.gpu
+def test_a_prepared_gpu_open_uses_the_buffers_reserved_before_it():
+    import cupy as cp
+
+    c0, c1 = Channel.pair(timeout_s=10)
+    with c0, c1:
+        opener = ChannelOpen(c0)
+        opener.prepare(4096, 48, cp)
+        staging = opening._STAGING[c0]
+        reserved = {name: buf.ctypes.data if name != "device" else buf.data.ptr
+                    for name, buf in staging._buffers.items()}
+        assert set(reserved) == {"send", "recv", "device"}
+        x = cp.arange(4096, dtype=cp.uint64)
+        r0, _ = run_parties(lambda: opener(x, 48), lambda: ChannelOpen(c1)(cp.zeros(4096, dtype=cp.uint64), 48))
+        assert (cp.asnumpy(r0.public) == np.arange(4096)).all()
+        after = {name: buf.ctypes.data if name != "device" else buf.data.ptr for name, buf in staging._buffers.items()}
+        assert after == reserved
 
 
 @pytest.mark.gpu

@@ -59,6 +59,16 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     assert 0 <= sent - counted <= 256, (sent, counted)
 
 
+def test_each_party_is_told_the_runs_largest_open_to_size_its_buffers_before_the_clock(tmp_path):
+    from real_backend.run import parse, prepare
+    from simflush.executor.records import FlushKind
+
+    public, jobs = prepare(parse(["--model", "bert-tiny", "--seq-len", "4", "--layers", "1"]), tmp_path)
+    largest = max(r.words for r in public["schedule"] if r.event is FlushKind.OPEN)
+    assert largest > 4 * 128   # a Beaver product's E and F: more than a hidden state's words
+    assert [job["largest_open"] for job in jobs] == [largest, largest]
+
+
 def test_a_shaped_link_delays_every_open_by_its_round_trip(tmp_path):
     """``--net custom:10,40``: each send waits half the 40 ms round trip (and its bytes at 10 Gbit/s). An open is
     a ping-pong: party 0 sends, then waits for party 1's answer, which leaves one way later than party 0's words
@@ -124,7 +134,8 @@ def test_a_party_process_that_fails_is_named_and_stops_its_peer():
     tapes = deal(spec, weights, resolve("suf-gpu-bench", spec), fixed, 1, 2, 1, Dealer(b"fault"))
     tapes[1].layers[0].streams["flush"] = tapes[1].layers[0].streams["flush"][:2]
     public = {"gpu": False, "model": spec.name, "runtime": "suf-gpu-bench", "knobs": {}, "policy": "suf",
-              "chains": 1, "net": "loopback", "weights": weights, "fixed": fixed, "seq_len": 2, "layers": 1}
+              "chains": 1, "net": "loopback", "weights": weights, "fixed": fixed, "seq_len": 2, "layers": 1,
+              "largest_open": 64}
     jobs = party_jobs(tapes, share_input(x, fixed), public)
     start = time.perf_counter()
     got, failed = launch(jobs, timeout_s=60)
