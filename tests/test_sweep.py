@@ -111,18 +111,30 @@ def test_a_sweep_worker_runs_full_collections_rarely(grid, monkeypatch):
         gc.set_threshold(*thresholds)
 
 
-def test_one_process_a_pool_and_dask_write_the_same_bytes(grid, tmp_path):
+@pytest.fixture(scope="module")
+def dask_scheduler():
     from distributed import LocalCluster
 
-    outs = {}
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
-                      dashboard_address=":0") as scheduler:
-        for name, flags in {"jobs1": ["--jobs", "1"], "pool": ["--jobs", "2"],
-                            "dask": ["--dask", "local", "--jobs", "2"],
-                            "scheduler": ["--scheduler", scheduler.scheduler_address]}.items():
-            outs[name] = tmp_path / f"{name}.jsonl"
-            assert main(["sweep", str(grid), "--out", str(outs[name]), *flags]) == 0
+                      dashboard_address=":0") as cluster:
+        yield cluster.scheduler_address
+
+
+def test_one_process_a_pool_and_dask_write_the_same_bytes(grid, tmp_path, dask_scheduler):
+    outs = {}
+    for name, flags in {"jobs1": ["--jobs", "1"], "pool": ["--jobs", "2"], "dask": ["--dask", "local", "--jobs", "2"],
+                        "scheduler": ["--scheduler", dask_scheduler]}.items():
+        outs[name] = tmp_path / f"{name}.jsonl"
+        assert main(["sweep", str(grid), "--out", str(outs[name]), *flags]) == 0
     assert len({path.read_bytes() for path in outs.values()}) == 1
+
+
+def test_a_task_that_fails_on_dask_raises_its_error(dask_scheduler):
+    """Results are waited for in short polls (Ctrl-C deferred to them): a task's exception still comes back."""
+    from simflush.analysis.whatif.executors import Dask
+
+    with pytest.raises(ValueError, match="invalid literal"):
+        list(Dask(dask_scheduler).map_unordered(int, ["12", "not a number"]))
 
 
 def test_compare_flags_are_a_shorthand_for_a_grid_file(grid, tmp_path):

@@ -70,14 +70,16 @@ def _sigint_deferred():
 POLL_S = 0.1   # how often a deferred Ctrl-C is looked at while waiting for results
 
 
-def _wait_some(pending: set, interrupted: Callable[[], bool]) -> tuple[set, set]:
-    """The first finished of ``pending`` (and the rest), or KeyboardInterrupt once Ctrl-C was pressed."""
+def _wait_some(pending: set, interrupted: Callable[[], bool], wait_any: Callable | None = None) -> tuple[set, set]:
+    """The first finished of ``pending`` (and the rest), or KeyboardInterrupt once Ctrl-C was pressed.
+    ``wait_any(pending, timeout)``: (finished, left) within ``timeout`` (default: ``concurrent.futures``')."""
+    wait_any = wait_any or (lambda fs, timeout: wait(fs, timeout=timeout, return_when=FIRST_COMPLETED))
     while True:
         if interrupted():
             raise KeyboardInterrupt
-        finished, left = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+        finished, left = wait_any(pending, POLL_S)
         if finished:
-            return finished, left
+            return set(finished), set(left)
 
 
 class ProcessPool:
@@ -120,9 +122,12 @@ class Dask:
         except ImportError:
             raise ConfigError("Dask is not installed: pip install 'simflush[dask]'") from None
         if self.address is None:
+            # its workers' logs silenced to CRITICAL: at a Ctrl-C a loaded machine's workers log heartbeat errors
+            # while the scheduler in this process shuts down; a worker's real failure still reaches the sweep as
+            # its task's error (KilledWorker, the task's exception)
             with _sigint_ignored_by_children():
                 cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0", silence_logs=logging.ERROR)
+                                       dashboard_address=":0", silence_logs=logging.CRITICAL)
             return Client(cluster), cluster
         try:
             client = Client(self.address, timeout=CONNECT_TIMEOUT_S)
@@ -139,32 +144,47 @@ class Dask:
         return client, None
 
     def map_unordered(self, fn: Callable, items: Iterable) -> Iterator:
-        from distributed import as_completed
-
         client, cluster = self._client()
         window = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
-        running = as_completed()
-        try:
-            for item in items:
-                running.add(client.submit(fn, item, pure=False))
-                if running.count() >= window:
-                    yield next(running).result()
-            for future in running:
-                yield future.result()
-        finally:
-            # cancelling what is in flight (Ctrl-C) makes our local scheduler log an error for each key it forgot:
-            # noise for a stop the user asked for
-            quiet = logging.getLogger("distributed")
-            level = quiet.level
-            if cluster is not None:
-                quiet.setLevel(logging.CRITICAL)
+        # Ctrl-C deferred as for the pool: raised inside a client's blocking call, it makes that call cancel its
+        # coroutine on the client's event loop, which logs a traceback for a stop the user asked for
+        with _sigint_deferred() as interrupted:
+            pending: set = set()
             try:
-                running.clear()
-                client.close()
-                if cluster is not None:
-                    cluster.close()
+                for item in items:
+                    if interrupted():
+                        raise KeyboardInterrupt
+                    pending.add(client.submit(fn, item, pure=False))
+                    if len(pending) >= window:
+                        finished, pending = _wait_some(pending, interrupted, _dask_wait_any)
+                        yield from (f.result() for f in finished)
+                while pending:
+                    finished, pending = _wait_some(pending, interrupted, _dask_wait_any)
+                    yield from (f.result() for f in finished)
             finally:
-                quiet.setLevel(level)
+                # cancelling what is in flight makes our local scheduler log an error for each key it forgot
+                quiet = logging.getLogger("distributed")
+                level = quiet.level
+                if cluster is not None:
+                    quiet.setLevel(logging.CRITICAL)
+                try:
+                    client.cancel(list(pending))
+                    client.close()
+                    if cluster is not None:
+                        cluster.close()
+                finally:
+                    quiet.setLevel(level)
+
+
+def _dask_wait_any(pending: set, timeout: float) -> tuple:
+    """Dask futures' (finished, left) within ``timeout`` (distributed's wait raises where none finished)."""
+    from distributed import TimeoutError as DaskTimeout
+    from distributed import wait as dask_wait
+
+    try:
+        return tuple(dask_wait(list(pending), timeout=timeout, return_when="FIRST_COMPLETED"))
+    except (DaskTimeout, TimeoutError):
+        return set(), pending
 
 
 def _probe(address: str) -> None:
