@@ -148,9 +148,8 @@ def run_one(args: argparse.Namespace, i: int, case: str, config: RunConfig) -> d
         return None
     doc = json.loads(Path(f"{path}.json").read_text())
     return {"case": case, "run": i, "mps": args.mps, "pin_cores": args.pin_cores, "deploy": args.deploy,
-            "n_bits": config.n_bits,
-            "net": config.net, "policy": config.policy,
-            "chains": config.chains, "knobs": list(config.knobs), "online_s": doc["timing"]["online_time_s"],
+            "n_bits": config.n_bits, "net": config.net, "policy": config.policy, "chains": config.chains,
+            "knobs": list(config.knobs), "online_s": doc["timing"]["online_time_s"],
             "keygen_s": doc["keygen_s"], "bit_exact": doc["bit_exact_with_plaintext"],
             "schedule_equal": all(doc["schedule_equals_dealer_pass"]), "card": doc["device"], "file": path.name}
 

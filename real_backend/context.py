@@ -117,32 +117,28 @@ def performer(ctx: RealContext, exchange: Exchange | ChannelOpen) -> Callable[[F
         for v in values:
             opened.append(RingArray(done.public[offset:offset + v.words], v.scale, v.rows))
             offset += v.words
-        packing = {} if done.pack is None else {"pack_s": done.pack}
-        ctx.clock.later(start, ctx.clock.mark(), _timed(ctx.profile, open_record, "open_flush_ns", **packing))
+        if done.pack is None:
+            fill = _timed(ctx.profile, open_record, "open_flush_ns")
+        else:   # the pack's GPU span is read with the flush spans (no sync now)
+            fill = _timed(ctx.profile, open_record, "open_flush_ns", also={"open_pack_ns": done.pack}, pack_s=done.pack)
+        ctx.clock.later(start, ctx.clock.mark(), fill)
         ctx.profile["open_comm_ns"] += done.comm_s
-        if done.pack is not None:   # read with the flush spans (no sync now)
-            ctx.clock.later(start, start, _reading(ctx.profile, "open_pack_ns", done.pack))
         return FlushResult(opened, outputs if outputs is not None else evaluate_pfss(action, records))
     return perform
 
 
-def _timed(profile: dict[str, float], record: Any, timer: str,
+def _timed(profile: dict[str, float], record: Any, timer: str, also: dict[str, Seconds] | None = None,
            **timers: Seconds | None) -> Callable[[float, float], None]:
     """What fills in a flush's times once its clock has them (monotonic seconds; the trace makes them relative to the
-    run's start): the record's span and ``timers`` (each read then; None: the span's length), and the profile's
-    ``timer``."""
+    run's start): the record's span and ``timers`` (each read then; None: the span's length), the profile's
+    ``timer``, and the profile's timers in ``also`` by their readings."""
     def fill(start: float, end: float) -> None:
         profile[timer] += end - start
+        for name, seconds in (also or {}).items():
+            profile[name] += seconds()
         if record is None:
             return
         record.start_s, record.duration_s = start, end - start
         for name, value in timers.items():
             setattr(record, name, end - start if value is None else value())
-    return fill
-
-
-def _reading(profile: dict[str, float], timer: str, seconds: Seconds) -> Callable[[float, float], None]:
-    """A fill that adds a timer's reading (not the span it is given) to the profile's ``timer``."""
-    def fill(start: float, end: float) -> None:
-        profile[timer] += seconds()
     return fill

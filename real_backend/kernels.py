@@ -271,8 +271,8 @@ extern "C" __global__ void lut_eval(const uint4* root, const uint4* scw, const u
    the first construction, interval_fold = 0), where nearly all restarts are, a walk that goes right keeps the left
    child it computed with it: the next (smaller) point that parts from it there starts one level lower, one
    expansion fewer (GeLU-const folded: 180 calls for its 188 points, 226 without). (Keeping it at every level doubles
-   the stack, and measured slower.) Element i of the batch is order[i]: the launcher sorts elements by the bits that decide where the walks restart, so that the threads of a
-   warp restart at the same levels. raw(P) is the unsigned path sum;
+   the stack, and measured slower.) Element i of the batch is order[i]: the launcher sorts elements by the bits that
+   decide where the walks restart, so that the threads of a warp restart at the same levels. raw(P) is the unsigned path sum;
    out = pub + (-1)^party * S with S = (c_{m-1} - c_0) raw(y) - sum_j d_j raw(y - q_j) and pub (party 0 only)
    = c_{m-1} - sum_j d_j [y < q_j], d_j = c_j - c_{j-1} (rows of dcoef, r words each, r <= 4); rout (r, N) is added. */
 #define MAXN 64

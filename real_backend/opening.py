@@ -115,6 +115,11 @@ class Opened:
 _STAGING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # channel -> its gpu_wire.Staging
 
 
+def _staging(chan: Channel) -> gpu_wire.Staging:
+    """The channel's transfer buffers for opens of CuPy words (made at its first such open)."""
+    return _STAGING.get(chan) or _STAGING.setdefault(chan, gpu_wire.Staging())
+
+
 class ChannelOpen:
     """Opens over a channel, for the real run's driver and for CuPy shares: this party's words packed to n bits, one
     exchange (ping-pong, or duplex), the peer's words unpacked and combined with ours.
@@ -134,7 +139,7 @@ class ChannelOpen:
         if not is_cupy(xp):
             self.chan.scratch(nbytes)
             return
-        staging = _STAGING.get(self.chan) or _STAGING.setdefault(self.chan, gpu_wire.Staging())
+        staging = _staging(self.chan)
         staging.reserve(nbytes)
         one = xp.zeros(1, dtype=xp.uint64)
         gpu_wire.unpack(gpu_wire.pack(one, n_bits), 1, n_bits, mine=one)
@@ -151,7 +156,7 @@ class ChannelOpen:
         timer = _timer(xp)
         packed = wire.pack(flat, n_bits)
         if is_cupy(xp):
-            staging = _STAGING.get(self.chan) or _STAGING.setdefault(self.chan, gpu_wire.Staging())
+            staging = _staging(self.chan)
             packed = staging.down(packed)   # waits for the pack kernel and the copy
             out = staging.receive_buffer(packed.nbytes)
         else:
