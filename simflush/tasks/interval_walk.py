@@ -33,7 +33,8 @@ SIBLING_LEVELS = 4           # a folded key's walk keeps the left child it compu
 # the kernel's path window: a walk keeps its path's nodes at this many lowest tree levels and its leaf node; a point
 # that parts from the one before above them walks from the root. The calls that adds an element (48 bits, fold 2,
 # 4,096 values of y): GeLU-const 0 (of 180), nExp 0.04 (of 236), Recip 5.4 (of 295), RsqrtInit 0.07 (of 245); 20
-# levels would add Recip 77
+# levels would add Recip 77. SIGMA's RsqrtLUT, whose high octaves' points are far apart, pays 3.3 % (574 of 17,570;
+# 29 % unfolded)
 PATH_LEVELS = 24
 
 
