@@ -12,10 +12,10 @@ They compute exactly what the array code in ``dpf``/``dcf`` computes (tests chec
 Keys are level-major, so level l of element i sits at ``[l*N + i]``: consecutive threads read consecutive 16 B.
 
 The launchers take the key objects of ``dpf`` (``DpfKey``) and ``dcf`` (``DcfKey``) but read only their fields and
-properties, so this module depends on nothing above ``chacha`` (whose CUDA ChaCha it includes) but the walk's one
-constant it shares with the cost model (``SIBLING_LEVELS``, the most levels a walk keeps children in); ``engine``
-decides when
-a kernel runs instead of the array code.
+properties, so this module depends on nothing above ``chacha`` (whose CUDA ChaCha it includes) but the walk's two
+constants it shares with the cost model (``SIBLING_LEVELS``, the most levels a walk keeps children in, and
+``PATH_LEVELS``, the levels it keeps its path's nodes in); ``engine`` decides when a kernel runs instead of the array
+code.
 """
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from simflush.tasks.interval_walk import SIBLING_LEVELS
+from simflush.tasks.interval_walk import PATH_LEVELS, SIBLING_LEVELS
 
 from .chacha import CUDA_CHACHA
 
-_SRC = CUDA_CHACHA + f"#define MAX_KEEP {SIBLING_LEVELS}\n" + r"""
+_SRC = CUDA_CHACHA + f"#define MAX_KEEP {SIBLING_LEVELS}\n#define PATH_LEVELS {PATH_LEVELS}\n" + r"""
 typedef unsigned long long u64;
 typedef unsigned int u32;
 
@@ -271,11 +271,17 @@ extern "C" __global__ void lut_eval(const uint4* root, const uint4* scw, const u
    the first construction, interval_fold = 0), where nearly all restarts are, a walk that goes right keeps the left
    child it computed with it: the next (smaller) point that parts from it there starts one level lower, one
    expansion fewer (GeLU-const folded: 180 calls for its 188 points, 226 without). (Keeping it at every level doubles
-   the stack, and measured slower.) Element i of the batch is order[i]: the launcher sorts elements by the bits that
-   decide where the walks restart, so that the threads of a warp restart at the same levels. raw(P) is the unsigned path sum;
+   the stack, and measured slower.) The path is kept only in a window: its nodes at depths depth - PATH_LEVELS ..
+   depth, the lowest PATH_LEVELS levels and the leaf (the whole path was a 2,064-byte stack frame, 2.6 MB for a
+   multiprocessor's 1,280 threads against 256 kB of L1); a point that parts from the one before above the window
+   walks from the root again, carrying its node in registers down to the window (rare: interval_walk.PATH_LEVELS has
+   what it costs). Element i of the batch is order[i]: the launcher sorts elements by the bits that decide where the
+   walks restart, so that the threads of a warp restart at the same levels. raw(P) is the unsigned path sum;
    out = pub + (-1)^party * S with S = (c_{m-1} - c_0) raw(y) - sum_j d_j raw(y - q_j) and pub (party 0 only)
    = c_{m-1} - sum_j d_j [y < q_j], d_j = c_j - c_{j-1} (rows of dcoef, r words each, r <= 4); rout (r, N) is added. */
-#define MAXN 64
+#if MAX_KEEP > PATH_LEVELS
+#error "a kept child must be inside the path window"
+#endif
 extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw,
                                         const u64* fcw, const u64* hatx, const long long* order, const u64* shifted,
                                         const u64* dcoef, const u64* first, const u64* rout, int n_bits,
@@ -287,12 +293,11 @@ extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, co
   const u64 nmask = n_bits < 64 ? ((1ull << n_bits) - 1ull) : ~0ull;
   const u64 y = (hatx[i] + (1ull << (n_bits - 1))) & nmask;
   const int depth = n_bits - leaf_bits;
-  uint4 seeds[MAXN + 1];   /* the current point's path: node, control bit and path sum at each depth */
-  u32 ts[MAXN + 1];
-  u64 accs[MAXN + 1];
-  seeds[0] = root[i];
-  ts[0] = (u32)party;
-  accs[0] = 0ull;
+  const int top = depth > PATH_LEVELS ? depth - PATH_LEVELS : 0;
+  uint4 seeds[PATH_LEVELS + 1];   /* the current point's path in the window: node, control bit and path sum at
+                                     depth d = top..depth at [d - top] */
+  u32 ts[PATH_LEVELS + 1];
+  u64 accs[PATH_LEVELS + 1];
   u64 s[4] = {0ull, 0ull, 0ull, 0ull}, pub[4] = {0ull, 0ull, 0ull, 0ull};
   u32 g[16];
   uint4 sib_seed[MAX_KEEP];  /* the left child at depth l + 1 (l >= low) of the last walk that went right at l */
@@ -318,37 +323,54 @@ extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, co
     const u32 block = leaf_bits ? leaf_word(x, leaf_bits, fold) >> 3 : 0u;
     const bool have_block = j > 1 && level >= depth && block == prev_block;
     prev_block = block;
-    if (kept) {
-      seeds[level + 1] = sib_seed[level - low];
-      ts[level + 1] = sib_t[level - low];
-      accs[level + 1] = sib_acc[level - low];
+    uint4 seed;   /* the walk's node, control bit and path sum, in registers */
+    u32 t;
+    u64 acc;
+    if (kept) {   /* low >= top: the kept child's depth is in the window */
+      seed = seeds[level + 1 - top] = sib_seed[level - low];
+      t = ts[level + 1 - top] = sib_t[level - low];
+      acc = accs[level + 1 - top] = sib_acc[level - low];
       ++level;
+    } else if (level < top || level == 0) {   /* parts above the window, or at the root: walk from the root */
+      level = 0;
+      seed = root[i];
+      t = (u32)party;
+      acc = 0ull;
+    } else {
+      seed = seeds[level - top];
+      t = ts[level - top];
+      acc = accs[level - top];
     }
     for (int l = level; l < depth; ++l) {
       const u32 xi = (u32)((x >> (n_bits - 1 - l)) & 1ull);
-      expand(seeds[l], g, rounds);
+      expand(seed, g, rounds);
       uint4 sd = xi ? pick4(g, 4) : pick4(g, 0);
       const uint4 v = xi ? pick4(g, 12) : pick4(g, 8);
       uint4 cw = scw[(long long)l * n + i];
-      const u32 t = ts[l];
       const u32 tl_cw = cw.x & 1u;
       const u32 tcw = xi ? (u32)tr[(long long)l * n + i] : tl_cw;
-      accs[l + 1] = accs[l] + (((u64)v.y << 32) | v.x) + vcw[(long long)l * n + i] * (u64)t;
-      ts[l + 1] = (sd.x & 1u) ^ (t & tcw);
+      const u64 vt = vcw[(long long)l * n + i] * (u64)t;
       cw.x &= ~1u;
-      sd.x &= ~1u;
-      seeds[l + 1] = xor_if(sd, cw, t);
       if (xi && l >= low) {   /* keep the left child: the left branch's CW bits (tL in cw's LSB, already cleared) */
         uint4 left = pick4(g, 0);
         const uint4 vl = pick4(g, 8);
-        sib_acc[l - low] = accs[l] + (((u64)vl.y << 32) | vl.x) + vcw[(long long)l * n + i] * (u64)t;
+        sib_acc[l - low] = acc + (((u64)vl.y << 32) | vl.x) + vt;
         sib_t[l - low] = (left.x & 1u) ^ (t & tl_cw);
         left.x &= ~1u;
         sib_seed[l - low] = xor_if(left, cw, t);
       }
+      acc += (((u64)v.y << 32) | v.x) + vt;
+      const u32 t_next = (sd.x & 1u) ^ (t & tcw);
+      sd.x &= ~1u;
+      seed = xor_if(sd, cw, t);
+      t = t_next;
+      if (l + 1 >= top) {
+        seeds[l + 1 - top] = seed;
+        ts[l + 1 - top] = t;
+        accs[l + 1 - top] = acc;
+      }
     }
-    const u64 raw = accs[depth] + dcf_leaf(seeds[depth], ts[depth], fcw, x, leaf_bits, fold, rounds, i, n, g,
-                                           have_block);
+    const u64 raw = acc + dcf_leaf(seed, t, fcw, x, leaf_bits, fold, rounds, i, n, g, have_block);
     if (wrap) {
       for (int w = 0; w < r; ++w) s[w] += __ldg(&first[w]) * raw;
     } else {

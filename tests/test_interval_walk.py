@@ -10,6 +10,7 @@ from real_backend.gates.poly import PiecewisePoly
 from simflush.tasks import gates as G
 from simflush.tasks.gates import with_params
 from simflush.tasks.interval_walk import (
+    PATH_LEVELS,
     SAMPLES,
     SIBLING_LEVELS,
     IntervalBuild,
@@ -25,16 +26,18 @@ from simflush.tasks.lut_pieces import gate_pieces
 
 def walked(shifted, n_bits, leaf, y, fold=0, keep=0):
     """One element's calls, point by point: each walk expands the levels below the first bit it differs from the
-    point before in (the first point: all of them), one fewer where the walk before went right there in the tree's
-    lowest ``keep`` levels (it kept that node's left child), plus a leaf call a point, unless the point is in the leaf
-    node and the ChaCha block (the dcf's leaf_index // 8) of the point before."""
+    point before in (the first point, and one that differs from it above the lowest PATH_LEVELS levels, whose nodes
+    alone the kernel keeps: all of them), one fewer where the walk before went right there in the tree's lowest
+    ``keep`` levels (it kept that node's left child), plus a leaf call a point, unless the point is in the leaf node
+    and the ChaCha block (the dcf's leaf_index // 8) of the point before."""
     depth, calls, prev, prev_block = n_bits - leaf, 0, None, None
     for x in [(y - q) % (1 << n_bits) for q in shifted] + [y]:
         level = 0 if prev is None else min(n_bits - (x ^ prev).bit_length(), depth)
         went_right = prev is not None and level < depth and (prev >> (n_bits - 1 - level)) & 1
         kept = went_right and level >= depth - keep
+        start = level if level >= depth - PATH_LEVELS else 0
         block = int(leaf_index(np.uint64(x % (1 << leaf)), leaf, fold)) // 8 if leaf else None
-        calls += depth - level - kept + (1 if leaf and (level < depth or block != prev_block) else 0)
+        calls += depth - start - kept + (1 if leaf and (level < depth or block != prev_block) else 0)
         prev, prev_block = x, block
     return calls
 
@@ -42,7 +45,8 @@ def walked(shifted, n_bits, leaf, y, fold=0, keep=0):
 @pytest.mark.parametrize("breaks,n_bits,fold", [([-5, 3, 1000, 2**30], 40, 2), (list(range(-100, 100)), 48, 0),
                                                 ([64 * i for i in range(-40, 40)], 48, 0),
                                                 ([64 * i for i in range(-40, 40)], 48, 2),
-                                                ([256 * i for i in range(-129, 128)], 48, 3)])
+                                                ([256 * i for i in range(-129, 128)], 48, 3),
+                                                ([-(5**i) for i in range(20)] + [3**i for i in range(30)], 48, 2)])
 def test_the_mean_is_the_point_by_point_walks(breaks, n_bits, fold):
     shifted = shifted_points(breaks, n_bits)
     leaf, k = leaf_bits(shifted, n_bits, fold)
@@ -85,6 +89,12 @@ def test_consecutive_points_cost_two_calls_each_or_one_keeping_children_and_one_
     assert kept == pytest.approx(2.0 - (1 - 2.0**-SIBLING_LEVELS), abs=0.01)
     one = walk_calls(shifted_points([0], n), n, 0)
     assert n + 1 <= one <= 2 * n   # the point, then y: they part at a random level
+
+
+def test_a_point_that_parts_above_the_path_window_walks_from_the_root():
+    n = 48
+    # y - q_0 and y - q_1 part at or above bit 40, y - q_1 and y at bit 47: both far above the lowest PATH_LEVELS
+    assert walk_calls(shifted_points([0, 2**40], n), n, 0) == 3 * n
 
 
 @pytest.mark.parametrize("fold", [0, 2])

@@ -4,6 +4,7 @@ the folded leaf's reused block), the DCF walk or a gate's fused epilogue (GapARS
 device time. The ``gpu`` tests run the same kernels on a device."""
 
 import ctypes
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from real_backend.gates.poly import PiecewisePoly
 from real_backend.ring import Ring
 from real_backend.rng import RandomStream, seed_words
 from simflush.tasks import gates as task_gates
+from simflush.tasks.interval_walk import PATH_LEVELS
 from simflush.tasks.lut_pieces import gate_pieces
 
 SHIM = r"""
@@ -92,29 +94,57 @@ def _interval_on_host(lib, gate, key, hatx):
     return out
 
 
-@pytest.mark.parametrize("fold", [0, 2])
-def test_the_interval_kernel_source_gives_the_array_codes_shares(host_kernels, fold):
-    """GeLU-const (257 breakpoints 2^8 apart: a leaf, folded or not, whose block the kernel reuses) and nExp, at
-    every breakpoint, one below it, the line's ends and random points: the kernel's shares are the array code's bit
-    for bit, and they reconstruct the row of x's interval."""
+def _check_interval(lib, breaks, rows, fold, spread, seed, name):
+    """The kernel's shares of a 48-bit interval gate at every breakpoint, one below it, the line's ends and 200
+    random points in [-spread, spread) are the array code's bit for bit, and they reconstruct x's row; returns the
+    gate and its masked inputs."""
     n = 48
     ring = Ring(n)
+    gate = PiecewisePoly(n, list(breaks), np.array(rows, dtype=np.int64), n, fold=fold)
+    bps = np.array(breaks, dtype=np.int64)
+    xs = np.concatenate([bps, bps - 1, [-(1 << (n - 1)), (1 << (n - 1)) - 1, 0, -1],
+                         np.random.default_rng(fold).integers(-spread, spread, 200)])
+    keys = gate.keygen(Dealer(seed), xs.size)
+    hat = ring.add(ring.from_signed(xs), keys.r_in)
+    outs = []
+    for key in (keys.key0, keys.key1):
+        got = _interval_on_host(lib, gate, key, hat)
+        assert (got == gate.eval(key.party, key, hat)).all(), f"{name} fold {fold} party {key.party}"
+        outs.append(got)
+    recon = ring.sub(ring.add(outs[0], outs[1]), keys.r_out)
+    want = ring.from_signed(np.array(rows, dtype=np.int64))[np.searchsorted(bps, xs, side="right")].T
+    assert (recon == want).all(), f"{name} fold {fold}"
+    return gate, hat
+
+
+@pytest.mark.parametrize("fold", [0, 2])
+def test_the_interval_kernel_source_gives_the_array_codes_shares(host_kernels, fold):
+    """GeLU-const (257 breakpoints 2^8 apart: a leaf, folded or not, whose block the kernel reuses) and nExp."""
     for gate_kind in (task_gates.GELU_CONST, task_gates.NEXP):
-        (breaks, rows), _ = gate_pieces(gate_kind, 12, n)
-        gate = PiecewisePoly(n, list(breaks), np.array(rows, dtype=np.int64), n, fold=fold)
-        bps = np.array(breaks, dtype=np.int64)
-        xs = np.concatenate([bps, bps - 1, [-(1 << (n - 1)), (1 << (n - 1)) - 1, 0, -1],
-                             np.random.default_rng(fold).integers(-2**20, 2**20, 200)])
-        keys = gate.keygen(Dealer(5 + fold), xs.size)
-        hat = ring.add(ring.from_signed(xs), keys.r_in)
-        outs = []
-        for key in (keys.key0, keys.key1):
-            got = _interval_on_host(host_kernels, gate, key, hat)
-            assert (got == gate.eval(key.party, key, hat)).all(), f"{gate_kind.name} fold {fold} party {key.party}"
-            outs.append(got)
-        recon = ring.sub(ring.add(outs[0], outs[1]), keys.r_out)
-        want = ring.from_signed(np.array(rows, dtype=np.int64))[np.searchsorted(bps, xs, side="right")].T
-        assert (recon == want).all(), f"{gate_kind.name} fold {fold}"
+        (breaks, rows), _ = gate_pieces(gate_kind, 12, 48)
+        _check_interval(host_kernels, breaks, rows, fold, 2**20, 5 + fold, gate_kind.name)
+
+
+def _walks_above_the_window(gate, hat):
+    """How many of the elements' walks part from the point before above the kernel's path window, below the root."""
+    n, depth = gate.n_bits, gate.n_bits - gate.leaf_bits
+    y = (hat + np.uint64(1 << (n - 1))) & np.uint64((1 << n) - 1)
+    points = [(y - np.uint64(q)) & np.uint64((1 << n) - 1) for q in gate.shifted] + [y]
+    return sum(sum(0 < n - int(d).bit_length() < depth - PATH_LEVELS for d in a ^ b) for a, b in pairwise(points))
+
+
+@pytest.mark.parametrize("fold", [0, 2])
+def test_the_interval_kernel_walks_from_the_root_where_points_part_above_its_path_window(host_kernels, fold):
+    """Recip's breakpoints (an octave apart, no leaf: 48 levels) and 126 breakpoints 1.5x apart (a leaf of 8 bits: 40
+    levels): many walks part from the point before above the lowest PATH_LEVELS levels and walk from the root
+    again, and the shares are still the array code's."""
+    spread = [256 * round(1.5**i) for i in range(64)]
+    synthetic = sorted({-b for b in spread} | set(spread))
+    for name, breaks, rows in [("Recip", *gate_pieces(task_gates.RECIP, 12, 48)[0]),
+                               ("1.5x apart", synthetic, np.arange(len(synthetic) + 1)[:, None] * 7 - 300)]:
+        gate, hat = _check_interval(host_kernels, breaks, rows, fold, 2**46, 9 + fold, name)
+        assert gate.n_bits - gate.leaf_bits > PATH_LEVELS
+        assert _walks_above_the_window(gate, hat) > 20, name
 
 
 @pytest.mark.parametrize("n,leaf,fold", [(20, 4, 0), (48, 8, 0), (48, 10, 2), (24, 9, 3)])
