@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from real_backend import beaver, gpu_wire, kernels, opening, wire
+from real_backend import beaver, gpu_wire, kernels, wire
 from real_backend import gates as G
 from real_backend.channel import accept, connect, listen
 from real_backend.dealer import Dealer
@@ -292,10 +292,6 @@ def _gpu_open_party(party, port_q, res_q, words, n_bits, reps):
     out["small_open_s"], out["small_open_pack_s"], out["small_open_comm_s"] = opens(small, 100 * reps)
     for size in SWEEP_WORDS:   # from the small open's fixed cost to the per-byte one
         out[f"open_{size}_s"] = opens(share[:size].copy(), 5 * reps)[0]
-    opening._staging(ch).zero_copy_max = 0   # the same small opens through the PCIe copies (gpu_wire's module doc)
-    out["copied_small_open_s"], out["copied_small_open_pack_s"], _ = opens(small, 100 * reps)
-    for size in SWEEP_WORDS:
-        out[f"copied_open_{size}_s"] = opens(share[:size].copy(), 5 * reps)[0]
     host_share = cp.asnumpy(share)
     out["host_open_s"] = _timed(lambda: open_shares(ch, host_share, n_bits), 5)   # the NumPy path, packed on the host
     staging = gpu_wire.Staging()

@@ -6,10 +6,7 @@
 - ``unpack_bits``: one thread per value, reading its one or two words; it can add the value to (mod 2^n) or XOR it
   with this party's share in the same pass, so an open's reconstruction is one launch.
 ``Staging`` holds one party's reused transfer buffers: the packed bytes go down to pinned host memory in one copy
-and the peer's come up in one copy, with no per-element host work. A small open (``ZERO_COPY_MAX_BYTES``) skips both
-copies: the pack kernel writes into the pinned send buffer and the unpack kernel reads the pinned receive buffer
-through the GPU's mapping of them (pinned memory is mapped into the device's address space), since its two copies
-are each a queued operation that costs more than its few bytes take to cross PCIe.
+and the peer's come up in one copy, with no per-element host work.
 """
 from __future__ import annotations
 
@@ -75,22 +72,16 @@ def _launch(name: str, threads: int, args: tuple) -> None:
     _kernel(name)(((threads + _THREADS - 1) // _THREADS,), (_THREADS,), args)
 
 
-def pack(values: Any, n_bits: int, out: Any = None) -> Any:
-    """A flat CuPy uint64 array of n-bit values packed into ceil(len*n/64) words (n = 64: the values, no copy), or
-    written into ``out`` (that many words)."""
+def pack(values: Any, n_bits: int) -> Any:
+    """A flat CuPy uint64 array of n-bit values packed into ceil(len*n/64) words (n = 64: the values, no copy)."""
     import cupy as cp
 
     check_bits("n_bits", n_bits, 1, 64)
     v = cp.ascontiguousarray(values.reshape(-1), dtype=cp.uint64)
-    nwords = packed_words(v.size, n_bits)
-    if out is not None and out.size != nwords:
-        raise ValueError(f"out has {out.size} words; {v.size} values of {n_bits} bits pack into {nwords}")
     if n_bits == 64:
-        if out is None:
-            return v
-        out[...] = v
-        return out
-    out = cp.empty(nwords, dtype=cp.uint64) if out is None else out
+        return v
+    nwords = packed_words(v.size, n_bits)
+    out = cp.empty(nwords, dtype=cp.uint64)
     if nwords:
         _launch("pack_bits", nwords, (v, np.int64(v.size), np.int32(n_bits), out, np.int64(nwords)))
     return out
@@ -129,19 +120,6 @@ def _device(nbytes: int) -> Any:
     return cp.empty(nbytes, dtype=cp.uint8)
 
 
-def mapped(host: np.ndarray) -> Any:
-    """A CuPy view of pinned host memory, through the device's mapping of it: kernels read and write the host bytes
-    (the view keeps ``host`` alive)."""
-    import cupy as cp
-
-    ptr = cp.cuda.runtime.hostGetDevicePointer(host.ctypes.data, 0)
-    memory = cp.cuda.UnownedMemory(ptr, host.nbytes, host, device_id=cp.cuda.Device().id)
-    return cp.ndarray(host.shape, dtype=host.dtype, memptr=cp.cuda.MemoryPointer(memory, 0))
-
-
-ZERO_COPY_MAX_BYTES = 1 << 16   # opens up to this many packed bytes a party skip the PCIe copies (module doc)
-
-
 class Staging:
     """One party's reused transfer buffers for opens of CuPy words: a pinned host send buffer, a pinned host receive
     buffer and a device receive buffer, each grown (to a power of two bytes) when an open needs more.
@@ -149,9 +127,8 @@ class Staging:
     Each buffer is overwritten by the next open, so a caller finishes with one (sends it, or waits for the copy up
     and the kernels that read it) before the next open starts."""
 
-    def __init__(self, zero_copy_max: int = ZERO_COPY_MAX_BYTES) -> None:
+    def __init__(self) -> None:
         self._buffers: dict[str, Any] = {}
-        self.zero_copy_max = zero_copy_max
 
     def _buffer(self, name: str, nbytes: int, alloc: Any) -> Any:
         buf = self._buffers.get(name)
@@ -171,32 +148,15 @@ class Staging:
             words.get(out=host)   # CuPy >= 13: blocking by default
         return host
 
-    def pack_down(self, values: Any, n_bits: int) -> np.ndarray:
-        """CuPy ``values`` packed to n bits into the pinned send buffer (waits for it): a NumPy uint64 view of it.
-        A small open's pack kernel writes there itself; a larger one's packs on the device and is copied down."""
-        import cupy as cp
-
-        nbytes = 8 * packed_words(values.size, n_bits)
-        if nbytes > self.zero_copy_max:
-            return self.down(pack(values, n_bits))
-        host = self._buffer("send", nbytes, _pinned).view(np.uint64)
-        if host.size:
-            pack(values, n_bits, out=mapped(host))
-            cp.cuda.get_current_stream().synchronize()
-        return host
-
     def receive_buffer(self, nbytes: int) -> np.ndarray:
         """The pinned buffer (uint8) to receive the peer's ``nbytes`` into."""
         return self._buffer("recv", nbytes, _pinned)
 
     def up(self, host: np.ndarray) -> Any:
-        """Host uint64 words (the pinned receive buffer) on the device: copied once into the device receive buffer,
-        queued on the current stream (kernels queued after it read the copy), or for a small open the GPU's view of
-        the pinned bytes themselves (the kernels that read it read the host's bytes)."""
+        """Host uint64 words (the pinned receive buffer) copied once into the device receive buffer, queued on the
+        current stream (kernels queued after it read the copy)."""
         import cupy as cp
 
-        if host.nbytes <= self.zero_copy_max:
-            return mapped(host)
         dev = self._buffer("device", host.nbytes, _device).view(cp.uint64)
         if host.size:
             dev.set(host, stream=cp.cuda.get_current_stream())

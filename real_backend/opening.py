@@ -154,12 +154,12 @@ class ChannelOpen:
         flat = mine.reshape(-1)
         xp = get_xp(flat)
         timer = _timer(xp)
+        packed = wire.pack(flat, n_bits)
         if is_cupy(xp):
             staging = _staging(self.chan)
-            packed = staging.pack_down(flat, n_bits)   # waits for the pack kernel (and the copy)
+            packed = staging.down(packed)   # waits for the pack kernel and the copy
             out = staging.receive_buffer(packed.nbytes)
         else:
-            packed = wire.pack(flat, n_bits)
             out = self.chan.scratch(packed.nbytes)   # the peer sends as many packed words as we do
         return Staged(mine.shape, flat, n_bits, packed, out, timer())
 
