@@ -106,14 +106,15 @@ def plot(totals: list[dict], rounds: list[tuple[int, dict, list[dict]]], path: P
     y = range(len(done))
     right.barh(list(y), [r["ratio"] for r in done], color=["tab:green" if abs(r["ratio"] - 1) <= 0.1 else "tab:red"
                                                           for r in done])
-    right.axvspan(1 / 1.1, 1.1, color="tab:green", alpha=0.15, label="within 10 %")
+    right.axvspan(0.9, 1.1, color="tab:green", alpha=0.15, label="within 10 %")
     right.axvline(1.0, color="k", lw=0.8)
     right.set_xscale("log")
     right.set_yticks(list(y), [f"{r['name']} ({r['predicted']:.2f} / {r['measured']:.2f})" for r in done],
                      fontsize=7)
     right.invert_yaxis()
     right.set_xlabel("predicted / measured speed-up (log)")
-    right.set_title("what-ifs, bert-base T=128, 1 layer: rounds (1) and (2)", fontsize=9)
+    numbers = ", ".join(f"({n})" for n, _, _ in rounds)
+    right.set_title(f"what-ifs, bert-base T=128, 1 layer: rounds {numbers}", fontsize=9)
     right.legend(fontsize=7)
     fig.savefig(path, dpi=DPI)
 
