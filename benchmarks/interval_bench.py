@@ -86,8 +86,9 @@ def grid(n_bits: int, out: str, fold: int = 0) -> None:
                 key = gate.keygen(dealer, N).key0
                 hatx = cp.asarray(np.random.default_rng(N).integers(0, 2**n_bits, N, dtype=np.uint64))
                 tables = gate.kernel_tables(cp)
-                s = cuda_median(lambda k=key, h=hatx, t=tables: kernels.interval_eval(
-                    k.parts["dcf"], h, *t, k.parts["rout"], n_bits), reps=3, warm=1)
+                walked = kernels.interval_key(key.parts["dcf"])   # the layout a run's tape load makes
+                s = cuda_median(lambda k=walked, h=hatx, t=tables, o=key.parts["rout"]: kernels.interval_eval(
+                    k, h, *t, o, n_bits), reps=3, warm=1)
                 row = {"gate": label, "n_bits": n_bits, "points": gate.m, "leaf_bits": gate.leaf_bits,
                        "fold": gate.leaf_fold, "elements": N, "calls_per_elem": calls, "seconds": s, "card": card}
                 fh.write(json.dumps(row) + "\n")
@@ -125,9 +126,10 @@ def main() -> None:
             hatx = cp.asarray(np.random.default_rng(0).integers(0, 2**n, N, dtype=np.uint64))
             old = 1e3 * cuda_median(lambda g=gate, k=key, h=hatx: per_point(g, k.parts["dcf"], h, cp), reps=2, warm=1)
             *tables, sort_bit = gate.kernel_tables(cp)
+            walked = kernels.interval_key(key.parts["dcf"])   # the layout a run's tape load makes
 
-            def walk(bit, k=key, h=hatx, t=tables):
-                return kernels.interval_eval(k.parts["dcf"], h, *t, bit, k.parts["rout"], n)
+            def walk(bit, k=walked, h=hatx, t=tables, o=key.parts["rout"]):
+                return kernels.interval_eval(k, h, *t, bit, o, n)
 
             fused = [1e3 * cuda_median(lambda b=bit: walk(b), reps=5, warm=1) for bit in (None, sort_bit)]
             model = 1e3 * sum(cost.interval_gate_s(calls, gate.m, N))

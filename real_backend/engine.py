@@ -74,10 +74,29 @@ def lut_sums(key: dpf.DpfKey, hatx: Any, table: Any, ring: Ring) -> tuple[Any, A
     return dpf.eval_lut_sums(key, hatx, table, ring)
 
 
-def interval_rows(key: dcf.DcfKey, hatx: Any, tables: Any, rout: Any, out_bits: int) -> Any | None:
+def interval_rows(key: dcf.DcfKey | kernels.IntervalKey, hatx: Any, tables: Any, rout: Any,
+                  out_bits: int) -> Any | None:
     """On CuPy: the interval gate's output shares (r, N) in one kernel (``kernels.interval_eval``: the DCF walked at
     every breakpoint, paths shared between neighbours); ``tables`` = (shifted breakpoints, row differences, the rows
-    c_{m-1} - c_0 and c_{m-1}). On NumPy: None (the gate runs its array code)."""
+    c_{m-1} - c_0 and c_{m-1}). On NumPy: None (the gate runs its array code). A key not yet in the kernel's layout
+    (one that did not come through ``prepare_keys``) is copied into it here, at the cost of that copy."""
     if not _on_gpu(hatx):
         return None
+    if isinstance(key, dcf.DcfKey):
+        key = kernels.interval_key(key)
     return kernels.interval_eval(key, hatx, *tables, rout, out_bits)
+
+
+KERNEL_LAYOUTS = {"poly": ("dcf", kernels.interval_key)}   # gate kind -> (its part a kernel reads, that part's layout)
+
+
+def prepare_keys(tape: Any) -> Any:
+    """A tape on the GPU with its gate keys put in the layouts their kernels read (``KERNEL_LAYOUTS``), where the tape
+    is loaded rather than in the online run; each replaced key is released, so the keys are held once."""
+    for entries in tape.streams.values():
+        for entry in entries:
+            key = entry.material
+            layout = KERNEL_LAYOUTS.get(getattr(key, "kind", None))
+            if layout is not None and isinstance(key.parts.get(layout[0]), dcf.DcfKey):
+                key.parts[layout[0]] = layout[1](key.parts[layout[0]])
+    return tape

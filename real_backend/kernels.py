@@ -9,24 +9,28 @@ They compute exactly what the array code in ``dpf``/``dcf`` computes (tests chec
   product against the table rotated by hatx;
 - ``interval_eval``: the interval gate (``gates.poly``): one DCF key walked at all of an element's breakpoints in one
   thread, each walk from the deepest node it shares with the previous one, with the gate's epilogue.
-Keys are level-major, so level l of element i sits at ``[l*N + i]``: consecutive threads read consecutive 16 B.
+Keys are level-major, so level l of element i sits at ``[l*N + i]``: consecutive threads read consecutive 16 B; but
+the interval kernel's threads take elements in a sorted order, so it reads an element-major copy of its key
+(``IntervalKey``, made by ``interval_key`` where the key is loaded: ``engine.prepare_keys``).
 
 The launchers take the key objects of ``dpf`` (``DpfKey``) and ``dcf`` (``DcfKey``) but read only their fields and
-properties, so this module depends on nothing above ``chacha`` (whose CUDA ChaCha it includes) but the walk's two
-constants it shares with the cost model (``SIBLING_LEVELS``, the most levels a walk keeps children in, and
-``PATH_LEVELS``, the levels it keeps its path's nodes in); ``engine`` decides when a kernel runs instead of the array
-code.
+properties, so this module depends on nothing above ``chacha`` (whose CUDA ChaCha it includes) and ``xp`` but the
+interval walk's leaf layout and two constants it shares with the cost model (``SIBLING_LEVELS``, the most levels a
+walk keeps children in, and ``PATH_LEVELS``, the levels it keeps its path's nodes in); ``engine`` decides when a
+kernel runs instead of the array code.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from simflush.tasks.interval_walk import PATH_LEVELS, SIBLING_LEVELS
+from simflush.tasks.interval_walk import PATH_LEVELS, SIBLING_LEVELS, leaf_index
 
 from .chacha import CUDA_CHACHA
+from .xp import get_xp
 
 _SRC = CUDA_CHACHA + f"#define MAX_KEEP {SIBLING_LEVELS}\n#define PATH_LEVELS {PATH_LEVELS}\n" + r"""
 typedef unsigned long long u64;
@@ -66,17 +70,23 @@ __device__ __forceinline__ u32 leaf_word(u64 x, int leaf_bits, int fold) {
   const int low = leaf_bits - fold;
   return ((z & ((1u << low) - 1u)) << fold) | (z >> low);
 }
-/* The leaf of a DCF walk: the final CW (leaf_bits = 0) or the truth-table leaf at z = x's low bits
-   (dcf.py: Convert(F(s, z')) + t L[z], z' = leaf_word, L = fcw of shape (2^leaf_bits, N)); k = 1 word.
-   have_block: g already holds this leaf's ChaCha block (a point before, in the same leaf node and block). */
-__device__ __forceinline__ u64 dcf_leaf(uint4 seed, u32 t, const u64* fcw, u64 x, int leaf_bits, int fold,
-                                        int rounds, long long i, long long n, u32 g[16], bool have_block) {
-  if (leaf_bits == 0) return (((u64)seed.y << 32) | seed.x) + fcw[i] * (u64)t;
+/* The PRF part of a DCF walk's leaf (dcf.py: Convert(F(s, z')), z' = leaf_word of x's low leaf_bits, k = 1 word),
+   or the seed's low word when there is no truth-table leaf (leaf_bits = 0). have_block: g already holds the block
+   of z' (a point before, in the same leaf node and block). */
+__device__ __forceinline__ u64 leaf_prf(uint4 seed, u64 x, int leaf_bits, int fold, int rounds, u32 g[16],
+                                        bool have_block) {
+  if (leaf_bits == 0) return ((u64)seed.y << 32) | seed.x;
   const u32 w = leaf_word(x, leaf_bits, fold);
   if (!have_block) prg_counter(seed.x & ~1u, seed.y, seed.z, seed.w, 1u + (w >> 3), g, rounds);
   const int k = (int)(w & 7u);
-  const long long z = (long long)(x & ((1ull << leaf_bits) - 1ull));
-  return (((u64)g[2 * k + 1] << 32) | g[2 * k]) + fcw[z * n + i] * (u64)t;
+  return ((u64)g[2 * k + 1] << 32) | g[2 * k];
+}
+/* The leaf of a level-major DCF key: the PRF part plus t times the final CW (leaf_bits = 0) or the leaf table's
+   entry z = x's low bits (fcw of shape (2^leaf_bits, N)). */
+__device__ __forceinline__ u64 dcf_leaf(uint4 seed, u32 t, const u64* fcw, u64 x, int leaf_bits, int fold,
+                                        int rounds, long long i, long long n, u32 g[16]) {
+  const long long z = leaf_bits ? (long long)(x & ((1ull << leaf_bits) - 1ull)) : 0;
+  return leaf_prf(seed, x, leaf_bits, fold, rounds, g, false) + fcw[z * n + i] * (u64)t;
 }
 
 /* SIGMA comparison [x < alpha] from a DPF key; x = hatx & low_mask; optional DReLU epilogue:
@@ -138,7 +148,7 @@ __device__ __forceinline__ void dcf_shares(const uint4* root, const uint4* scw, 
     seed = xor_if(s, cw, t);
     t = t_next;
   }
-  acc0 += dcf_leaf(seed, t, fcw, x, leaf_bits, fold, rounds, i, n, g, false);
+  acc0 += dcf_leaf(seed, t, fcw, x, leaf_bits, fold, rounds, i, n, g);
   if (k > 1) acc1 += (((u64)seed.w << 32) | seed.z) + fcw[n + i] * (u64)t;
   acc[0] = party ? 0ull - acc0 : acc0;
   acc[1] = party ? 0ull - acc1 : acc1;
@@ -276,14 +286,16 @@ extern "C" __global__ void lut_eval(const uint4* root, const uint4* scw, const u
    multiprocessor's 1,280 threads against 256 kB of L1); a point that parts from the one before above the window
    walks from the root again, carrying its node in registers down to the window (rare: interval_walk.PATH_LEVELS has
    what it costs). Element i of the batch is order[i]: the launcher sorts elements by the bits that decide where the
-   walks restart, so that the threads of a warp restart at the same levels. raw(P) is the unsigned path sum;
+   walks restart, so that the threads of a warp restart at the same levels. Sorted threads read scattered elements,
+   so the key is element-major (``IntervalKey``): a level's seed CW, tR bit and value CW in one 32-byte record, and
+   the leaf table's entries in PRF-word order, so that the points served by one ChaCha block read neighbouring
+   words. raw(P) is the unsigned path sum;
    out = pub + (-1)^party * S with S = (c_{m-1} - c_0) raw(y) - sum_j d_j raw(y - q_j) and pub (party 0 only)
    = c_{m-1} - sum_j d_j [y < q_j], d_j = c_j - c_{j-1} (rows of dcoef, r words each, r <= 4); rout (r, N) is added. */
 #if MAX_KEEP > PATH_LEVELS
 #error "a kept child must be inside the path window"
 #endif
-extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw,
-                                        const u64* fcw, const u64* hatx, const long long* order, const u64* shifted,
+extern "C" __global__ void interval_eval(const uint4* root, const uint4* levels, const u64* leaf, const u64* hatx, const long long* order, const u64* shifted,
                                         const u64* dcoef, const u64* first, const u64* rout, int n_bits,
                                         int leaf_bits, int fold, int keep, int m1, int r, u64 out_mask, int party,
                                         int rounds, u64* out, long long n) {
@@ -346,10 +358,12 @@ extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, co
       expand(seed, g, rounds);
       uint4 sd = xi ? pick4(g, 4) : pick4(g, 0);
       const uint4 v = xi ? pick4(g, 12) : pick4(g, 8);
-      uint4 cw = scw[(long long)l * n + i];
+      const long long rec = 2 * (i * depth + l);   /* the level's 32-byte record: one sector */
+      uint4 cw = levels[rec];
+      const uint4 vr = levels[rec + 1];
       const u32 tl_cw = cw.x & 1u;
-      const u32 tcw = xi ? (u32)tr[(long long)l * n + i] : tl_cw;
-      const u64 vt = vcw[(long long)l * n + i] * (u64)t;
+      const u32 tcw = xi ? vr.z : tl_cw;
+      const u64 vt = (((u64)vr.y << 32) | vr.x) * (u64)t;
       cw.x &= ~1u;
       if (xi && l >= low) {   /* keep the left child: the left branch's CW bits (tL in cw's LSB, already cleared) */
         uint4 left = pick4(g, 0);
@@ -370,7 +384,9 @@ extern "C" __global__ void interval_eval(const uint4* root, const uint4* scw, co
         accs[l + 1 - top] = acc;
       }
     }
-    const u64 raw = acc + dcf_leaf(seed, t, fcw, x, leaf_bits, fold, rounds, i, n, g, have_block);
+    /* the leaf entry of x's PRF word: the words of one ChaCha block are neighbours */
+    const long long entry = leaf_bits ? (i << leaf_bits) + (long long)leaf_word(x, leaf_bits, fold) : i;
+    const u64 raw = acc + leaf_prf(seed, x, leaf_bits, fold, rounds, g, have_block) + leaf[entry] * (u64)t;
     if (wrap) {
       for (int w = 0; w < r; ++w) s[w] += __ldg(&first[w]) * raw;
     } else {
@@ -512,8 +528,49 @@ def lut_eval(key: Any, hatx: Any, table: Any, out_bits: int) -> tuple[Any, Any]:
     return u, v
 
 
-def interval_eval(key: Any, hatx: Any, shifted: Any, dcoef: Any, first: Any, keep: int, sort_bit: int | None,
-                  rout: Any, out_bits: int) -> Any:
+@dataclass
+class IntervalKey:
+    """One party's DCF key batch (payload 1) element-major, as ``interval_eval`` reads it: ``levels`` (N, depth, 8)
+    uint32, level l of element i one 32-byte record (seed CW with tL_CW in its LSB, the value CW's two words, the tR_CW
+    bit, 0); ``leaf`` (N, 2^leaf_bits) uint64, the leaf table with entry z at column ``leaf_index(z)`` (its PRF
+    word), or (N, 1) the final CW when the key has no truth-table leaf."""
+
+    party: int
+    n_bits: int
+    rounds: int
+    leaf_bits: int
+    leaf_fold: int
+    root: Any
+    levels: Any
+    leaf: Any
+
+    @property
+    def n_elems(self) -> int:
+        return int(self.root.shape[0])
+
+
+def interval_key(key: Any) -> IntervalKey:
+    """``key`` (a ``dcf.DcfKey`` of payload 1, NumPy or CuPy) copied element-major for ``interval_eval``."""
+    if key.payload_words != 1:
+        raise ValueError(f"the interval kernel takes DCF keys of 1 payload word, got {key.payload_words}")
+    xp = get_xp(key.root)
+    n, depth = key.n_elems, key.depth
+    levels = xp.zeros((n, depth, 8), dtype=xp.uint32)
+    levels[:, :, :4] = key.scw.transpose(1, 0, 2)
+    levels[:, :, 4:6] = xp.ascontiguousarray(key.vcw[:, 0, :].T).view(xp.uint32).reshape(n, depth, 2)
+    levels[:, :, 6] = key.tr.T
+    if key.leaf_bits:
+        leaf = xp.empty((n, 1 << key.leaf_bits), dtype=xp.uint64)
+        words = leaf_index(xp.arange(1 << key.leaf_bits, dtype=xp.uint64), key.leaf_bits, key.leaf_fold)
+        leaf[:, words.astype(xp.int64)] = key.fcw.T
+    else:
+        leaf = xp.ascontiguousarray(key.fcw[:1].T)
+    return IntervalKey(key.party, key.n_bits, key.rounds, key.leaf_bits, key.leaf_fold,
+                       xp.ascontiguousarray(key.root), levels, leaf)
+
+
+def interval_eval(key: IntervalKey, hatx: Any, shifted: Any, dcoef: Any, first: Any, keep: int,
+                  sort_bit: int | None, rout: Any, out_bits: int) -> Any:
     """Shares (r, N) of the coefficient row of x's interval plus ``rout`` (see the kernel's comment): ``shifted``
     (m-1,) sorted breakpoints on the shifted line, ``dcoef`` (m-1, r) row differences, ``first`` (2, r) the rows
     c_{m-1} - c_0 and c_{m-1}; ``keep``: the lowest tree levels a walk keeps its left children in
@@ -530,7 +587,7 @@ def interval_eval(key: Any, hatx: Any, shifted: Any, dcoef: Any, first: Any, kee
     else:
         order = cp.argsort(((hatx + np.uint64(1 << (n_bits - 1))) >> np.uint64(sort_bit)) & np.uint64(1023))
     _kernel("interval_eval")(_grid(n), (_THREADS,), (
-        *_dcf(key), cp.ascontiguousarray(hatx), order,
+        key.root, key.levels, key.leaf, cp.ascontiguousarray(hatx), order,
         cp.ascontiguousarray(shifted, dtype=cp.uint64), cp.ascontiguousarray(dcoef, dtype=cp.uint64),
         cp.ascontiguousarray(first, dtype=cp.uint64), cp.ascontiguousarray(rout, dtype=cp.uint64),
         np.int32(n_bits), np.int32(key.leaf_bits), np.int32(key.leaf_fold), np.int32(keep), np.int32(shifted.shape[0]),

@@ -16,7 +16,7 @@ is refused.
 
 import os
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,10 +179,10 @@ class LayeredReader:
     next layer read ahead on a thread: at most two layers are held (``held``, ``peak_held``), unless the whole
     tape was read before the run (``preload``)."""
 
-    def __init__(self, source: TapeList | TapeFiles, xp: Any):
+    def __init__(self, source: TapeList | TapeFiles, xp: Any, prepare: Callable[[Tape], Tape] | None = None):
         if isinstance(source, TapeFiles):
             source.check_present()
-        self.source, self.xp = source, xp
+        self.source, self.xp, self.prepare = source, xp, prepare
         self.reader: TapeReader | None = None
         self.layer = -1
         self.held: set[int] = set()
@@ -214,8 +214,11 @@ class LayeredReader:
     def _load(self, layer: int) -> Tape:
         """In the prefetch thread, while the party computes: the layer read and its arrays put on ``xp`` (walking
         a layer's entries takes milliseconds even when they are there already); on CuPy the copies are waited for
-        before the party is handed the layer."""
+        before the party is handed the layer. ``prepare`` (the reader's) then puts its keys in their kernels'
+        layouts."""
         tape = convert_tree(self.source.load(layer), self.xp)
+        if self.prepare is not None:
+            tape = self.prepare(tape)
         if is_cupy(self.xp):
             self.xp.cuda.get_current_stream().synchronize()
         return tape

@@ -26,7 +26,7 @@ from simflush.plain.layer import FixedLayer, ValueRun, encode_real, fixed_layer
 from simflush.profiles import Settings
 from simflush.tasks.values import FixedPoint, RingArith, RingArray
 
-from . import kernels
+from . import engine, kernels
 from .context import RealContext, performer
 from .dealer import Dealer
 from .dealer_pass import DealerContext, fresh_run_id
@@ -184,7 +184,7 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
     (two processes: the channel's handshake) is called once the first layer and the kernels are loaded, just before
     the clock starts, so that neither party's clock holds the other's loading."""
     executor = settings.party_executor(party, policy)
-    reader = LayeredReader(tape, xp)
+    reader = LayeredReader(tape, xp, engine.prepare_keys if is_cupy(xp) else None)
     ctx = RealContext(executor, fixed, xp, reader, settings.interval_fold)
     runner = ValueRun(spec, settings, fixed, ctx.arith, batch, seq_len, policy, context=ctx,
                       perform=performer(ctx, exchange), decode=False)

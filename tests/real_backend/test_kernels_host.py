@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 from conftest import host_library, pointer
 
-from real_backend import dcf, kernels
+from real_backend import dcf, engine, kernels
 from real_backend.dealer import Dealer
 from real_backend.gates import GapARS, ReLU, TrFloor
 from real_backend.gates.poly import PiecewisePoly
 from real_backend.ring import Ring
 from real_backend.rng import RandomStream, seed_words
+from real_backend.tape import Tape, TapeEntry
 from simflush.tasks import gates as task_gates
-from simflush.tasks.interval_walk import PATH_LEVELS
+from simflush.tasks.interval_walk import PATH_LEVELS, leaf_index
 from simflush.tasks.lut_pieces import gate_pieces
 
 SHIM = r"""
@@ -36,13 +37,13 @@ template <typename T> static inline T __ldg(const T* p) { return *p; }
 #define __forceinline__ inline
 #include "kernels.cu"
 /* every thread of a launch, one after another */
-extern "C" void run_interval(const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw,
-                             const u64* fcw, const u64* hatx, const long long* order, const u64* shifted,
-                             const u64* dcoef, const u64* first, const u64* rout, int n_bits, int leaf_bits, int fold,
-                             int keep, int m1, int r, u64 out_mask, int party, int rounds, u64* out, long long n) {
+extern "C" void run_interval(const uint4* root, const uint4* levels, const u64* leaf, const u64* hatx,
+                             const long long* order, const u64* shifted, const u64* dcoef, const u64* first,
+                             const u64* rout, int n_bits, int leaf_bits, int fold, int keep, int m1, int r,
+                             u64 out_mask, int party, int rounds, u64* out, long long n) {
   for (blockIdx.x = 0; blockIdx.x < n + 2; ++blockIdx.x)
-    interval_eval(root, scw, tr, vcw, fcw, hatx, order, shifted, dcoef, first, rout, n_bits, leaf_bits, fold, keep,
-                  m1, r, out_mask, party, rounds, out, n);
+    interval_eval(root, levels, leaf, hatx, order, shifted, dcoef, first, rout, n_bits, leaf_bits, fold, keep, m1, r,
+                  out_mask, party, rounds, out, n);
 }
 #define THREADS(call) for (blockIdx.x = 0; blockIdx.x < n + 2; ++blockIdx.x) call
 #define KEY const uint4* root, const uint4* scw, const unsigned char* tr, const u64* vcw, const u64* fcw
@@ -85,8 +86,9 @@ def _interval_on_host(lib, gate, key, hatx):
     n = key.n_elems
     r = first.shape[1]
     out = np.full((r, n), 0xDEADBEEF, dtype=np.uint64)
-    k = key.parts["dcf"]
-    arrays = [*_key_arrays(k), hatx, np.arange(n, dtype=np.int64), shifted, dcoef, first, key.parts["rout"]]
+    k = kernels.interval_key(key.parts["dcf"])
+    order = np.random.default_rng(n).permutation(n)   # threads take elements out of order, as sorted on a GPU
+    arrays = [k.root, k.levels, k.leaf, hatx, order, shifted, dcoef, first, key.parts["rout"]]
     lib.run_interval(*[pointer(a) for a in arrays], ctypes.c_int(gate.n_bits), ctypes.c_int(k.leaf_bits),
                      ctypes.c_int(k.leaf_fold), ctypes.c_int(keep), ctypes.c_int(len(gate.shifted)), ctypes.c_int(r),
                      ctypes.c_uint64((1 << gate.out_bits) - 1 if gate.out_bits < 64 else 2**64 - 1),
@@ -186,3 +188,31 @@ def test_the_fused_gate_kernels_give_the_array_codes_shares(host_kernels, n, shi
                                         pointer(out), m)
             want = gate.eval(key.party, key, hat)
             assert (out == want).all(), f"{gate.kind} n={n} party {key.party}: {(out != want).sum()} shares differ"
+
+
+def test_a_loaded_tape_holds_its_interval_keys_in_the_kernels_layout_and_the_rest_as_dealt():
+    """``engine.prepare_keys`` (what a GPU party's tape load runs) replaces each interval key's DCF key by its
+    element-major copy, level by level and entry by entry what the level-major key holds, and leaves every other
+    entry as it was."""
+    n = 48
+    (breaks, rows), _ = gate_pieces(task_gates.GELU_CONST, 12, n)
+    poly = PiecewisePoly(n, list(breaks), np.array(rows, dtype=np.int64), n, fold=2)
+    dealer = Dealer(3)
+    interval = poly.keygen(dealer, 5).key0
+    dealt = interval.parts["dcf"]
+    other = GapARS(n, 12).keygen(dealer, 5).key0
+    tape = Tape(0, "run")
+    for kind, material in (("key", interval), ("key", other), ("mask", np.arange(5, dtype=np.uint64))):
+        tape.append("flush", TapeEntry(kind, "g", 5, material, 0))
+    before = [e.material for e in tape.streams["flush"]]
+    engine.prepare_keys(tape)
+    after = [e.material for e in tape.streams["flush"]]
+    assert all(a is b for a, b in zip(after, before, strict=True)) and other.parts["dcf"] is not None
+    ik = interval.parts["dcf"]
+    assert isinstance(ik, kernels.IntervalKey) and isinstance(other.parts["dcf"], dcf.DcfKey)
+    i, level = 3, 7
+    assert (ik.levels[i, level, :4] == dealt.scw[level, i]).all()
+    assert ik.levels[i, level, 4:6].view(np.uint64)[0] == dealt.vcw[level, 0, i]
+    assert ik.levels[i, level, 6] == dealt.tr[level, i] and ik.levels[i, level, 7] == 0
+    z = np.arange(1 << dealt.leaf_bits, dtype=np.uint64)
+    assert (ik.leaf[i, leaf_index(z, dealt.leaf_bits, dealt.leaf_fold).astype(np.int64)] == dealt.fcw[:, i]).all()

@@ -15,6 +15,7 @@ from tiny_models import TINY_BERT, TINY_GPT2
 import real_backend.dealer_pass as dp
 from models.specs import MODELS
 from models.weights import random_hidden_states, random_weights
+from real_backend import engine, kernels
 from real_backend.dealer import Dealer
 from real_backend.tape import LayeredReader, TapeError, TapeFileWriter
 from real_backend.twoparty import MemoryLink, PeerError, deal, rehearse, run_party, run_two_party, share_input
@@ -183,6 +184,26 @@ def test_a_tape_that_fits_is_read_whole_before_the_run(tmp_path):
         assert reader.reader.tape.layer == layer
         reader.reader = None   # this test reads no entries (the reader would refuse a layer not read to its end)
     reader.close()
+
+
+def test_every_layer_a_reader_loads_goes_through_its_prepare_step(tmp_path):
+    """A GPU party's reader puts each layer's interval keys in the kernel's layout as it loads the layer
+    (``engine.prepare_keys``), whether the layer was read before the run or ahead of it."""
+    spec = replace(TINY_BERT, n_layers=3)
+    _, weights, _, settings = setup(spec=spec, seq_len=2, layers=3)
+    for preloaded in (True, False):
+        (tmp_path / str(preloaded)).mkdir()
+        files = deal(spec, weights, settings, FIXED, 1, 2, 3, Dealer(b"prep"),
+                     files=TapeFileWriter(tmp_path / str(preloaded)))[0]
+        reader = LayeredReader(files, np, engine.prepare_keys)
+        assert reader.preload(files.nbytes if preloaded else 0) is preloaded
+        for layer in range(3):
+            reader.start_layer(layer)
+            keys = [e.material for e in reader.reader.tape.streams["flush"] if e.kind == "key"]
+            intervals = [k.parts["dcf"] for k in keys if k.kind == "poly"]
+            assert intervals and all(isinstance(k, kernels.IntervalKey) for k in intervals), (preloaded, layer)
+            reader.reader = None   # no entries read (the reader would refuse a layer not read to its end)
+        reader.close()
 
 
 def files_of_two_layers(tmp_path):
