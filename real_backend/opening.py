@@ -3,7 +3,8 @@
 Each party sends 8*ceil(W*n/64) bytes for W words of n bits; one open is one round. NumPy shares are packed on the
 host (``open_shares`` unpacks each frame as it arrives). CuPy shares stay on the GPU but for their packed bytes
 (``ChannelOpen``): packed by a kernel, copied once to pinned host memory, sent; received into pinned memory, copied
-up once, unpacked and combined by a kernel.
+up once, unpacked and combined by a kernel. Small opens (``gpu_wire.ZERO_COPY_MAX_BYTES``) skip both copies: the
+kernels write and read the pinned buffers through the device's mapping of them (``gpu_wire.Staging``).
 """
 from __future__ import annotations
 
@@ -101,7 +102,8 @@ class Opened:
     """One open's result: the public words and where the open's time went (seconds)."""
 
     public: Any           # both parties' words combined (mod 2^n, or XOR), on the share's array module
-    pack: Seconds | None  # pack + unpack-and-combine, the PCIe copies of CuPy words included (SUF's open_pack_ns;
+    pack: Seconds | None  # pack + unpack-and-combine, the PCIe copies of CuPy words included (small opens: the
+    #                       kernels' reads and writes of the mapped pinned buffers; SUF's open_pack_ns;
     #                       on CuPy the GPU's time of that work, not of the work queued before it: ``_timer``);
     #                       None when nothing was packed (an in-process exchange)
     comm_s: float         # the exchange, waiting for the peer included (SUF's open_comm_ns)
@@ -125,24 +127,34 @@ class ChannelOpen:
     exchange (ping-pong, or duplex), the peer's words unpacked and combined with ours.
 
     CuPy words: packed on the GPU, copied once into the channel's reused pinned send buffer, sent; the peer's
-    received into a pinned buffer, copied up once, unpacked and combined in one kernel (``gpu_wire``). NumPy words:
-    packed on the host, received into the channel's scratch buffer."""
+    received into a pinned buffer, copied up once, unpacked and combined in one kernel (``gpu_wire``); opens of at
+    most the staging's ``zero_copy_max`` packed bytes make neither copy (``gpu_wire.Staging``). ``staging``: these
+    transfer buffers instead of the channel's own (the bench's ``Staging(zero_copy_max=0)`` times the copied path).
+    NumPy words: packed on the host, received into the channel's scratch buffer."""
 
-    def __init__(self, chan: Channel, duplex: bool = False) -> None:
-        self.chan, self.duplex = chan, duplex
+    def __init__(self, chan: Channel, duplex: bool = False, staging: gpu_wire.Staging | None = None) -> None:
+        self.chan, self.duplex, self._own = chan, duplex, staging
+
+    @property
+    def staging(self) -> gpu_wire.Staging:
+        """The transfer buffers of this opener's CuPy opens (by default the channel's, shared by its openers)."""
+        return _staging(self.chan) if self._own is None else self._own
 
     def prepare(self, words: int, n_bits: int, xp: Any) -> None:
         """Before the clock, what the run's opens (``words`` the largest, on array module ``xp``) would otherwise
         pay at their first use, as a compiled runtime pays it at start-up: the transfer buffers grown to that open's
-        packed bytes and, on CuPy, the wire's kernels loaded (one word packed and unpacked here; nothing is sent)."""
+        packed bytes and, on CuPy, the device's views of the pinned ones made and the wire's kernels loaded (one word
+        packed into the send buffer and unpacked from the receive buffer here, as a small open does; nothing is
+        sent)."""
         nbytes = 8 * wire.packed_words(words, n_bits)
         if not is_cupy(xp):
             self.chan.scratch(nbytes)
             return
-        staging = _staging(self.chan)
+        staging = self.staging
         staging.reserve(nbytes)
         one = xp.zeros(1, dtype=xp.uint64)
-        gpu_wire.unpack(gpu_wire.pack(one, n_bits), 1, n_bits, mine=one)
+        packed = staging.pack_down(one, n_bits)
+        staging.combine(staging.receive_buffer(packed.nbytes).view(np.uint64), one, n_bits)
         xp.cuda.get_current_stream().synchronize()
 
     def __call__(self, mine: Any, n_bits: int, xor: bool = False) -> Opened:
@@ -154,12 +166,12 @@ class ChannelOpen:
         flat = mine.reshape(-1)
         xp = get_xp(flat)
         timer = _timer(xp)
-        packed = wire.pack(flat, n_bits)
         if is_cupy(xp):
-            staging = _staging(self.chan)
-            packed = staging.down(packed)   # waits for the pack kernel and the copy
-            out = staging.receive_buffer(packed.nbytes)
+            staging = self.staging
+            packed = staging.pack_down(flat, n_bits)   # waits for the pack kernel (and the copy down, if any)
+            out = staging.receive_buffer(packed.nbytes)   # waits for the last open's reads of it, if not done
         else:
+            packed = wire.pack(flat, n_bits)
             out = self.chan.scratch(packed.nbytes)   # the peer sends as many packed words as we do
         return Staged(mine.shape, flat, n_bits, packed, out, timer())
 
@@ -173,8 +185,7 @@ class ChannelOpen:
         comm_s = time.monotonic() - sent
         timer = _timer(xp)
         if is_cupy(xp):
-            staging = _STAGING[self.chan]
-            public = gpu_wire.unpack(staging.up(theirs), flat.shape[0], n_bits, mine=flat, xor=xor)
+            public = self.staging.combine(theirs, flat, n_bits, xor)   # releases the receive buffer after the kernel
         else:
             public = np.empty(flat.shape[0], dtype=np.uint64)
             _combine(flat, wire.unpack(theirs, flat.shape[0], n_bits), public, xor, Ring(n_bits).mask, n_bits)
@@ -189,7 +200,7 @@ class Staged:
     shape: tuple
     flat: Any
     n_bits: int
-    packed: Any        # the packed words to send (on CuPy: in the pinned send buffer)
+    packed: Any        # the packed words to send (on CuPy: a view of the pinned send buffer)
     out: Any           # where the peer's packed words are received
     pack: Seconds      # the packing's share of the open's pack
 
@@ -199,7 +210,8 @@ def _timer(xp: Any) -> Callable[[], Seconds]:
     events on the current stream, so it holds the GPU's time of that work alone (a host timer would also hold the
     earlier kernels still queued when it started: a flush's local work, not the open's), and nothing waits for the
     GPU until the reading is taken: the run reads its opens' spans when it ends (``RealContext.finish_timing``), so
-    an open costs the host no sync beyond its one copy down."""
+    an open costs the host no sync beyond the wait for its packed bytes (its copy down; on a small open, its pack
+    kernel, which writes the pinned send buffer itself)."""
     if not is_cupy(xp):
         start = time.monotonic()
 

@@ -2,7 +2,8 @@
 
 CI (no GPU) checks the CUDA source without a device: it compiles to PTX (``nvcc``, where installed), and the same
 source built for the host with a shim of four macros (``g++``) packs and unpacks exactly as ``wire`` does for every
-n. The ``gpu`` tests run the kernels, the pinned staging and a two-party run on CuPy (``pytest -m gpu``).
+n. The ``gpu`` tests run the kernels, the pinned staging (small opens zero-copy through the device's mapping of the
+pinned buffers, larger ones copied) and a two-party run on CuPy (``pytest -m gpu``).
 """
 
 import ctypes
@@ -94,12 +95,49 @@ def test_the_kernel_source_packs_and_unpacks_as_the_wire_does(host_kernels, n_bi
 
 # -- opens over a channel --------------------------------------------------------------------------------------------
 
-def open_pair(s0, s1, n_bits, xor=False, duplex=False):
+def open_pair(s0, s1, n_bits, xor=False, duplex=False, stagings=(None, None)):
+    """One open of shares s0, s1 over a socketpair (``stagings``: each party's ``gpu_wire.Staging``, None: the
+    channel's); both parties' ``Opened`` and bytes sent."""
     c0, c1 = Channel.pair(timeout_s=10)
     with c0, c1:
-        r0, r1 = run_parties(lambda: ChannelOpen(c0, duplex)(s0, n_bits, xor),
-                             lambda: ChannelOpen(c1, duplex)(s1, n_bits, xor))
+        r0, r1 = run_parties(lambda: ChannelOpen(c0, duplex, stagings[0])(s0, n_bits, xor),
+                             lambda: ChannelOpen(c1, duplex, stagings[1])(s1, n_bits, xor))
         return r0, r1, c0.stats.bytes_sent, c1.stats.bytes_sent
+
+
+def shared(rng, count, n_bits, xor=False):
+    """Plaintext ``count`` n-bit words and two shares of it (additive mod 2^n, or XOR)."""
+    ring = Ring(n_bits)
+    x = rng.integers(0, 2**64, count, dtype=np.uint64) & ring.mask
+    s0 = rng.integers(0, 2**64, count, dtype=np.uint64) & ring.mask
+    return x, s0, (x ^ s0) if xor else ring.sub(x, s0)
+
+
+def largest_zero_copy_open(n_bits, limit=gpu_wire.ZERO_COPY_MAX_BYTES):
+    """The most n-bit words whose packed bytes are at most ``limit``."""
+    return limit * 8 // n_bits
+
+
+def test_largest_zero_copy_open_is_the_threshold_edge():
+    for n_bits in (1, 37, 48, 64):
+        count = largest_zero_copy_open(n_bits)
+        assert 8 * wire.packed_words(count, n_bits) <= gpu_wire.ZERO_COPY_MAX_BYTES
+        assert 8 * wire.packed_words(count + 1, n_bits) > gpu_wire.ZERO_COPY_MAX_BYTES
+
+
+def test_staging_takes_the_zero_copy_path_up_to_its_threshold_only():
+    """Decided on the host, without CuPy: opens of 1 to ``zero_copy_max`` packed bytes skip the copies; empty ones,
+    larger ones, every one at ``zero_copy_max=0`` and every one after the mapping failed are copied."""
+    assert gpu_wire.ZERO_COPY_MAX_BYTES == 64 * 1024
+    staging = gpu_wire.Staging()
+    assert staging.zero_copy_max == gpu_wire.ZERO_COPY_MAX_BYTES and staging.unmapped is None
+    assert [staging.zero_copy(n) for n in (0, 8, 65536, 65544)] == [False, True, True, False]
+    assert not any(gpu_wire.Staging(zero_copy_max=0).zero_copy(n) for n in (8, 4096, 65536))
+    assert gpu_wire.Staging(zero_copy_max=4096).zero_copy(4096) and not gpu_wire.Staging(4096).zero_copy(4104)
+    staging.unmapped = "pinned buffer at 0x1000 has no device address (no unified addressing?)"
+    assert not staging.zero_copy(8)
+    with pytest.raises(ValueError, match=r"zero_copy_max must be >= 0 bytes \(0: always copy\); got -1"):
+        gpu_wire.Staging(zero_copy_max=-1)
 
 
 @pytest.mark.parametrize("n_bits,xor,duplex", [(37, False, False), (1, True, False), (64, False, True),
@@ -221,6 +259,64 @@ def test_gpu_unpack_refuses_a_payload_of_the_wrong_size():
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("n_bits", [1, 37, 64])
+def test_gpu_pack_writes_into_the_array_it_is_given(n_bits):
+    import cupy as cp
+
+    for count, v, _ in cases(n_bits):
+        want = wire.pack(v, n_bits)
+        out = cp.full(want.size, 0xDEADBEEF, dtype=cp.uint64)   # every word written (n = 64 too: a copy into it)
+        assert gpu_wire.pack(cp.asarray(v), n_bits, out=out) is out
+        assert cp.asnumpy(out).tobytes() == want.tobytes(), f"n={n_bits} count={count}"
+    with pytest.raises(ValueError, match=r"out must be a contiguous 1-d uint64 array of 58 words \(100 values of 37 "
+                                         r"bits\); got uint64 of shape \(57,\)"):
+        gpu_wire.pack(cp.zeros(100, dtype=cp.uint64), 37, out=cp.zeros(57, dtype=cp.uint64))
+
+
+def through_a_kernel(words):
+    """CuPy uint64 ``words`` read by a kernel (unpack at 64 bits: a copy) and brought to the host."""
+    import cupy as cp
+
+    return cp.asnumpy(gpu_wire.unpack(words, words.size, 64))
+
+
+@pytest.mark.gpu
+def test_staging_packs_and_unpacks_a_small_open_in_the_pinned_buffers_themselves():
+    """Zero-copy: the pack kernel writes the pinned send buffer (no device buffer, no copy down), and ``up`` gives the
+    device's view of the pinned receive buffer (its device address; a host write to the buffer is what a kernel then
+    reads, with no second ``up``); above the threshold the same calls copy, with the same words."""
+    import cupy as cp
+
+    rng = np.random.default_rng(7)
+    v, theirs, later = (rng.integers(0, 2**64, 16, dtype=np.uint64) for _ in range(3))
+    staging = gpu_wire.Staging()
+    host = staging.pack_down(cp.asarray(v), 37)
+    assert staging.unmapped is None
+    assert host.tobytes() == wire.pack(v, 37).tobytes()
+    assert host.ctypes.data == staging._buffers["send"].ctypes.data
+    recv = staging.receive_buffer(8 * 16).view(np.uint64)
+    recv[:] = theirs
+    dev = staging.up(recv)
+    assert dev.data.ptr == cp.cuda.runtime.pointerGetAttributes(recv.ctypes.data).devicePointer
+    assert (through_a_kernel(dev) == theirs).all()
+    recv[:] = later   # the pinned memory itself: no copy was made
+    assert (through_a_kernel(dev) == later).all()
+    staging.release()
+    mine = cp.asarray(v)
+    assert (cp.asnumpy(staging.combine(recv, mine, 64, xor=True)) == v ^ later).all()
+    assert "device" not in staging._buffers   # nothing went through device memory
+    copied = gpu_wire.Staging(zero_copy_max=8 * 15)   # 16 words: one word over
+    assert copied.pack_down(cp.asarray(v), 64).tobytes() == v.tobytes()
+    recv = copied.receive_buffer(8 * 16).view(np.uint64)
+    recv[:] = theirs
+    dev = copied.up(recv)
+    cp.cuda.get_current_stream().synchronize()   # the copy up (queued) has read the pinned buffer
+    recv[:] = later
+    assert (through_a_kernel(dev) == theirs).all()   # a copy: the later host write is not in it
+    assert "device" in copied._buffers and dev.data.ptr == copied._buffers["device"].data.ptr
+
+
+@pytest.mark.gpu
 def test_staging_reuses_its_buffers_and_grows_them():
     import cupy as cp
 
@@ -249,11 +345,14 @@ def test_a_prepared_gpu_open_uses_the_buffers_reserved_before_it():
         reserved = {name: buf.ctypes.data if name != "device" else buf.data.ptr
                     for name, buf in staging._buffers.items()}
         assert set(reserved) == {"send", "recv", "device"}
-        x = cp.arange(4096, dtype=cp.uint64)
+        views = dict(staging._views)   # the device's views of the pinned buffers, made before the clock too
+        assert set(views) == {"send", "recv"}
+        x = cp.arange(4096, dtype=cp.uint64)   # 24,576 packed bytes: a zero-copy open
         r0, _ = run_parties(lambda: opener(x, 48), lambda: ChannelOpen(c1)(cp.zeros(4096, dtype=cp.uint64), 48))
         assert (cp.asnumpy(r0.public) == np.arange(4096)).all()
         after = {name: buf.ctypes.data if name != "device" else buf.data.ptr for name, buf in staging._buffers.items()}
         assert after == reserved
+        assert staging._views.keys() == views.keys() and all(staging._views[k] is v for k, v in views.items())
 
 
 @pytest.mark.gpu
@@ -274,6 +373,78 @@ def test_a_gpu_open_over_a_channel_equals_the_host_open(n_bits, count):
     with c0, c1:
         g, h = run_parties(lambda: open_shares(c0, cp.asarray(s0), n_bits), lambda: open_shares(c1, s1, n_bits))
     assert (cp.asnumpy(g) == x).all() and (h == x).all()
+
+
+ABOVE = "above"   # a count: the smallest open over the zero-copy threshold
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("zero_copy_max", [gpu_wire.ZERO_COPY_MAX_BYTES, 0])
+@pytest.mark.parametrize("xor", [False, True])
+@pytest.mark.parametrize("n_bits", [37, 64])
+@pytest.mark.parametrize("count", [1, 16, "below", ABOVE])
+def test_a_small_gpu_open_reconstructs_through_the_mapped_pinned_buffers(count, n_bits, xor, zero_copy_max):
+    """Opens of 1 and 16 words and of the most words at the threshold go zero-copy (no device receive buffer is
+    ever made) and reconstruct; one word more is copied, as is every open at ``zero_copy_max=0``, to the same words.
+    """
+    import cupy as cp
+
+    edge = largest_zero_copy_open(n_bits)
+    count = {"below": edge, ABOVE: edge + 1}.get(count, count)
+    x, s0, s1 = shared(np.random.default_rng(count * n_bits + xor), count, n_bits, xor)
+    stagings = (gpu_wire.Staging(zero_copy_max), gpu_wire.Staging(zero_copy_max))
+    r0, r1, sent0, sent1 = open_pair(cp.asarray(s0), cp.asarray(s1), n_bits, xor, stagings=stagings)
+    assert (cp.asnumpy(r0.public) == x).all() and (cp.asnumpy(r1.public) == x).all()
+    assert sent0 == sent1 == 8 * wire.packed_words(count, n_bits)
+    assert r0.pack_s > 0 and r1.pack_s > 0
+    zero_copy = zero_copy_max > 0 and count <= edge
+    for staging in stagings:
+        assert staging.unmapped is None
+        assert ("device" not in staging._buffers) == zero_copy, "the open took the other path"
+
+
+SPIN = r"""extern "C" __global__ void spin(long long cycles) {
+  long long t = clock64();
+  while (clock64() - t < cycles) {}
+}"""
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("duplex", [False, True])
+@pytest.mark.parametrize("zero_copy_max", [gpu_wire.ZERO_COPY_MAX_BYTES, 0])
+def test_back_to_back_small_gpu_opens_each_reconstruct_their_own_words(zero_copy_max, duplex):
+    """50 opens of different words, one after another with no sync: each party queues its unpack (which reads the
+    pinned receive buffer, mapped or through the copy up) on a side stream behind a ~1 ms kernel, so the peer's next
+    bytes arrive before it runs. The next open must wait for it (``Staging.release``'s event) before receiving them
+    into that buffer; without the wait the earlier opens reconstruct from the later bytes."""
+    import cupy as cp
+
+    n_bits, opens, count = 37, 50, 16
+    rng = np.random.default_rng(50)
+    triples = [shared(rng, count, n_bits, xor=i % 2 == 1) for i in range(opens)]
+    shares = [[cp.asarray(c[1 + p]) for c in triples] for p in (0, 1)]
+    spin = cp.RawKernel(SPIN, "spin")
+    spin((1,), (1,), (np.int64(1000),))   # compiled and loaded before the threads
+    cp.cuda.Device().synchronize()
+    c0, c1 = Channel.pair(timeout_s=10)
+
+    def party(p, chan):
+        opener, side = ChannelOpen(chan, duplex, gpu_wire.Staging(zero_copy_max)), cp.cuda.Stream(non_blocking=True)
+        public = []
+        for i in range(opens):
+            staged = opener.stage(shares[p][i], n_bits)
+            with side:
+                spin((1,), (1,), (np.int64(2_000_000),))
+                public.append(opener.complete(staged, xor=i % 2 == 1).public)
+        side.synchronize()
+        return [cp.asnumpy(a) for a in public], opener.staging
+
+    with c0, c1:
+        (g0, st0), (g1, st1) = run_parties(lambda: party(0, c0), lambda: party(1, c1), timeout_s=60)
+    for i, (x, _, _) in enumerate(triples):
+        assert (g0[i] == x).all() and (g1[i] == x).all(), f"open {i} reconstructed other words"
+    for staging in (st0, st1):
+        assert staging.unmapped is None and ("device" not in staging._buffers) == (zero_copy_max > 0)
 
 
 @pytest.mark.gpu
