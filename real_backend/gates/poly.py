@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from simflush.tasks.interval_walk import (
-    TABLE_LEAF_MIN_POINTS,
     interval_points,
     kept_levels,
     leaf_bits,
@@ -113,20 +112,20 @@ class PiecewisePoly(Gate):
             acc = ring.sub(acc, ring.mul(delta, ring.add(dcf_at[i], below)[None, :]))
         return ring.add(acc, parts["rout"])
 
-    def kernel_tables(self, xp: Any) -> tuple[Any, Any, Any, int, int | None]:
+    def kernel_tables(self, xp: Any) -> tuple[Any, Any, Any, int, int]:
         """The fused kernel's tables on ``xp``, made once: shifted breakpoints, row differences c_j - c_{j-1}, the
         rows c_{m-1} - c_0 and c_{m-1}, the levels its walk keeps children in, and the lowest bit in which
-        neighbouring points can differ (``shared_low_bits``), above which the kernel sorts elements; None (no sort)
-        for few breakpoints, where the sort cost more than it saved (H200: nExp's 17, 6.8 ms unsorted, 8.9 sorted;
-        GeLU-const's 257, 23.6 and 18.4; folded, the same bit measured best: 6.6 ms, 10.3 from the next bit up)."""
+        neighbouring points can differ (``shared_low_bits``), above which the kernel sorts elements. Every gate
+        sorts since its key is element-major (H200, 393,216 elements, folded: nExp 6.12 ms unsorted, 3.43 sorted;
+        Recip 7.93 and 4.58; GeLU-const 22.0 and 3.63; with the level-major key few breakpoints had been faster
+        unsorted, nExp's 17 6.8 against 8.9 ms)."""
         if xp.__name__ not in self._tables:
             ring = Ring(self.out_bits)
             c = self.coeffs
-            many = len(self.shifted) >= TABLE_LEAF_MIN_POINTS
             self._tables[xp.__name__] = (xp.asarray(np.array(self.shifted, dtype=np.uint64)),
                                          xp.asarray(ring.sub(c[1:], c[:-1])),
                                          xp.asarray(np.stack([ring.sub(c[-1], c[0]), c[-1]])), self.kept_levels,
-                                         max(0, min(self.n_bits - 10, self.shared_low_bits)) if many else None)
+                                         max(0, min(self.n_bits - 10, self.shared_low_bits)))
         return self._tables[xp.__name__]
 
     def key_bytes_per_elem(self) -> float:
