@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/real_backend_bench.py [--out DIR] [--elems N]
        python benchmarks/real_backend_bench.py --net-only [--profile] [--out DIR] [--chunk-bytes B] [--check-threads T]
+                                              [--spin-us S]
        python benchmarks/real_backend_bench.py --net-only --libraries   (one process: frame checksum candidates,
                                                                       dealer ChaCha20 stream on both CPU paths)
        python benchmarks/real_backend_bench.py --gpu-open [--out DIR] [--n-bits 37] [--words 1048576] [--label L]
@@ -18,6 +19,7 @@ import json
 import multiprocessing as mp
 import os
 import queue
+import socket
 import sys
 import threading
 import time
@@ -30,7 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from real_backend import beaver, gpu_wire, kernels, wire
 from real_backend import gates as G
-from real_backend.channel import accept, connect, listen
+from real_backend.channel import SPIN_S, accept, connect, listen
 from real_backend.dealer import Dealer
 from real_backend.opening import ChannelOpen, exchange, open_shares
 from real_backend.ring import Ring
@@ -75,6 +77,42 @@ def _raw_recv_into(sock, mv):
         got += k
 
 
+def _raw_small_pp(sock, party, reps, spin_s=0.0):
+    """Median round trip of an 8-byte ping-pong on ``sock`` (the socket floor of a 1-word open): sendall and a
+    blocking recv_into with no Python timeout (one syscall each); with ``spin_s``, non-blocking receives for up to
+    that long before the blocking one (what ``Channel(spin_s=...)`` does)."""
+    saved = sock.gettimeout()
+    sock.settimeout(None)
+    msg, buf = np.zeros(1, dtype=np.uint64), bytearray(8)
+    mv_msg, mv_buf = memoryview(msg).cast("B"), memoryview(buf)
+
+    def recv():
+        if spin_s:
+            end = time.perf_counter() + spin_s
+            while True:
+                try:
+                    if sock.recv_into(mv_buf, 8, socket.MSG_DONTWAIT) == 8:
+                        return
+                    break  # a partial read (never seen on loopback): the blocking loop below finishes it
+                except BlockingIOError:
+                    if time.perf_counter() >= end:
+                        break
+        _raw_recv_into(sock, mv_buf)
+
+    def pp():
+        if party == 0:
+            sock.sendall(mv_msg)
+            recv()
+        else:
+            recv()
+            sock.sendall(mv_msg)
+
+    try:
+        return _timed(pp, reps, warm=50)
+    finally:
+        sock.settimeout(saved)
+
+
 def _channel(party, port_q, **chan_kw):
     """Party 0 listens on a free loopback port and tells party 1 on ``port_q``."""
     if party == 0:
@@ -115,6 +153,10 @@ def _net_party(party, port_q, res_q, words, reps, profile, chan_kw):
     out = {}
     out["open_8MB"] = _timed(lambda: open_shares(ch, big, 64), reps["open_8MB"])
     out["open_1word"] = _timed(lambda: open_shares(ch, small, 64), reps["open_1word"])
+    small_out = np.empty(1, dtype=np.uint64)
+    out["exchange_1word"] = _timed(lambda: exchange(ch, small, out=small_out), reps["open_1word"])
+    out["raw_socket_pp_8B"] = _raw_small_pp(ch.sock, party, reps["open_1word"])
+    out["raw_socket_pp_8B_spin"] = _raw_small_pp(ch.sock, party, reps["open_1word"], SPIN_S)
     out["open_8MB_duplex"] = _timed(lambda: open_shares(ch, big, 64, duplex=True), reps["open_8MB"])
     out["open_1M_words_37bit_packed"] = _timed(lambda: open_shares(ch, n37, 37), 5)
     if profile:
@@ -162,7 +204,11 @@ def net_bench(profile=False, words=OPEN_WORDS, reps=None, **chan_kw):
     """Two processes over 127.0.0.1; returns party 0's median times (s).
 
     Per direction (GB/s) = bytes one party sends (8 MiB) / wall time of the whole open on party 0, from the call of
-    ``open_shares`` to its return (packing, both directions, checksums and the reconstruction included)."""
+    ``open_shares`` to its return (packing, both directions, checksums and the reconstruction included). Small
+    messages: ``small_open_rtt`` is the 1-word ``open_shares``, ``exchange_1word`` the channel's ping-pong of one word
+    alone (``exchange`` into a reused buffer), ``raw_socket_pp_8B`` the floor under both (8 bytes each way on the same
+    socket, blocking sendall / recv_into, no frame), ``raw_socket_pp_8B_spin`` that floor with the channel's default
+    spin (``channel.SPIN_S``)."""
     reps = reps or {"open_8MB": 20, "open_1word": 2000}
     return _two_processes(_net_party, (words, reps, profile, chan_kw), 300)
 
@@ -170,7 +216,9 @@ def net_bench(profile=False, words=OPEN_WORDS, reps=None, **chan_kw):
 def net_row(net):
     nb = 8 * OPEN_WORDS
     row = {"kind": "net", "open_8MB_s": net["open_8MB"], "per_direction_GBps": nb / net["open_8MB"] / 1e9,
-           "small_open_rtt_s": net["open_1word"], "open_8MB_duplex_s": net["open_8MB_duplex"],
+           "small_open_rtt_s": net["open_1word"], "exchange_1word_s": net["exchange_1word"],
+           "raw_socket_pp_8B_s": net["raw_socket_pp_8B"], "raw_socket_pp_8B_spin_s": net["raw_socket_pp_8B_spin"],
+           "open_8MB_duplex_s": net["open_8MB_duplex"],
            "duplex_per_direction_GBps": nb / net["open_8MB_duplex"] / 1e9,
            "open_1M_words_37bit_s": net["open_1M_words_37bit_packed"],
            "note": "two processes over 127.0.0.1; ping-pong (SUF) and duplex (both send at once); "
@@ -188,8 +236,9 @@ def print_net(row):
     print(f"{'what':34s} {'ms':>8s} {'GB/s/dir':>9s}")
     for k, v in row.items():
         if k.endswith("_s") and isinstance(v, float):
-            gbps = f"{nb / v / 1e9:9.2f}" if ("8MB" in k or "raw_socket" in k) else ""
-            print(f"{k:34s} {v * 1e3:8.3f} {gbps}")
+            small = v < 1e-3
+            rate = "" if small or not ("8MB" in k or "raw_socket" in k) else f"{nb / v / 1e9:9.2f}"
+            print(f"{k:34s} {v * 1e3:8.3f} {rate or (f'{v * 1e6:6.1f} µs' if small else '')}")
 
 
 def checksum_bench(sizes=(8 << 20, 4 << 10)):
@@ -244,6 +293,7 @@ def net_main(argv=None):
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--chunk-bytes", type=int, default=None)
     ap.add_argument("--check-threads", type=int, default=None)
+    ap.add_argument("--spin-us", type=float, default=None, help="the channels' receive spin (Channel spin_s), µs")
     ap.add_argument("--label", default="")
     ap.add_argument("--libraries", action="store_true",
                     help="only time the frame checksum candidates and the dealer stream's two CPU paths")
@@ -254,7 +304,9 @@ def net_main(argv=None):
         for r in dealer_stream_bench():
             print(f"dealer stream {r['what']:21s} {r['bytes']:>8d} B {r['s'] * 1e6:10.2f} µs {r['MBps']:7.0f} MB/s")
         return
-    kw = {k: v for k, v in (("chunk_bytes", a.chunk_bytes), ("check_threads", a.check_threads)) if v is not None}
+    spin = None if a.spin_us is None else a.spin_us * 1e-6
+    kw = {k: v for k, v in (("chunk_bytes", a.chunk_bytes), ("check_threads", a.check_threads), ("spin_s", spin))
+          if v is not None}
     row = net_row(net_bench(profile=a.profile, **kw))
     row.update({"cpus": os.cpu_count(), "label": a.label, **kw})
     with open(os.path.join(a.out, "net.jsonl"), "a") as fh:

@@ -1,4 +1,5 @@
 """Channel: framing, counters, timeouts, handshake, corruption; TCP on 127.0.0.1 only."""
+import itertools
 import socket
 import time
 from functools import partial
@@ -248,3 +249,174 @@ def test_checksum_catches_every_single_word_change_and_swaps():
     swapped = payload[8:16] + payload[:8] + payload[16:]
     assert wire.checksum(swapped) != ref
     assert wire.checksum(payload[:-1]) != ref
+
+
+# -- the small-message path: header and payload in one read, bytes of the next frame kept, the receive spin --------
+def _frame(seq, payload, ftype=1):
+    return wire.frame_header(ftype, seq, payload) + payload
+
+
+@pytest.mark.parametrize("spin_s", [0.0, 50e-6, 0.05])
+def test_small_message_written_in_pieces_with_delays(spin_s):
+    import threading
+
+    a, b = socket.socketpair()
+    rx = Channel(b, 1, timeout_s=2, spin_s=spin_s)
+    msgs = [np.arange(1, dtype=np.uint64) + 7, np.arange(3, dtype=np.uint64) + 9, np.arange(2, dtype=np.uint64)]
+    raw = b"".join(_frame(i, m.tobytes()) for i, m in enumerate(msgs))
+    cuts = [0, 5, 23, 24, 27, 32, 40, 57, 60, len(raw)]  # inside headers, at their ends, inside payloads
+
+    def writer():
+        for lo, hi in itertools.pairwise(cuts):
+            a.sendall(raw[lo:hi])
+            time.sleep(0.02)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    out = np.empty(1, np.uint64)
+    assert rx.recv_array(out=out)[0] == 7 and out[0] == 7
+    assert (rx.recv_array() == msgs[1]).all()
+    assert (rx.recv(out=np.empty(16, np.uint8)).view(np.uint64) == msgs[2]).all()
+    t.join()
+    assert rx.stats.frames_recv == 3 and rx.stats.bytes_recv == 48
+    rx.close(), a.close()
+
+
+def test_back_to_back_messages_in_one_read_keep_the_next_ones_bytes():
+    a, b = socket.socketpair()
+    rx = Channel(b, 1, timeout_s=2)
+    big = bytes(range(256)) * 20  # 5120 bytes: over SMALL_READ, so the first read ends inside it
+    more = 1 | wire.FLAG_MORE
+    a.sendall(_frame(0, b"A" * 8) + _frame(1, b"B" * 16) + _frame(2, big) + _frame(3, b"C" * 8)
+              # a message of three 8-byte frames, read into 24 bytes: the first read takes all three frames
+              + _frame(4, b"d" * 8, more) + _frame(5, b"e" * 8, more) + _frame(6, b"f" * 8)
+              + _frame(7, b"G" * 8) + _frame(8, b"H" * 8) + _frame(9, b"I" * 8))
+    time.sleep(0.05)  # everything is in the receive buffer: an unbounded read would take it all
+    assert rx.recv().tobytes() == b"A" * 8  # read ahead: takes B and more along
+    assert rx.recv(out=np.empty(16, np.uint8)).tobytes() == b"B" * 16
+    assert rx.recv().tobytes() == big
+    assert rx.recv(out=np.empty(8, np.uint8)).tobytes() == b"C" * 8
+    assert rx.recv(out=np.empty(24, np.uint8)).tobytes() == b"d" * 8 + b"e" * 8 + b"f" * 8
+    # a message shorter than ``out``: the read took bytes of the next one, which must survive the error
+    with pytest.raises(wire.FrameError, match="message of 8 bytes, expected 16"):
+        rx.recv(out=np.empty(16, np.uint8))
+    assert rx.recv().tobytes() == b"H" * 8
+    # with ``out`` of the message's size the read stops at its end: the next frame is still in the socket
+    assert rx.recv(out=np.empty(8, np.uint8)).tobytes() == b"I" * 8
+    a.sendall(_frame(10, b"J" * 8) + _frame(11, b"K" * 8))
+    time.sleep(0.05)
+    assert rx.recv(out=np.empty(8, np.uint8)).tobytes() == b"J" * 8
+    assert b.recv(100, socket.MSG_DONTWAIT) == _frame(11, b"K" * 8)
+    assert rx.stats.frames_recv == 11
+    rx.close(), a.close()
+
+
+def test_corrupted_small_frame_read_in_one_call_is_named():
+    a, b = socket.socketpair()
+    rx = Channel(b, 1, timeout_s=1)
+    frame = bytearray(_frame(0, b"\x05" * 8))
+    frame[-1] ^= 0x10
+    a.sendall(bytes(frame))
+    with pytest.raises(wire.FrameError, match="frame 0: payload checksum mismatch"):
+        rx.recv(out=np.empty(8, np.uint8))
+    rx2 = Channel(*(lambda s: (s[1], 1))(pair := socket.socketpair()), timeout_s=1)
+    pair[0].sendall(_frame(0, b"x" * 8, ftype=2))
+    with pytest.raises(wire.FrameError, match="frame 0 has type 2, expected 1"):
+        rx2.recv(out=np.empty(8, np.uint8))
+    rx.close(), a.close(), rx2.close(), pair[0].close()
+
+
+def _sent_once(c, peer):
+    """Make ``c``'s receiving thread its sender (so its receives spin): one message to ``peer``, read there."""
+    c.send(b"s" * 8)
+    assert peer.recv().tobytes() == b"s" * 8
+
+
+def test_silent_peer_times_out_after_timeout_s_spin_included():
+    import threading
+
+    c0, c1 = tcp_pair(timeout_s=0.5, spin_s=0.4)
+    _sent_once(c0, c1)  # this thread sends and receives: it spins 0.4 s, then the kernel waits the other 0.1 s
+    t0, cpu0 = time.monotonic(), time.thread_time()
+    with pytest.raises(PeerError, match=r"no data from peer within 0\.5 s"):
+        c0.recv(out=np.empty(8, np.uint8))
+    assert 0.45 <= time.monotonic() - t0 < 0.8  # not 0.4 s more
+    assert time.thread_time() - cpu0 > 0.1  # it spun
+    # the last send came from another thread (a duplex exchange's sender): no spin, and the kernel waits 0.5 s
+    th = threading.Thread(target=c0.send, args=(b"t" * 8,))
+    th.start(), th.join()
+    t0, cpu0 = time.monotonic(), time.thread_time()
+    with pytest.raises(PeerError, match=r"no data from peer within 0\.5 s"):
+        c0.recv(out=np.empty(8, np.uint8))
+    assert 0.45 <= time.monotonic() - t0 < 0.8
+    assert time.thread_time() - cpu0 < 0.05  # it did not spin
+    assert c1.recv().tobytes() == b"t" * 8
+    _sent_once(c0, c1)
+    c1.send(b"u" * 8)
+    assert c0.recv().tobytes() == b"u" * 8  # back to spinning, and still in step
+    # a peer silent in the middle of a message: that read does not spin, and still waits the whole 0.5 s
+    c1.sock.sendall(_frame(1, b"w" * 16)[:27])
+    t0, cpu0 = time.monotonic(), time.thread_time()
+    with pytest.raises(PeerError, match=r"no data from peer within 0\.5 s"):
+        c0.recv(out=np.empty(16, np.uint8))
+    assert 0.45 <= time.monotonic() - t0 < 0.8
+    assert time.thread_time() - cpu0 < 0.05
+    c0.close(), c1.close()
+
+
+def test_closed_peer_during_the_spin_raises_at_once():
+    import threading
+
+    c0, c1 = tcp_pair(timeout_s=5, spin_s=2.0)
+    _sent_once(c0, c1)
+    threading.Timer(0.05, c1.close).start()
+    t0 = time.monotonic()
+    with pytest.raises(PeerError, match="peer closed the connection"):
+        c0.recv(out=np.empty(8, np.uint8))
+    assert time.monotonic() - t0 < 1.0  # well inside the spin
+    a, b = socket.socketpair()
+    rx = Channel(b, 1, timeout_s=5, spin_s=2.0)
+    rx.send(b"v" * 8)  # rx's receives now spin
+    assert a.recv(100) == _frame(0, b"v" * 8)  # read, or closing ``a`` would reset the connection
+    a.sendall(_frame(0, b"z" * 8)[:27])
+
+    def close_it():
+        a.shutdown(socket.SHUT_WR)
+        a.close()
+
+    threading.Timer(0.05, close_it).start()
+    t0 = time.monotonic()
+    with pytest.raises(PeerError, match=r"truncated frame while receiving frame 0 \(27/32 bytes\)"):
+        rx.recv(out=np.empty(8, np.uint8))
+    assert time.monotonic() - t0 < 1.0
+    a2, b2 = socket.socketpair()
+    rx2 = Channel(b2, 1, timeout_s=5)
+    a2.sendall(_frame(0, b"z" * 8)[:10])  # a part of the header only
+    a2.close()
+    with pytest.raises(PeerError, match=r"truncated frame while receiving frame 0 \(10/24 bytes\)"):
+        rx2.recv(out=np.empty(8, np.uint8))
+    c0.close(), rx.close(), rx2.close()
+
+
+def test_spin_off_and_spin_values():
+    with pytest.raises(ValueError, match="spin_s"):
+        Channel(socket.socketpair()[0], 0, timeout_s=1, spin_s=-1e-6)
+    with pytest.raises(ValueError, match="spin_s"):
+        Channel(socket.socketpair()[0], 0, timeout_s=1, spin_s=1.0)
+    for spin_s in (0.0, 100e-6):
+        c0, c1 = tcp_pair(spin_s=spin_s)
+        assert c0.spin_s == spin_s and c0.sock.gettimeout() is None  # blocking: the kernel times out
+
+        def pp(c, first):
+            buf = np.empty(1, np.uint64)
+            for i in range(500):
+                if first:
+                    c.send(np.array([i], np.uint64))
+                    assert c.recv_array(out=buf)[0] == i + 1
+                else:
+                    got = c.recv_array(out=buf)[0]
+                    c.send(np.array([got + 1], np.uint64))
+            return c.stats.frames_recv
+
+        assert run_parties(partial(pp, c0, True), partial(pp, c1, False)) == (500, 500)
+        c0.close(), c1.close()
