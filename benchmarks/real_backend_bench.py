@@ -6,6 +6,7 @@ Usage: python benchmarks/real_backend_bench.py [--out DIR] [--elems N]
        python benchmarks/real_backend_bench.py --net-only --libraries   (one process: frame checksum candidates,
                                                                       dealer ChaCha20 stream on both CPU paths)
        python benchmarks/real_backend_bench.py --gpu-open [--out DIR] [--n-bits 37] [--words 1048576] [--label L]
+                                              [--spin-us S]
                                               (opens of CuPy shares, two processes over loopback, one GPU)
 Writes bench.jsonl (net.jsonl for --net-only, gpu_open.jsonl for --gpu-open) to DIR and prints a table. --net-only
 needs no GPU. Kernel times: CUDA events, median of repeats after warm-up, over fresh keys generated on the GPU (the
@@ -319,11 +320,11 @@ SMALL_OPEN_TARGET_S, BIG_OPEN_TARGET_S = 80e-6, 8e-3   # issue 13: a 1-word roun
 SWEEP_WORDS = (16, 256, 4096, 65536)   # opens of these sizes timed too
 
 
-def _gpu_open_party(party, port_q, res_q, words, n_bits, reps):
+def _gpu_open_party(party, port_q, res_q, words, n_bits, reps, chan_kw):
     """One party of ``gpu_open_bench``: the opens (both parties), then the pieces alone (party 0; party 1 waits)."""
     import cupy as cp
 
-    ch = _channel(party, port_q)
+    ch = _channel(party, port_q, **chan_kw)
     mask = Ring(n_bits).mask
     share = (cp.arange(words, dtype=cp.uint64) * cp.uint64(0x9E3779B97F4A7C15 + party)) & mask
     small = share[:1].copy()
@@ -367,7 +368,7 @@ def _gpu_open_party(party, port_q, res_q, words, n_bits, reps):
     res_q.put((party, out))
 
 
-def gpu_open_bench(words=OPEN_WORDS, n_bits=37, reps=20):
+def gpu_open_bench(words=OPEN_WORDS, n_bits=37, reps=20, **chan_kw):
     """Opens of CuPy shares between two processes over 127.0.0.1 on one GPU (``opening.ChannelOpen``): party 0's
     medians (s) of the whole open (from the call to the public words on the GPU) for ``words`` words and for one
     word, of its ``pack_s`` / ``comm_s`` split, of the one-word open through the copies too (``copied_small_*``:
@@ -375,7 +376,7 @@ def gpu_open_bench(words=OPEN_WORDS, n_bits=37, reps=20):
     words, and of the pieces
     (CUDA events, party 0 alone): pack kernel, D2H into pinned memory, H2D, unpack + add kernel; the socket piece is
     the exchange of the packed bytes between pinned host buffers (both parties)."""
-    return _two_processes(_gpu_open_party, (words, n_bits, reps), 120)
+    return _two_processes(_gpu_open_party, (words, n_bits, reps, chan_kw), 120)
 
 
 def gpu_open_main(argv=None):
@@ -385,15 +386,17 @@ def gpu_open_main(argv=None):
     ap.add_argument("--words", type=int, default=OPEN_WORDS)
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--label", default="")
+    ap.add_argument("--spin-us", type=float, default=None, help="the channels' receive spin (Channel spin_s), µs")
     a = ap.parse_args(argv)
     try:
         import cupy as cp
     except ImportError:
         raise SystemExit("error: --gpu-open needs CuPy and a GPU") from None
+    chan_kw = {} if a.spin_us is None else {"spin_s": a.spin_us * 1e-6}
     card = cp.cuda.runtime.getDeviceProperties(0)["name"]
     row = {"kind": "gpu_open", "card": card.decode() if isinstance(card, bytes) else card, "cpus": os.cpu_count(),
            "n_bits": a.n_bits, "words": a.words, "packed_bytes": 8 * wire.packed_words(a.words, a.n_bits),
-           "label": a.label, **gpu_open_bench(a.words, a.n_bits, a.reps)}
+           "label": a.label, "spin_us": a.spin_us, **gpu_open_bench(a.words, a.n_bits, a.reps, **chan_kw)}
     with open(os.path.join(a.out, "gpu_open.jsonl"), "a") as fh:
         fh.write(json.dumps(row) + "\n")
     print(f"card: {row['card']}  cpus: {row['cpus']}  {a.words} words at {a.n_bits} bits "

@@ -96,16 +96,17 @@ def _read_job(path: str) -> dict:
     return job
 
 
-def _party(party: int, path: str, ports: Any, results: Any, timeout_s: float) -> None:
+def _party(party: int, path: str, ports: Any, results: Any, timeout_s: float, spin_s: float | None) -> None:
     """A party process of the one-host launcher: reports (party, result, counters, error) on ``results``."""
     from . import channel
+    kw = _channel_options(spin_s)
 
     def open_channel() -> Any:
         if party == 0:
             server = channel.listen("127.0.0.1:0")
             ports.put(server.getsockname()[1])
-            return channel.accept(server, timeout_s)
-        return channel.connect(f"127.0.0.1:{ports.get(timeout=timeout_s)}", timeout_s)
+            return channel.accept(server, timeout_s, **kw)
+        return channel.connect(f"127.0.0.1:{ports.get(timeout=timeout_s)}", timeout_s, **kw)
 
     try:
         result, comm = run_job(_read_job(path), party, open_channel)
@@ -198,13 +199,19 @@ def _start(proc: Any, device: str | None) -> None:
             os.environ["CUDA_VISIBLE_DEVICES"] = before
 
 
-def launch(jobs: list[dict], timeout_s: float, work: Path | None = None,
-           pin_cores: bool = False, devices: list[str] | None = None) -> tuple[dict[int, Any], list[str]]:
+def _channel_options(spin_s: float | None) -> dict:
+    """The party channel's options: its receive spin when one was asked for (else the channel's default)."""
+    return {} if spin_s is None else {"spin_s": spin_s}
+
+
+def launch(jobs: list[dict], timeout_s: float, work: Path | None = None, pin_cores: bool = False,
+           devices: list[str] | None = None, spin_s: float | None = None) -> tuple[dict[int, Any], list[str]]:
     """Write each party's job to its own file (mode 0600) in ``work`` (where its tape files are; a new private folder
     if None) and run the two party processes: their results by party, and one line per party that failed. A party
     that fails closes its channel, so the other fails at once too; a party process that dies without a word (killed)
     is named within a second of its death. ``pin_cores``: each party process on its own physical cores
-    (``cores.pin``); ``devices``: each party's ``CUDA_VISIBLE_DEVICES`` (``party_devices``; None: the launcher's)."""
+    (``cores.pin``); ``devices``: each party's ``CUDA_VISIBLE_DEVICES`` (``party_devices``; None: the launcher's);
+    ``spin_s``: each channel's receive spin (``channel.Channel``; None: its default)."""
     ctx = mp.get_context("spawn")
     ports, results = ctx.Queue(), ctx.Queue()
     work = work or Path(tempfile.mkdtemp(prefix="real_backend_"))
@@ -212,7 +219,7 @@ def launch(jobs: list[dict], timeout_s: float, work: Path | None = None,
     for p, job in enumerate(jobs):
         path = work / f"party{p}.pkl"
         write_private(path, job)
-        procs.append(ctx.Process(target=_party, args=(p, str(path), ports, results, timeout_s)))
+        procs.append(ctx.Process(target=_party, args=(p, str(path), ports, results, timeout_s, spin_s)))
     for p, proc in enumerate(procs):
         _start(proc, devices[p] if devices else None)
         where = f" on CPUs {sorted(pin(proc.pid, p))}" if pin_cores else ""
@@ -266,6 +273,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    "two-gpu (party P on the P-th visible GPU)")
     p.add_argument("--seed", help="a fixed dealer seed (reproducible keys: for tests only; a warning says so)")
     p.add_argument("--timeout-s", type=float, default=60.0, help="every receive's timeout (default 60)")
+    _spin_argument(p)
     p.add_argument("--pin-cores", action="store_true",
                    help="each party process on its own half of the physical cores (as two servers would be)")
     p.add_argument("--json", metavar="OUT.json")
@@ -273,6 +281,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--deal-to", metavar="DIR", help="deal only: write each party's file (and the input owner's) to "
                    "DIR, for two hosts (python -m real_backend party ..., then combine DIR)")
     return p.parse_args(argv)
+
+
+def _spin_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--spin-us", type=float, help="how long a receive spins before it blocks, in µs (default: the "
+                   "channel's, channel.SPIN_S; 0: off); less than --timeout-s")
+
+
+def spin_seconds(args: argparse.Namespace) -> float | None:
+    """``--spin-us`` in seconds (None: the channel's default); a ConfigError unless 0 <= it < ``--timeout-s``."""
+    from simflush.errors import ConfigError
+    if args.spin_us is None:
+        return None
+    if not 0 <= args.spin_us * 1e-6 < args.timeout_s:
+        raise ConfigError(f"--spin-us {args.spin_us:g}: allowed: 0 (off) up to, not including, --timeout-s "
+                          f"({args.timeout_s:g} s)")
+    return args.spin_us * 1e-6
 
 
 def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[dict]]:
@@ -321,6 +345,7 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
         fixed = FixedPoint(args.n_bits, spec.frac_bits)
         if args.timeout_s <= 0:
             raise ConfigError(f"--timeout-s {args.timeout_s}: must be positive")
+        spin_seconds(args)
         devices = party_devices(args.deploy, args.gpu)   # checked before the keys are dealt
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -341,7 +366,7 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
     tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, layers, dealer, args.policy, schedule=schedule,
                  files=TapeFileWriter(folder), progress=_progress)
     public = {"model": spec.name, "runtime": args.runtime, "knobs": knobs, "policy": args.policy,
-              "pin_cores": args.pin_cores, "deploy": args.deploy, "devices": devices,
+              "pin_cores": args.pin_cores, "deploy": args.deploy, "devices": devices, "spin_us": args.spin_us,
               "chains": args.chains, "net": args.net, "weights": weights, "input": x,
               "fixed": fixed, "seq_len": args.seq_len, "layers": layers, "gpu": args.gpu, "schedule": schedule,
               "largest_open": max((r.words for r in schedule if r.event is FlushKind.OPEN), default=0),
@@ -371,7 +396,7 @@ def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: s
     doc = {
         "model": spec.name, "seq_len": public["seq_len"], "batch_size": 1, "n_layers": layers, "n_bits": fixed.n_bits,
         "gpu": public["gpu"], "pin_cores": public.get("pin_cores", False),
-        "deploy": public.get("deploy", "colocated"), "keygen_s": public["keygen_s"],
+        "deploy": public.get("deploy", "colocated"), "spin_us": public.get("spin_us"), "keygen_s": public["keygen_s"],
         "key_bytes_per_party": public["key_bytes"],
         "pfss": {"open_flushes": sum(1 for rs in records for r in rs if r.event is FlushKind.OPEN),
                  "num_flushes": sum(1 for rs in records for r in rs if r.event is FlushKind.PFSS),
@@ -427,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(prepared, int):
             return prepared
         public, jobs = prepared
-        got, failed = launch(jobs, args.timeout_s, work, args.pin_cores, public["devices"])
+        got, failed = launch(jobs, args.timeout_s, work, args.pin_cores, public["devices"], spin_seconds(args))
     finally:
         shutil.rmtree(work, ignore_errors=True)   # the tape files a failed party did not read
     if failed:
@@ -447,16 +472,23 @@ def party_main(argv: list[str] | None = None) -> int:
     where.add_argument("--peer", metavar="HOST:PORT", help="party 1: connect to party 0 there")
     p.add_argument("--out", required=True, help="where this party writes its result (its output share)")
     p.add_argument("--timeout-s", type=float, default=60.0)
+    _spin_argument(p)
     args = p.parse_args(argv)
     from . import channel
     party = 0 if args.listen else 1
+    from simflush.errors import ConfigError
+    try:
+        kw = _channel_options(spin_seconds(args))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         job = _read_job(args.job)
 
         def open_channel() -> Any:
             if party == 0:
-                return channel.accept(channel.listen(args.listen), args.timeout_s)
-            return channel.connect(args.peer, args.timeout_s)
+                return channel.accept(channel.listen(args.listen), args.timeout_s, **kw)
+            return channel.connect(args.peer, args.timeout_s, **kw)
 
         result, comm = run_job(job, party, open_channel)
     except Exception as exc:

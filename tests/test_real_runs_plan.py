@@ -40,6 +40,15 @@ def test_a_config_can_set_the_ring():
         RunConfig.parse("n_bits=x")
 
 
+def test_a_config_can_set_the_channels_spin():
+    c = RunConfig.parse("spin_us=500,rsqrt_iters=2")
+    assert c == RunConfig(knobs=("rsqrt_iters=2",), spin_us=500) and RunConfig.parse(c.spec()) == c
+    assert c.args()[c.args().index("--spin-us") + 1] == "500" and "spin_us-500" in c.tag()
+    assert RunConfig.parse("spin_us=0").spin_us == 0 and "--spin-us" not in RunConfig().args()
+    with pytest.raises(ValueError, match="spin_us=-1"):
+        RunConfig.parse("spin_us=-1")
+
+
 def test_warm_up_runs_are_the_first_pair_kept_out_of_the_rounds(tmp_path, monkeypatch):
     calls = []
 

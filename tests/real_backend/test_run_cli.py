@@ -29,7 +29,8 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     from simflush.sim.schedule import flush_schedule
     out, trace_file = tmp_path / "run.json", tmp_path / "run.trace.json.gz"
     proc = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--timeout-s", "30", "--json", str(out),
-               "--trace", str(trace_file), "--policy", "have_pfss_work", "--chains", "2", "--pin-cores")
+               "--trace", str(trace_file), "--policy", "have_pfss_work", "--chains", "2", "--pin-cores",
+               "--spin-us", "120")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     assert doc["bit_exact_with_plaintext"] and doc["schedule_equals_dealer_pass"] == [True, True]
@@ -40,6 +41,7 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     assert doc["error_vs_float"]["rel_rms"] < 0.01
     assert "warning" not in proc.stderr       # the dealer seed came from the OS
     assert doc["pin_cores"] is True and " on CPUs [" in proc.stderr   # each party on its own cores (said where)
+    assert doc["spin_us"] == 120
     trace = read_trace(trace_file)            # the run as a trace: every flush timed, read back as the exporters do
     assert trace.timed and trace.meta.system == "real_backend"
     assert doc["deploy"] == trace.meta.deploy == "colocated"
@@ -89,9 +91,28 @@ def test_a_shaped_link_delays_every_open_by_its_round_trip(tmp_path):
 def test_a_bad_policy_chain_count_network_or_deployment_is_refused():
     for argv, named in ((("--policy", "fastest"), "'fastest'"), (("--chains", "0"), "--chains 0"),
                         (("--net", "custom:0,1"), "custom:0,1"), (("--deploy", "nope"), "colocated, two-gpu"),
-                        (("--deploy", "two-gpu"), "needs --gpu")):
+                        (("--deploy", "two-gpu"), "needs --gpu"), (("--spin-us", "-5"), "--spin-us -5"),
+                        (("--spin-us", "2000000", "--timeout-s", "2"), "--spin-us 2e+06")):
         proc = run("--model", "bert-tiny", "--seq-len", "2", *argv)
         assert proc.returncode == 2 and named in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_the_spin_asked_for_reaches_both_parties_channels(tmp_path, monkeypatch):
+    """``--spin-us``: each party's channel is made with that spin (and with the channel's default without it)."""
+    from real_backend import channel
+    from real_backend import run as launcher
+    made = []
+    monkeypatch.setattr(channel, "listen", lambda address: type("S", (), {"getsockname": lambda self: ("", 1)})())
+    monkeypatch.setattr(channel, "accept", lambda server, timeout_s, **kw: made.append((0, kw)))
+    monkeypatch.setattr(channel, "connect", lambda address, timeout_s, **kw: made.append((1, kw)))
+    monkeypatch.setattr(launcher, "_read_job", lambda path: None)
+    monkeypatch.setattr(launcher, "run_job", lambda job, party, open_channel: (open_channel(), {}))
+    ports, results = queue.Queue(), queue.Queue()
+    for party in (0, 1):
+        launcher._party(party, "job", ports, results, 5.0, 250e-6)
+    launcher._party(0, "job", ports, results, 5.0, None)
+    assert made == [(0, {"spin_s": 250e-6}), (1, {"spin_s": 250e-6}), (0, {})]
+    assert [results.get()[3] for _ in range(3)] == [None] * 3   # no party failed
 
 
 def test_a_ring_that_overflows_is_refused():
