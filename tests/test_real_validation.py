@@ -83,3 +83,15 @@ def test_suf_h200_beats_suf_h100_on_the_h200_runs_it_did_not_see():
         assert err["suf-h200"] <= 0.12, r
         if r["measured_s"] > 0.5:   # bert-tiny is host-bound: the same on both cards
             assert err["suf-h200"] < err["suf-h100"], r
+
+
+def test_the_current_backends_set_is_checked_against_the_candidate_with_its_unheld_configuration_marked():
+    """The 2026-12-03 set (8 configurations, 15 runs: the device's time ran out before bert-large T=64's second run)
+    against the profile fitted on its r0 runs: every configuration predicted, the one with no held-out run without
+    a median or an error (not a division by nothing)."""
+    rows = {(r["model"], r["seq_len"]): r for r in check_real_runs.real_totals(str(check_real_runs.CANDIDATE),
+                                                                              check_real_runs.CURRENT_SET)}
+    assert len(rows) == 8 and sum(r["runs"] for r in rows.values()) == 15
+    unheld = rows[("bert-large", 64)]
+    assert unheld["held_out"] == 0 and unheld["measured_median_s"] is None and unheld["rel_err"] is None
+    assert all(r["held_out"] == 1 and r["predicted_s"] > 0 for k, r in rows.items() if k != ("bert-large", 64))

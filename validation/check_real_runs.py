@@ -10,6 +10,8 @@
    of round 1 (sigma LUT gates costed as this backend's interval kernel) and measures the what-ifs it changed;
    round 4 predicts all nine from the profile recalibrated on the backend with folded interval keys (round 3's
    predictions describe a backend and profile since changed and were not measured).
+   The 2026-12-03 set (``CURRENT_SET``, the backend after docs/real_backend.md's fifth round) against ``real-h200``
+   and against the candidate profile fitted on that set's r0 runs (``CANDIDATE``; not adopted: docs/validation.md).
 3. SUF's bench on the H200 (validation/suf_h200_device) against ``suf-h100`` and ``suf-h200``.
 """
 
@@ -37,29 +39,32 @@ CALIBRATION = REAL / "calibration"
 ROUNDS = [(1, "predictions_bert-base_T128_L1.json", "whatifs"),
           (2, "predictions2_bert-base_T128_L1.json", "whatifs2"),
           (4, "predictions4_bert-base_T128_L1.json", "whatifs4")]   # (round, predictions, runs folder)
+CURRENT_SET = REAL / "calibration_2026-12-03"   # runs of the backend after the fifth round (docs/validation.md)
+CANDIDATE = CURRENT_SET / "candidate_real-h200.json"   # simflush calibrate on that set's r0 runs (not the preset)
 SUF_H200 = HERE / "suf_h200_device"
 FIT_RUN = "_r0."            # the runs the real-h200 preset was calibrated on
 BIG_RUN_S = 2e-3            # per-run errors are judged on runs longer than this
 
 
-def real_totals(cost_name: str = "real-h200") -> list[dict]:
-    """Per configuration of the calibration set: held-out median, prediction, error, spread, per-run errors (each
-    held-out run through ``simflush validate``'s comparison)."""
+def real_totals(cost_name: str = "real-h200", folder: Path = CALIBRATION) -> list[dict]:
+    """Per configuration of a set of runs (by default the calibration set): held-out median, prediction, error,
+    spread, per-run errors (each held-out run through ``simflush validate``'s comparison); a configuration with no
+    held-out run has None for its median and error. ``cost_name``: a preset or a profile's JSON file."""
     cost = load_cost(cost_name)
     groups: dict[tuple, list[Path]] = defaultdict(list)
-    for path in sorted(CALIBRATION.glob("*.trace.json.gz")):
+    for path in sorted(folder.glob("*.trace.json.gz")):
         m = read_trace(path).meta
         groups[(m.model, m.seq_len, m.layers)].append(path)
     out = []
     for (model, seq_len, layers), paths in groups.items():
         times = [read_trace(p).meta.online_time_s for p in paths]
         held = [compare_trace(cost, read_trace(p)) for p in paths if FIT_RUN not in p.name]
-        median = statistics.median(doc["totals"][0]["measured"] for doc in held)
-        predicted = held[0]["totals"][0]["predicted"]   # one configuration: one prediction
+        median = statistics.median(doc["totals"][0]["measured"] for doc in held) if held else None
+        predicted = compare_trace(cost, read_trace(paths[0]))["totals"][0]["predicted"]   # one per configuration
         run_errors = [r["rel_err"] for doc in held for r in doc["runs"] if r["measured"] > BIG_RUN_S]
         out.append({"model": model, "seq_len": seq_len, "layers": layers, "runs": len(times),
                     "held_out": len(held), "measured_median_s": median, "predicted_s": predicted,
-                    "rel_err": predicted / median - 1,
+                    "rel_err": None if median is None else predicted / median - 1,
                     "spread": (max(times) - min(times)) / statistics.median(times),
                     "runs_over_2ms": len(run_errors),
                     "runs_within_20pct": sum(abs(e) <= 0.20 for e in run_errors)})
@@ -119,26 +124,36 @@ def plot(totals: list[dict], rounds: list[tuple[int, dict, list[dict]]], path: P
     fig.savefig(path, dpi=DPI)
 
 
+def print_totals(title: str, rows: list[dict]) -> None:
+    print(title)
+    print("| model | T | layers | runs (held out) | measured median ms | predicted ms | error | spread | runs > 2 ms "
+          "within 20 % |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for r in rows:
+        median = "—" if r["measured_median_s"] is None else f"{r['measured_median_s'] * 1e3:.1f}"
+        error = "—" if r["rel_err"] is None else f"{r['rel_err']:+.1%}"
+        print(f"| {r['model']} | {r['seq_len']} | {r['layers']} | {r['runs']} ({r['held_out']}) | {median} | "
+              f"{r['predicted_s'] * 1e3:.1f} | {error} | {r['spread']:.0%} | {r['runs_within_20pct']} / "
+              f"{r['runs_over_2ms']} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--plot", type=Path)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     totals, rounds, suf = real_totals(), whatif_rounds(), suf_h200_rows()
+    current = {name: real_totals(str(cost), CURRENT_SET) for name, cost in (("real-h200", "real-h200"),
+                                                                           ("candidate", CANDIDATE))}
     if args.plot:
         plot(totals, rounds, args.plot)
     if args.json:
-        print(json.dumps({"real_totals": totals, "whatifs": {n: rows for n, _, rows in rounds}, "suf_h200": suf},
-                         indent=2))
+        print(json.dumps({"real_totals": totals, "current_set": current,
+                          "whatifs": {n: rows for n, _, rows in rounds}, "suf_h200": suf}, indent=2))
         return
-    print("real-h200 vs held-out real runs (NVIDIA H200, both parties, MPS, loopback TCP)")
-    print("| model | T | layers | runs (held out) | measured median ms | predicted ms | error | spread | runs > 2 ms "
-          "within 20 % |")
-    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
-    for r in totals:
-        print(f"| {r['model']} | {r['seq_len']} | {r['layers']} | {r['runs']} ({r['held_out']}) | "
-              f"{r['measured_median_s'] * 1e3:.1f} | {r['predicted_s'] * 1e3:.1f} | {r['rel_err']:+.1%} | "
-              f"{r['spread']:.0%} | {r['runs_within_20pct']} / {r['runs_over_2ms']} |")
+    print_totals("real-h200 vs held-out real runs (NVIDIA H200, both parties, MPS, loopback TCP)", totals)
+    for name, rows in current.items():
+        print_totals(f"\nthe 2026-12-03 set (the backend after the fifth round) against {name}", rows)
     for number, doc, rows in rounds:
         print(f"\nwhat-ifs, round {number}: predictions of {doc['commit'][:12]} ({doc['cost']}), {doc['model']} "
               f"T={doc['seq_len']} L={doc['layers']}")
