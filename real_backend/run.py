@@ -1,7 +1,8 @@
 """``python -m real_backend.run``: a model's layers for real, two party processes over TCP on this host.
 
     python -m real_backend.run --model bert-tiny --seq-len 128 [--layers L] [--set K=V ...] [--n-bits N] [--gpu]
-                               [--deploy two-gpu] [--seed S] [--timeout-s T] [--pin-cores] [--json OUT.json]
+                               [--deploy two-gpu] [--seed S] [--timeout-s T] [--spin-us S] [--pin-cores]
+                               [--json OUT.json]
 
 The launcher checks the settings (a setting without a value definition, or a ring the range check says overflows for
 this input, is refused: one line, exit 2), deals both key tapes (the dealer seed from the operating system's CSPRNG
