@@ -35,6 +35,7 @@ import signal
 import sys
 import tempfile
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,29 @@ def run_settings(record: dict, spec: Any) -> Any:
     """The settings of a run's record (a party's job or the launcher's public record)."""
     from simflush.profiles import resolve
     return resolve(record["runtime"], spec, record["knobs"], chains=record["chains"])
+
+
+REFERENCE_KEYS = ("model", "runtime", "knobs", "chains", "weights", "input", "fixed", "layers")
+
+
+def references(record: dict) -> tuple[np.ndarray, np.ndarray]:
+    """What a run's reconstructed output is checked against, from its public record (``REFERENCE_KEYS``) alone: the
+    plaintext fixed-point run's ring words (bit for bit) and the float reference's output (the error)."""
+    from models.float_reference import model_forward
+    from models.specs import get_model
+    from simflush.plain.layer import plaintext_output
+    spec, x, layers = get_model(record["model"]), record["input"], record["layers"]
+    plain = plaintext_output(spec, record["weights"], x, run_settings(record, spec), record["fixed"], layers)
+    return plain, model_forward(x, record["weights"], spec, layers)[-1]["out"]
+
+
+def references_ahead(record: dict) -> Future:
+    """``references`` in a process of its own, started now: the launcher computes them while the dealer deals (a
+    CPU's seconds a run: 5 for bert-base's layer, more for bert-large's) instead of after the parties finish."""
+    pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
+    pending = pool.submit(references, {k: record[k] for k in REFERENCE_KEYS})
+    pool.shutdown(wait=False)
+    return pending
 
 
 def _death(exitcode: int) -> str:
@@ -300,9 +324,11 @@ def spin_seconds(args: argparse.Namespace) -> float | None:
     return args.spin_us * 1e-6
 
 
-def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[dict]]:
+def prepare(args: argparse.Namespace, folder: Path, check_ahead: bool = False) -> int | tuple[dict, list[dict]]:
     """Check the settings and the range, deal (each party's tape to ``folder``, a file per layer), share the input:
-    (the public record, the two party jobs), or an exit code after a one-line error."""
+    (the public record, the two party jobs), or an exit code after a one-line error. ``check_ahead``: the record's
+    ``references`` is their ``references_ahead``, started before the dealer (take it out before the record is
+    written)."""
     from models.specs import get_model
     from models.weights import random_hidden_states, random_weights
     from simflush.errors import ConfigError
@@ -362,38 +388,39 @@ def prepare(args: argparse.Namespace, folder: Path) -> int | tuple[dict, list[di
         seed = args.seed.encode()
         print("warning: --seed fixes the dealer's randomness: the keys are reproducible (tests only)", file=sys.stderr)
     dealer = Dealer(seed, use_gpu=args.gpu)
+    record = {"model": spec.name, "runtime": args.runtime, "knobs": knobs, "chains": args.chains, "weights": weights,
+              "input": x, "fixed": fixed, "layers": layers}
+    pending = references_ahead(record) if check_ahead else None
     start = time.perf_counter()
     schedule: list = []
     tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, layers, dealer, args.policy, schedule=schedule,
                  files=TapeFileWriter(folder), progress=_progress)
-    public = {"model": spec.name, "runtime": args.runtime, "knobs": knobs, "policy": args.policy,
-              "pin_cores": args.pin_cores, "deploy": args.deploy, "devices": devices, "spin_us": args.spin_us,
-              "chains": args.chains, "net": args.net, "weights": weights, "input": x,
-              "fixed": fixed, "seq_len": args.seq_len, "layers": layers, "gpu": args.gpu, "schedule": schedule,
+    public = {**record, "policy": args.policy, "pin_cores": args.pin_cores, "deploy": args.deploy, "devices": devices,
+              "spin_us": args.spin_us, "net": args.net, "seq_len": args.seq_len, "gpu": args.gpu, "schedule": schedule,
               "largest_open": max((r.words for r in schedule if r.event is FlushKind.OPEN), default=0),
-              "keygen_s": time.perf_counter() - start, "key_bytes": [tapes[0].nbytes, tapes[1].nbytes]}
+              "keygen_s": time.perf_counter() - start, "key_bytes": [tapes[0].nbytes, tapes[1].nbytes],
+              **({"references": pending} if pending else {})}
     jobs = party_jobs(tapes, share_input(x, fixed), public)
     return public, jobs
 
 
-def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: str | None) -> int:
-    """Reconstruct the output from both parties' results and print (and write) the run's JSON and trace."""
-    from models.float_reference import model_forward
+def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: str | None,
+           reference: tuple[np.ndarray, np.ndarray] | None = None) -> int:
+    """Reconstruct the output from both parties' results and print (and write) the run's JSON and trace.
+    ``reference``: the run's ``references``, if computed already."""
     from models.specs import get_model
     from simflush.executor.records import FlushKind
     from simflush.io.bench_json import bench_document
-    from simflush.plain.layer import plaintext_output
     from simflush.tasks.values import RingArith
 
     from .ring import Ring
     from .trace_out import online_profile, real_trace
-    spec, fixed, layers, x = get_model(public["model"]), public["fixed"], public["layers"], public["input"]
+    spec, fixed, layers = get_model(public["model"]), public["fixed"], public["layers"]
     settings = run_settings(public, spec)
     output = Ring(fixed.n_bits).add(got[0][0].output, got[1][0].output)
-    want = model_forward(x, public["weights"], spec, layers)[-1]["out"]
+    plain, want = reference or references(public)
     real = RingArith(fixed.n_bits, np).signed(output).astype(np.float64).reshape(want.shape) / 2.0**fixed.frac_bits
     records = [got[p][0].schedule for p in (0, 1)]
-    plain = plaintext_output(spec, public["weights"], x, settings, fixed, layers)
     doc = {
         "model": spec.name, "seq_len": public["seq_len"], "batch_size": 1, "n_layers": layers, "n_bits": fixed.n_bits,
         "gpu": public["gpu"], "pin_cores": public.get("pin_cores", False),
@@ -449,10 +476,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     work = Path(tempfile.mkdtemp(prefix="real_backend_"))   # mode 0700
     try:
-        prepared = prepare(args, work)
+        prepared = prepare(args, work, check_ahead=True)
         if isinstance(prepared, int):
             return prepared
         public, jobs = prepared
+        reference = public.pop("references").result()   # before the parties start: nothing runs beside their clocks
         got, failed = launch(jobs, args.timeout_s, work, args.pin_cores, public["devices"], spin_seconds(args))
     finally:
         shutil.rmtree(work, ignore_errors=True)   # the tape files a failed party did not read
@@ -460,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in failed:
             print(f"error: {line}", file=sys.stderr)
         return EXIT_PARTY_FAILED
-    return report(public, got, args.json, args.trace)
+    return report(public, got, args.json, args.trace, reference)
 
 
 def party_main(argv: list[str] | None = None) -> int:

@@ -71,6 +71,22 @@ def test_each_party_is_told_the_runs_largest_open_to_size_its_buffers_before_the
     assert [job["largest_open"] for job in jobs] == [largest, largest]
 
 
+def test_the_check_computed_while_the_dealer_deals_is_the_reports_own(tmp_path):
+    """``check_ahead``: the plaintext and float references come from a process started before the dealer, and are
+    what ``references`` gives from the public record after it (the two-process run above is checked against them)."""
+    import numpy as np
+
+    from real_backend.run import parse, prepare, references
+    argv = parse(["--model", "bert-tiny", "--seq-len", "4", "--layers", "1"])
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+    public, _ = prepare(argv, tmp_path / "a", check_ahead=True)
+    plain, want = public.pop("references").result(timeout=120)
+    again_plain, again_want = references(public)
+    assert plain.dtype == np.uint64 and np.array_equal(plain, again_plain) and np.array_equal(want, again_want)
+    assert "references" not in prepare(argv, tmp_path / "b")[0]   # --deal-to's record is written: no process in it
+
+
 def test_a_shaped_link_delays_every_open_by_its_round_trip(tmp_path):
     """``--net custom:10,40``: each send waits half the 40 ms round trip (and its bytes at 10 Gbit/s). An open is
     a ping-pong: party 0 sends, then waits for party 1's answer, which leaves one way later than party 0's words
