@@ -11,11 +11,13 @@ what a layer reads was dealt in that layer. ``TapeList`` keeps the layers in mem
 ``TapeFiles`` names one file per layer (mode 0600), which the party reads when the layer before starts and deletes once
 read, so that it holds at most two layers' keys (bert-base: about 2 GB a layer and party, 25 GB for 12). A layer's
 entries must all be read by the layer's end, and a file that is missing, cut short, or of another party, run or layer
-is refused.
+is refused. A layer file is its tape's pickle with the arrays' bytes after it (``write_tape_file``), read in one read:
+on NumPy the layer's arrays are views of that one buffer, which is freed with the layer's last entry.
 """
 
 import os
 import pickle
+import struct
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -93,6 +95,58 @@ def write_private(path: Path, payload: Any) -> None:
         pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+TAPE_MAGIC = b"SFTAPE1\n"   # a tape file: this, then the layout (``_LAYOUT``), the pickle, the arrays' bytes
+_LAYOUT = struct.Struct("<QQ")   # the pickle's bytes, the count of array buffers (each one's bytes follow as <Q)
+_ALIGN = 64                       # each array's bytes start at a multiple of this in the file's data part
+
+
+def _padded(n: int) -> int:
+    return -(-n // _ALIGN) * _ALIGN
+
+
+def _aligned(nbytes: int) -> np.ndarray:
+    """``nbytes`` uninitialised bytes starting at a multiple of ``_ALIGN`` in memory (NumPy promises less)."""
+    raw = np.empty(nbytes + _ALIGN, dtype=np.uint8)
+    skip = -raw.ctypes.data % _ALIGN
+    return raw[skip:skip + nbytes]
+
+
+def write_tape_file(path: Path, tape: "Tape") -> None:
+    """A layer's tape to a new file only its owner may read: its pickle with the arrays out of band (protocol 5)
+    and their bytes after it, each aligned, so that reading it is one read into one buffer and no copy of the
+    arrays (an in-band pickle copies each array out of the file's bytes: 1.0 s a GiB against 0.4-0.6 s)."""
+    buffers: list[pickle.PickleBuffer] = []
+    head = pickle.dumps(tape, protocol=5, buffer_callback=buffers.append)
+    raws = [b.raw() for b in buffers]
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+        fh.write(TAPE_MAGIC + _LAYOUT.pack(len(head), len(raws)) + struct.pack(f"<{len(raws)}Q", *map(len, raws)))
+        fh.write(head)
+        for raw in raws:
+            fh.write(raw)
+            fh.write(bytes(_padded(len(raw)) - len(raw)))
+
+
+def read_tape_file(path: Path) -> Any:
+    """What ``write_tape_file`` wrote; its arrays are views of one buffer read from the file. A file of another
+    format or cut short raises ValueError (a missing one FileNotFoundError)."""
+    with path.open("rb") as fh:
+        start = fh.read(len(TAPE_MAGIC) + _LAYOUT.size)
+        if len(start) != len(TAPE_MAGIC) + _LAYOUT.size or not start.startswith(TAPE_MAGIC):
+            raise ValueError("not a tape file (or cut before its layout)")
+        head_bytes, count = _LAYOUT.unpack(start[len(TAPE_MAGIC):])
+        sizes = struct.unpack(f"<{count}Q", fh.read(8 * count)) if count else ()
+        head = fh.read(head_bytes)
+        data = _aligned(sum(map(_padded, sizes)))
+        got = fh.readinto(memoryview(data)) if data.size else 0
+        if len(sizes) != count or len(head) != head_bytes or got != data.size or fh.read(1):
+            raise ValueError(f"the file's layout says {head_bytes} + {data.size} bytes; it holds other than that")
+    views, offset = [], 0
+    for size in sizes:
+        views.append(memoryview(data[offset:offset + size]))
+        offset += _padded(size)
+    return pickle.loads(head, buffers=views)
+
+
 @dataclass
 class TapeList:
     """One party's tape as its layers, in memory."""
@@ -143,11 +197,10 @@ class TapeFiles:
         """Layer ``layer``'s tape, read once: the file is deleted after it was read."""
         path = self.path(layer)
         try:
-            with path.open("rb") as fh:
-                tape = pickle.load(fh)
+            tape = read_tape_file(path)
         except FileNotFoundError:
             raise TapeError(f"party {self.party}'s tape file for layer {layer} is missing: {path}") from None
-        except (pickle.UnpicklingError, EOFError, ValueError, AttributeError) as exc:
+        except (pickle.UnpicklingError, EOFError, ValueError, AttributeError, struct.error) as exc:
             raise TapeError(f"party {self.party}'s tape file for layer {layer} is cut short or corrupt: {path} "
                             f"({type(exc).__name__}: {exc})") from None
         finally:
@@ -168,7 +221,7 @@ class TapeFileWriter:
 
     def add(self, tape: Tape) -> None:
         name = f"party{tape.party}.layer{tape.layer}.pkl"
-        write_private(self.folder / name, convert_tree(tape, np))
+        write_tape_file(self.folder / name, convert_tree(tape, np))
         source = self.sources.setdefault(tape.party, TapeFiles(tape.party, tape.run_id, [], 0, self.folder))
         source.names.append(name)
         source.nbytes += tape.nbytes

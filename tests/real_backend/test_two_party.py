@@ -17,7 +17,16 @@ from models.specs import MODELS
 from models.weights import random_hidden_states, random_weights
 from real_backend import engine, kernels
 from real_backend.dealer import Dealer
-from real_backend.tape import LayeredReader, TapeError, TapeFileWriter
+from real_backend.tape import (
+    LayeredReader,
+    Tape,
+    TapeEntry,
+    TapeError,
+    TapeFileWriter,
+    read_tape_file,
+    write_private,
+    write_tape_file,
+)
 from real_backend.twoparty import MemoryLink, PeerError, deal, rehearse, run_party, run_two_party, share_input
 from simflush.plain.layer import plaintext_output
 from simflush.profiles import resolve
@@ -237,6 +246,28 @@ def test_a_cut_or_misplaced_layer_file_is_refused(tmp_path):
     with pytest.raises(TapeError) as exc:
         tapes[1].load(1)
     assert f"holds (1, '{tapes[1].run_id}', 0); this run wants (party, run id, layer) = (1, " in one_line(exc.value)
+
+
+def test_a_tape_file_gives_back_its_arrays_bit_for_bit_and_other_files_are_refused(tmp_path):
+    """The arrays go out of band (each aligned in the file) and come back as views of one buffer: equal, writable,
+    of their dtypes and shapes, a strided array's copy included; a pickle of the old kind is not a tape file."""
+    rng = np.random.default_rng(7)
+    words = rng.integers(0, 1 << 63, 1001, dtype=np.uint64)
+    material = {"words": words, "bits": rng.integers(0, 2, (3, 5), dtype=np.uint8), "strided": words[::3],
+                "empty": np.zeros(0, dtype=np.uint64), "n": 5}
+    tape = Tape(1, "run", layer=2)
+    tape.append("flush", TapeEntry("key", "ReLU", 1001, material, words.nbytes))
+    write_tape_file(tmp_path / "t", tape)
+    assert (tmp_path / "t").stat().st_mode & 0o777 == 0o600
+    back = read_tape_file(tmp_path / "t")
+    got = back.streams["flush"][0].material
+    assert (back.party, back.run_id, back.layer, got["n"]) == (1, "run", 2, 5)
+    for name in ("words", "bits", "strided", "empty"):
+        assert got[name].dtype == material[name].dtype and np.array_equal(got[name], material[name]), name
+    assert got["words"].flags.writeable and got["words"].ctypes.data % 64 == 0
+    write_private(tmp_path / "old", tape)
+    with pytest.raises(ValueError, match="not a tape file"):
+        read_tape_file(tmp_path / "old")
 
 
 def test_a_cut_layer_file_stops_both_parties(tmp_path):
