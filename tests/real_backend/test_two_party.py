@@ -47,13 +47,17 @@ def setup(knobs=None, spec=TINY_BERT, seq_len=T, layers=LAYERS):
 
 
 SLOW = pytest.mark.slow   # the same paths as a CI variant, with more of them: run with -m slow
-# mul_trunc and nexp_final_trunc=0 rearrange gates the CI variants have (Beaver products, truncations): slow, to
-# keep the suite under CI's 10 minutes on 2 cores
+# mul_trunc and nexp_final_trunc=0 rearrange gates the CI variants have (Beaver products, truncations); SIGMA's
+# rowmax and GeLU LUTs and the 256-segment GeLU are interval gates as SIGMA's inverse and rsqrt LUTs (in CI) are,
+# with other tables (the gate on any table: test_gates; each table: test_plain_tasks): slow, to keep the suite
+# under CI's 10 minutes on 2 cores
 VARIANTS = [{}, pytest.param({"rsqrt_iters": "2"}, marks=SLOW),
-            pytest.param({"rsqrt_init_mode": "mul_trunc"}, marks=SLOW), {"SUF_ROWMAX_MODE": "sigma_gpu"},
+            pytest.param({"rsqrt_init_mode": "mul_trunc"}, marks=SLOW),
+            pytest.param({"SUF_ROWMAX_MODE": "sigma_gpu"}, marks=SLOW),
             pytest.param({"nexp_final_trunc": "0"}, marks=SLOW), pytest.param({"prob_trunc": "0"}, marks=SLOW),
-            {"SUF_GELU_CONST": "0"}, pytest.param({"recip_iters": "2"}, marks=SLOW),
-            pytest.param({"SUF_PER_ELEMENT_MASKS": "1"}, marks=SLOW), {"SUF_GELU_MODE": "sigma_gpu"},
+            pytest.param({"SUF_GELU_CONST": "0"}, marks=SLOW), pytest.param({"recip_iters": "2"}, marks=SLOW),
+            pytest.param({"SUF_PER_ELEMENT_MASKS": "1"}, marks=SLOW),
+            pytest.param({"SUF_GELU_MODE": "sigma_gpu"}, marks=SLOW),
             {"SUF_INV_MODE": "sigma_gpu", "inv_sigma_muls": "0"},
             pytest.param({"SUF_RSQRT_MODE": "sigma_gpu", "rsqrt_iters": "0"}, marks=SLOW),
             {"SUF_RSQRT_MODE": "sigma_gpu", "rsqrt_iters": "1"},
