@@ -476,11 +476,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     work = Path(tempfile.mkdtemp(prefix="real_backend_"))   # mode 0700
     try:
-        prepared = prepare(args, work, check_ahead=True)
+        # on a GPU run the references' CPU seconds would follow the device's run; on NumPy they are the run's
+        # smallest part, and a process for them would take cores from the dealer
+        prepared = prepare(args, work, check_ahead=args.gpu)
         if isinstance(prepared, int):
             return prepared
         public, jobs = prepared
-        reference = public.pop("references").result()   # before the parties start: nothing runs beside their clocks
+        pending = public.pop("references", None)
+        reference = pending.result() if pending else None   # before the parties start: nothing beside their clocks
         got, failed = launch(jobs, args.timeout_s, work, args.pin_cores, public["devices"], spin_seconds(args))
     finally:
         shutil.rmtree(work, ignore_errors=True)   # the tape files a failed party did not read

@@ -148,8 +148,8 @@ def test_a_setting_without_a_value_definition_is_refused():
     assert proc.returncode == 2 and "SOFTMAX_TRUNC_REF=1" in proc.stderr and proc.stderr.count("\n") == 1
 
 
-def test_a_fixed_seed_is_warned_about(tmp_path):
-    proc = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--seed", "test", "--timeout-s", "30")
+def test_a_fixed_seed_is_warned_about(tmp_path):   # dealt only: the warning comes before any party runs
+    proc = run("--model", "bert-tiny", "--seq-len", "2", "--layers", "1", "--seed", "test", "--deal-to", str(tmp_path))
     assert proc.returncode == 0 and "warning: --seed fixes the dealer's randomness" in proc.stderr
 
 
