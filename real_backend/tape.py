@@ -89,9 +89,14 @@ class TapeReader:
                 yield stream, left
 
 
+def _private(path: Path) -> Any:
+    """A new file at ``path`` that only its owner may read, open for writing (binary)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+
+
 def write_private(path: Path, payload: Any) -> None:
     """Pickle ``payload`` to a new file that only its owner may read (a party's keys, the input owner's record)."""
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+    with _private(path) as fh:
         pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -118,7 +123,7 @@ def write_tape_file(path: Path, tape: "Tape") -> None:
     buffers: list[pickle.PickleBuffer] = []
     head = pickle.dumps(tape, protocol=5, buffer_callback=buffers.append)
     raws = [b.raw() for b in buffers]
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+    with _private(path) as fh:
         fh.write(TAPE_MAGIC + _LAYOUT.pack(len(head), len(raws)) + struct.pack(f"<{len(raws)}Q", *map(len, raws)))
         fh.write(head)
         for raw in raws:
