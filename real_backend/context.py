@@ -120,6 +120,8 @@ def performer(ctx: RealContext, exchange: Exchange | ChannelOpen) -> Callable[[F
         for v in values:
             opened.append(RingArray(done.public[offset:offset + v.words], v.scale, v.rows))
             offset += v.words
+        if open_record is not None:   # host readings, so a trace tells waiting for the peer from the GPU's lag
+            open_record.comm_s, open_record.wait_s = done.comm_s, done.wait_s
         if done.pack is None:
             fill = _timed(ctx.profile, open_record, "open_flush_ns")
         else:   # the pack's GPU span is read with the flush spans (no sync now)

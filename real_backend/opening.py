@@ -107,6 +107,8 @@ class Opened:
     #                       on CuPy the GPU's time of that work, not of the work queued before it: ``_timer``);
     #                       None when nothing was packed (an in-process exchange)
     comm_s: float         # the exchange, waiting for the peer included (SUF's open_comm_ns)
+    wait_s: float = 0.0   # the host's wait for its packed words before the exchange: packing them and, on CuPy,
+    #                       the GPU finishing the work queued before the open (which a host-bound run does not wait for)
 
     @property
     def pack_s(self) -> float | None:
@@ -163,6 +165,7 @@ class ChannelOpen:
     def stage(self, mine: Any, n_bits: int) -> Staged:
         """This party's words packed and, for CuPy words, in the pinned send buffer: what goes before the wire. GPU
         work queued between this and ``complete`` (an overlap flush's PFSS jobs) runs while the words are on it."""
+        entered = time.monotonic()
         flat = mine.reshape(-1)
         xp = get_xp(flat)
         timer = _timer(xp)
@@ -173,7 +176,7 @@ class ChannelOpen:
         else:
             packed = wire.pack(flat, n_bits)
             out = self.chan.scratch(packed.nbytes)   # the peer sends as many packed words as we do
-        return Staged(mine.shape, flat, n_bits, packed, out, timer())
+        return Staged(mine.shape, flat, n_bits, packed, out, timer(), time.monotonic() - entered)
 
     def complete(self, staged: Staged, xor: bool = False) -> Opened:
         """The exchange, then the peer's words unpacked and combined with ours (on CuPy: queued after the GPU work
@@ -190,7 +193,7 @@ class ChannelOpen:
             public = np.empty(flat.shape[0], dtype=np.uint64)
             _combine(flat, wire.unpack(theirs, flat.shape[0], n_bits), public, xor, Ring(n_bits).mask, n_bits)
         packing, unpacking = staged.pack, timer()
-        return Opened(public.reshape(staged.shape), lambda: packing() + unpacking(), comm_s)
+        return Opened(public.reshape(staged.shape), lambda: packing() + unpacking(), comm_s, staged.wait_s)
 
 
 @dataclass
@@ -203,6 +206,7 @@ class Staged:
     packed: Any        # the packed words to send (on CuPy: a view of the pinned send buffer)
     out: Any           # where the peer's packed words are received
     pack: Seconds      # the packing's share of the open's pack
+    wait_s: float      # the host's time in ``stage`` (``Opened.wait_s``)
 
 
 def _timer(xp: Any) -> Callable[[], Seconds]:

@@ -2,8 +2,9 @@
 
 Times are each party's monotonic clock (one host: both parties share it) from the first run's start; each flush's
 start and duration come from the driver's flush clock (``context.performer``; CUDA events on a GPU), each run's from
-``ValueRun``; an open's ``pack_s`` timer is its pack + unpack part, and on a GPU run its opens are marked ``device``
-(packed there).
+``ValueRun``; an open's ``pack_s`` timer is its pack + unpack part, ``comm_s`` its exchange on the host's clock (waiting
+for the peer included) and ``wait_s`` the host's wait for its packed words (on a GPU: the GPU finishing the work queued
+before the open); on a GPU run its opens are marked ``device`` (packed there).
 Every exporter that reads a simulated or a SUF trace reads this one (bench JSON, schedule CSV, timelines).
 """
 
@@ -37,7 +38,7 @@ def real_trace(spec: ModelSpec, seq_len: int, settings: Settings, n_bits: int, p
                                  section=s.section))
         for r in p.records:
             is_open = r.event == FlushKind.OPEN
-            timers = {"pack_s": r.pack_s} if is_open else {"eval_s": r.eval_s}
+            timers = {"pack_s": r.pack_s, "comm_s": r.comm_s, "wait_s": r.wait_s} if is_open else {"eval_s": r.eval_s}
             flushes.append(FlushEvent(
                 p.party, 0, r.layer, index[r.run], r.run, r.event, r.open_kind, r.words, r.words_beaver, r.words_mask,
                 r.wire_bytes, r.words_matmul, r.jobs, r.branch, tuple(r.gates), r.finish, r.batch, r.concurrent,

@@ -45,7 +45,8 @@ def open_kind(words_beaver: int, words_mask: int) -> str:
     return _OPEN_KINDS[bool(words_beaver), bool(words_mask)]
 
 
-UNTIMED = dict.fromkeys(("start_s", "duration_s", "eval_s", "finish_s", "pack_s"), 0.0)  # what a driver fills in
+# what a driver fills in
+UNTIMED = dict.fromkeys(("start_s", "duration_s", "eval_s", "finish_s", "pack_s", "comm_s", "wait_s"), 0.0)
 
 
 @dataclass
@@ -69,6 +70,8 @@ class FlushRecord:
     eval_s: float = 0.0        # PFSS: flush_eval part
     finish_s: float = 0.0      # PFSS: materialize/finalize part
     pack_s: float = 0.0        # OPEN: pack + unpack part (SUF's OpenPack timer)
+    comm_s: float = 0.0        # OPEN, real backend: the exchange on the host's clock, waiting for the peer included
+    wait_s: float = 0.0        # OPEN, real backend over a channel: the host's wait for its packed words (GPU catch-up)
 
     def untimed(self, layer: int) -> "FlushRecord":
         """The same flush in ``layer``, before a driver times it (a copy: ``dataclasses.replace`` is slow, and

@@ -23,7 +23,8 @@ no timestamps, e.g. the SUF CPU trace):
   flushed (``coeff`` or ``trunc``), ``""`` if unknown. ``concurrent``: ran beside another flush.
 - ``device``: OPEN packed on the GPU (SUF ``dev=1``).
 - ``start_s``, ``duration_s``: the flush's whole interval; ``timers``: its sub-timers in seconds
-  (``pack_s`` for opens; ``eval_s`` and ``finish_s`` for PFSS).
+  (``pack_s`` for opens; ``eval_s`` and ``finish_s`` for PFSS; the real backend's opens add ``comm_s`` and
+  ``wait_s``, host readings: ``real_backend.trace_out``).
 - ``line``: the source line the record was completed on (0 for simulated traces): errors cite it.
 - ``RunEvent.section``: the run's section of the layer (``attention``, ``mlp``, ...), ``""`` if unknown.
 - ``TraceMeta``: ``settings`` (the runtime knobs in effect, by SUF env name), ``policy``, ``chains``,

@@ -173,7 +173,8 @@ def check_packed_run(spec, weights, x, settings, layers, results, sent, output, 
         opens = [r for r in result.records if r.event is FlushKind.OPEN]
         assert bytes_sent == sum(8 * wire.packed_words(r.words, FIXED.n_bits) for r in opens) < sum(
             8 * r.words for r in opens)
-        assert all(r.pack_s > 0 for r in opens)
+        assert all(r.pack_s > 0 and r.comm_s > 0 and r.wait_s > 0 for r in opens)
+        assert sum(r.comm_s for r in opens) == pytest.approx(result.profile["open_comm_ns"])   # the record's own
         assert 0 < result.profile["open_pack_ns"] < result.profile["open_flush_ns"]
 
 

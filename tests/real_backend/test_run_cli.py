@@ -102,6 +102,9 @@ def test_a_shaped_link_delays_every_open_by_its_round_trip(tmp_path):
     opens = [f for f in read_trace(trace_file).flushes if f.kind == FlushKind.OPEN]
     assert min(f.duration_s for f in opens if f.party == 0) >= 0.040
     assert min(f.duration_s for f in opens if f.party == 1) >= 0.020
+    # the trace says where the open's time went: the wire (host-timed, inside the open), not the packing
+    assert min(f.timers["comm_s"] for f in opens if f.party == 0) >= 0.040
+    assert all(f.timers["wait_s"] < 0.020 < f.timers["comm_s"] <= f.duration_s for f in opens)
 
 
 def test_a_bad_policy_chain_count_network_or_deployment_is_refused():
