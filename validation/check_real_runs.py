@@ -9,7 +9,9 @@
    folder): predicted and measured speed-ups and their ratio. Round 2 re-predicts after the model fix of the misses
    of round 1 (sigma LUT gates costed as this backend's interval kernel) and measures the what-ifs it changed;
    round 4 predicts all nine from the profile recalibrated on the backend with folded interval keys (round 3's
-   predictions describe a backend and profile since changed and were not measured).
+   predictions describe a backend and profile since changed and were not measured); round 5 predicts them from the
+   profile fitted on the 39 runs of the backend after the fifth round and measures the three with the largest
+   predicted effects (the device's time for the session ran out there).
    The 2026-12-03 set (``CURRENT_SET``, the backend after docs/real_backend.md's fifth round) against ``real-h200``
    and against the candidate profile fitted on that set's r0 runs (``CANDIDATE``; not adopted: docs/validation.md).
 3. SUF's bench on the H200 (validation/suf_h200_device) against ``suf-h100`` and ``suf-h200``.
@@ -38,7 +40,9 @@ REAL = HERE / "real_backend_h200"
 CALIBRATION = REAL / "calibration"
 ROUNDS = [(1, "predictions_bert-base_T128_L1.json", "whatifs"),
           (2, "predictions2_bert-base_T128_L1.json", "whatifs2"),
-          (4, "predictions4_bert-base_T128_L1.json", "whatifs4")]   # (round, predictions, runs folder)
+          (4, "predictions4_bert-base_T128_L1.json", "whatifs4"),
+          (5, "s13_2026-12-03/predictions5_bert-base_T128_L1.json", "s13_2026-12-03/callD/whatifs5")]
+# (round, predictions, runs folder), under REAL
 CURRENT_SET = REAL / "calibration_2026-12-03"   # runs of the backend after the fifth round (docs/validation.md)
 CANDIDATE = CURRENT_SET / "candidate_real-h200.json"   # simflush calibrate on that set's r0 runs (not the preset)
 SUF_H200 = HERE / "suf_h200_device"
