@@ -13,6 +13,7 @@ from simflush.analysis.calibration.robust_fit import huber_fit
 from simflush.analysis.calibration.samples import Source, config_of_trace, load_source
 from simflush.api import simulate_config
 from simflush.cli import main
+from simflush.errors import ConfigError
 from simflush.sim.cost import COST_SCHEMA_VERSION, load_cost
 from simflush.sim.engine import simulate
 from simflush.sim.trace import to_trace
@@ -62,6 +63,25 @@ def test_calibrating_a_simulated_trace_recovers_the_cost_that_made_it():
     assert got.gpu_stage_s_per_word == pytest.approx(truth.gpu_stage_s_per_word, rel=0.05)
     again = simulate(replace(result.config, cost=got)).online_time_s
     assert again == pytest.approx(result.online_time_s, rel=0.01)
+
+
+def test_per_family_step_floors_come_back_from_a_trace_made_with_them():
+    """A profile whose local steps cost their family's floor and nothing a word (as the real backend's, whose steps
+    cost their launches), simulated and calibrated back with ``step_floors="family"``: each family's floor, and the
+    run's time, come back; the default fit keeps one floor for all."""
+    floors = {"attention_softmax": 300e-6, "layernorm": 200e-6, "trunc": 60e-6, "matmul": 150e-6, "cubic": 90e-6}
+    truth = replace(load_cost("suf-h100"), step_floor_s_per_family=floors, step_s_per_matmul_out=0.0,
+                    step_s_per_word=dict.fromkeys([*floors, "*"], 0.0))
+    result = run_sim("bert-base", layers=2, cost=truth)
+    source = Source(to_trace(result), simulate_config(replace(result.config, layers=1)), None)
+    got = calibrate([source], step_floors="family").cost
+    assert got.provenance["step_floors"] == "family"
+    for family, floor in floors.items():
+        assert got.step_floor_s_per_family[family] == pytest.approx(floor, rel=0.05), family
+    assert simulate(replace(result.config, cost=got)).online_time_s == pytest.approx(result.online_time_s, rel=0.01)
+    assert calibrate([source]).cost.step_floor_s_per_family == {}
+    with pytest.raises(ConfigError, match="--step-floors 'each': allowed: idle, family"):
+        calibrate([source], step_floors="each")
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,9 @@ def register(subparsers) -> None:
     p.add_argument("--interval-bench", type=Path,
                    help="benchmarks/interval_bench.py --grid lines (the real backend's interval kernel): what the "
                         "profile charges the sigma gates the traces lack")
+    p.add_argument("--step-floors", choices=("idle", "family"), default="idle",
+                   help="the local steps' floor: idle, one for all, the mean of the idle steps (default); family, one "
+                        "per task family fitted with the slopes (a host-bound backend's steps cost their launches)")
     p.add_argument("--cross-validate", action="store_true",
                    help="also calibrate on parts of the first trace and report the errors on the rest")
     p.set_defaults(func=cmd_calibrate)
@@ -45,7 +48,7 @@ def cmd_calibrate(args: argparse.Namespace) -> str:
         for src in sources:
             src.trace.meta.device = args.device or src.trace.meta.device
         untraced = read_bench(args.untraced) if args.untraced else None
-        cal = calibrate(sources, untraced, name=args.name or args.out.stem)
+        cal = calibrate(sources, untraced, name=args.name or args.out.stem, step_floors=args.step_floors)
         if args.interval_bench:
             cal = with_interval_kernel(cal, args.interval_bench)
         steps.update()

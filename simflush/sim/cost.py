@@ -70,6 +70,9 @@ class CostModel:
     run_gap_s_per_flop: float           # public-weight matmul before a run: its kernel, per flop
     run_gap_s_per_matmul_elem: float    # ... and copying its input and output to and from the GPU
     run_gap_s_per_elem: float           # reshapes, residual adds, copies, per hidden-state element (B*T*D)
+    # task family -> its own floor before each flush, in place of step_floor_s (``calibrate --step-floors family``:
+    # a host-bound backend's steps cost their launches, which differ by family, not their words); empty: none
+    step_floor_s_per_family: dict = field(default_factory=dict)
     local_floor_s: dict = field(default_factory=dict)     # local op name -> per call (a kernel launch and sync)
     local_s_per_word: dict = field(default_factory=dict)  # local op name -> per word it produces (unpriced: 0)
     # The real backend's interval kernel, for the gates its traces lack (``interval_gate_s``): by element count
@@ -149,7 +152,8 @@ class CostModel:
 
     def step_before_s(self, family: str, open_words: int) -> float:
         """Local compute of a ``family`` task before a flush whose open has ``open_words`` (0: PFSS only)."""
-        return self.step_floor_s + self.step_s_per_word_of(family) * open_words
+        floor = self.step_floor_s_per_family.get(family, self.step_floor_s)
+        return floor + self.step_s_per_word_of(family) * open_words
 
     def step_after_s(self, family: str, opened_words: int, hatx_words: int, outs: float) -> float:
         """Local compute after a flush: consuming opened words and PFSS outputs, a matmul's product

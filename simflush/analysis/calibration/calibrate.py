@@ -81,7 +81,8 @@ def design(group: str, names: list[str], samples) -> np.ndarray:
         X = samples.arrays()[0]
         labels = np.array(samples.labels)
         cols = {"step_floor_s": X[:, 0], "step_s_per_matmul_out": X[:, 2], "gpu_stage_s_per_word": X[:, 3]}
-        return np.column_stack([cols[n] if n in cols else X[:, 1] * (labels == n.split(".", 1)[1])
+        return np.column_stack([cols[n] if n in cols else
+                                (X[:, 0] if n.startswith("step_floor_s.") else X[:, 1]) * (labels == n.split(".", 1)[1])
                                 for n in names])
     rows = []
     for sample in samples:
@@ -204,14 +205,30 @@ def _floor_then_slopes(group: str, X: np.ndarray, y: np.ndarray, names: list[str
     return Fit(group, list(names), coef, cov, y, slopes.fitted, slopes.weights, slopes.dropped)
 
 
-def _fit_steps(rows: Rows, stage_s_per_word: float) -> Fit:
-    """``stage_s_per_word``: the host-to-GPU copy, as the PFSS evaluations measured it (fixed here)."""
+STEP_FLOORS = ("idle", "family")   # ``calibrate``'s ways to take the local steps' floor (docs/cost_model.md)
+
+
+def _fit_steps(rows: Rows, stage_s_per_word: float, floors: str = "idle") -> Fit:
+    """``stage_s_per_word``: the host-to-GPU copy, as the PFSS evaluations measured it (fixed here). ``floors``:
+    ``idle``, one floor for every family, the mean of the idle steps (few words, no matmul), then the slopes;
+    ``family``, a floor per task family fitted with the slopes (least squares keeping the total), for a backend
+    whose steps cost their launches: each family's steps take about the same time at any size."""
     X, y = rows.arrays()
-    idle = (X[:, 0] == 1) & (X[:, 1] < IDLE_STEP_WORDS) & (X[:, 2] == 0)
-    names = ["step_floor_s", *(f"step_s_per_word.{f}" for f in sorted(set(rows.labels))), "step_s_per_matmul_out",
-             "gpu_stage_s_per_word"]
-    return _floor_then_slopes("step", design("step", names, rows), y, names, y[idle],
-                              {len(names) - 1: stage_s_per_word})
+    families = sorted(set(rows.labels))
+    slopes = [*(f"step_s_per_word.{f}" for f in families), "step_s_per_matmul_out", "gpu_stage_s_per_word"]
+    if floors == "idle":
+        idle = (X[:, 0] == 1) & (X[:, 1] < IDLE_STEP_WORDS) & (X[:, 2] == 0)
+        names = ["step_floor_s", *slopes]
+        return _floor_then_slopes("step", design("step", names, rows), y, names, y[idle],
+                                  {len(names) - 1: stage_s_per_word})
+    names = [*(f"step_floor_s.{f}" for f in families), *slopes]
+    D = design("step", names, rows)
+    free = names[:-1]
+    fit = huber_fit("step", D[:, :-1], y, free, offset=stage_s_per_word * D[:, -1], delta=np.inf, weighted=False,
+                    keep_total=True)
+    cov = np.zeros((len(names), len(names)))
+    cov[:-1, :-1] = fit.cov
+    return Fit("step", names, np.r_[fit.coef, stage_s_per_word], cov, y, fit.fitted, fit.weights, fit.dropped)
 
 
 def _fit_run_gaps(rows: Rows, s_per_flop: float | None) -> Fit:
@@ -237,14 +254,26 @@ def _family_slopes(step: Fit, rows: Rows) -> dict[str, float]:
     return {**slopes, "*": weighted / words if words else 0.0}
 
 
-def fit_groups(data: dict, s_per_flop: float | None = None) -> tuple[dict[str, Fit], dict]:
+def _family_floors(step: Fit, rows: Rows) -> tuple[float, dict[str, float]]:
+    """A per-family step fit's floors, and the floor of families the traces lack: the mean over the steps."""
+    X = design("step", step.names, rows)
+    floors = {n.split(".", 1)[1]: float(c) for n, c in zip(step.names, step.coef, strict=True)
+              if n.startswith("step_floor_s.")}
+    counts = {n.split(".", 1)[1]: float(X[:, i].sum()) for i, n in enumerate(step.names)
+              if n.startswith("step_floor_s.")}
+    return sum(floors[f] * counts[f] for f in floors) / max(sum(counts.values()), 1.0), floors
+
+
+def fit_groups(data: dict, s_per_flop: float | None = None, step_floors: str = "idle") -> tuple[dict[str, Fit], dict]:
     """All groups; returns the fits and the CostModel field values they give. ``s_per_flop``: the
-    public matmul kernel's measured cost per flop at the trace's level, if known."""
+    public matmul kernel's measured cost per flop at the trace's level, if known. ``step_floors``: see
+    ``_fit_steps``."""
     fits = _fit_opens(data["opens"])
     eval_fit, slopes, kind_floors = _fit_evals(data["evals"])
     finish_fit, finish_slopes = _fit_finishes(data["finishes"])
     stage = float(eval_fit.coef[eval_fit.names.index("gpu_stage_s_per_word")])
-    fits.update({"pfss_eval": eval_fit, "pfss_finish": finish_fit, "step": _fit_steps(data["steps"], stage),
+    fits.update({"pfss_eval": eval_fit, "pfss_finish": finish_fit,
+                 "step": _fit_steps(data["steps"], stage, step_floors),
                  "run_gap": _fit_run_gaps(data["run_gaps"], s_per_flop)})
     value = {name: float(c) for fit in fits.values() for name, c in zip(fit.names, fit.coef, strict=True)}
     # the engine charges the host pack's floor with the open's; a trace with opens packed on one side only (the real
@@ -266,8 +295,12 @@ def fit_groups(data: dict, s_per_flop: float | None = None) -> tuple[dict[str, F
         "pfss_finish_floor_s": value["pfss_finish_floor_s"],
         "pfss_finish_s_per_elem": dict(sorted(finish_slopes.items())),
         "step_s_per_word": _family_slopes(fits["step"], data["steps"]),
-        **{k: value[k] for k in ("step_floor_s", "step_s_per_matmul_out", *RUN_GAP_PARAMS)},
+        **{k: value[k] for k in ("step_s_per_matmul_out", *RUN_GAP_PARAMS)},
     }
+    if step_floors == "idle":
+        values["step_floor_s"] = value["step_floor_s"]
+    else:
+        values["step_floor_s"], values["step_floor_s_per_family"] = _family_floors(fits["step"], data["steps"])
     return fits, values
 
 
@@ -279,6 +312,7 @@ FIELD_COMPONENT = {"open_floor_s": "open", "open_s_per_wire_byte": "open", "open
                    "pfss_floor_s": "pfss_eval", "pfss_s_per_elem": "pfss_eval", "gpu_stage_s_per_word": "pfss_eval",
                    "pfss_kind_floor_s": "pfss_eval", "pfss_finish_floor_s": "pfss_finish",
                    "pfss_finish_s_per_elem": "pfss_finish", "step_floor_s": "local", "step_s_per_word": "local",
+                   "step_floor_s_per_family": "local",
                    "step_s_per_matmul_out": "local", "run_gap_floor_s": "local",
                    "run_gap_s_per_flop": "local", "run_gap_s_per_matmul_elem": "local", "run_gap_s_per_elem": "local"}
 GROUP_COMPONENT = {"open_pack_host": "open", "open_pack_device": "open", "open_exchange": "open",
@@ -339,8 +373,11 @@ class Calibration:
 
 
 def calibrate(sources: list[Source], untraced: BenchRun | None = None, name: str = "calibrated",
-              select: Select | None = None) -> Calibration:
-    """Fit a CostModel from one or more measured traces (their samples are pooled)."""
+              select: Select | None = None, step_floors: str = "idle") -> Calibration:
+    """Fit a CostModel from one or more measured traces (their samples are pooled). ``step_floors``: how the local
+    steps' floor is taken (``STEP_FLOORS``; ``_fit_steps``)."""
+    if step_floors not in STEP_FLOORS:
+        raise ConfigError(f"--step-floors {step_floors!r}: allowed: {', '.join(STEP_FLOORS)}")
     build = _interval_build(sources)   # refused before any fitting when the traces mix constructions
     data: dict = {"opens": [], "evals": [], "finishes": [], "steps": Rows([], [], []),
                   "run_gaps": Rows([], [], [])}
@@ -359,7 +396,7 @@ def calibrate(sources: list[Source], untraced: BenchRun | None = None, name: str
     if scale is not None:  # the kernel's own timer fixes its share of the run gaps, at the traced level
         kernel = kernel_s_per_flop(untraced, sources[0].result)
         s_per_flop = kernel / scale["local"] if kernel is not None else None
-    fits, values = fit_groups(data, s_per_flop)
+    fits, values = fit_groups(data, s_per_flop, step_floors)
     first = sources[0].trace.meta
     provenance = {
         "method": "simflush calibrate (Huber IRLS; docs/cost_model.md)", "simflush_version": __version__,
@@ -368,7 +405,7 @@ def calibrate(sources: list[Source], untraced: BenchRun | None = None, name: str
                      "seq_len": s.trace.meta.seq_len, "batch": s.trace.meta.batch,
                      "bench": Path(s.bench.path).name if s.bench else None,
                      "bench_sha256": s.bench.sha256 if s.bench else None} for s in sources],
-        "traced_components_s": traced, "level": "traced",
+        "traced_components_s": traced, "level": "traced", "step_floors": step_floors,
     }
     if build:
         provenance["interval_build"] = build
@@ -410,6 +447,8 @@ def _scaled(values: dict, fits: dict[str, Fit], scale: dict[str, float]) -> dict
     """Multiply every parameter of each group by its component's untraced/traced factor."""
     out = dict(values)
     for name, component in FIELD_COMPONENT.items():
+        if name not in values:   # step_floor_s_per_family: only with --step-floors family
+            continue
         s = scale[component]
         out[name] = {k: v * s for k, v in values[name].items()} if isinstance(values[name], dict) \
             else values[name] * s

@@ -3,9 +3,10 @@ calibrate``, the command of docs/validation.md) on the other two batches predict
 the held-out batch. The batches ran on three device calls, i.e. three machines of one kind, so this is the error a
 user sees when the profile meets another day's machine.
 
-    python validation/real_backend_h200/s13_2026-12-03/cross_batch.py [--refit]
+    python validation/real_backend_h200/s13_2026-12-03/cross_batch.py [--step-floors idle|family] [--refit]
 
-The profiles are stored beside this file (cross_batch/without_*.json); ``--refit`` makes them anew (7 s each).
+``--step-floors``: calibrate's (the local steps' floor: one for all, or one per task family). The profiles are
+stored beside this file (cross_batch/FLOORS/without_*.json); ``--refit`` makes them anew (7 s each).
 """
 import argparse
 import statistics
@@ -34,20 +35,21 @@ def traces(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.trace.json.gz"))
 
 
-def refit(held: str) -> None:
+def refit(held: str, floors: str) -> None:
     args = [a for name, folder in BATCHES.items() if name != held for t in traces(folder) for a in ("--trace", str(t))]
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "simflush", "calibrate", *args, "--interval-bench", str(GRID),
-                        "--out", str(PROFILES / f"without_{held}.json"), "--plot", f"{tmp}/fit.png",
+                        "--out", str(PROFILES / floors / f"without_{held}.json"), "--plot", f"{tmp}/fit.png",
+                        "--step-floors", floors,
                         "--device", "NVIDIA H200 (both parties, MPS, loopback TCP)"],
                        cwd=REPO, check=True, capture_output=True)
 
 
-def rows() -> list[dict]:
+def rows(floors: str = "idle") -> list[dict]:
     """Per held-out batch and configuration: the batch's median, the prediction of the profile without it, error."""
     out = []
     for held, folder in BATCHES.items():
-        cost = load_cost(str(PROFILES / f"without_{held}.json"))
+        cost = load_cost(str(PROFILES / floors / f"without_{held}.json"))
         groups: dict[tuple, list] = defaultdict(list)
         for path in traces(folder):
             trace = read_trace(path)
@@ -63,11 +65,13 @@ def rows() -> list[dict]:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--refit", action="store_true")
-    if p.parse_args().refit:
-        PROFILES.mkdir(exist_ok=True)
+    p.add_argument("--step-floors", choices=("idle", "family"), default="idle")
+    args = p.parse_args()
+    if args.refit:
+        (PROFILES / args.step_floors).mkdir(parents=True, exist_ok=True)
         for held in BATCHES:
-            refit(held)
-    table = rows()
+            refit(held, args.step_floors)
+    table = rows(args.step_floors)
     print("| held-out batch | model | T | layers | runs | median ms | predicted ms | error |")
     print("|---|---|--:|--:|--:|--:|--:|--:|")
     for r in table:
