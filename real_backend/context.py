@@ -120,12 +120,13 @@ def performer(ctx: RealContext, exchange: Exchange | ChannelOpen) -> Callable[[F
         for v in values:
             opened.append(RingArray(done.public[offset:offset + v.words], v.scale, v.rows))
             offset += v.words
-        if open_record is not None:   # host readings, so a trace tells waiting for the peer from the GPU's lag
-            open_record.comm_s, open_record.wait_s = done.comm_s, done.wait_s
+        # host readings, so that a trace tells waiting for the peer from waiting for the GPU
+        host = {"comm_s": lambda: done.comm_s, "wait_s": lambda: done.wait_s}
         if done.pack is None:
-            fill = _timed(ctx.profile, open_record, "open_flush_ns")
+            fill = _timed(ctx.profile, open_record, "open_flush_ns", **host)
         else:   # the pack's GPU span is read with the flush spans (no sync now)
-            fill = _timed(ctx.profile, open_record, "open_flush_ns", also={"open_pack_ns": done.pack}, pack_s=done.pack)
+            fill = _timed(ctx.profile, open_record, "open_flush_ns", also={"open_pack_ns": done.pack}, pack_s=done.pack,
+                          **host)
         ctx.clock.later(start, ctx.clock.mark(), fill)
         ctx.profile["open_comm_ns"] += done.comm_s
         return FlushResult(opened, outputs if outputs is not None else evaluate_pfss(action, records))

@@ -242,26 +242,23 @@ def _fit_run_gaps(rows: Rows, s_per_flop: float | None) -> Fit:
     return _floor_then_slopes("run_gap", X, y, RUN_GAP_PARAMS, np.array(by_run[idle_run]), fixed)
 
 
+def _by_family(step: Fit, rows: Rows, prefix: str) -> tuple[dict[str, float], float]:
+    """The step fit's parameters ``prefix``FAMILY by family, and their mean weighted by their columns (words for a
+    slope, steps for a floor): what families the traces lack are charged."""
+    X = design("step", step.names, rows)
+    values, weighted, weight = {}, 0.0, 0.0
+    for i, name in enumerate(step.names):
+        if name.startswith(prefix):
+            w = float(X[:, i].sum())
+            values[name.removeprefix(prefix)] = float(step.coef[i])
+            weighted, weight = weighted + float(step.coef[i]) * w, weight + w
+    return values, weighted / weight if weight else 0.0
+
+
 def _family_slopes(step: Fit, rows: Rows) -> dict[str, float]:
     """Per task family; ``*`` (families the trace lacks): the calibration's mean cost per word."""
-    X = design("step", step.names, rows)
-    slopes, weighted, words = {}, 0.0, 0.0
-    for i, name in enumerate(step.names):
-        if name.startswith("step_s_per_word."):
-            w = float(X[:, i].sum())
-            slopes[name.split(".", 1)[1]] = float(step.coef[i])
-            weighted, words = weighted + float(step.coef[i]) * w, words + w
-    return {**slopes, "*": weighted / words if words else 0.0}
-
-
-def _family_floors(step: Fit, rows: Rows) -> tuple[float, dict[str, float]]:
-    """A per-family step fit's floors, and the floor of families the traces lack: the mean over the steps."""
-    X = design("step", step.names, rows)
-    floors = {n.split(".", 1)[1]: float(c) for n, c in zip(step.names, step.coef, strict=True)
-              if n.startswith("step_floor_s.")}
-    counts = {n.split(".", 1)[1]: float(X[:, i].sum()) for i, n in enumerate(step.names)
-              if n.startswith("step_floor_s.")}
-    return sum(floors[f] * counts[f] for f in floors) / max(sum(counts.values()), 1.0), floors
+    slopes, mean = _by_family(step, rows, "step_s_per_word.")
+    return {**slopes, "*": mean}
 
 
 def fit_groups(data: dict, s_per_flop: float | None = None, step_floors: str = "idle") -> tuple[dict[str, Fit], dict]:
@@ -300,7 +297,8 @@ def fit_groups(data: dict, s_per_flop: float | None = None, step_floors: str = "
     if step_floors == "idle":
         values["step_floor_s"] = value["step_floor_s"]
     else:
-        values["step_floor_s"], values["step_floor_s_per_family"] = _family_floors(fits["step"], data["steps"])
+        values["step_floor_s_per_family"], values["step_floor_s"] = _by_family(fits["step"], data["steps"],
+                                                                                 "step_floor_s.")
     return fits, values
 
 
