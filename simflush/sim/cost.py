@@ -23,6 +23,8 @@ LOCAL_OP_TABLES = ("local_floor_s", "local_s_per_word")  # optional: only runtim
 # optional: only a profile of a backend that builds gates as one interval key (``simflush calibrate --interval-bench``)
 INTERVAL_FIELDS = ("interval_floor_s", "interval_s_per_call", "interval_s_per_point", "interval_s_per_call_elem",
                    "interval_s_per_point_elem")
+# optional: only a profile calibrated with ``--step-floors family``
+FAMILY_FLOOR_FIELDS = ("step_floor_s_per_family",)
 COST_SCHEMA_VERSION = 3  # 3: opens split into pack and per-wire-byte copy; run gaps per hidden element
 
 
@@ -181,9 +183,10 @@ class CostModel:
                               f"it has: {', '.join(sorted(table))}") from None
 
     def to_json(self) -> str:
-        """The profile file; local-op tables and the interval kernel are left out when empty (a SUF profile reads as
-        before)."""
-        doc = {k: v for k, v in asdict(self).items() if v or k not in LOCAL_OP_TABLES + INTERVAL_FIELDS}
+        """The profile file; local-op tables, the interval kernel and per-family step floors are left out when empty
+        (a SUF profile reads as before)."""
+        doc = {k: v for k, v in asdict(self).items()
+               if v or k not in LOCAL_OP_TABLES + INTERVAL_FIELDS + FAMILY_FLOOR_FIELDS}
         return json.dumps({"schema_version": COST_SCHEMA_VERSION, **doc}, indent=2, sort_keys=True)
 
     def foreign_use(self, runtime_profile: str, device: str | None = None) -> list[str]:
