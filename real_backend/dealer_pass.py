@@ -40,9 +40,10 @@ class DealerContext(PlainContext):
         self.dealer, self.tapes, self.ring = dealer, tapes, Ring(fixed.n_bits)
         self.fold = fold   # how interval keys are built (task_gates)
 
-    def _tape(self, stream: str, kind: str, tag: str, words: int, shares: tuple, nbytes: int) -> None:
+    def _tape(self, stream: str, kind: str, tag: str, words: int, shares: tuple, nbytes: int,
+              gate: Gate | None = None) -> None:
         for tape, material in zip(self.tapes, shares, strict=True):
-            tape.append(stream, TapeEntry(kind, tag, words, material, nbytes))
+            tape.append(stream, TapeEntry(kind, tag, words, material, nbytes, gate))
 
     def mask(self, x: RingArray, gate: Gate) -> Masked:
         stream = self.dealer.stream()
@@ -69,7 +70,7 @@ class DealerContext(PlainContext):
         n, f = self.fixed.n_bits, self.fixed.frac_bits
         keys = task_gates.keygen(self.dealer, gate, hatx.r_in, n, f, self.fold)
         self._tape(stream, "key", gate.name, hatx.words, keys,
-                   task_gates.key_bytes(gate, hatx.words, n, f, self.fold))
+                   task_gates.key_bytes(gate, hatx.words, n, f, self.fold), gate)
 
     def evaluate_gate(self, gate: Gate, hatx: Masked) -> RingArray | GateOutput:
         self._keys("flush", gate, hatx)

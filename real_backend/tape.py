@@ -42,6 +42,17 @@ class TapeEntry:
     words: int       # elements it serves
     material: Any    # this party's share of the mask, its triple, its key
     nbytes: int      # what the material occupies (the key bytes reported per party)
+    # a key's gate descriptor (``simflush.tasks.gates.Gate`` with its call site's parameters): public, as the program
+    # is; what a party builds the gate's tables from before its clock (``task_gates.build_gates``)
+    gate: Any = None
+
+
+def tape_gates(tape: "Tape") -> list:
+    """The gate descriptors of a tape's keys, once each (descriptors that differ only in their parameters compare
+    equal, so parameters are part of what is distinct)."""
+    found = {(e.gate, e.gate.params): e.gate for entries in tape.streams.values() for e in entries
+             if e.kind == "key" and e.gate is not None}
+    return list(found.values())
 
 
 @dataclass

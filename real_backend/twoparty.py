@@ -26,12 +26,12 @@ from simflush.plain.layer import FixedLayer, ValueRun, encode_real, fixed_layer
 from simflush.profiles import Settings
 from simflush.tasks.values import FixedPoint, RingArith, RingArray
 
-from . import engine, kernels
+from . import engine, kernels, task_gates
 from .context import RealContext, performer
 from .dealer import Dealer
 from .dealer_pass import DealerContext, fresh_run_id
 from .ring import Ring
-from .tape import LayeredReader, Tape, TapeFiles, TapeFileWriter, TapeList
+from .tape import LayeredReader, Tape, TapeFiles, TapeFileWriter, TapeList, tape_gates
 from .xp import get_xp, is_cupy
 
 EXCHANGE_TIMEOUT_S = 60.0
@@ -184,7 +184,7 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
     (two processes: the channel's handshake) is called once the first layer and the kernels are loaded, just before
     the clock starts, so that neither party's clock holds the other's loading."""
     executor = settings.party_executor(party, policy)
-    reader = LayeredReader(tape, xp, engine.prepare_keys if is_cupy(xp) else None)
+    reader = LayeredReader(tape, xp, layer_preparation(settings, fixed, xp))
     ctx = RealContext(executor, fixed, xp, reader, settings.interval_fold)
     runner = ValueRun(spec, settings, fixed, ctx.arith, batch, seq_len, policy, context=ctx,
                       perform=performer(ctx, exchange), decode=False)
@@ -216,6 +216,16 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
     profile = {**ctx.profile, "matmul_ns": runner.matmul_s}
     return PartyResult(party, out.data, executor.records, online_s, None, runner.spans, profile, reader.peak_held,
                        tape_load_s=tape_load_s)
+
+
+def layer_preparation(settings: Settings, fixed: FixedPoint, xp: Any) -> Callable[[Tape], Tape]:
+    """What a party's reader does to each layer's tape as it loads it (before the clock for the first layer, on the
+    prefetch thread for the others): the tape's gates built from their descriptors (``task_gates.build_gates``) and,
+    on CuPy, its keys put in their kernels' layouts (``engine.prepare_keys``)."""
+    def prepare(layer: Tape) -> Tape:
+        task_gates.build_gates(tape_gates(layer), fixed.n_bits, fixed.frac_bits, settings.interval_fold, xp)
+        return engine.prepare_keys(layer) if is_cupy(xp) else layer
+    return prepare
 
 
 def _device_tape_budget(xp: Any) -> int:

@@ -15,8 +15,9 @@ from tiny_models import TINY_BERT, TINY_GPT2
 import real_backend.dealer_pass as dp
 from models.specs import MODELS
 from models.weights import random_hidden_states, random_weights
-from real_backend import engine, kernels
+from real_backend import engine, kernels, task_gates
 from real_backend.dealer import Dealer
+from real_backend.ring import Ring
 from real_backend.tape import (
     LayeredReader,
     Tape,
@@ -31,6 +32,7 @@ from real_backend.twoparty import MemoryLink, PeerError, deal, rehearse, run_par
 from simflush.plain.layer import plaintext_output
 from simflush.profiles import resolve
 from simflush.sim.schedule import flush_schedule
+from simflush.tasks.gates import INV_LUT, with_params
 from simflush.tasks.values import FixedPoint
 
 FIXED = FixedPoint(48, 12)
@@ -217,6 +219,37 @@ def test_every_layer_a_reader_loads_goes_through_its_prepare_step(tmp_path):
             assert intervals and all(isinstance(k, kernels.IntervalKey) for k in intervals), (preloaded, layer)
             reader.reader = None   # no entries read (the reader would refuse a layer not read to its end)
         reader.close()
+
+
+def test_every_gate_is_built_before_the_clock_starts(tmp_path):
+    """A tape names each key's gate with its call site's parameters, and a party's reader builds each gate from them
+    as it loads the layer (``twoparty.layer_preparation``), so that no flush pays for making a gate's tables: SIGMA's
+    inverse LUT is built for the run's row length (8,193 breakpoints at 128 tokens), which a rehearsal at 2 tokens
+    does not meet. Through tape files, as the launcher's parties read them; the gate cache emptied after dealing."""
+    import threading
+
+    spec, weights, x, settings = setup({"SUF_INV_MODE": "sigma_gpu", "inv_sigma_muls": "0"}, layers=1)
+    files = deal(spec, weights, settings, FIXED, 1, T, 1, Dealer(b"built"), files=TapeFileWriter(tmp_path))
+    task_gates.task_gate.cache_clear()
+    at_clock = {}
+    ready = threading.Barrier(2, action=lambda: at_clock.update(built=task_gates.task_gate.cache_info().misses))
+    link, out, shares = MemoryLink(10), {}, share_input(x, FIXED)
+
+    def party(p):
+        out[p] = run_party(p, spec, weights, shares[p], settings, FIXED, 1, T, 1, files[p],
+                           link.endpoint(p), ready=ready.wait)
+
+    threads = [threading.Thread(target=party, args=(p,)) for p in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert np.array_equal(Ring(FIXED.n_bits).add(out[0].output, out[1].output),
+                          plaintext(spec, weights, x, settings, 1))
+    assert at_clock["built"] > 0 and task_gates.task_gate.cache_info().misses == at_clock["built"]
+    task_gates.for_descriptor(with_params(INV_LUT, in_scale_bits=FIXED.frac_bits, row_len=T), FIXED.n_bits,
+                              FIXED.frac_bits, settings.interval_fold)   # the run's inverse LUT: built already
+    assert task_gates.task_gate.cache_info().misses == at_clock["built"]
 
 
 def files_of_two_layers(tmp_path):
