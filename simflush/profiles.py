@@ -49,8 +49,10 @@ PROFILES.register(RuntimeProfile("sigma-gpu", "gpu", "SIGMA's GPU code (GPU-MPC)
 
 
 # How the real backend on the GPU departs from the runtime it runs (timing only: the schedule is the same): it packs
-# every open on the device (real_backend.gpu_wire), where SUF packs only opens above a threshold.
-REAL_BACKEND_GPU_KNOBS = {"SUF_OPEN_PACK_DEVICE_MIN_WORDS": "1"}
+# every open on the device (real_backend.gpu_wire), where SUF packs only opens above a threshold; and a flush with PFSS
+# beside its open launches the jobs on the party's one thread between the pack and the send (real_backend.context),
+# where SUF runs them on a thread of their own.
+REAL_BACKEND_GPU_KNOBS = {"SUF_OPEN_PACK_DEVICE_MIN_WORDS": "1", "overlap_one_thread": "1"}
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, str]:
@@ -94,6 +96,7 @@ class Settings:
     sigma_merge: bool = False       # SIGMA's graph: independent exchanges share a flush
     symmetric_exchange: bool = False  # an open is both parties sending at once (SIGMA), not SUF's ping-pong
     interval_fold: int = 0          # how a backend that builds interval keys builds them (tasks.interval_walk)
+    overlap_one_thread: bool = False  # PFSS beside an open: launched on the party's one thread, GPU work overlapped
 
     @property
     def interval_build(self) -> IntervalBuild:
@@ -185,4 +188,5 @@ def resolve(profile_name: str, model: ModelSpec, overrides: dict[str, str] | Non
                                                                "budget_trunc_jobs", "budget_hatx_words"))),
                     graph=profile.graph, sigma_merge=flag("sigma_merge"),
                     symmetric_exchange=profile.graph == SIGMA_GRAPH,
-                    interval_fold=int(env.get("interval_fold", KNOBS.get("interval_fold").default)))
+                    interval_fold=int(env.get("interval_fold", KNOBS.get("interval_fold").default)),
+                    overlap_one_thread=flag("overlap_one_thread"))

@@ -159,6 +159,9 @@ for _knob in (
     flag("SUF_OVERLAP_PFSS_OPEN", "let an open flush run a PFSS flush of pending work beside it", "1"),
     flag("pfss_channel", "a dedicated PFSS channel exists (SUF's overlap_pfss_open); 0: PFSS traffic shares "
          "the net channel and no PFSS flush runs beside an open", "1", in_profile=False),
+    flag("overlap_one_thread", "a flush that runs PFSS beside its open does it on the party's one host thread "
+         "(real_backend): the jobs' launches between the pack and the send, only their GPU work beside the wire; "
+         "0: on a thread of their own (SUF)", "0", in_profile=False),
     integer("rsqrt_iters", "Newton iterations of LayerNorm's rsqrt", 1, 0, 16, searched=True),
     integer("recip_iters", "Newton iterations of softmax's reciprocal", 1, 0, 16, searched=True),
     # task variants (DESIGN.md §5; docs/whatif.md)

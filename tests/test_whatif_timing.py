@@ -40,3 +40,21 @@ def test_concurrent_flushes_overlap_in_time():
              and a.event == "OPEN" and b.event == "PFSS"]
     assert pairs
     assert all(b.start_s < a.start_s + a.duration_s for a, b in pairs)
+
+
+def test_one_host_thread_overlaps_only_the_gpu_work_with_the_open():
+    """``overlap_one_thread`` (the real backend): a flush with PFSS beside its open launches the jobs on the party's
+    one thread before the send, so only their GPU work hides behind the wire. That costs the overlap its launches
+    (LAN: the wire is short, so the launches were most of what it hid), not the wire's length (WAN: about the
+    same), and changes nothing where no flush is concurrent (one chain)."""
+    def hpw(net, one_thread, policy="have_pfss_work", chains=2):
+        return run_sim("bert-base", 128, layers=1, policy=policy, chains=chains, net=net,
+                       sets=(f"overlap_one_thread={one_thread}",))
+
+    lan = [hpw("lan", t) for t in (0, 1)]
+    assert lan[1].online_time_s > lan[0].online_time_s
+    assert [r.event for r in lan[0].parties[0].records] == [r.event for r in lan[1].parties[0].records]
+    wan = [hpw("wan", t).online_time_s for t in (0, 1)]
+    assert lan[1].online_time_s / lan[0].online_time_s - 1 > 2 * (wan[1] / wan[0] - 1)
+    one_chain = [hpw("lan", t, policy="suf", chains=1).online_time_s for t in (0, 1)]
+    assert one_chain[0] == one_chain[1]

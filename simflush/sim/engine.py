@@ -8,7 +8,7 @@ per simulation and later layers replay its schedule, charging its times anew (``
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import repeat
 
 import simpy
@@ -297,9 +297,14 @@ class Simulation:
             yield from self._open(party, flush.open, charges.open, next(records))
             return None
         open_record = next(records) if flush.open else None
-        evaluations = [self._pfss(party, c, next(records) if op.jobs else None)
-                       for op, c in zip(flush.pfss, charges.pfss, strict=True)]
+        pfss = charges.pfss
         yield from self._wait(charges.prep)
+        if flush.concurrent and self.config.settings.overlap_one_thread:
+            # one host thread: the jobs' launch and staging before the send, only their GPU work beside the wire
+            yield from self._wait(sum(c.stage for c in pfss if c.work is not None))
+            pfss = tuple(replace(c, stage=0.0) for c in pfss)
+        evaluations = [self._pfss(party, c, next(records) if op.jobs else None)
+                       for op, c in zip(flush.pfss, pfss, strict=True)]
         if flush.concurrent:
             yield from side_by_side(self.env, [self._open(party, flush.open, charges.open, open_record), *evaluations])
         else:
