@@ -10,8 +10,10 @@
    of round 1 (sigma LUT gates costed as this backend's interval kernel) and measures the what-ifs it changed;
    round 4 predicts all nine from the profile recalibrated on the backend with folded interval keys (round 3's
    predictions describe a backend and profile since changed and were not measured); round 5 predicts them from the
-   profile fitted on the 39 runs of the backend after the fifth round and measures the three with the largest
-   predicted effects (the device's time for the session ran out there).
+   profile fitted on the 39 runs of the backend after the fifth round and measures them in three device calls (D:
+   the three with the largest predicted effects; E: four more; F: the last two and SIGMA inverse again, its gate now
+   built before the clock); round 6 re-predicts after the model fix of round 5's LAN miss (a concurrent flush's PFSS
+   launched on the party's one thread) and measures the two that missed (call G).
    The 2026-12-03 set (``CURRENT_SET``, the backend after docs/real_backend.md's fifth round) against ``real-h200``
    and against the candidate profile fitted on that set's r0 runs (``CANDIDATE``; not adopted: docs/validation.md).
 3. SUF's bench on the H200 (validation/suf_h200_device) against ``suf-h100`` and ``suf-h200``.
@@ -38,11 +40,15 @@ from simflush.sim.cost import load_cost  # noqa: E402
 
 REAL = HERE / "real_backend_h200"
 CALIBRATION = REAL / "calibration"
-ROUNDS = [(1, "predictions_bert-base_T128_L1.json", "whatifs"),
-          (2, "predictions2_bert-base_T128_L1.json", "whatifs2"),
-          (4, "predictions4_bert-base_T128_L1.json", "whatifs4"),
-          (5, "s13_2026-12-03/predictions5_bert-base_T128_L1.json", "s13_2026-12-03/callD/whatifs5")]
-# (round, predictions, runs folder), under REAL
+ROUNDS = [("1", "predictions_bert-base_T128_L1.json", "whatifs"),
+          ("2", "predictions2_bert-base_T128_L1.json", "whatifs2"),
+          ("4", "predictions4_bert-base_T128_L1.json", "whatifs4"),
+          ("5D", "s13_2026-12-03/predictions5_bert-base_T128_L1.json", "s13_2026-12-03/callD/whatifs5"),
+          ("5E", "s13_2026-12-03/predictions5_bert-base_T128_L1.json", "s14_2026-12-03/callE/whatifs5b"),
+          ("5F", "s13_2026-12-03/predictions5_bert-base_T128_L1.json", "s14_2026-12-03/callF/whatifs5c"),
+          ("6G", "s14_2026-12-03/predictions6_bert-base_T128_L1.json", "s14_2026-12-03/callG/whatifs6")]
+# (round and the device call that measured it, predictions, runs folder), under REAL; each call measures its
+# own baseline, since machines of different calls differ by up to 20 %
 CURRENT_SET = REAL / "calibration_2026-12-03"   # runs of the backend after the fifth round (docs/validation.md)
 CANDIDATE = CURRENT_SET / "candidate_real-h200.json"   # simflush calibrate on that set's r0 runs (not the preset)
 SUF_H200 = HERE / "suf_h200_device"
@@ -75,8 +81,8 @@ def real_totals(cost_name: str = "real-h200", folder: Path = CALIBRATION) -> lis
     return out
 
 
-def whatif_rounds() -> list[tuple[int, dict, list[dict]]]:
-    """Each round: its number, its predictions file's document and ``real_whatifs.check``'s rows."""
+def whatif_rounds() -> list[tuple[str, dict, list[dict]]]:
+    """Each round: its label, its predictions file's document and ``real_whatifs.check``'s rows."""
     out = []
     for number, predictions, runs in ROUNDS:
         doc = json.loads((REAL / predictions).read_text())
@@ -95,12 +101,12 @@ def suf_h200_rows() -> list[dict]:
     return rows
 
 
-def plot(totals: list[dict], rounds: list[tuple[int, dict, list[dict]]], path: Path) -> None:
+def plot(totals: list[dict], rounds: list[tuple[str, dict, list[dict]]], path: Path) -> None:
     from matplotlib.figure import Figure
 
     from simflush.io.plots import DPI
 
-    fig = Figure(figsize=(12, 4.8), layout="constrained")
+    fig = Figure(figsize=(12, 6.4), layout="constrained")
     left, right = fig.subplots(1, 2)
     labels = [f"{r['model']}\nT={r['seq_len']} L={r['layers']}" for r in totals]
     x = range(len(totals))
@@ -122,8 +128,7 @@ def plot(totals: list[dict], rounds: list[tuple[int, dict, list[dict]]], path: P
                      fontsize=7)
     right.invert_yaxis()
     right.set_xlabel("predicted / measured speed-up (log)")
-    numbers = ", ".join(f"({n})" for n, _, _ in rounds)
-    right.set_title(f"what-ifs, bert-base T=128, 1 layer: rounds {numbers}", fontsize=9)
+    right.set_title("what-ifs, bert-base T=128, 1 layer, by (round and device call)", fontsize=9)
     right.legend(fontsize=7)
     fig.savefig(path, dpi=DPI)
 
