@@ -58,3 +58,6 @@ def test_one_host_thread_overlaps_only_the_gpu_work_with_the_open():
     assert lan[1].online_time_s / lan[0].online_time_s - 1 > 2 * (wan[1] / wan[0] - 1)
     one_chain = [hpw("lan", t, policy="suf", chains=1).online_time_s for t in (0, 1)]
     assert one_chain[0] == one_chain[1]
+    # a background flush (pfss_eager) likewise: its step work and launches hold the party, not another chain's steps
+    eager = [hpw("lan", t, policy="pfss_eager").online_time_s for t in (0, 1)]
+    assert eager[1] > eager[0]

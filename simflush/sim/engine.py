@@ -292,6 +292,11 @@ class Simulation:
             yield from self._await_inflight(party, step.needs)
         flush, charges, records = step.flush, step.charges, iter(records)
         if flush.background:
+            if self.config.settings.overlap_one_thread:   # its step work and launches on the party, then the GPU's
+                launches, pfss = _launches(step.charges.pfss)
+                yield from self._wait(launches + sum(step.charges.pfss_before))
+                step = replace(step, charges=replace(step.charges, pfss=pfss,
+                                                     pfss_before=(0.0,) * len(step.charges.pfss_before)))
             return self._start_background(party, step, records, reply)
         if flush.open and not flush.concurrent:  # prep and after are folded into the open's own waits: fewer events
             yield from self._open(party, flush.open, charges.open, next(records))
@@ -301,8 +306,8 @@ class Simulation:
         yield from self._wait(charges.prep)
         if flush.concurrent and self.config.settings.overlap_one_thread:
             # one host thread: the jobs' launch and staging before the send, only their GPU work beside the wire
-            yield from self._wait(sum(c.stage for c in pfss if c.work is not None))
-            pfss = tuple(replace(c, stage=0.0) for c in pfss)
+            launches, pfss = _launches(pfss)
+            yield from self._wait(launches)
         evaluations = [self._pfss(party, c, next(records) if op.jobs else None)
                        for op, c in zip(flush.pfss, pfss, strict=True)]
         if flush.concurrent:
@@ -401,6 +406,12 @@ class Simulation:
         if record is not None:
             record.start_s, record.duration_s = start, self.env.now - start
             record.eval_s, record.finish_s = eval_end - start, self.env.now - eval_end
+
+
+def _launches(pfss: tuple[PfssCharges, ...]) -> tuple[float, tuple[PfssCharges, ...]]:
+    """PFSS ops' launch and staging, which a party of one host thread (``overlap_one_thread``) does itself, and the
+    ops' charges without them: what is left to the GPU beside the party's other work."""
+    return sum(c.stage for c in pfss if c.work is not None), tuple(replace(c, stage=0.0) for c in pfss)
 
 
 def simulate(config: SimConfig, replay: bool = True, schedules: ScheduleCache | None = None,
