@@ -53,4 +53,5 @@ def test_check_takes_medians_and_compares_speedups(predictions, tmp_path):
     rows = real_whatifs.check(predictions, tmp_path / "runs.jsonl")
     assert rows[0]["measured"] == pytest.approx(2.0) and rows[0]["runs"] == (3, 3)
     assert rows[0]["ratio"] == pytest.approx(first["speedup"] / 2.0)
+    assert rows[0]["range"] == pytest.approx((1.0 / 0.6, 5.0 / 0.5))   # slowest against fastest, both ways
     assert all(r["measured"] is None for r in rows[1:])

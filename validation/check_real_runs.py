@@ -166,12 +166,14 @@ def main() -> None:
     for number, doc, rows in rounds:
         print(f"\nwhat-ifs, round {number}: predictions of {doc['commit'][:12]} ({doc['cost']}), {doc['model']} "
               f"T={doc['seq_len']} L={doc['layers']}")
-        print("| what-if | predicted speed-up | measured | runs (base, variant) | predicted / measured |")
-        print("|---|--:|--:|--:|--:|")
+        print("| what-if | predicted speed-up | measured | run against run | runs (base, variant) | "
+              "predicted / measured |")
+        print("|---|--:|--:|--:|--:|--:|")
         for r in rows:
             measured = "not measured" if r["measured"] is None else f"{r['measured']:.3f}"
             ratio = "" if r["ratio"] is None else f"{r['ratio']:.3f}"
-            print(f"| {r['name']} | {r['predicted']:.3f} | {measured} | {r['runs'] or ''} | {ratio} |")
+            reach = "" if r["range"] is None else "{:.3f}-{:.3f}".format(*r["range"])
+            print(f"| {r['name']} | {r['predicted']:.3f} | {measured} | {reach} | {r['runs'] or ''} | {ratio} |")
     print("\nSUF's bench on the H200: measured and predicted online time (s)")
     print("| run | model | T | measured | suf-h100 | suf-h200 |")
     print("|---|---|--:|--:|--:|--:|")

@@ -10,7 +10,8 @@ with the cost profile, as the real backend runs them on the GPU, and writes the 
 (baseline / variant) with the commit it was made at, so that the prediction is on record before anything is
 measured. ``command`` prints the ``benchmarks/real_runs.py`` command that measures every configuration, in rounds.
 ``check`` reads those runs (DIR/runs.jsonl), takes each configuration's median online time, and reports each
-what-if's measured speed-up and the ratio of the two speed-ups (predicted / measured; the goal: within 10 %).
+what-if's measured speed-up, the range that one baseline run against one variant run gives (how far the runs'
+spread reaches), and the ratio of the two speed-ups (predicted / measured; the goal: within 10 %).
 """
 
 from __future__ import annotations
@@ -126,10 +127,13 @@ def check(doc: dict, runs_file: Path) -> list[dict]:
     out = []
     for w in doc["whatifs"]:
         base, variant = (times.get(key(_config(w[k]))) for k in ("base", "variant"))
-        row = {"name": w["name"], "predicted": w["speedup"], "measured": None, "ratio": None, "runs": None}
+        row = {"name": w["name"], "predicted": w["speedup"], "measured": None, "ratio": None, "runs": None,
+               "range": None}
         if base and variant:
             measured = statistics.median(base) / statistics.median(variant)
-            row.update(measured=measured, ratio=w["speedup"] / measured, runs=(len(base), len(variant)))
+            # what any one baseline run against any one variant run gives: the run-to-run spread's reach
+            row.update(measured=measured, ratio=w["speedup"] / measured, runs=(len(base), len(variant)),
+                       range=(min(base) / max(variant), max(base) / min(variant)))
         out.append(row)
     return out
 
@@ -166,14 +170,16 @@ def main() -> None:
         print(json.dumps(rows, indent=2))
         return
     print(f"predictions of {doc['commit'][:12]} ({doc['cost']}), {doc['model']} T={doc['seq_len']} L={doc['layers']}")
-    print("| what-if | predicted speed-up | measured | predicted / measured | within 10 % |")
-    print("|---|--:|--:|--:|---|")
+    print("| what-if | predicted speed-up | measured | run against run | predicted / measured | within 10 % |")
+    print("|---|--:|--:|--:|--:|---|")
     for r in rows:
         if r["measured"] is None:
-            print(f"| {r['name']} | {r['predicted']:.3f} | not measured | | |")
+            print(f"| {r['name']} | {r['predicted']:.3f} | not measured | | | |")
         else:
             ok = "yes" if abs(r["ratio"] - 1) <= GOAL else "no"
-            print(f"| {r['name']} | {r['predicted']:.3f} | {r['measured']:.3f} | {r['ratio']:.3f} | {ok} |")
+            lo, hi = r["range"]
+            print(f"| {r['name']} | {r['predicted']:.3f} | {r['measured']:.3f} | {lo:.3f}-{hi:.3f} | "
+                  f"{r['ratio']:.3f} | {ok} |")
 
 
 if __name__ == "__main__":
