@@ -15,12 +15,12 @@ cp.cuda.Device().synchronize()
 if sys.argv[1] == "reserved":
     block = cp.empty(1 << 30, dtype=cp.uint8)
     del block
-times = []
+times, held = [], []   # every array held, as a run's live values are: nothing freed is there to reuse
 for words in (8192, 4096, 2048, 1024, 512, 256):
     for _ in range(4):
         start = time.perf_counter()
-        a = cp.empty(words + 7 * len(times), dtype=cp.uint64)   # a size of its own each time
-        a.fill(1)
+        held.append(cp.empty(words + 64 * len(times), dtype=cp.uint64))   # a size of its own each time
+        held[-1].fill(1)
         cp.cuda.Device().synchronize()
         times.append(time.perf_counter() - start)
 print(f"{sys.argv[1]:9s} allocations {len(times)}  median {statistics.median(times) * 1e6:7.1f} us  "
