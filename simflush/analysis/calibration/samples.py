@@ -96,7 +96,8 @@ def config_of_trace(m: TraceMeta, cost: CostModel | None = None, knobs: list[str
     profile = profile_of_trace(m)
     defaults = resolve(profile, get_model(m.model)).env
     settings = dict(m.settings)
-    if m.system == "real_backend" and m.backend == "gpu":   # its traces before 2026-12-01 did not record this
+    # its GPU traces before 2026-12-01 did not record its device packing, nor before 2026-12-03 its one-thread overlap
+    if m.system == "real_backend" and m.backend == "gpu":
         settings = REAL_BACKEND_GPU_KNOBS | settings
     if m.system == "real_backend" and m.n_bits:   # nor, before 2026-12-02, that its opens went at its own ring
         settings = {"ring_bits": str(m.n_bits)} | settings
