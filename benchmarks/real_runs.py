@@ -5,10 +5,10 @@
         [--config policy=have_pfss_work,chains=2,net=wan --config rsqrt_iters=2,n_bits=52 ...]
 
 Each case is MODEL:SEQ_LEN:LAYERS; each config a comma-separated list of ``policy=P``, ``chains=K``, ``net=N``,
-``n_bits=B`` (the ring, 48 by default), ``spin_us=S`` (the channels' receive spin, run's ``--spin-us``) and runtime
-knobs ``K=V`` (``--config ''`` or none given: SUF's policy, one chain, loopback, 48 bits, the defaults).
-``--pin-cores``: each party on its own physical cores; ``--deploy two-gpu``: each on its own GPU (``real_backend run
---deploy``; recorded in each line). Every
+``n_bits=B`` (the ring, 48 by default), ``spin_us=S`` (the channels' receive spin, run's ``--spin-us``),
+``rehearse_tokens=N`` (the rehearsal's length, run's ``--rehearse-tokens``) and runtime knobs ``K=V`` (``--config
+''`` or none given: SUF's policy, one chain, loopback, 48 bits, the defaults). ``--pin-cores``: each party on its own
+physical cores; ``--deploy two-gpu``: each on its own GPU (``real_backend run --deploy``; recorded in each line). Every
 (case, config) pair is run ``--runs`` times with ``python -m real_backend run`` (two party processes over loopback
 TCP; ``--mps`` starts the MPS daemon first and stops it after, so both parties share the GPU instead of
 time-slicing it), in rounds: round i runs every pair once before round i+1 starts, so a drift of the machine's speed
@@ -40,6 +40,7 @@ class RunConfig:
     knobs: tuple[str, ...] = ()
     n_bits: int = RING_BITS
     spin_us: int | None = None   # the channels' receive spin (run's --spin-us; None: the channel's default)
+    rehearse_tokens: int | None = None   # the rehearsal's tokens (run's --rehearse-tokens; None: run's default)
 
     @classmethod
     def parse(cls, text: str) -> "RunConfig":
@@ -50,7 +51,7 @@ class RunConfig:
                 raise ValueError(f"--config {text!r}: {item!r} is not KEY=VALUE (policy=, chains=, net= or a knob)")
             if key in ("policy", "net"):
                 fields[key] = value
-            elif key in ("chains", "n_bits", "spin_us"):
+            elif key in ("chains", "n_bits", "spin_us", "rehearse_tokens"):
                 least = 0 if key == "spin_us" else 1
                 if not value.isdigit() or int(value) < least:
                     raise ValueError(f"--config {text!r}: {key}={value}: expected a whole number >= {least}")
@@ -65,7 +66,9 @@ class RunConfig:
                          *([f"chains={self.chains}"] if self.chains != 1 else []),
                          *([f"net={self.net}"] if self.net != "loopback" else []),
                          *([f"n_bits={self.n_bits}"] if self.n_bits != RING_BITS else []),
-                         *([f"spin_us={self.spin_us}"] if self.spin_us is not None else []), *self.knobs])
+                         *([f"spin_us={self.spin_us}"] if self.spin_us is not None else []),
+                         *([f"rehearse_tokens={self.rehearse_tokens}"] if self.rehearse_tokens is not None else []),
+                         *self.knobs])
 
     def tag(self) -> str:
         """The config in a file name ('' for the default one)."""
@@ -74,6 +77,7 @@ class RunConfig:
     def args(self) -> list[str]:
         return ["--policy", self.policy, "--chains", str(self.chains), "--net", self.net, "--n-bits", str(self.n_bits),
                 *(["--spin-us", str(self.spin_us)] if self.spin_us is not None else []),
+                *(["--rehearse-tokens", str(self.rehearse_tokens)] if self.rehearse_tokens is not None else []),
                 *(a for k in self.knobs for a in ("--set", k))]
 
 
@@ -154,7 +158,7 @@ def run_one(args: argparse.Namespace, i: int, case: str, config: RunConfig) -> d
     doc = json.loads(Path(f"{path}.json").read_text())
     return {"case": case, "run": i, "mps": args.mps, "pin_cores": args.pin_cores, "deploy": args.deploy,
             "n_bits": config.n_bits, "net": config.net, "policy": config.policy, "chains": config.chains,
-            "spin_us": config.spin_us,
+            "spin_us": config.spin_us, "rehearse_tokens": config.rehearse_tokens,
             "knobs": list(config.knobs), "online_s": doc["timing"]["online_time_s"],
             "keygen_s": doc["keygen_s"], "bit_exact": doc["bit_exact_with_plaintext"],
             "schedule_equal": all(doc["schedule_equals_dealer_pass"]), "card": doc["device"], "file": path.name}

@@ -1,7 +1,8 @@
 """``python -m real_backend.run``: a model's layers for real, two party processes over TCP on this host.
 
     python -m real_backend.run --model bert-tiny --seq-len 128 [--layers L] [--set K=V ...] [--n-bits N] [--gpu]
-                               [--deploy two-gpu] [--seed S] [--timeout-s T] [--spin-us S] [--pin-cores]
+                               [--deploy two-gpu] [--seed S] [--timeout-s T] [--spin-us S] [--rehearse-tokens N]
+                               [--pin-cores]
                                [--json OUT.json]
 
 The launcher checks the settings (a setting without a value definition, or a ring the range check says overflows for
@@ -75,7 +76,7 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
         rehearsal_s = 0.0
         if job["gpu"]:   # NumPy has nothing to compile at first use
             rehearsal_s = rehearse(party, spec, job["weights"], settings, job["fixed"], job["batch"], xp,
-                                   job["policy"])
+                                   job["policy"], job["rehearse_tokens"])
         exchange.prepare(job["largest_open"], job["fixed"].n_bits, xp)
         # the handshake waits for both parties' first layer and kernels: it is also the online clock's start line
         result = run_party(party, spec, job["weights"], job["share"], settings, job["fixed"], job["batch"],
@@ -123,7 +124,7 @@ def _device_name() -> str:
 
 
 PUBLIC = ("gpu", "model", "runtime", "knobs", "policy", "chains", "net", "weights", "fixed", "seq_len", "layers",
-          "largest_open")
+          "largest_open", "rehearse_tokens")
 
 
 def party_jobs(tapes: Any, shares: Any, public: dict) -> list[dict]:
@@ -282,6 +283,7 @@ def launch(jobs: list[dict], timeout_s: float, work: Path | None = None, pin_cor
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
+    from .twoparty import REHEARSAL_SEQ_LEN
     p = argparse.ArgumentParser(prog="python -m real_backend.run", description=__doc__.splitlines()[0])
     p.add_argument("--model", default="bert-tiny")
     p.add_argument("--seq-len", type=int, default=128)
@@ -299,6 +301,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", help="a fixed dealer seed (reproducible keys: for tests only; a warning says so)")
     p.add_argument("--timeout-s", type=float, default=60.0, help="every receive's timeout (default 60)")
     _spin_argument(p)
+    p.add_argument("--rehearse-tokens", type=int, default=REHEARSAL_SEQ_LEN, metavar="N",
+                   help="with --gpu: each party's rehearsal before the clock runs one layer at N tokens (default "
+                   f"{REHEARSAL_SEQ_LEN}: meets every kernel; the run's --seq-len also meets its array sizes)")
     p.add_argument("--pin-cores", action="store_true",
                    help="each party process on its own half of the physical cores (as two servers would be)")
     p.add_argument("--json", metavar="OUT.json")
@@ -373,6 +378,11 @@ def prepare(args: argparse.Namespace, folder: Path, check_ahead: bool = False) -
         if args.timeout_s <= 0:
             raise ConfigError(f"--timeout-s {args.timeout_s}: must be positive")
         spin_seconds(args)
+        if not 1 <= args.rehearse_tokens <= args.seq_len:
+            raise ConfigError(f"--rehearse-tokens {args.rehearse_tokens}: allowed: 1..--seq-len ({args.seq_len})")
+        problem = value_definition_error(spec, args.rehearse_tokens, settings)
+        if problem:
+            raise ConfigError(f"--rehearse-tokens {args.rehearse_tokens}: {problem}")
         devices = party_devices(args.deploy, args.gpu)   # checked before the keys are dealt
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -396,7 +406,8 @@ def prepare(args: argparse.Namespace, folder: Path, check_ahead: bool = False) -
     tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, layers, dealer, args.policy, schedule=schedule,
                  files=TapeFileWriter(folder), progress=_progress)
     public = {**record, "policy": args.policy, "pin_cores": args.pin_cores, "deploy": args.deploy, "devices": devices,
-              "spin_us": args.spin_us, "net": args.net, "seq_len": args.seq_len, "gpu": args.gpu, "schedule": schedule,
+              "spin_us": args.spin_us, "rehearse_tokens": args.rehearse_tokens, "net": args.net,
+              "seq_len": args.seq_len, "gpu": args.gpu, "schedule": schedule,
               "largest_open": max((r.words for r in schedule if r.event is FlushKind.OPEN), default=0),
               "keygen_s": time.perf_counter() - start, "key_bytes": [tapes[0].nbytes, tapes[1].nbytes],
               **({"references": pending} if pending else {})}
@@ -424,7 +435,8 @@ def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: s
     doc = {
         "model": spec.name, "seq_len": public["seq_len"], "batch_size": 1, "n_layers": layers, "n_bits": fixed.n_bits,
         "gpu": public["gpu"], "pin_cores": public.get("pin_cores", False),
-        "deploy": public.get("deploy", "colocated"), "spin_us": public.get("spin_us"), "keygen_s": public["keygen_s"],
+        "deploy": public.get("deploy", "colocated"), "spin_us": public.get("spin_us"),
+        "rehearse_tokens": public["rehearse_tokens"], "keygen_s": public["keygen_s"],
         "key_bytes_per_party": public["key_bytes"],
         "pfss": {"open_flushes": sum(1 for rs in records for r in rs if r.event is FlushKind.OPEN),
                  "num_flushes": sum(1 for rs in records for r in rs if r.event is FlushKind.PFSS),

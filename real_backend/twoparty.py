@@ -239,18 +239,19 @@ REHEARSAL_SEQ_LEN = 2
 
 
 def rehearse(party: int, spec: ModelSpec, weights: ModelWeights, settings: Settings, fixed: FixedPoint, batch: int,
-             xp: Any, policy: str = "suf") -> float:
-    """One layer at ``REHEARSAL_SEQ_LEN`` tokens against an echo peer, on keys dealt here for it alone, before a
-    fresh process's online clock: CuPy compiles and loads each elementwise kernel, reduction and scan at its first
-    use (about half a second a party process, measured inside the first LayerNorm), which a compiled runtime such as
-    SUF's does not pay while it runs. Kernels depend on the dtypes, not the sizes, so a short run meets them all.
-    Its values are meaningless and nothing of it is kept: no key, share or word of the real run is touched.
-    Returns its seconds."""
+             xp: Any, policy: str = "suf", seq_len: int = REHEARSAL_SEQ_LEN) -> float:
+    """One layer at ``seq_len`` tokens against an echo peer, on keys dealt here for it alone, before a fresh
+    process's online clock: CuPy compiles and loads each elementwise kernel, reduction and scan at its first use
+    (about half a second a party process, measured inside the first LayerNorm), which a compiled runtime such as
+    SUF's does not pay while it runs. A short run meets every kernel; what it does not meet is what depends on the
+    arrays' sizes (the pool's blocks of each size, a kernel's variants), which a rehearsal at the run's own length
+    does (``run --rehearse-tokens``). Its values are meaningless and nothing of it is kept: no key, share or word of
+    the real run is touched. Returns its seconds."""
     start = time.perf_counter()
-    tapes = deal(spec, weights, settings, fixed, batch, REHEARSAL_SEQ_LEN, 1,
-                 Dealer(secrets.token_bytes(32), use_gpu=is_cupy(xp)), policy)
-    zeros = RingArray(xp.zeros(batch * REHEARSAL_SEQ_LEN * spec.d_model, dtype=np.uint64), fixed.frac_bits)
-    run_party(party, spec, weights, zeros, settings, fixed, batch, REHEARSAL_SEQ_LEN, 1, tapes[party],
+    dealer = Dealer(secrets.token_bytes(32), use_gpu=is_cupy(xp))
+    tapes = deal(spec, weights, settings, fixed, batch, seq_len, 1, dealer, policy)
+    zeros = RingArray(xp.zeros(batch * seq_len * spec.d_model, dtype=np.uint64), fixed.frac_bits)
+    run_party(party, spec, weights, zeros, settings, fixed, batch, seq_len, 1, tapes[party],
               lambda mine: mine.copy(), xp, policy)
     return time.perf_counter() - start
 

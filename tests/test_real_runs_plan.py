@@ -49,6 +49,15 @@ def test_a_config_can_set_the_channels_spin():
         RunConfig.parse("spin_us=-1")
 
 
+def test_a_config_can_set_the_rehearsals_length():
+    c = RunConfig.parse("rehearse_tokens=128")
+    assert c == RunConfig(rehearse_tokens=128) and RunConfig.parse(c.spec()) == c
+    assert c.args()[c.args().index("--rehearse-tokens") + 1] == "128" and "rehearse_tokens-128" in c.tag()
+    assert "--rehearse-tokens" not in RunConfig().args()
+    with pytest.raises(ValueError, match="rehearse_tokens=0"):
+        RunConfig.parse("rehearse_tokens=0")
+
+
 def test_warm_up_runs_are_the_first_pair_kept_out_of_the_rounds(tmp_path, monkeypatch):
     calls = []
 

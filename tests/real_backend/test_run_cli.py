@@ -41,7 +41,7 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     assert doc["error_vs_float"]["rel_rms"] < 0.01
     assert "warning" not in proc.stderr       # the dealer seed came from the OS
     assert doc["pin_cores"] is True and " on CPUs [" in proc.stderr   # each party on its own cores (said where)
-    assert doc["spin_us"] == 120
+    assert doc["spin_us"] == 120 and doc["rehearse_tokens"] == 2
     trace = read_trace(trace_file)            # the run as a trace: every flush timed, read back as the exporters do
     assert trace.timed and trace.meta.system == "real_backend"
     assert doc["deploy"] == trace.meta.deploy == "colocated"
@@ -69,6 +69,10 @@ def test_each_party_is_told_the_runs_largest_open_to_size_its_buffers_before_the
     largest = max(r.words for r in public["schedule"] if r.event is FlushKind.OPEN)
     assert largest > 4 * 128   # a Beaver product's E and F: more than a hidden state's words
     assert [job["largest_open"] for job in jobs] == [largest, largest]
+    assert [job["rehearse_tokens"] for job in jobs] == [2, 2]   # the default rehearsal: every kernel, 2 tokens
+    _, jobs = prepare(parse(["--model", "bert-tiny", "--seq-len", "4", "--layers", "1", "--rehearse-tokens", "4"]),
+                      tmp_path)
+    assert [job["rehearse_tokens"] for job in jobs] == [4, 4]
 
 
 def test_the_check_computed_while_the_dealer_deals_is_the_reports_own(tmp_path):
@@ -111,7 +115,9 @@ def test_a_bad_policy_chain_count_network_or_deployment_is_refused():
     for argv, named in ((("--policy", "fastest"), "'fastest'"), (("--chains", "0"), "--chains 0"),
                         (("--net", "custom:0,1"), "custom:0,1"), (("--deploy", "nope"), "colocated, two-gpu"),
                         (("--deploy", "two-gpu"), "needs --gpu"), (("--spin-us", "-5"), "--spin-us -5"),
-                        (("--spin-us", "2000000", "--timeout-s", "2"), "--spin-us 2e+06")):
+                        (("--spin-us", "2000000", "--timeout-s", "2"), "--spin-us 2e+06"),
+                        (("--rehearse-tokens", "0"), "--rehearse-tokens 0"),
+                        (("--rehearse-tokens", "3"), "--rehearse-tokens 3")):
         proc = run("--model", "bert-tiny", "--seq-len", "2", *argv)
         assert proc.returncode == 2 and named in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
 
@@ -175,7 +181,7 @@ def test_a_party_process_that_fails_is_named_and_stops_its_peer():
     tapes[1].layers[0].streams["flush"] = tapes[1].layers[0].streams["flush"][:2]
     public = {"gpu": False, "model": spec.name, "runtime": "suf-gpu-bench", "knobs": {}, "policy": "suf",
               "chains": 1, "net": "loopback", "weights": weights, "fixed": fixed, "seq_len": 2, "layers": 1,
-              "largest_open": 64}
+              "largest_open": 64, "rehearse_tokens": 2}
     jobs = party_jobs(tapes, share_input(x, fixed), public)
     start = time.perf_counter()
     got, failed = launch(jobs, timeout_s=60)

@@ -463,4 +463,5 @@ def test_a_rehearsal_runs_its_own_keys_and_leaves_the_real_tape_whole():
     tapes = deal(spec, weights, settings, FIXED, 1, T, LAYERS, Dealer(b"rehearsal"))
     before = tapes[0].nbytes
     assert rehearse(0, spec, weights, settings, FIXED, 1, np) > 0
+    assert rehearse(0, spec, weights, settings, FIXED, 1, np, seq_len=T) > 0   # at the run's own length
     assert tapes[0].nbytes == before
