@@ -9,10 +9,10 @@ el() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a $W/steps.txt; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > $W/card.txt 2>&1
 el "start $(tail -1 $W/card.txt) $(nproc) cpus"
 timeout 230 python3 benchmarks/real_runs.py --gpu --mps --out $W/tiny --case bert-tiny:128:2 --runs 4 --warm-up 1 \
-  --budget-s 210 --config '' --config 'rehearse_tokens=128' > $W/tiny.txt 2>&1
+  --budget-s 190 --config '' --config 'rehearse_tokens=128' > $W/tiny.txt 2>&1
 el "tiny rc=$?"
-timeout 220 python3 benchmarks/real_runs.py --gpu --mps --out $W/base --case bert-base:128:1 --runs 2 \
-  --budget-s 170 --config '' --config 'rehearse_tokens=128' > $W/base.txt 2>&1
+timeout 150 python3 benchmarks/real_runs.py --gpu --mps --out $W/base --case bert-base:128:1 --runs 1 \
+  --budget-s 110 --config '' --config 'rehearse_tokens=128' > $W/base.txt 2>&1
 el "base rc=$?"
 S=validation/real_backend_h200/s15_2026-12-06/layer_split.py
 python3 $S $W/tiny $W/base > $W/layer_split.txt 2>&1
