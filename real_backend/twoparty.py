@@ -253,6 +253,9 @@ def rehearse(party: int, spec: ModelSpec, weights: ModelWeights, settings: Setti
     zeros = RingArray(xp.zeros(batch * seq_len * spec.d_model, dtype=np.uint64), fixed.frac_bits)
     run_party(party, spec, weights, zeros, settings, fixed, batch, seq_len, 1, tapes[party],
               lambda mine: mine.copy(), xp, policy)
+    del tapes, zeros
+    if is_cupy(xp):   # the rehearsal's keys (GBs at a run's length) leave CuPy's pool, as the card's free memory
+        xp.get_default_memory_pool().free_all_blocks()   # sizes the real tape's preload budget
     return time.perf_counter() - start
 
 
