@@ -8,8 +8,8 @@ T0=$(date +%s)
 el() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a $W/steps.txt; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > $W/card.txt 2>&1
 el "start $(tail -1 $W/card.txt) $(nproc) cpus"
-timeout 230 python3 benchmarks/real_runs.py --gpu --mps --out $W/tiny --case bert-tiny:128:2 --runs 4 --warm-up 1 \
-  --budget-s 190 --config '' --config 'rehearse_tokens=128' > $W/tiny.txt 2>&1
+timeout 130 python3 benchmarks/real_runs.py --gpu --mps --out $W/tiny --case bert-tiny:128:2 --runs 2 --warm-up 1 \
+  --budget-s 105 --config '' --config 'rehearse_tokens=128' > $W/tiny.txt 2>&1
 el "tiny rc=$?"
 python3 validation/real_backend_h200/s15_2026-12-06/layer_split.py $W/tiny > $W/layer_split.txt 2>&1
 cd /tmp && tar czf $OUT/wb.tgz wb
