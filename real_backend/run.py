@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .cores import pin
+from .cores import cpu_node, gpu_node, pin
 from .tape import TapeFiles, write_private
 from .xp import convert_tree
 
@@ -84,6 +84,9 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
                            ready=lambda: chan.handshake(job["run_id"]))
         result.output = np.asarray(result.output.get() if hasattr(result.output, "get") else result.output)
         result.rehearsal_s = rehearsal_s
+        result.cpu_nodes = [None if cpu is None else cpu_node(cpu) for cpu in result.cpus]   # this host's
+        if job["gpu"]:
+            result.gpu_node = gpu_node(getattr(xp.cuda.Device(), "pci_bus_id", ""))   # "": unknown
         return result, {"bytes_sent": chan.stats.bytes_sent, "rounds": chan.stats.rounds}
     except channel.PeerError as exc:   # closed, silent or unreachable: name the party that is gone
         raise PeerError(f"lost party {1 - party} (at {peer}): {exc}") from None
@@ -415,6 +418,14 @@ def prepare(args: argparse.Namespace, folder: Path, check_ahead: bool = False) -
     return public, jobs
 
 
+def placement(results: list) -> dict:
+    """Where each party ran, as its own host saw it: the CPUs it was on (at the clock's start, each later layer's
+    start and the end), their NUMA nodes and its GPU's (None where the system does not say)."""
+    return {"cpus_seen_per_party": [r.cpus for r in results],
+            "cpu_nodes_per_party": [r.cpu_nodes for r in results],
+            "gpu_node_per_party": [r.gpu_node for r in results]}
+
+
 def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: str | None,
            reference: tuple[np.ndarray, np.ndarray] | None = None) -> int:
     """Reconstruct the output from both parties' results and print (and write) the run's JSON and trace.
@@ -447,6 +458,7 @@ def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: s
                    "rehearsal_s_per_party": [got[p][0].rehearsal_s for p in (0, 1)],
                    "tape_load_s_per_party": [got[p][0].tape_load_s for p in (0, 1)],
                    "tape_layers_held_per_party": [got[p][0].tape_layers_peak for p in (0, 1)]},
+        "placement": placement([got[p][0] for p in (0, 1)]),
         "output_sha256": hashlib.sha256(np.ascontiguousarray(output).tobytes()).hexdigest(),
         "bit_exact_with_plaintext": bool(np.array_equal(output, plain)),
         "schedule_equals_dealer_pass": [rs == public["schedule"] for rs in records],

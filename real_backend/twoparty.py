@@ -28,6 +28,7 @@ from simflush.tasks.values import FixedPoint, RingArith, RingArray
 
 from . import engine, kernels, task_gates
 from .context import RealContext, performer
+from .cores import current_cpu
 from .dealer import Dealer
 from .dealer_pass import DealerContext, fresh_run_id
 from .ring import Ring
@@ -168,6 +169,10 @@ class PartyResult:
     tape_layers_peak: int = 0                      # the most layers of tape this party held at once
     rehearsal_s: float = 0.0                       # a fresh process's rehearsal before the clock (``rehearse``)
     tape_load_s: float = 0.0                       # reading (and copying up) the tape held before the clock
+    cpus: list = field(default_factory=list)       # the CPU the party ran on at the clock's start, each later
+    #                                                layer's start and the end (``cores.current_cpu``; None: unknown)
+    cpu_nodes: list = field(default_factory=list)  # the NUMA node of each of those CPUs (``cores.cpu_node``)
+    gpu_node: int | None = None                    # its GPU's NUMA node (``cores.gpu_node``), where known
 
     @property
     def schedule(self) -> list[FlushRecord]:
@@ -189,9 +194,12 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
     runner = ValueRun(spec, settings, fixed, ctx.arith, batch, seq_len, policy, context=ctx,
                       perform=performer(ctx, exchange), decode=False)
 
+    cpus: list[int | None] = []
+
     def start_layer(i: int) -> None:
         if i:
             reader.start_layer(i)
+            cpus.append(current_cpu())
         if progress:
             progress(f"party {party}: layer {i + 1} of {layers} started ({time.perf_counter() - start:.1f} s)")
 
@@ -207,15 +215,17 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
         if ready:
             ready()
         start = time.perf_counter()
+        cpus.append(current_cpu())
         out = _layers(runner, loaded, x_share, start_layer)
         ctx.finish_timing()   # on CuPy: waits for the queued work, so the online time holds it
         online_s = time.perf_counter() - start
+        cpus.append(current_cpu())
         reader.finish()
     finally:
         reader.close()
     profile = {**ctx.profile, "matmul_ns": runner.matmul_s}
     return PartyResult(party, out.data, executor.records, online_s, None, runner.spans, profile, reader.peak_held,
-                       tape_load_s=tape_load_s)
+                       tape_load_s=tape_load_s, cpus=cpus)
 
 
 def layer_preparation(settings: Settings, fixed: FixedPoint, xp: Any) -> Callable[[Tape], Tape]:

@@ -22,6 +22,7 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     """With a policy and chains of its own (the defaults run in the tests below), each party pinned to its own
     cores: the flushes are the simulator's for them, PFSS flushes beside opens included."""
     from models.specs import MODELS
+    from real_backend.cores import party_cpus
     from simflush.executor.records import FlushKind
     from simflush.io.bench_json import bench_document
     from simflush.io.trace_schema import read_trace
@@ -41,6 +42,10 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     assert doc["error_vs_float"]["rel_rms"] < 0.01
     assert "warning" not in proc.stderr       # the dealer seed came from the OS
     assert doc["pin_cores"] is True and " on CPUs [" in proc.stderr   # each party on its own cores (said where)
+    seen, pinned = doc["placement"]["cpus_seen_per_party"], party_cpus(os.sched_getaffinity(0))
+    assert [len(cpus) for cpus in seen] == [2, 2]   # the clock's start and the end of its one layer
+    assert all(set(seen[p]) <= pinned[p] for p in (0, 1)), (seen, pinned)   # ... on the cores it was pinned to
+    assert doc["placement"]["gpu_node_per_party"] == [None, None]   # NumPy parties: no GPU
     assert doc["spin_us"] == 120 and doc["rehearse_tokens"] == 2
     trace = read_trace(trace_file)            # the run as a trace: every flush timed, read back as the exporters do
     assert trace.timed and trace.meta.system == "real_backend"

@@ -1,5 +1,6 @@
 """Each run's layers, from its trace: how long each party's layer took (its first executor run's start to its last
-run's end) and, over the runs of one configuration, the median of each executor run in each layer (party 0).
+run's end), where each party ran (its CPUs and their NUMA nodes, the GPU's node; runs from session 15 on) and, over
+the runs of one configuration, the median of each executor run in each layer (party 0).
 
     python layer_split.py DIR [DIR ...]
 
@@ -36,8 +37,12 @@ def main(folders: list[str]) -> None:
             layers = sorted({layer for _, layer in spans})
             cells = ["/".join(f"{1e3 * spans[(p, layer)]:.1f}" for layer in layers) for p in (0, 1)]
             rehearsal = max(doc["timing"].get("rehearsal_s_per_party", [0.0]))
+            where = doc.get("placement")
+            seen = "" if where is None else "  " + " | ".join(
+                f"p{p} cpus {where['cpus_seen_per_party'][p]} nodes {where['cpu_nodes_per_party'][p]} "
+                f"gpu node {where['gpu_node_per_party'][p]}" for p in (0, 1))
             print(f"{doc_file.stem:58s} {1e3 * doc['timing']['online_time_s']:9.1f} {rehearsal:11.1f}  "
-                  f"{cells[0]:16s} {cells[1]}")
+                  f"{cells[0]:16s} {cells[1]}{seen}")
             config = doc_file.stem.rsplit("_r", 1)[0]
             per_config[config].append({"online": doc["timing"]["online_time_s"], "trace": trace, "spans": spans})
     for config, runs in per_config.items():
