@@ -264,8 +264,8 @@ def rehearse(party: int, spec: ModelSpec, weights: ModelWeights, settings: Setti
     run_party(party, spec, weights, zeros, settings, fixed, batch, seq_len, 1, tapes[party],
               lambda mine: mine.copy(), xp, policy)
     del tapes, zeros
-    if is_cupy(xp):   # the rehearsal's keys (GBs at a run's length) leave CuPy's pool, as the card's free memory
-        xp.get_default_memory_pool().free_all_blocks()   # sizes the real tape's preload budget
+    if is_cupy(xp) and seq_len > REHEARSAL_SEQ_LEN:   # a long rehearsal's keys (GBs) leave CuPy's pool: the card's
+        xp.get_default_memory_pool().free_all_blocks()   # free memory sizes the real tape's preload budget
     return time.perf_counter() - start
 
 

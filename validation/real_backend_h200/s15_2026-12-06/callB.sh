@@ -1,6 +1,6 @@
 #!/bin/bash
 # session 15 call B: call A found a rehearsal at the run's length makes both layers equal but slower. Is that its keys
-# left cached in CuPy's pool? The rehearsal now frees the pool's unused blocks when it ends; bert-tiny two layers at
+# left cached in CuPy's pool? A rehearsal longer than the default now frees the pool's unused blocks when it ends; bert-tiny two layers at
 # T = 128, rehearsal at 2 tokens against 128, in rounds, under MPS; then the layer split.
 export TMPDIR=/dev/shm
 W=/tmp/wb; mkdir -p $W
