@@ -6,9 +6,10 @@
 
 Each case is MODEL:SEQ_LEN:LAYERS; each config a comma-separated list of ``policy=P``, ``chains=K``, ``net=N``,
 ``n_bits=B`` (the ring, 48 by default), ``spin_us=S`` (the channels' receive spin, run's ``--spin-us``),
-``rehearse_tokens=N`` (the rehearsal's length, run's ``--rehearse-tokens``) and runtime knobs ``K=V`` (``--config
-''`` or none given: SUF's policy, one chain, loopback, 48 bits, the defaults). ``--pin-cores``: each party on its own
-physical cores; ``--deploy two-gpu``: each on its own GPU (``real_backend run --deploy``; recorded in each line). Every
+``rehearse_tokens=N`` (the rehearsal's length, run's ``--rehearse-tokens``), ``keys_own_pool=1`` (run's
+``--keys-own-pool``) and runtime knobs ``K=V`` (``--config ''`` or none given: SUF's policy, one chain, loopback, 48
+bits, the defaults). ``--pin-cores``: each party on its own physical cores; ``--deploy two-gpu``: each on its own GPU
+(``real_backend run --deploy``; recorded in each line). Every
 (case, config) pair is run ``--runs`` times with ``python -m real_backend run`` (two party processes over loopback
 TCP; ``--mps`` starts the MPS daemon first and stops it after, so both parties share the GPU instead of
 time-slicing it), in rounds: round i runs every pair once before round i+1 starts, so a drift of the machine's speed
@@ -41,6 +42,7 @@ class RunConfig:
     n_bits: int = RING_BITS
     spin_us: int | None = None   # the channels' receive spin (run's --spin-us; None: the channel's default)
     rehearse_tokens: int | None = None   # the rehearsal's tokens (run's --rehearse-tokens; None: run's default)
+    keys_own_pool: bool = False          # each party's keys in a pool of their own (run's --keys-own-pool)
 
     @classmethod
     def parse(cls, text: str) -> "RunConfig":
@@ -51,6 +53,10 @@ class RunConfig:
                 raise ValueError(f"--config {text!r}: {item!r} is not KEY=VALUE (policy=, chains=, net= or a knob)")
             if key in ("policy", "net"):
                 fields[key] = value
+            elif key == "keys_own_pool":
+                if value not in ("0", "1"):
+                    raise ValueError(f"--config {text!r}: keys_own_pool={value}: expected 0 or 1")
+                fields[key] = value == "1"
             elif key in ("chains", "n_bits", "spin_us", "rehearse_tokens"):
                 least = 0 if key == "spin_us" else 1
                 if not value.isdigit() or int(value) < least:
@@ -68,6 +74,7 @@ class RunConfig:
                          *([f"n_bits={self.n_bits}"] if self.n_bits != RING_BITS else []),
                          *([f"spin_us={self.spin_us}"] if self.spin_us is not None else []),
                          *([f"rehearse_tokens={self.rehearse_tokens}"] if self.rehearse_tokens is not None else []),
+                         *(["keys_own_pool=1"] if self.keys_own_pool else []),
                          *self.knobs])
 
     def tag(self) -> str:
@@ -78,6 +85,7 @@ class RunConfig:
         return ["--policy", self.policy, "--chains", str(self.chains), "--net", self.net, "--n-bits", str(self.n_bits),
                 *(["--spin-us", str(self.spin_us)] if self.spin_us is not None else []),
                 *(["--rehearse-tokens", str(self.rehearse_tokens)] if self.rehearse_tokens is not None else []),
+                *(["--keys-own-pool"] if self.keys_own_pool else []),
                 *(a for k in self.knobs for a in ("--set", k))]
 
 
@@ -158,7 +166,7 @@ def run_one(args: argparse.Namespace, i: int, case: str, config: RunConfig) -> d
     doc = json.loads(Path(f"{path}.json").read_text())
     return {"case": case, "run": i, "mps": args.mps, "pin_cores": args.pin_cores, "deploy": args.deploy,
             "n_bits": config.n_bits, "net": config.net, "policy": config.policy, "chains": config.chains,
-            "spin_us": config.spin_us, "rehearse_tokens": config.rehearse_tokens,
+            "spin_us": config.spin_us, "rehearse_tokens": config.rehearse_tokens, "keys_own_pool": config.keys_own_pool,
             "knobs": list(config.knobs), "online_s": doc["timing"]["online_time_s"],
             "keygen_s": doc["keygen_s"], "bit_exact": doc["bit_exact_with_plaintext"],
             "schedule_equal": all(doc["schedule_equals_dealer_pass"]), "card": doc["device"], "file": path.name}

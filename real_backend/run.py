@@ -2,7 +2,7 @@
 
     python -m real_backend.run --model bert-tiny --seq-len 128 [--layers L] [--set K=V ...] [--n-bits N] [--gpu]
                                [--deploy two-gpu] [--seed S] [--timeout-s T] [--spin-us S] [--rehearse-tokens N]
-                               [--pin-cores]
+                               [--keys-own-pool] [--pin-cores]
                                [--json OUT.json]
 
 The launcher checks the settings (a setting without a value definition, or a ring the range check says overflows for
@@ -61,7 +61,7 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
     from models.specs import get_model
 
     from . import channel, opening
-    from .twoparty import PeerError, rehearse, run_party
+    from .twoparty import PeerError, own_key_pool, rehearse, run_party
     xp = np
     if job["gpu"]:
         import cupy as xp
@@ -76,12 +76,13 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
         rehearsal_s = 0.0
         if job["gpu"]:   # NumPy has nothing to compile at first use
             rehearsal_s = rehearse(party, spec, job["weights"], settings, job["fixed"], job["batch"], xp,
-                                   job["policy"], job["rehearse_tokens"])
+                                   job["policy"], job["rehearse_tokens"], job["keys_own_pool"])
+        keys_allocator = own_key_pool(xp)[0] if job["keys_own_pool"] else None
         exchange.prepare(job["largest_open"], job["fixed"].n_bits, xp)
         # the handshake waits for both parties' first layer and kernels: it is also the online clock's start line
         result = run_party(party, spec, job["weights"], job["share"], settings, job["fixed"], job["batch"],
                            job["seq_len"], job["layers"], job["tape"], exchange, xp, job["policy"], progress=_progress,
-                           ready=lambda: chan.handshake(job["run_id"]))
+                           ready=lambda: chan.handshake(job["run_id"]), keys_allocator=keys_allocator)
         result.output = np.asarray(result.output.get() if hasattr(result.output, "get") else result.output)
         result.rehearsal_s = rehearsal_s
         result.cpu_nodes = [None if cpu is None else cpu_node(cpu) for cpu in result.cpus]   # this host's
@@ -127,7 +128,7 @@ def _device_name() -> str:
 
 
 PUBLIC = ("gpu", "model", "runtime", "knobs", "policy", "chains", "net", "weights", "fixed", "seq_len", "layers",
-          "largest_open", "rehearse_tokens")
+          "largest_open", "rehearse_tokens", "keys_own_pool")
 
 
 def party_jobs(tapes: Any, shares: Any, public: dict) -> list[dict]:
@@ -306,7 +307,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     _spin_argument(p)
     p.add_argument("--rehearse-tokens", type=int, default=REHEARSAL_SEQ_LEN, metavar="N",
                    help="with --gpu: each party's rehearsal before the clock runs one layer at N tokens (default "
-                   f"{REHEARSAL_SEQ_LEN}: meets every kernel; the run's --seq-len also meets its array sizes)")
+                   f"{REHEARSAL_SEQ_LEN}: meets every kernel; the run's --seq-len also meets its array sizes, "
+                   "measured slower: docs/real_backend.md)")
+    p.add_argument("--keys-own-pool", action="store_true",
+                   help="with --gpu: each party's keys in a CuPy memory pool apart from its working arrays")
     p.add_argument("--pin-cores", action="store_true",
                    help="each party process on its own half of the physical cores (as two servers would be)")
     p.add_argument("--json", metavar="OUT.json")
@@ -409,7 +413,8 @@ def prepare(args: argparse.Namespace, folder: Path, check_ahead: bool = False) -
     tapes = deal(spec, weights, settings, fixed, 1, args.seq_len, layers, dealer, args.policy, schedule=schedule,
                  files=TapeFileWriter(folder), progress=_progress)
     public = {**record, "policy": args.policy, "pin_cores": args.pin_cores, "deploy": args.deploy, "devices": devices,
-              "spin_us": args.spin_us, "rehearse_tokens": args.rehearse_tokens, "net": args.net,
+              "spin_us": args.spin_us, "rehearse_tokens": args.rehearse_tokens,
+              "keys_own_pool": args.keys_own_pool, "net": args.net,
               "seq_len": args.seq_len, "gpu": args.gpu, "schedule": schedule,
               "largest_open": max((r.words for r in schedule if r.event is FlushKind.OPEN), default=0),
               "keygen_s": time.perf_counter() - start, "key_bytes": [tapes[0].nbytes, tapes[1].nbytes],
@@ -447,7 +452,8 @@ def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: s
         "model": spec.name, "seq_len": public["seq_len"], "batch_size": 1, "n_layers": layers, "n_bits": fixed.n_bits,
         "gpu": public["gpu"], "pin_cores": public.get("pin_cores", False),
         "deploy": public.get("deploy", "colocated"), "spin_us": public.get("spin_us"),
-        "rehearse_tokens": public["rehearse_tokens"], "keygen_s": public["keygen_s"],
+        "rehearse_tokens": public["rehearse_tokens"], "keys_own_pool": public["keys_own_pool"],
+        "keygen_s": public["keygen_s"],
         "key_bytes_per_party": public["key_bytes"],
         "pfss": {"open_flushes": sum(1 for rs in records for r in rs if r.event is FlushKind.OPEN),
                  "num_flushes": sum(1 for rs in records for r in rs if r.event is FlushKind.PFSS),

@@ -20,6 +20,7 @@ import pickle
 import struct
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,12 +247,15 @@ class TapeFileWriter:
 class LayeredReader:
     """Reads a party's tape layer by layer (``start_layer`` before each layer, ``finish`` after the last), with the
     next layer read ahead on a thread: at most two layers are held (``held``, ``peak_held``), unless the whole
-    tape was read before the run (``preload``)."""
+    tape was read before the run (``preload``). ``keys_allocator``: each layer is loaded (and prepared) inside the
+    context it returns, so that its arrays come from a memory pool of their own (``twoparty.own_key_pool``)."""
 
-    def __init__(self, source: TapeList | TapeFiles, xp: Any, prepare: Callable[[Tape], Tape] | None = None):
+    def __init__(self, source: TapeList | TapeFiles, xp: Any, prepare: Callable[[Tape], Tape] | None = None,
+                 keys_allocator: Callable[[], AbstractContextManager] | None = None):
         if isinstance(source, TapeFiles):
             source.check_present()
         self.source, self.xp, self.prepare = source, xp, prepare
+        self.keys_allocator = keys_allocator or nullcontext
         self.reader: TapeReader | None = None
         self.layer = -1
         self.held: set[int] = set()
@@ -285,11 +289,12 @@ class LayeredReader:
         a layer's entries takes milliseconds even when they are there already); on CuPy the copies are waited for
         before the party is handed the layer. ``prepare`` (the reader's) then puts its keys in their kernels'
         layouts."""
-        tape = convert_tree(self.source.load(layer), self.xp)
-        if self.prepare is not None:
-            tape = self.prepare(tape)
-        if is_cupy(self.xp):
-            self.xp.cuda.get_current_stream().synchronize()
+        with self.keys_allocator():
+            tape = convert_tree(self.source.load(layer), self.xp)
+            if self.prepare is not None:
+                tape = self.prepare(tape)
+            if is_cupy(self.xp):
+                self.xp.cuda.get_current_stream().synchronize()
         return tape
 
     def start_layer(self, layer: int) -> None:

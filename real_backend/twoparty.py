@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,13 +183,15 @@ class PartyResult:
 def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingArray, settings: Settings,
               fixed: FixedPoint, batch: int, seq_len: int, layers: int, tape: TapeList | TapeFiles, exchange,
               xp: Any = np, policy: str = "suf", progress: Callable[[str], None] | None = None,
-              ready: Callable[[], None] | None = None) -> PartyResult:
+              ready: Callable[[], None] | None = None,
+              keys_allocator: Callable[[], AbstractContextManager] | None = None) -> PartyResult:
     """One party's online run of ``layers`` layers on its input share; each layer's tape is read when the layer
     starts and must be read to its end by the layer's end. ``progress`` gets a line as each layer starts; ``ready``
     (two processes: the channel's handshake) is called once the first layer and the kernels are loaded, just before
-    the clock starts, so that neither party's clock holds the other's loading."""
+    the clock starts, so that neither party's clock holds the other's loading. ``keys_allocator``: the tape's layers
+    are loaded inside it (``own_key_pool``)."""
     executor = settings.party_executor(party, policy)
-    reader = LayeredReader(tape, xp, layer_preparation(settings, fixed, xp))
+    reader = LayeredReader(tape, xp, layer_preparation(settings, fixed, xp), keys_allocator)
     ctx = RealContext(executor, fixed, xp, reader, settings.interval_fold)
     runner = ValueRun(spec, settings, fixed, ctx.arith, batch, seq_len, policy, context=ctx,
                       perform=performer(ctx, exchange), decode=False)
@@ -248,24 +250,42 @@ def _device_tape_budget(xp: Any) -> int:
 REHEARSAL_SEQ_LEN = 2
 
 
+def own_key_pool(xp: Any) -> tuple[Callable[[], AbstractContextManager], Any]:
+    """A memory pool for a party's keys apart from its working arrays, and the context that allocates from it (CuPy;
+    NumPy: no pool, a context that does nothing). Keys are large and held for a layer; working arrays are small and
+    mostly freed within a flush. In one pool, freed keys leave large free chunks that the small allocations after
+    them split (and merge back when freed) instead of reusing chunks of their own sizes; in two, the working pool
+    keeps chunks of the run's sizes (``run --keys-own-pool``; measured: not yet)."""
+    if not is_cupy(xp):
+        return nullcontext, None
+    pool = xp.cuda.MemoryPool()
+    return (lambda: xp.cuda.using_allocator(pool.malloc)), pool
+
+
 def rehearse(party: int, spec: ModelSpec, weights: ModelWeights, settings: Settings, fixed: FixedPoint, batch: int,
-             xp: Any, policy: str = "suf", seq_len: int = REHEARSAL_SEQ_LEN) -> float:
+             xp: Any, policy: str = "suf", seq_len: int = REHEARSAL_SEQ_LEN, keys_own_pool: bool = False) -> float:
     """One layer at ``seq_len`` tokens against an echo peer, on keys dealt here for it alone, before a fresh
     process's online clock: CuPy compiles and loads each elementwise kernel, reduction and scan at its first use
     (about half a second a party process, measured inside the first LayerNorm), which a compiled runtime such as
     SUF's does not pay while it runs. A short run meets every kernel; what it does not meet is what depends on the
     arrays' sizes (the pool's blocks of each size, a kernel's variants), which a rehearsal at the run's own length
     does (``run --rehearse-tokens``). Its values are meaningless and nothing of it is kept: no key, share or word of
-    the real run is touched. Returns its seconds."""
+    the real run is touched. ``keys_own_pool``: its keys are dealt and loaded in a pool of their own
+    (``own_key_pool``), freed when it ends, so that CuPy's pool keeps only the working arrays' chunks. Returns its
+    seconds."""
     start = time.perf_counter()
-    dealer = Dealer(secrets.token_bytes(32), use_gpu=is_cupy(xp))
-    tapes = deal(spec, weights, settings, fixed, batch, seq_len, 1, dealer, policy)
+    allocator, pool = own_key_pool(xp) if keys_own_pool else (nullcontext, None)
+    with allocator():
+        tapes = deal(spec, weights, settings, fixed, batch, seq_len, 1,
+                     Dealer(secrets.token_bytes(32), use_gpu=is_cupy(xp)), policy)
     zeros = RingArray(xp.zeros(batch * seq_len * spec.d_model, dtype=np.uint64), fixed.frac_bits)
     run_party(party, spec, weights, zeros, settings, fixed, batch, seq_len, 1, tapes[party],
-              lambda mine: mine.copy(), xp, policy)
+              lambda mine: mine.copy(), xp, policy, keys_allocator=allocator)
     del tapes, zeros
-    if is_cupy(xp) and seq_len > REHEARSAL_SEQ_LEN:   # a long rehearsal's keys (GBs) leave CuPy's pool: the card's
-        xp.get_default_memory_pool().free_all_blocks()   # free memory sizes the real tape's preload budget
+    if pool is not None:
+        pool.free_all_blocks()
+    elif is_cupy(xp) and seq_len > REHEARSAL_SEQ_LEN:   # a long rehearsal's keys (GBs) leave CuPy's pool: the
+        xp.get_default_memory_pool().free_all_blocks()   # card's free memory sizes the real tape's preload budget
     return time.perf_counter() - start
 
 

@@ -56,6 +56,11 @@ def test_a_config_can_set_the_rehearsals_length():
     assert "--rehearse-tokens" not in RunConfig().args()
     with pytest.raises(ValueError, match="rehearse_tokens=0"):
         RunConfig.parse("rehearse_tokens=0")
+    c = RunConfig.parse("keys_own_pool=1,rehearse_tokens=128")
+    assert c.keys_own_pool and RunConfig.parse(c.spec()) == c and "--keys-own-pool" in c.args()
+    assert "--keys-own-pool" not in RunConfig.parse("keys_own_pool=0").args()
+    with pytest.raises(ValueError, match="keys_own_pool=yes"):
+        RunConfig.parse("keys_own_pool=yes")
 
 
 def test_warm_up_runs_are_the_first_pair_kept_out_of_the_rounds(tmp_path, monkeypatch):

@@ -46,7 +46,7 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     assert [len(cpus) for cpus in seen] == [2, 2]   # the clock's start and the end of its one layer
     assert all(set(seen[p]) <= pinned[p] for p in (0, 1)), (seen, pinned)   # ... on the cores it was pinned to
     assert doc["placement"]["gpu_node_per_party"] == [None, None]   # NumPy parties: no GPU
-    assert doc["spin_us"] == 120 and doc["rehearse_tokens"] == 2
+    assert doc["spin_us"] == 120 and doc["rehearse_tokens"] == 2 and doc["keys_own_pool"] is False
     trace = read_trace(trace_file)            # the run as a trace: every flush timed, read back as the exporters do
     assert trace.timed and trace.meta.system == "real_backend"
     assert doc["deploy"] == trace.meta.deploy == "colocated"
@@ -75,9 +75,10 @@ def test_each_party_is_told_the_runs_largest_open_to_size_its_buffers_before_the
     assert largest > 4 * 128   # a Beaver product's E and F: more than a hidden state's words
     assert [job["largest_open"] for job in jobs] == [largest, largest]
     assert [job["rehearse_tokens"] for job in jobs] == [2, 2]   # the default rehearsal: every kernel, 2 tokens
-    _, jobs = prepare(parse(["--model", "bert-tiny", "--seq-len", "4", "--layers", "1", "--rehearse-tokens", "4"]),
-                      tmp_path)
-    assert [job["rehearse_tokens"] for job in jobs] == [4, 4]
+    assert [job["keys_own_pool"] for job in jobs] == [False, False]
+    _, jobs = prepare(parse(["--model", "bert-tiny", "--seq-len", "4", "--layers", "1", "--rehearse-tokens", "4",
+                             "--keys-own-pool"]), tmp_path)
+    assert [(job["rehearse_tokens"], job["keys_own_pool"]) for job in jobs] == [(4, True), (4, True)]
 
 
 def test_the_check_computed_while_the_dealer_deals_is_the_reports_own(tmp_path):
@@ -186,7 +187,7 @@ def test_a_party_process_that_fails_is_named_and_stops_its_peer():
     tapes[1].layers[0].streams["flush"] = tapes[1].layers[0].streams["flush"][:2]
     public = {"gpu": False, "model": spec.name, "runtime": "suf-gpu-bench", "knobs": {}, "policy": "suf",
               "chains": 1, "net": "loopback", "weights": weights, "fixed": fixed, "seq_len": 2, "layers": 1,
-              "largest_open": 64, "rehearse_tokens": 2}
+              "largest_open": 64, "rehearse_tokens": 2, "keys_own_pool": False}
     jobs = party_jobs(tapes, share_input(x, fixed), public)
     start = time.perf_counter()
     got, failed = launch(jobs, timeout_s=60)

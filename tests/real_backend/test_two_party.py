@@ -221,6 +221,39 @@ def test_every_layer_a_reader_loads_goes_through_its_prepare_step(tmp_path):
         reader.close()
 
 
+def test_a_reader_loads_and_prepares_every_layer_inside_its_keys_allocator(tmp_path):
+    """``keys_allocator`` (``run --keys-own-pool``): each layer's arrays are made, and its keys prepared, inside the
+    context it gives (on CuPy, a memory pool of the keys' own), for a layer read before the run and ahead of it."""
+    import contextlib
+
+    spec = replace(TINY_BERT, n_layers=3)
+    _, weights, _, settings = setup(spec=spec, seq_len=2, layers=3)
+    inside, prepared = [], []
+
+    @contextlib.contextmanager
+    def allocator():
+        inside.append(True)
+        yield
+        inside.pop()
+
+    def prepare(tape):
+        prepared.append(bool(inside))
+        return tape
+
+    for preloaded in (True, False):
+        (tmp_path / str(preloaded)).mkdir()
+        files = deal(spec, weights, settings, FIXED, 1, 2, 3, Dealer(b"pool"),
+                     files=TapeFileWriter(tmp_path / str(preloaded)))[0]
+        prepared.clear()
+        reader = LayeredReader(files, np, prepare, allocator)
+        reader.preload(files.nbytes if preloaded else 0)
+        for layer in range(3):
+            reader.start_layer(layer)
+            reader.reader = None   # no entries read (the reader would refuse a layer not read to its end)
+        reader.close()
+        assert prepared == [True, True, True] and not inside, preloaded
+
+
 def test_every_gate_is_built_before_the_clock_starts(tmp_path):
     """A tape names each key's gate with its call site's parameters, and a party's reader builds each gate from them
     as it loads the layer (``twoparty.layer_preparation``), so that no flush pays for making a gate's tables: SIGMA's
@@ -463,5 +496,5 @@ def test_a_rehearsal_runs_its_own_keys_and_leaves_the_real_tape_whole():
     tapes = deal(spec, weights, settings, FIXED, 1, T, LAYERS, Dealer(b"rehearsal"))
     before = tapes[0].nbytes
     assert rehearse(0, spec, weights, settings, FIXED, 1, np) > 0
-    assert rehearse(0, spec, weights, settings, FIXED, 1, np, seq_len=T) > 0   # at the run's own length
+    assert rehearse(0, spec, weights, settings, FIXED, 1, np, seq_len=T, keys_own_pool=True) > 0   # at the run's length
     assert tapes[0].nbytes == before
