@@ -425,10 +425,12 @@ def prepare(args: argparse.Namespace, folder: Path, check_ahead: bool = False) -
 
 def placement(results: list) -> dict:
     """Where each party ran, as its own host saw it: the CPUs it was on (at the clock's start, each later layer's
-    start and the end), their NUMA nodes and its GPU's (None where the system does not say)."""
+    start and the end), their NUMA nodes and its GPU's (None where the system does not say), and the state of its
+    CuPy memory pool at the clock's start and end (none on NumPy)."""
     return {"cpus_seen_per_party": [r.cpus for r in results],
             "cpu_nodes_per_party": [r.cpu_nodes for r in results],
-            "gpu_node_per_party": [r.gpu_node for r in results]}
+            "gpu_node_per_party": [r.gpu_node for r in results],
+            "memory_pool_per_party": [r.pool for r in results]}
 
 
 def report(public: dict, got: dict[int, Any], json_out: str | None, trace_out: str | None,

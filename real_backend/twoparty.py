@@ -173,6 +173,8 @@ class PartyResult:
     #                                                layer's start and the end (``cores.current_cpu``; None: unknown)
     cpu_nodes: list = field(default_factory=list)  # the NUMA node of each of those CPUs (``cores.cpu_node``)
     gpu_node: int | None = None                    # its GPU's NUMA node (``cores.gpu_node``), where known
+    pool: list = field(default_factory=list)       # CuPy's memory pool at the clock's start and at its end
+    #                                                (``pool_state``; empty on NumPy)
 
     @property
     def schedule(self) -> list[FlushRecord]:
@@ -218,16 +220,18 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
             ready()
         start = time.perf_counter()
         cpus.append(current_cpu())
+        pool = [pool_state(xp)]
         out = _layers(runner, loaded, x_share, start_layer)
         ctx.finish_timing()   # on CuPy: waits for the queued work, so the online time holds it
         online_s = time.perf_counter() - start
         cpus.append(current_cpu())
+        pool.append(pool_state(xp))
         reader.finish()
     finally:
         reader.close()
     profile = {**ctx.profile, "matmul_ns": runner.matmul_s}
     return PartyResult(party, out.data, executor.records, online_s, None, runner.spans, profile, reader.peak_held,
-                       tape_load_s=tape_load_s, cpus=cpus)
+                       tape_load_s=tape_load_s, cpus=cpus, pool=[p for p in pool if p])
 
 
 def layer_preparation(settings: Settings, fixed: FixedPoint, xp: Any) -> Callable[[Tape], Tape]:
@@ -248,6 +252,15 @@ def _device_tape_budget(xp: Any) -> int:
 
 
 REHEARSAL_SEQ_LEN = 2
+
+
+def pool_state(xp: Any) -> dict:
+    """CuPy's default memory pool now: the bytes in use, the bytes it holds, and its free blocks (how a run's
+    allocations find it: ``own_key_pool``); empty on NumPy."""
+    if not is_cupy(xp):
+        return {}
+    pool = xp.get_default_memory_pool()
+    return {"used_bytes": pool.used_bytes(), "total_bytes": pool.total_bytes(), "free_blocks": pool.n_free_blocks()}
 
 
 def own_key_pool(xp: Any) -> tuple[Callable[[], AbstractContextManager], Any]:

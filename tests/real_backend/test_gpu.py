@@ -153,3 +153,22 @@ def test_dcf_kernel_with_table_leaf_matches_arrays(n, leaf, fold):
         want = dcf.eval_lt(key, x)
         got = to_numpy(kernels.dcf_lt(convert_tree(key, cp), cp.asarray(x)))
         assert (got == want).all(), f"n={n} party {key.party}: {(got != want).mean():.3f} of outputs differ"
+
+
+def test_keys_in_their_own_pool_leave_the_working_pool_alone():
+    """``run --keys-own-pool``: arrays made inside ``own_key_pool``'s context come from its pool, not CuPy's default
+    one, which the working arrays made outside it still use (``pool_state`` reads the default pool)."""
+    import cupy as cp
+
+    from real_backend.twoparty import own_key_pool, pool_state
+    allocator, pool = own_key_pool(cp)
+    before = pool_state(cp)
+    with allocator():
+        keys = cp.zeros(1 << 20, dtype=cp.uint64)
+    assert pool.used_bytes() >= keys.nbytes
+    assert pool_state(cp)["total_bytes"] == before["total_bytes"]   # the default pool gave none of it
+    work = cp.zeros(1 << 20, dtype=cp.uint64)
+    assert pool_state(cp)["used_bytes"] >= before["used_bytes"] + work.nbytes
+    del keys
+    pool.free_all_blocks()
+    assert pool.total_bytes() == 0

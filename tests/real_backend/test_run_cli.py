@@ -46,6 +46,7 @@ def test_two_processes_reconstruct_the_plaintext_run(tmp_path):
     assert [len(cpus) for cpus in seen] == [2, 2]   # the clock's start and the end of its one layer
     assert all(set(seen[p]) <= pinned[p] for p in (0, 1)), (seen, pinned)   # ... on the cores it was pinned to
     assert doc["placement"]["gpu_node_per_party"] == [None, None]   # NumPy parties: no GPU
+    assert doc["placement"]["memory_pool_per_party"] == [[], []]   # ... and no CuPy pool
     assert doc["spin_us"] == 120 and doc["rehearse_tokens"] == 2 and doc["keys_own_pool"] is False
     trace = read_trace(trace_file)            # the run as a trace: every flush timed, read back as the exporters do
     assert trace.timed and trace.meta.system == "real_backend"

@@ -11,6 +11,8 @@ T0=$(date +%s)
 el() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a $W/steps.txt; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > $W/card.txt 2>&1
 el "start $(tail -1 $W/card.txt) $(nproc) cpus"
+timeout 120 python3 -m pytest -q -p no:cacheprovider -m gpu tests/real_backend/test_gpu.py -k own_pool > $W/gpu_test.txt 2>&1
+el "own-pool GPU test rc=$? $(tail -1 $W/gpu_test.txt)"
 timeout 330 python3 benchmarks/real_runs.py --gpu --mps --out $W/tiny --case bert-tiny:128:2 --runs 4 --warm-up 1 \
   --budget-s 290 --config '' --config 'keys_own_pool=1' --config 'keys_own_pool=1,rehearse_tokens=128' \
   > $W/tiny.txt 2>&1

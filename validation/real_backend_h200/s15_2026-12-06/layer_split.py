@@ -40,7 +40,8 @@ def main(folders: list[str]) -> None:
             where = doc.get("placement")
             seen = "" if where is None else "  " + " | ".join(
                 f"p{p} cpus {where['cpus_seen_per_party'][p]} nodes {where['cpu_nodes_per_party'][p]} "
-                f"gpu node {where['gpu_node_per_party'][p]}" for p in (0, 1))
+                f"gpu node {where['gpu_node_per_party'][p]} pool {where.get('memory_pool_per_party', [[], []])[p]}"
+                for p in (0, 1))
             print(f"{doc_file.stem:58s} {1e3 * doc['timing']['online_time_s']:9.1f} {rehearsal:11.1f}  "
                   f"{cells[0]:16s} {cells[1]}{seen}")
             config = doc_file.stem.rsplit("_r", 1)[0]
