@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .cores import cpu_node, gpu_node, pin
+from .cores import pin
 from .tape import TapeFiles, write_private
 from .xp import convert_tree
 
@@ -85,9 +85,6 @@ def run_job(job: dict, party: int, open_channel: Any) -> tuple[Any, dict]:
                            ready=lambda: chan.handshake(job["run_id"]), keys_allocator=keys_allocator)
         result.output = np.asarray(result.output.get() if hasattr(result.output, "get") else result.output)
         result.rehearsal_s = rehearsal_s
-        result.cpu_nodes = [None if cpu is None else cpu_node(cpu) for cpu in result.cpus]   # this host's
-        if job["gpu"]:
-            result.gpu_node = gpu_node(getattr(xp.cuda.Device(), "pci_bus_id", ""))   # "": unknown
         return result, {"bytes_sent": chan.stats.bytes_sent, "rounds": chan.stats.rounds}
     except channel.PeerError as exc:   # closed, silent or unreachable: name the party that is gone
         raise PeerError(f"lost party {1 - party} (at {peer}): {exc}") from None

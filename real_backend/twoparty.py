@@ -28,7 +28,7 @@ from simflush.tasks.values import FixedPoint, RingArith, RingArray
 
 from . import engine, kernels, task_gates
 from .context import RealContext, performer
-from .cores import current_cpu
+from .cores import cpu_node, current_cpu, gpu_node
 from .dealer import Dealer
 from .dealer_pass import DealerContext, fresh_run_id
 from .ring import Ring
@@ -171,7 +171,7 @@ class PartyResult:
     tape_load_s: float = 0.0                       # reading (and copying up) the tape held before the clock
     cpus: list = field(default_factory=list)       # the CPU the party ran on at the clock's start, each later
     #                                                layer's start and the end (``cores.current_cpu``; None: unknown)
-    cpu_nodes: list = field(default_factory=list)  # the NUMA node of each of those CPUs (``cores.cpu_node``)
+    cpu_nodes: list = field(default_factory=list)  # the NUMA node of each of those CPUs, on the party's own host
     gpu_node: int | None = None                    # its GPU's NUMA node (``cores.gpu_node``), where known
     pool: list = field(default_factory=list)       # CuPy's memory pool at the clock's start and at its end
     #                                                (``pool_state``; empty on NumPy)
@@ -231,7 +231,10 @@ def run_party(party: int, spec: ModelSpec, weights: ModelWeights, x_share: RingA
         reader.close()
     profile = {**ctx.profile, "matmul_ns": runner.matmul_s}
     return PartyResult(party, out.data, executor.records, online_s, None, runner.spans, profile, reader.peak_held,
-                       tape_load_s=tape_load_s, cpus=cpus, pool=[p for p in pool if p])
+                       tape_load_s=tape_load_s, cpus=cpus,
+                       cpu_nodes=[None if cpu is None else cpu_node(cpu) for cpu in cpus],
+                       gpu_node=gpu_node(getattr(xp.cuda.Device(), "pci_bus_id", "")) if is_cupy(xp) else None,
+                       pool=pool if is_cupy(xp) else [])
 
 
 def layer_preparation(settings: Settings, fixed: FixedPoint, xp: Any) -> Callable[[Tape], Tape]:
